@@ -1,0 +1,48 @@
+#ifndef SPR_SPAWN_H
+#define SPR_SPAWN_H
+
+// Provided in C because everything between fork and execve must be async-signal-safe:
+// no allocation, no locks, no Swift runtime.
+
+#include <sys/types.h>
+
+#pragma clang assume_nonnull begin
+
+/// What the child does before execve, prepared entirely by the parent.
+typedef struct spr_spawn_config {
+    /// Full paths to try in order (already resolved through PATH); NULL-terminated.
+    const char *_Nullable const *_Nonnull candidates;
+    /// argv for the program; NULL-terminated.
+    const char *_Nullable const *_Nonnull argv;
+    /// envp for the program; NULL-terminated.
+    const char *_Nullable const *_Nonnull envp;
+    /// Descriptor to install as the child's fd 1, or -1 to leave fd 1 as inherited.
+    int stdout_fd;
+    /// Descriptor to install as the child's fd 2, or -1 to leave fd 2 as inherited.
+    int stderr_fd;
+    /// Make the child's process group the terminal's foreground group when stdin is our
+    /// controlling terminal and we are in the foreground (as tini's isolate_child does).
+    int take_terminal;
+} spr_spawn_config_t;
+
+/// How the exec attempt ended, read from the CLOEXEC status pipe.
+typedef struct spr_spawn_result {
+    /// The child's pid (valid when spr_spawn returned 0, even if exec failed).
+    pid_t pid;
+    /// 0 when execve succeeded, else the errno of the failure that decides the outcome.
+    int exec_errno;
+    /// Which step failed: 0 none, 1 execve, 2 dup2, 3 setpgid.
+    int failed_step;
+    /// Index into candidates of the path whose error is reported (-1 when none).
+    int candidate_index;
+} spr_spawn_result_t;
+
+/// Forks and execs the first runnable candidate with an empty signal mask, default dispositions
+/// and its own process group; waits until the exec succeeded or failed.
+/// On exec failure the child exits 127 (not found) or 126 (cannot execute).
+/// Returns 0 (see `result`) or an errno value when fork or the status pipe failed.
+int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result);
+
+#pragma clang assume_nonnull end
+
+#endif

@@ -1,0 +1,272 @@
+#ifndef _GNU_SOURCE
+#error You must define _GNU_SOURCE
+#endif
+
+#include "spr_pump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/// Largest chunk asked of one splice/tee.
+#define SPR_PUMP_CHUNK (1 << 20)
+/// Size asked for the child's pipes and the tail pipe.
+#define SPR_PUMP_PIPE_SIZE (1 << 20)
+/// Fallback copy buffer (only when the output cannot take splice, e.g. a terminal).
+#define SPR_PUMP_COPY_BUFFER (1 << 16)
+
+/// Closes the tail pipe and /dev/null and frees the copy buffer; safe to call twice.
+static void spr_pump_release(spr_pump_t *pump) {
+    int *fds[3] = {&pump->tail_read_fd, &pump->tail_write_fd, &pump->null_fd};
+    for (int i = 0; i < 3; i++) {
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    }
+    free(pump->copy_buffer);
+    pump->copy_buffer = NULL;
+}
+
+/// Reverses buffer[from, to).
+static void spr_reverse(unsigned char *buffer, size_t from, size_t to) {
+    while (from + 1 < to) {
+        unsigned char t = buffer[from];
+        buffer[from] = buffer[to - 1];
+        buffer[to - 1] = t;
+        from++;
+        to--;
+    }
+}
+
+static int64_t spr_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/// Makes room in the tail pipe by discarding its oldest half.
+static void spr_pump_trim_tail(spr_pump_t *pump) {
+    int size = fcntl(pump->tail_read_fd, F_GETPIPE_SZ);
+    size_t amount = size > 0 ? (size_t)size / 2 : 4096;
+    (void)splice(pump->tail_read_fd, NULL, pump->null_fd, NULL, amount, SPLICE_F_NONBLOCK);
+}
+
+/// Duplicates up to SPR_PUMP_CHUNK readable bytes of in_fd into the tail pipe without consuming
+/// them. Returns the byte count (0 at end of file), or -1 with errno EAGAIN when nothing is
+/// readable, or another errno.
+static ssize_t spr_pump_tee(spr_pump_t *pump) {
+    for (int attempt = 0; attempt < 3; attempt++) {
+        ssize_t n = tee(pump->in_fd, pump->tail_write_fd, SPR_PUMP_CHUNK, SPLICE_F_NONBLOCK);
+        if (n >= 0 || errno != EAGAIN) {
+            return n;
+        }
+        // Either nothing to read or the tail pipe is full: make room and try again.
+        spr_pump_trim_tail(pump);
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+/// Waits until out_fd can take more bytes (only needed when it is non-blocking).
+static void spr_wait_writable(int fd) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT, .revents = 0};
+    (void)poll(&p, 1, -1);
+}
+
+/// Forwards exactly `count` bytes (known to be readable) from in_fd to out_fd.
+/// Returns 0 or the errno of the output failure.
+static int spr_pump_forward(spr_pump_t *pump, size_t count, unsigned char *copy_buffer) {
+    while (count > 0) {
+        if (pump->spliced) {
+            ssize_t n = splice(pump->in_fd, NULL, pump->out_fd, NULL, count, SPLICE_F_MOVE);
+            if (n > 0) {
+                count -= (size_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && errno == EAGAIN) {
+                spr_wait_writable(pump->out_fd);
+                continue;
+            }
+            if (n < 0 && (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+                pump->spliced = 0;  // e.g. a terminal or an O_APPEND file: copy instead
+                continue;
+            }
+            return n < 0 ? errno : EIO;
+        }
+        size_t want = count < SPR_PUMP_COPY_BUFFER ? count : SPR_PUMP_COPY_BUFFER;
+        ssize_t got = read(pump->in_fd, copy_buffer, want);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return 0;  // cannot happen: the bytes were readable a moment ago
+        }
+        size_t done = 0;
+        while (done < (size_t)got) {
+            ssize_t w = write(pump->out_fd, copy_buffer + done, (size_t)got - done);
+            if (w > 0) {
+                done += (size_t)w;
+            } else if (w < 0 && errno == EINTR) {
+                continue;
+            } else if (w < 0 && errno == EAGAIN) {
+                spr_wait_writable(pump->out_fd);
+            } else {
+                return w < 0 ? errno : EIO;
+            }
+        }
+        count -= (size_t)got;
+    }
+    return 0;
+}
+
+/// Wakes the supervisor loop (an eventfd) so it can record a milestone as it happens.
+static void spr_pump_notify(spr_pump_t *pump) {
+    if (pump->notify_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t ignored = write(pump->notify_fd, &one, sizeof(one));
+        (void)ignored;
+    }
+}
+
+static void *spr_pump_main(void *arg) {
+    spr_pump_t *pump = arg;
+    int stopping = 0;
+    for (;;) {
+        if (!stopping) {
+            struct pollfd fds[2] = {
+                {.fd = pump->in_fd, .events = POLLIN, .revents = 0},
+                {.fd = pump->stop_fd, .events = POLLIN, .revents = 0},
+            };
+            if (poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                break;
+            }
+            if (fds[1].revents != 0 && fds[0].revents == 0) {
+                stopping = 1;  // the child is gone: take what is readable now, then stop
+            }
+        }
+        ssize_t n = spr_pump_tee(pump);
+        if (n == 0) {
+            break;  // end of file: every writer closed the pipe
+        }
+        if (n < 0) {
+            if (errno == EINTR || (errno == EAGAIN && !stopping)) {
+                continue;
+            }
+            break;
+        }
+        if (__atomic_load_n(&pump->first_byte_ns, __ATOMIC_ACQUIRE) == 0) {
+            __atomic_store_n(&pump->first_byte_ns, spr_now_ns(), __ATOMIC_RELEASE);
+            spr_pump_notify(pump);
+        }
+        int err = spr_pump_forward(pump, (size_t)n, pump->copy_buffer);
+        if (err != 0) {
+            __atomic_store_n(&pump->out_errno, err, __ATOMIC_RELEASE);
+            spr_pump_notify(pump);
+            break;
+        }
+        pump->bytes += (uint64_t)n;
+    }
+    // Closing our read end makes the child's next write fail with EPIPE/SIGPIPE, exactly as
+    // when its own reader disappears.
+    close(pump->in_fd);
+    pump->in_fd = -1;
+    return NULL;
+}
+
+int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int notify_fd) {
+    memset(pump, 0, sizeof(*pump));
+    pump->notify_fd = notify_fd;
+    pump->tail_read_fd = -1;
+    pump->tail_write_fd = -1;
+    pump->null_fd = -1;
+    pump->in_fd = in_fd;
+    pump->out_fd = out_fd;
+    pump->stop_fd = stop_fd;
+    pump->spliced = 1;
+    pump->copy_buffer = malloc(SPR_PUMP_COPY_BUFFER);
+    if (pump->copy_buffer == NULL) {
+        return ENOMEM;
+    }
+    pump->null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int tail[2];
+    if (pipe2(tail, O_CLOEXEC | O_NONBLOCK) != 0) {
+        int err = errno;
+        spr_pump_release(pump);
+        return err;
+    }
+    pump->tail_read_fd = tail[0];
+    pump->tail_write_fd = tail[1];
+    (void)fcntl(pump->tail_write_fd, F_SETPIPE_SZ, SPR_PUMP_PIPE_SIZE / 4);
+    (void)fcntl(in_fd, F_SETPIPE_SZ, SPR_PUMP_PIPE_SIZE);
+    int flags = fcntl(in_fd, F_GETFL);
+    (void)fcntl(in_fd, F_SETFL, flags | O_NONBLOCK);
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, 64 * 1024);  // the loop needs a few hundred bytes
+    int err = pthread_create(&pump->thread, &attributes, spr_pump_main, pump);
+    pthread_attr_destroy(&attributes);
+    if (err != 0) {
+        spr_pump_release(pump);
+        return err;
+    }
+    pump->started = 1;
+    return 0;
+}
+
+int spr_pump_join(spr_pump_t *pump) {
+    if (!pump->started) {
+        return 0;
+    }
+    pump->started = 0;
+    return pthread_join(pump->thread, NULL);
+}
+
+size_t spr_pump_take_tail(spr_pump_t *pump, unsigned char *buffer, size_t capacity) {
+    if (pump->tail_read_fd < 0 || capacity == 0) {
+        spr_pump_release(pump);
+        return 0;
+    }
+    // Keep a ring of the last `capacity` bytes while draining the tail pipe.
+    size_t total = 0;
+    unsigned char chunk[4096];
+    for (;;) {
+        ssize_t n = read(pump->tail_read_fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            buffer[total % capacity] = chunk[i];
+            total++;
+        }
+    }
+    spr_pump_release(pump);
+    if (total <= capacity) {
+        return total;
+    }
+    // Rotate the ring so that the oldest kept byte comes first.
+    size_t start = total % capacity;
+    spr_reverse(buffer, 0, start);
+    spr_reverse(buffer, start, capacity);
+    spr_reverse(buffer, 0, capacity);
+    return capacity;
+}
+
+int64_t spr_pump_first_byte_ns(spr_pump_t *pump) {
+    return __atomic_load_n(&pump->first_byte_ns, __ATOMIC_ACQUIRE);
+}
+
+int spr_pump_out_errno(spr_pump_t *pump) { return __atomic_load_n(&pump->out_errno, __ATOMIC_ACQUIRE); }

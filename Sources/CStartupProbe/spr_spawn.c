@@ -1,0 +1,174 @@
+#ifndef _GNU_SOURCE
+#error You must define _GNU_SOURCE
+#endif
+
+#include "spr_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <signal.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+enum { SPR_STEP_NONE = 0, SPR_STEP_EXEC = 1, SPR_STEP_DUP2 = 2, SPR_STEP_SETPGID = 3 };
+
+typedef struct {
+    int err;
+    int step;
+    int index;
+} spr_exec_report_t;
+
+static void spr_report_and_exit(int fd, int err, int step, int index) {
+    spr_exec_report_t report = {err, step, index};
+    ssize_t ignored = write(fd, &report, sizeof(report));
+    (void)ignored;
+    _exit((err == ENOENT || err == ENOTDIR) ? 127 : 126);
+}
+
+/// Errors after which execvp-style searching goes on to the next PATH entry.
+static int spr_keeps_searching(int err) {
+    return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT;
+}
+
+static void spr_child(const spr_spawn_config_t *config, int report_fd) {
+    // Still with the parent's dispositions here: SIGTTOU is ignored, so tcsetpgrp cannot stop us.
+    if (setpgid(0, 0) != 0) {
+        spr_report_and_exit(report_fd, errno, SPR_STEP_SETPGID, -1);
+    }
+    if (config->take_terminal) {
+        (void)tcsetpgrp(STDIN_FILENO, getpgrp());
+    }
+    // The raw system call, because glibc's sigaction refuses the two signals it reserves for
+    // itself (32 and 33), and an ignored disposition of those would survive execve too.
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        unsigned long mask;
+    } dfl = {SIG_DFL, 0, NULL, 0};
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) {
+            (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+        }
+    }
+    if (config->stdout_fd >= 0 && dup2(config->stdout_fd, STDOUT_FILENO) < 0) {
+        spr_report_and_exit(report_fd, errno, SPR_STEP_DUP2, -1);
+    }
+    if (config->stderr_fd >= 0 && dup2(config->stderr_fd, STDERR_FILENO) < 0) {
+        spr_report_and_exit(report_fd, errno, SPR_STEP_DUP2, -1);
+    }
+    // Every descriptor probe-exec made is O_CLOEXEC; inherited ones pass through untouched.
+    sigset_t empty;
+    sigemptyset(&empty);
+    (void)sigprocmask(SIG_SETMASK, &empty, NULL);
+
+    int decisive_err = ENOENT;
+    int decisive_index = -1;
+    int saw_eacces = 0;
+    for (int i = 0; config->candidates[i] != NULL; i++) {
+        execve(config->candidates[i], (char *const *)config->argv, (char *const *)config->envp);
+        int err = errno;
+        if (err == EACCES) {
+            // As execvp: remember, keep looking, and report EACCES if nothing else runs.
+            if (!saw_eacces) {
+                saw_eacces = 1;
+                decisive_index = i;
+            }
+            continue;
+        }
+        if (spr_keeps_searching(err)) {
+            if (!saw_eacces && decisive_index < 0) {
+                decisive_index = i;
+            }
+            continue;
+        }
+        decisive_err = err;
+        decisive_index = i;
+        saw_eacces = 0;
+        break;
+    }
+    if (saw_eacces) {
+        decisive_err = EACCES;
+    }
+    spr_report_and_exit(report_fd, decisive_err, SPR_STEP_EXEC, decisive_index);
+}
+
+/// Size of the child's private stack while it shares our memory (CLONE_VM) before execve.
+#define SPR_CHILD_STACK (64 * 1024)
+
+typedef struct {
+    const spr_spawn_config_t *config;
+    int report_fd;
+} spr_child_args_t;
+
+static int spr_child_entry(void *arg) {
+    spr_child_args_t *args = arg;
+    spr_child(args->config, args->report_fd);
+    _exit(127);
+}
+
+int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
+    int status_pipe[2];
+    if (pipe2(status_pipe, O_CLOEXEC) != 0) {
+        return errno;
+    }
+    sigset_t all;
+    sigset_t previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    // Like glibc's posix_spawn: the child borrows our memory on its own stack and we are
+    // suspended until it has exec'd or exited (CLONE_VFORK), so no page tables are copied and
+    // the outcome is known on return. The child only makes system calls (no allocation, no
+    // locks), and it resets every handler before unblocking signals, so none of ours can run in
+    // our memory on its stack.
+    void *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    pid_t pid = -1;
+    int fork_err = 0;
+    if (stack == MAP_FAILED) {
+        fork_err = errno;
+    } else {
+        spr_child_args_t args = {config, status_pipe[1]};
+        pid = clone(spr_child_entry, (char *)stack + SPR_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+        fork_err = errno;
+        munmap(stack, SPR_CHILD_STACK);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    close(status_pipe[1]);
+    if (pid < 0) {
+        close(status_pipe[0]);
+        return fork_err;
+    }
+    // Both sides call setpgid so neither order of scheduling leaves a window. EACCES means the
+    // child already exec'd (and did it itself); ESRCH that it already exited.
+    (void)setpgid(pid, pid);
+
+    spr_exec_report_t report = {0, SPR_STEP_NONE, -1};
+    size_t have = 0;
+    while (have < sizeof(report)) {
+        ssize_t n = read(status_pipe[0], (char *)&report + have, sizeof(report) - have);
+        if (n > 0) {
+            have += (size_t)n;
+        } else if (n == 0) {
+            break;
+        } else if (errno != EINTR) {
+            break;
+        }
+    }
+    close(status_pipe[0]);
+    result->pid = pid;
+    if (have == sizeof(report)) {
+        result->exec_errno = report.err;
+        result->failed_step = report.step;
+        result->candidate_index = report.index;
+    } else {
+        result->exec_errno = 0;
+        result->failed_step = SPR_STEP_NONE;
+        result->candidate_index = -1;
+    }
+    return 0;
+}

@@ -1,0 +1,59 @@
+/// The arguments of probe-exec's run form, `probe-exec [-g] [-s] [-q] [--pipe-tty] [-e CODE]…
+/// [-o FILE | --trace FILE] -- PROGRAM [ARGS…]`.
+///
+/// probe-exec runs before every start of a service, so the exact entrypoint form is parsed here
+/// without ArgumentParser (which costs about a millisecond per start in a static build,
+/// measured by `scripts/bench.sh`). ``parse(_:)`` accepts only that form and returns nil for
+/// anything else — help, `show`, unknown or combined flags, errors — which the executable then
+/// hands to ArgumentParser, so users see one grammar and one set of messages.
+public struct EntrypointArguments: Sendable, Equatable {
+    /// `-o` / `--trace`.
+    public var trace: String?
+    /// `-g`.
+    public var processGroup = false
+    /// `-s`.
+    public var subreaper = false
+    /// `-q`.
+    public var quiet = false
+    /// `--pipe-tty`.
+    public var pipeTerminals = false
+    /// `-e CODE`, in order.
+    public var remapExitCodes: [Int32] = []
+    /// The program and its arguments (everything after `--`).
+    public var command: [String] = []
+
+    /// Makes an empty set of arguments.
+    public init() {}
+
+    /// Parses the arguments after the executable's name; nil unless they are exactly the run form.
+    public static func parse(_ arguments: [String]) -> EntrypointArguments? {
+        var result = EntrypointArguments()
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            switch argument {
+            case "--":
+                result.command = Array(arguments[index...])
+                return result.command.isEmpty ? nil : result
+            case "-g": result.processGroup = true
+            case "-s": result.subreaper = true
+            case "-q": result.quiet = true
+            case "--pipe-tty": result.pipeTerminals = true
+            case "-e":
+                guard index < arguments.count, let code = Int32(arguments[index]), (0...255).contains(code) else {
+                    return nil
+                }
+                result.remapExitCodes.append(code)
+                index += 1
+            case "-o", "--trace":
+                guard index < arguments.count, result.trace == nil, !arguments[index].hasPrefix("-") else { return nil }
+                result.trace = arguments[index]
+                index += 1
+            default:
+                return nil
+            }
+        }
+        return nil
+    }
+}

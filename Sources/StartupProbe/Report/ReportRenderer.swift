@@ -1,0 +1,130 @@
+/// Renders a trace for a person: the verdict first, then the facts of the start, a timeline with
+/// +ms offsets, the output tails and any damage found in the file.
+///
+/// Everything that came from the child (arguments, output, command names) is passed through
+/// ``Escaping/visible(_:keepNewlines:)`` so a hostile program cannot forge report lines or drive
+/// the terminal.
+public enum ReportRenderer {
+    /// How many lines of each output tail are shown.
+    public static let tailLines = 20
+
+    /// The report as text, ending with a newline.
+    public static func render(_ document: TraceDocument) -> String {
+        var out: [String] = []
+        let v = Escaping.visible
+        out.append("probe-exec trace \(v(document.path, false))")
+        if let verdict = document.last("verdict") {
+            out.append("")
+            out.append("VERDICT (\(v(verdict["category"]?.stringValue ?? "?", false))): \(v(verdict["summary"]?.stringValue ?? "", false))")
+        } else {
+            out.append("")
+            out.append("VERDICT: none recorded — the run did not finish under probe-exec (see notes below).")
+        }
+        if let start = document.first("start") {
+            out.append("")
+            let argv = start["argv"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            out.append("command:  \(v(argv.map(quoteIfNeeded).joined(separator: " "), false))")
+            var facts: [String] = []
+            if let time = start["time"]?.stringValue { facts.append("started \(v(time, false))") }
+            if let host = start["host"]?.stringValue { facts.append("on \(v(host, false))") }
+            if let kernel = start["kernel"]?.stringValue { facts.append("(\(v(kernel, false)))") }
+            out.append("run:      " + facts.joined(separator: " "))
+            var ids: [String] = []
+            if let pid = start["pid"]?.intValue { ids.append("probe-exec pid \(pid)") }
+            if let uid = start["uid"]?.intValue { ids.append("uid \(uid)") }
+            if let gid = start["gid"]?.intValue { ids.append("gid \(gid)") }
+            if let cwd = start["cwd"]?.stringValue { ids.append("cwd \(v(cwd, false))") }
+            out.append("process:  " + ids.joined(separator: ", "))
+            if let version = start["probe_exec_version"]?.stringValue { out.append("recorder: probe-exec \(v(version, false))") }
+        }
+        out.append("")
+        out.append("timeline:")
+        for event in document.events where !["tail", "verdict"].contains(event.kind) {
+            let offset = formatOffset(event.offsetMilliseconds)
+            out.append("  \(offset)  \(v(describe(event), false))")
+        }
+        for tail in document.events where tail.kind == "tail" {
+            let stream = tail["stream"]?.stringValue ?? "?"
+            let total = tail["bytes_total"]?.intValue ?? 0
+            let text = tail["text"]?.stringValue ?? ""
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+            let shown = lines.suffix(tailLines)
+            out.append("")
+            let note = lines.count > shown.count || tail["truncated"]?.boolValue == true ? ", last \(shown.count) lines" : ""
+            out.append("\(stream) (\(total) bytes\(note)):")
+            for line in shown { out.append("  | " + v(line, false)) }
+        }
+        if !document.problems.isEmpty {
+            out.append("")
+            out.append("notes on this trace file:")
+            for problem in document.problems { out.append("  - " + v(problem, false)) }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func formatOffset(_ ms: Double) -> String {
+        let text = "+" + String(format3(ms)) + " ms"
+        return text.count >= 14 ? text : String(repeating: " ", count: 14 - text.count) + text
+    }
+
+    static func format3(_ ms: Double) -> String {
+        guard ms.isFinite else { return "?" }
+        let scaled = Int64((ms * 10).rounded())
+        let sign = scaled < 0 ? "-" : ""
+        return "\(sign)\(abs(scaled) / 10).\(abs(scaled) % 10)"
+    }
+
+    static func quoteIfNeeded(_ arg: String) -> String {
+        let plain = !arg.isEmpty && arg.unicodeScalars.allSatisfy {
+            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "-_./=:,@+%".unicodeScalars.contains($0)
+        }
+        return plain ? arg : "'" + arg.replacingOccurrencesOfQuote() + "'"
+    }
+
+    /// One timeline line for an event.
+    static func describe(_ e: TraceEvent) -> String {
+        func s(_ k: String) -> String { e[k]?.stringValue ?? "?" }
+        func i(_ k: String) -> String { e[k]?.intValue.map(String.init) ?? "?" }
+        switch e.kind {
+        case "start":
+            return "probe-exec started (pid \(i("pid")))"
+        case "exec":
+            if e["ok"]?.boolValue == true {
+                return "exec ok: \(e["path"]?.stringValue ?? "program") is running as pid \(i("pid"))"
+            }
+            return "exec FAILED: \(s("path")): \(s("error")) (\(s("errno_name"))), exit status \(i("exit_status"))"
+        case "signal":
+            var sender = "pid \(i("sender_pid"))"
+            if let comm = e["sender_comm"]?.stringValue { sender += " (\(comm))" }
+            sender += " uid \(i("sender_uid"))"
+            if e["sender_pid"]?.intValue == 0 { sender = "outside this PID namespace" }
+            let action = e["forward_error"] != nil ? "forwarding failed: \(s("forward_error"))" : "forwarded to \(i("forwarded_to"))"
+            return "received \(s("name")) from \(sender); \(action)"
+        case "output":
+            return "first byte on \(s("stream"))"
+        case "output_error":
+            return "\(s("stream")) output stopped: \(s("errno_name")): \(s("explanation"))"
+        case "exit":
+            let orphans = (e["orphans_reaped"]?.intValue ?? 0) > 0 ? ", reaped \(i("orphans_reaped")) orphans" : ""
+            if e["signal"] != nil {
+                let core = e["core_dumped"]?.boolValue == true ? ", core dumped" : ""
+                return "exit: killed by \(s("signal_name"))\(core) (status \(i("status")))\(orphans)"
+            }
+            return "exit: code \(i("code"))\(orphans)"
+        case "warning":
+            return "warning: \(s("message"))"
+        default:
+            let fields = e.fields.map { "\($0.0)=\($0.1.serialized)" }.joined(separator: " ")
+            return "\(e.kind) \(fields)"
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrencesOfQuote() -> String {
+        var out = ""
+        for c in self { out += c == "'" ? "'\\''" : String(c) }
+        return out
+    }
+}

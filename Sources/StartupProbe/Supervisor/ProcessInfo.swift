@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Facts about processes and the host read from /proc and uname, without Foundation.
+public enum ProcessFacts {
+    /// The command name of `pid` from `/proc/PID/comm`, or nil when it is gone or unreadable.
+    public static func command(of pid: Int32) -> String? {
+        guard pid > 0, let text = readSmallFile("/proc/\(pid)/comm") else { return nil }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
+    /// The whole (small) file at `path` as text, or nil.
+    public static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        var count = 0
+        while count < limit {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, limit - count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            count += n
+        }
+        return String(decoding: bytes[0..<count], as: UTF8.self)
+    }
+
+    /// The current working directory, or nil.
+    public static var workingDirectory: String? {
+        guard let p = getcwd(nil, 0) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// `(hostname, "Linux 6.1.0 x86_64")` from uname(2).
+    public static var host: (name: String, kernel: String) {
+        var u = utsname()
+        guard uname(&u) == 0 else { return ("unknown", "unknown") }
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+        }
+        return (field(u.nodename), "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))")
+    }
+}

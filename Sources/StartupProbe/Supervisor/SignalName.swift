@@ -1,0 +1,66 @@
+import CStartupProbe
+
+/// Names and plain-language meanings of signals and their `si_code` values.
+public enum SignalName {
+    private static let names: [Int32: (String, String)] = [
+        1: ("SIGHUP", "hang-up"), 2: ("SIGINT", "interrupt, as from Ctrl-C"),
+        3: ("SIGQUIT", "quit, as from Ctrl-\\"), 4: ("SIGILL", "illegal instruction"),
+        5: ("SIGTRAP", "trace/breakpoint trap"), 6: ("SIGABRT", "abort: the program called abort()"),
+        7: ("SIGBUS", "bus error: bad memory access, often a truncated mapped file"),
+        8: ("SIGFPE", "arithmetic error, such as division by zero"),
+        9: ("SIGKILL", "kill, which cannot be caught"), 10: ("SIGUSR1", "user signal 1"),
+        11: ("SIGSEGV", "segmentation fault: invalid memory access"), 12: ("SIGUSR2", "user signal 2"),
+        13: ("SIGPIPE", "broken pipe: the reader of its output went away"), 14: ("SIGALRM", "alarm clock"),
+        15: ("SIGTERM", "termination request"), 16: ("SIGSTKFLT", "stack fault"),
+        17: ("SIGCHLD", "child status changed"), 18: ("SIGCONT", "continue"),
+        19: ("SIGSTOP", "stop, which cannot be caught"), 20: ("SIGTSTP", "stop from the terminal, as Ctrl-Z"),
+        21: ("SIGTTIN", "background read from the terminal"), 22: ("SIGTTOU", "background write to the terminal"),
+        23: ("SIGURG", "urgent socket data"), 24: ("SIGXCPU", "CPU time limit exceeded"),
+        25: ("SIGXFSZ", "file size limit exceeded"), 26: ("SIGVTALRM", "virtual timer"),
+        27: ("SIGPROF", "profiling timer"), 28: ("SIGWINCH", "window size change"),
+        29: ("SIGIO", "I/O possible"), 30: ("SIGPWR", "power failure"), 31: ("SIGSYS", "bad system call"),
+    ]
+
+    /// `SIGTERM`, `SIGRTMIN+3`, or `signal N`.
+    public static func name(_ signal: Int32) -> String {
+        if let known = names[signal] { return known.0 }
+        let rtmin = spr_sigrtmin()
+        if signal >= rtmin && signal <= spr_sigrtmax() {
+            return signal == rtmin ? "SIGRTMIN" : "SIGRTMIN+\(signal - rtmin)"
+        }
+        return "signal \(signal)"
+    }
+
+    /// What the signal usually means, such as "segmentation fault: invalid memory access".
+    public static func meaning(_ signal: Int32) -> String {
+        names[signal]?.1 ?? "real-time signal"
+    }
+
+    /// The signal number for a name such as `TERM`, `SIGTERM` or `15`.
+    public static func number(_ text: String) -> Int32? {
+        if let n = Int32(text), n > 0, n < spr_signal_count() { return n }
+        let upper = text.uppercased()
+        let wanted = upper.hasPrefix("SIG") ? upper : "SIG" + upper
+        return names.first(where: { $0.value.0 == wanted })?.key
+    }
+
+    /// The name of a `si_code` for a signal sent by a process or the kernel.
+    public static func codeName(_ code: Int32) -> String {
+        switch code {
+        case 0: return "SI_USER"
+        case 0x80: return "SI_KERNEL"
+        case -1: return "SI_QUEUE"
+        case -2: return "SI_TIMER"
+        case -3: return "SI_MESGQ"
+        case -4: return "SI_ASYNCIO"
+        case -5: return "SI_SIGIO"
+        case -6: return "SI_TKILL"
+        default: return code > 0 ? "kernel code \(code)" : "code \(code)"
+        }
+    }
+
+    /// Whether a signal's default action leaves a core dump when the process dies by it.
+    public static func isFault(_ signal: Int32) -> Bool {
+        [4, 5, 6, 7, 8, 11, 31].contains(signal)
+    }
+}

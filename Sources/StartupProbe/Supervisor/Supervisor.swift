@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CStartupProbe
+
+/// Runs a program as a child, forwards signals to it, reaps, streams its output, and records
+/// what happened in a trace.
+///
+/// The calling thread must have blocked the supervised signals with
+/// `spr_block_supervised_signals()` before any other thread existed (the `probe-exec`
+/// executable does so first thing in `main`), so that no signal is lost or delivered elsewhere.
+public final class Supervisor {
+    let options: SupervisorOptions
+    let trace: TraceWriter
+    let startNanoseconds: Int64
+
+    /// Prepares a run.
+    /// - Parameters:
+    ///   - options: what to run and how.
+    ///   - trace: where events go (fails open).
+    ///   - startNanoseconds: CLOCK_MONOTONIC at process start; offsets are measured from it.
+    public init(options: SupervisorOptions, trace: TraceWriter, startNanoseconds: Int64) {
+        precondition(!options.command.isEmpty, "SupervisorOptions.command must name a program")
+        self.options = options
+        self.trace = trace
+        self.startNanoseconds = startNanoseconds
+    }
+
+    func offset(_ ns: Int64 = spr_monotonic_ns()) -> Double {
+        Double(ns - startNanoseconds) / 1_000_000
+    }
+
+    /// Runs the child to its end and returns what happened; the trace gets every event as it
+    /// happens, then the exit, the output tails and the verdict.
+    public func run() -> RunReport {
+        trace.append(startEvent())
+        if options.subreaper {
+            let error = spr_set_child_subreaper()
+            if error != 0 { warning("cannot become a child subreaper: \(SystemError(error))") }
+        }
+        let streams = StandardStreams.prepare(pipeTerminals: options.pipeTerminals)
+        let outcome: SpawnOutcome
+        do {
+            outcome = try Spawn.run(
+                command: options.command,
+                stdoutFD: streams.stdout?.write ?? -1,
+                stderrFD: streams.stderr?.write ?? -1
+            )
+        } catch {
+            streams.closeAll()
+            let report = RunReport(command: options.command, cause: .spawnFailed(error: error), durationMilliseconds: offset())
+            trace.append(TraceEvent("exec", at: offset(), [("ok", false), ("errno", .int(error.code)),
+                ("errno_name", .string(error.name)), ("error", .string("cannot fork: \(error.message)"))]))
+            finish(report)
+            return report
+        }
+        streams.closeWriteEnds()
+        if let failure = outcome.execFailure {
+            streams.closeReadEnds()
+            _ = reapUntil(child: outcome.pid)
+            var report = RunReport(
+                command: options.command,
+                cause: .execFailed(error: failure.error, path: failure.path),
+                durationMilliseconds: offset()
+            )
+            report.childPID = outcome.pid
+            trace.append(execFailedEvent(failure.error, path: failure.path))
+            finish(report)
+            return report
+        }
+        trace.append(TraceEvent("exec", at: offset(), [("ok", true), ("pid", .int(outcome.pid)),
+            ("path", outcome.path.map { .string($0) } ?? .null)]))
+        var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams)
+        let report = loop.run()
+        finish(report)
+        return report
+    }
+
+    /// Reaps until `child` has exited (used when exec failed, before any loop exists).
+    private func reapUntil(child: Int32) -> Int32 {
+        var status: Int32 = 0
+        while spr_waitpid(child, &status, 0) > 0 {
+            if spr_wifexited(status) != 0 || spr_wifsignaled(status) != 0 { break }
+        }
+        return status
+    }
+
+    /// Writes the tails and the verdict.
+    private func finish(_ report: RunReport) {
+        for (stream, tail, total) in [
+            ("stdout", report.stdoutTail, report.stdoutBytes), ("stderr", report.stderrTail, report.stderrBytes),
+        ] {
+            guard let total, total > 0 else { continue }
+            trace.append(TraceEvent("tail", at: offset(), [
+                ("stream", .string(stream)), ("bytes_total", .int(total)), ("tail_bytes", .int(tail.count)),
+                ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(String(decoding: tail, as: UTF8.self))),
+            ]))
+        }
+        let verdict = Diagnose.verdict(for: report)
+        trace.append(TraceEvent("verdict", at: offset(), [
+            ("category", .string(verdict.category.rawValue)), ("status", .int(report.cause.shellStatus)),
+            ("summary", .string(verdict.summary)),
+        ]))
+    }
+
+    func warning(_ message: String) {
+        trace.append(TraceEvent("warning", at: offset(), [("message", .string(message))]))
+    }
+
+    private func execFailedEvent(_ error: SystemError, path: String) -> TraceEvent {
+        TraceEvent("exec", at: offset(), [
+            ("ok", false), ("path", .string(path)), ("errno", .int(error.code)), ("errno_name", .string(error.name)),
+            ("error", .string(error.message)), ("exit_status", .int(CommandResolver.exitStatus(forExecError: error.code))),
+        ])
+    }
+
+    /// Seconds with microsecond resolution (exact in a Double for any realistic clock value).
+    private func seconds(_ ns: Int64) -> Double { Double(ns / 1000) / 1_000_000 }
+
+    private func startEvent() -> TraceEvent {
+        let host = ProcessFacts.host
+        return TraceEvent("start", at: offset(), [
+            ("probe_exec_version", .string(options.version)),
+            ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
+            ("argv", .strings(options.command)),
+            ("cwd", ProcessFacts.workingDirectory.map { .string($0) } ?? .null),
+            ("pid", .int(getpid())), ("ppid", .int(getppid())), ("uid", .int(getuid())), ("gid", .int(getgid())),
+            ("env_names", .strings(ProcessEnvironment.names)),
+            ("host", .string(host.name)), ("kernel", .string(host.kernel)),
+            ("clock", .object([("realtime_s", .number(seconds(spr_realtime_ns()))), ("monotonic_s", .number(seconds(spr_monotonic_ns())))])),
+            ("options", .object([
+                ("forward_to_group", .bool(options.forwardToProcessGroup)), ("subreaper", .bool(options.subreaper)),
+                ("pid1", .bool(getpid() == 1)), ("pipe_terminals", .bool(options.pipeTerminals)),
+            ])),
+            ("streams", .object([
+                ("stdin", .string(StandardStreams.describe(STDIN_FILENO))),
+                ("stdout", .string(StandardStreams.describe(STDOUT_FILENO))),
+                ("stderr", .string(StandardStreams.describe(STDERR_FILENO))),
+            ])),
+        ])
+    }
+}

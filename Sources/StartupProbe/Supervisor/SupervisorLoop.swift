@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CStartupProbe
+
+/// The supervisor's event loop, shaped like tini's: signals are read from a signalfd; SIGCHLD
+/// reaps, every other signal is forwarded; the output pumps wake the loop through an eventfd to
+/// have their milestones recorded as they happen.
+struct SupervisorLoop {
+    let supervisor: Supervisor
+    let childPID: Int32
+    let pumps: [OutputPump]
+    let stopFD: Int32
+    let notifyFD: Int32
+    var recordedFirstByte: Set<String> = []
+    var recordedOutputError: Set<String> = []
+    var report: RunReport
+
+    init(supervisor: Supervisor, childPID: Int32, streams: StandardStreams) {
+        self.supervisor = supervisor
+        self.childPID = childPID
+        self.stopFD = spr_eventfd_open()
+        self.notifyFD = spr_eventfd_open()
+        var pumps: [OutputPump] = []
+        for (name, pipe, output) in [("stdout", streams.stdout, STDOUT_FILENO), ("stderr", streams.stderr, STDERR_FILENO)] {
+            guard let pipe else { continue }
+            let pump = OutputPump(stream: name)
+            do {
+                try pump.start(input: pipe.read, output: output, stop: stopFD, notify: notifyFD)
+                pumps.append(pump)
+            } catch {
+                // Without a pump the child would block on a full pipe: give it our descriptor's
+                // behaviour instead by closing the pipe (it sees EPIPE), and say so.
+                close(pipe.read)
+                supervisor.warning("cannot forward \(name): \(error); the program's \(name) is lost")
+            }
+        }
+        self.pumps = pumps
+        self.report = RunReport(command: supervisor.options.command, cause: .exited(code: 0), durationMilliseconds: 0)
+        self.report.childPID = childPID
+    }
+
+    /// Loops until the child has been reaped, then stops the pumps and returns the report.
+    mutating func run() -> RunReport {
+        let signalFD = spr_signalfd_open()
+        if signalFD < 0 {
+            supervisor.warning("cannot read signals (signalfd: \(SystemError.current)); signals are not forwarded")
+        }
+        var status: Int32? = nil
+        while status == nil {
+            var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0), pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0)]
+            if signalFD < 0 {
+                // Degraded: no signals, so wait for the child directly.
+                var raw: Int32 = 0
+                if spr_waitpid(childPID, &raw, 0) == childPID { status = raw }
+                break
+            }
+            if poll(&fds, nfds_t(fds.count), -1) < 0 { continue }
+            if fds[1].revents != 0 { recordPumpMilestones() }
+            guard fds[0].revents != 0 else { continue }
+            var info = spr_signal_info_t()
+            while spr_signalfd_read(signalFD, &info) == 1 {
+                if info.signo == SIGCHLD {
+                    if let s = reap() { status = s }
+                } else {
+                    forward(info)
+                }
+            }
+        }
+        let endNanoseconds = spr_monotonic_ns()
+        if signalFD >= 0 { close(signalFD) }
+        if let status { report.cause = Self.cause(status) }
+        report.durationMilliseconds = supervisor.offset(endNanoseconds)
+        var exitFields: [(String, JSONValue)] = [("pid", .int(childPID))]
+        switch report.cause {
+        case .exited(let code): exitFields.append(("code", .int(code)))
+        case .killed(let signal, let core):
+            exitFields += [("signal", .int(signal)), ("signal_name", .string(SignalName.name(signal))), ("core_dumped", .bool(core))]
+        default: break
+        }
+        exitFields += [("status", .int(report.cause.shellStatus)), ("duration_ms", .number(report.durationMilliseconds)),
+            ("orphans_reaped", .int(report.orphansReaped))]
+        supervisor.trace.append(TraceEvent("exit", at: report.durationMilliseconds, exitFields))
+        stopPumps()
+        return report
+    }
+
+    /// Lets the pumps take what is already readable, then waits for them: a grandchild that
+    /// still holds a pipe open does not keep us alive.
+    private mutating func stopPumps() {
+        var one: UInt64 = 1
+        _ = write(stopFD, &one, 8)
+        for pump in pumps {
+            pump.join()
+        }
+        recordPumpMilestones()
+        for pump in pumps {
+            let tail = pump.takeTail(capacity: supervisor.options.tailCapacity)
+            if pump.stream == "stdout" {
+                report.stdoutBytes = pump.bytes
+                report.stdoutTail = tail
+            } else {
+                report.stderrBytes = pump.bytes
+                report.stderrTail = tail
+            }
+        }
+        close(stopFD)
+        close(notifyFD)
+    }
+
+    private mutating func recordPumpMilestones() {
+        var counter: UInt64 = 0
+        _ = read(notifyFD, &counter, 8)  // resets the eventfd; milestones are read from the pumps
+        for pump in pumps {
+            if !recordedFirstByte.contains(pump.stream), let ns = pump.firstByteNanoseconds {
+                recordedFirstByte.insert(pump.stream)
+                supervisor.trace.append(TraceEvent("output", at: supervisor.offset(ns), [
+                    ("stream", .string(pump.stream)), ("milestone", "first_byte"),
+                ]))
+            }
+            if !recordedOutputError.contains(pump.stream), let error = pump.outputError {
+                recordedOutputError.insert(pump.stream)
+                let why =
+                    error.code == EPIPE
+                    ? "the reader of probe-exec's \(pump.stream) went away; the program gets EPIPE/SIGPIPE on its next write, as it would without probe-exec"
+                    : "writing probe-exec's \(pump.stream) failed; the program's further \(pump.stream) is refused"
+                supervisor.trace.append(TraceEvent("output_error", at: supervisor.offset(), [
+                    ("stream", .string(pump.stream)), ("errno", .int(error.code)), ("errno_name", .string(error.name)),
+                    ("explanation", .string(why)),
+                ]))
+            }
+        }
+    }
+
+    /// Reaps every child that has changed state; returns the child's wait status once it exits.
+    private mutating func reap() -> Int32? {
+        var childStatus: Int32? = nil
+        let target: Int32 = supervisor.options.reapAnyChild ? -1 : childPID
+        while true {
+            var raw: Int32 = 0
+            let pid = spr_waitpid(target, &raw, spr_wnohang())
+            if pid <= 0 { break }
+            if pid == childPID {
+                if spr_wifexited(raw) != 0 || spr_wifsignaled(raw) != 0 { childStatus = raw }
+            } else {
+                report.orphansReaped += 1
+            }
+        }
+        return childStatus
+    }
+
+    private mutating func forward(_ info: spr_signal_info_t) {
+        let me = getpid()
+        // Our own pump or our own diagnostics hitting a closed pipe: not for the child.
+        if info.signo == SIGPIPE && info.sender_pid == me { return }
+        let target = supervisor.options.forwardToProcessGroup ? -childPID : childPID
+        let result = kill(target, info.signo)
+        let error = result == 0 ? nil : SystemError.current
+        let command: String? = info.sender_pid == me ? "probe-exec" : ProcessFacts.command(of: info.sender_pid)
+        let received = ReceivedSignal(
+            signal: info.signo, senderPID: info.sender_pid, senderUID: info.sender_uid, senderCommand: command,
+            offsetMilliseconds: supervisor.offset(), forwarded: error == nil
+        )
+        report.signals.append(received)
+        var fields: [(String, JSONValue)] = [
+            ("signal", .int(info.signo)), ("name", .string(SignalName.name(info.signo))),
+            ("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code))),
+            ("sender_pid", .int(info.sender_pid)), ("sender_uid", .int(info.sender_uid)),
+            ("sender_comm", command.map { .string($0) } ?? .null),
+            ("forwarded_to", .int(target)),
+        ]
+        if info.sender_pid == 0 && info.code <= 0 {
+            fields.append(("sender_note", "sent from outside this PID namespace (e.g. the container runtime)"))
+        }
+        if let error {
+            fields.append(("forward_error", .string(error.description)))
+        }
+        supervisor.trace.append(TraceEvent("signal", at: received.offsetMilliseconds, fields))
+    }
+
+    static func cause(_ status: Int32) -> ExitCause {
+        if spr_wifsignaled(status) != 0 {
+            return .killed(signal: spr_wtermsig(status), coreDumped: spr_wcoredump(status) != 0)
+        }
+        return .exited(code: spr_wexitstatus(status))
+    }
+}

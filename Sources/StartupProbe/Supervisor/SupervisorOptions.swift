@@ -1,0 +1,25 @@
+/// What to run and how to supervise it.
+public struct SupervisorOptions: Sendable {
+    /// The program and its arguments; `command[0]` is resolved through `PATH`.
+    public var command: [String]
+    /// Forward signals to the child's whole process group instead of the child alone (`-g`).
+    public var forwardToProcessGroup = false
+    /// Become a child subreaper so orphaned descendants are re-parented to us and reaped (`-s`).
+    public var subreaper = false
+    /// Reap every child of this process (what PID 1 and a subreaper must do). Only for a process
+    /// that owns all its children, such as the `probe-exec` executable; a library caller inside a
+    /// larger program (a test runner) must leave it off so it never steals other children.
+    public var reapAnyChild = false
+    /// Give the child a pipe even when our stdout/stderr is a terminal (the default passes the
+    /// terminal through so colours, line buffering and job control behave as without us).
+    public var pipeTerminals = false
+    /// How many of the last bytes of each stream the trace keeps.
+    public var tailCapacity = 64 * 1024
+    /// The version written into the start event.
+    public var version = "unknown"
+
+    /// Options for running `command`.
+    public init(command: [String]) {
+        self.command = command
+    }
+}

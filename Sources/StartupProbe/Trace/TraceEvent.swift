@@ -1,0 +1,53 @@
+/// One line of a startup trace: an event kind, its time offset and its fields.
+///
+/// Every line carries `"v"` (the schema version), `"event"` and `"t_ms"` (milliseconds since
+/// probe-exec started, from the monotonic clock). `docs/trace.schema.json` describes the fields
+/// of each kind.
+public struct TraceEvent: Sendable {
+    /// The schema version written in every line.
+    public static let schemaVersion = 1
+
+    /// The kind of event: `start`, `exec`, `signal`, `output`, `exit`, `tail`, `verdict`, `warning`, …
+    public var kind: String
+    /// Milliseconds since the supervisor started.
+    public var offsetMilliseconds: Double
+    /// The event's own fields, in the order they are written.
+    public var fields: [(String, JSONValue)]
+
+    /// Makes an event.
+    /// - Parameters:
+    ///   - kind: the event kind.
+    ///   - offsetMilliseconds: milliseconds since start.
+    ///   - fields: the event's own fields.
+    public init(_ kind: String, at offsetMilliseconds: Double, _ fields: [(String, JSONValue)] = []) {
+        self.kind = kind
+        self.offsetMilliseconds = (offsetMilliseconds * 1000).rounded() / 1000  // microseconds
+        self.fields = fields
+    }
+
+    /// Reads an event back from a parsed trace line; nil when it lacks `event` or `t_ms`.
+    public init?(_ value: JSONValue) {
+        guard case .object(let pairs) = value, let kind = value["event"]?.stringValue else { return nil }
+        self.kind = kind
+        self.offsetMilliseconds = value["t_ms"]?.doubleValue ?? 0
+        self.fields = pairs.filter { !["v", "event", "t_ms"].contains($0.0) }
+    }
+
+    /// The field named `key`.
+    public subscript(key: String) -> JSONValue? {
+        fields.first(where: { $0.0 == key })?.1
+    }
+
+    /// The whole event as one JSON object.
+    public var json: JSONValue {
+        .object([("v", .int(TraceEvent.schemaVersion)), ("event", .string(kind)), ("t_ms", .number(offsetMilliseconds))]
+            + fields)
+    }
+
+    /// The line written to the trace: compact JSON and a newline.
+    public var line: String {
+        var out = json.serialized
+        out += "\n"
+        return out
+    }
+}

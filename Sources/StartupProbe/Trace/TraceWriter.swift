@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CStartupProbe
+
+/// Appends events to a trace file, one `write(2)` per line, so that a supervisor killed at any
+/// moment leaves a readable prefix.
+///
+/// It fails open: when the file cannot be created or a write fails (read-only directory, disk
+/// full), it stops recording and reports the problem once through `warn`; the caller goes on.
+public final class TraceWriter {
+    /// Where the trace goes, or nil when nothing is recorded.
+    public private(set) var path: String?
+    private var fd: Int32 = -1
+    private let warn: (String) -> Void
+    private var warned = false
+
+    /// Opens (creating with mode 0600, never through a symbolic link) the trace at `path`.
+    /// - Parameters:
+    ///   - path: the trace file, or nil to record nothing.
+    ///   - warn: called at most once with a sentence saying what could not be recorded.
+    public init(path: String?, warn: @escaping (String) -> Void) {
+        self.warn = warn
+        guard let path else { return }
+        let fd = spr_open_trace(path)
+        if fd < 0 {
+            let error = SystemError.current
+            let reason =
+                error.code == ELOOP
+                ? "it is a symbolic link, which probe-exec refuses to follow" : error.description
+            self.fail("cannot create the trace \(path): \(reason); the program runs, but nothing is recorded")
+            return
+        }
+        self.fd = fd
+        self.path = path
+    }
+
+    /// A writer that records nothing.
+    public static func disabled() -> TraceWriter { TraceWriter(path: nil, warn: { _ in }) }
+
+    /// Whether events still reach the file.
+    public var isRecording: Bool { fd >= 0 }
+
+    /// Appends one event as one line.
+    public func append(_ event: TraceEvent) {
+        guard fd >= 0 else { return }
+        var line = event.line
+        let error = line.withUTF8 { buffer in spr_write_all(fd, buffer.baseAddress!, buffer.count) }
+        if error != 0 {
+            fail("cannot write the trace \(path ?? ""): \(SystemError(error).description); the program runs on, but the rest of its trace is lost")
+            close(fd)
+            fd = -1
+        }
+    }
+
+    /// Reports a problem once (later ones are dropped so stderr is not flooded).
+    public func fail(_ message: String) {
+        guard !warned else { return }
+        warned = true
+        warn(message)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+}

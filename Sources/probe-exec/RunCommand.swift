@@ -1,0 +1,66 @@
+import ArgumentParser
+import CStartupProbe
+import StartupProbe
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `probe-exec [options] -- PROGRAM [ARGS…]`: supervise a program and record its startup trace.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run PROGRAM as a supervised child (the default: `probe-exec -- PROGRAM`).",
+        discussion: """
+            Traces go to --trace FILE, else to $PROBE_EXEC_TRACE_DIR, else to \
+            ${TMPDIR:-/tmp}/probe-exec-<uid>/, named <program>-<pid>-<UTC time>.ndjson, with a `latest` link.
+            When stdout or stderr is a terminal it is passed to the program unchanged (colours, line \
+            buffering, Ctrl-C and Ctrl-Z behave as without probe-exec) and its output is not captured; \
+            --pipe-tty captures it through a pipe instead.
+            """
+    )
+
+    @Option(name: [.customShort("o"), .customLong("trace")], help: "Write the trace to this file.")
+    var trace: String?
+
+    @Flag(name: .customShort("g"), help: "Forward signals to the child's whole process group.")
+    var processGroup = false
+
+    @Flag(name: .customShort("s"), help: "Register as a child subreaper (when not running as PID 1).")
+    var subreaper = false
+
+    @Option(name: .customShort("e"), help: "Remap this exit code to 0 (repeatable, as tini's -e).")
+    var remapExitCodes: [Int32] = []
+
+    @Flag(name: .customShort("q"), help: "Do not print the diagnosis paragraph on abnormal exit.")
+    var quiet = false
+
+    @Flag(name: .customLong("pipe-tty"), help: "Capture stdout/stderr through pipes even when they are terminals.")
+    var pipeTerminals = false
+
+    @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else {
+            throw ValidationError("name the program to run after `--`, e.g. `probe-exec -- ./server --port 2000`")
+        }
+        for code in remapExitCodes where !(0...255).contains(code) {
+            throw ValidationError("-e takes an exit code from 0 to 255, not \(code)")
+        }
+    }
+
+    func run() throws {
+        var arguments = EntrypointArguments()
+        arguments.trace = trace
+        arguments.processGroup = processGroup
+        arguments.subreaper = subreaper
+        arguments.quiet = quiet
+        arguments.pipeTerminals = pipeTerminals
+        arguments.remapExitCodes = remapExitCodes
+        arguments.command = command
+        throw ExitCode(Runner.run(arguments))
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import CStartupProbe
+import StartupProbe
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `probe-exec show [TRACE] [--json]`: render a trace for a person or as one JSON document.
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a startup trace: the verdict first, then a timeline (or --json for tools).",
+        discussion: """
+            TRACE is a trace file or a trace directory (its `latest` trace is shown). Without TRACE, \
+            the latest trace in $PROBE_EXEC_TRACE_DIR or ${TMPDIR:-/tmp}/probe-exec-<uid>/ is shown. \
+            A damaged trace (cut short, garbage lines) is shown as far as it goes, with notes.
+            """
+    )
+
+    @Argument(help: "A trace file or directory (default: the latest trace).")
+    var trace: String?
+
+    @Flag(help: "Print the whole trace as one JSON document.")
+    var json = false
+
+    func run() throws {
+        _ = spr_unblock_supervised_signals()  // an ordinary tool again: Ctrl-C and SIGPIPE end it
+        var path = trace ?? TraceLocation.directory
+        var info = stat()
+        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            path += "/" + TraceLocation.latestName
+        }
+        if let real = realpath(path, nil) {
+            path = String(cString: real)
+            free(real)
+        }
+        let document: TraceDocument
+        do {
+            document = try TraceReader.read(path: path)
+        } catch {
+            StandardError.say("cannot read the trace \(path): \(error)")
+            throw ExitCode(2)
+        }
+        if json {
+            print(document.json.serialized)
+        } else {
+            print(ReportRenderer.render(document), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import CStartupProbe
+import StartupProbe
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// Before anything else, and before any thread exists: every signal that arrives from now on
+// stays pending until the supervisor loop forwards it to the child.
+_ = spr_block_supervised_signals()
+// Then, before any file is opened: hold the standard descriptors we were started without, so the
+// trace or a pipe can never become "stdout".
+_ = spr_reserve_standard_fds()
+
+// The entrypoint form is parsed directly (start-up cost); everything else goes to ArgumentParser.
+if let arguments = EntrypointArguments.parse(Array(CommandLine.arguments.dropFirst())) {
+    exit(Runner.run(arguments))
+}
+ProbeExec.main()

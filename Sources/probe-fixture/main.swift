@@ -1,0 +1,35 @@
+// A small program for the README demo and the tests: it crashes, exits or waits on request.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+func say(_ text: String, to fd: Int32 = 1) {
+    var line = text + "\n"
+    _ = line.withUTF8 { write(fd, $0.baseAddress!, $0.count) }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first ?? "demo" {
+case "demo":
+    // Looks like a server starting up, then dereferences a bad pointer while "loading" config.
+    say("demo-server: starting (pid \(getpid()))")
+    say("demo-server: reading configuration from ./config.yaml", to: 2)
+    usleep(20_000)
+    say("demo-server: connecting to the database...", to: 2)
+    usleep(5_000)
+    let table = UnsafeMutablePointer<Int>(bitPattern: 0x10).unsafelyUnwrapped  // a "null" row pointer
+    table.pointee = 42
+case "exit":
+    exit(Int32(arguments.dropFirst().first ?? "0") ?? 0)
+case "segv":
+    UnsafeMutablePointer<Int>(bitPattern: 0x10).unsafelyUnwrapped.pointee = 1
+case "abort":
+    abort()
+case "sleep":
+    usleep(UInt32((Double(arguments.dropFirst().first ?? "1") ?? 1) * 1_000_000))
+default:
+    say("usage: probe-fixture [demo | exit N | segv | abort | sleep SECONDS]", to: 2)
+    exit(64)
+}

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+
+/// Output goes through probe-exec as it arrives, byte-exact, on both streams at once.
+@Suite(.serialized) struct OutputTests {
+    let env = ["PROBE_EXEC_TRACE_DIR": Binaries.scratch + "/traces-output"]
+
+    func sha256(_ path: String) throws -> String {
+        let r = try run(["/usr/bin/sha256sum", path])
+        return String(r.stdout.prefix(64))
+    }
+
+    @Test func hundredMegabytesOnEachStreamAtOnceAreByteExact() throws {
+        let dir = Binaries.freshDirectory("big")
+        let size = "100000000"
+        let bare = try run(["/bin/sh", "-c", "\(Binaries.fixture) big \(size) > \(dir)/bare.out 2> \(dir)/bare.err"])
+        #expect(bare.status == 0)
+        // Through pipes, so probe-exec uses splice into a pipe (the common container case)…
+        let piped = try run(["/bin/sh", "-c", "{ \(Binaries.probeExec) -- \(Binaries.fixture) big \(size) 2>&3 | cat > \(dir)/pipe.out; } 3>&1 | cat > \(dir)/pipe.err"], environment: env, timeout: 120)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        // …and into regular files.
+        let files = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -- \(Binaries.fixture) big \(size) > \(dir)/file.out 2> \(dir)/file.err"], environment: env, timeout: 120)
+        #expect(files.status == 0)
+        let expectedOut = try sha256(dir + "/bare.out")
+        let expectedErr = try sha256(dir + "/bare.err")
+        #expect(expectedOut != expectedErr)
+        #expect(try sha256(dir + "/pipe.out") == expectedOut)
+        #expect(try sha256(dir + "/pipe.err") == expectedErr)
+        #expect(try sha256(dir + "/file.out") == expectedOut)
+        #expect(try sha256(dir + "/file.err") == expectedErr)
+        unlink(dir + "/bare.out"); unlink(dir + "/bare.err"); unlink(dir + "/pipe.out"); unlink(dir + "/pipe.err")
+        unlink(dir + "/file.out"); unlink(dir + "/file.err")
+    }
+
+    @Test func binaryWithoutTrailingNewlineIsExact() throws {
+        let result = try run([Binaries.probeExec, "--", "/usr/bin/printf", "a\\000b\\377c"], environment: env)
+        #expect(result.status == 0)
+        let bytes = try ChildProcess([Binaries.probeExec, "--", "/usr/bin/printf", "a\\000b\\377c"], environment: env).finish().stdout
+        #expect(bytes == [0x61, 0x00, 0x62, 0xFF, 0x63])
+    }
+
+    @Test func outputWrittenJustBeforeSIGKILLArrives() throws {
+        let child = try ChildProcess([Binaries.probeExec, "-q", "--", Binaries.fixture, "lastwords"], environment: env)
+        let result = try child.finish()
+        #expect(result.status == 128 + SIGKILL)
+        #expect(String(decoding: result.stdout, as: UTF8.self) == "last words on stdout\n")
+        #expect(String(decoding: result.stderr, as: UTF8.self) == "last words on stderr")
+    }
+
+    @Test func readerGoneGivesTheChildSIGPIPE() throws {
+        // Like `yes | head -c 10`: yes dies of SIGPIPE (141) with or without probe-exec.
+        let bare = try run(["/bin/bash", "-c", "yes | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"])
+        let wrapped = try run(["/bin/bash", "-c", "\(Binaries.probeExec) -q -- yes | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"], environment: env, timeout: 20)
+        #expect(bare.stdout == "141\n")
+        #expect(wrapped.stdout == "141\n")
+    }
+
+    @Test func childStartsWithCleanSignalsAndOnlyItsOwnDescriptors() throws {
+        // probe-exec itself starts with SIGINT/SIGHUP ignored and an extra inherited fd 5.
+        let script = "trap '' INT HUP; exec 5</dev/null; exec \(Binaries.probeExec) -- \(Binaries.fixture) status"
+        let result = try run(["/bin/bash", "-c", script], environment: env)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("SigBlk:\t0000000000000000"))
+        #expect(result.stdout.contains("SigIgn:\t0000000000000000"))
+        #expect(result.stdout.contains("fds: 0 1 2 5\n"), "\(result.stdout)")
+    }
+
+    @Test func runsWithStdinClosed() throws {
+        let result = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -- /bin/sh -c 'echo ok; cat' <&-"], environment: env)
+        #expect(result.stdout.hasPrefix("ok\n"))
+        // cat fails on the closed stdin exactly as it would without probe-exec.
+        let bare = try run(["/bin/sh", "-c", "/bin/sh -c 'echo ok; cat' <&-"])
+        #expect(result.status == bare.status)
+    }
+
+    @Test func runsWithStdoutClosed() throws {
+        let script = "echo to-stdout; echo status=$? >&2"
+        let bare = try run(["/bin/sh", "-c", "/bin/sh -c '\(script)' >&-"])
+        let wrapped = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -q -- /bin/sh -c '\(script)' >&-"], environment: env)
+        #expect(wrapped.status == bare.status)
+        #expect(wrapped.stderr == bare.stderr)
+        #expect(bare.stderr.contains("status=1") || bare.stderr.contains("Bad file descriptor"))
+    }
+}
+

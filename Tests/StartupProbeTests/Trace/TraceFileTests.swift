@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import StartupProbe
+import Testing
+
+/// The trace file: where it goes, how it is created, what it holds, and that it fails open.
+@Suite(.serialized) struct TraceFileTests {
+    func events(_ path: String) throws -> [TraceEvent] {
+        let document = try TraceReader.read(path: path)
+        return document.events
+    }
+
+    @Test func traceIsCreated0600WithLatestLinkAndEveryEvent() throws {
+        let dir = Binaries.freshDirectory("trace")
+        let result = try run([Binaries.probeExec, "--", Binaries.fixture, "segv"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        #expect(result.status == 139)
+        var info = stat()
+        #expect(lstat(dir + "/latest", &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK)
+        #expect(stat(dir + "/latest", &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
+        let kinds = try events(dir + "/latest").map(\.kind)
+        #expect(kinds.first == "start")
+        #expect(kinds.contains("exec"))
+        #expect(kinds.contains("exit"))
+        #expect(kinds.last == "verdict")
+        let verdict = try events(dir + "/latest").last!
+        #expect(verdict["category"]?.stringValue == "crash")
+        #expect(verdict["status"]?.intValue == 139)
+        #expect(result.stderr.contains("Trace: \(dir)/"))
+    }
+
+    @Test func signalEventsNameTheSender() throws {
+        let dir = Binaries.freshDirectory("sender")
+        let child = try ChildProcess([Binaries.probeExec, "--", Binaries.fixture, "trapterm"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        #expect(child.readLine() == "ready")
+        child.signal(SIGTERM)
+        #expect(try child.wait() == 42)
+        let signal = try #require(try events(dir + "/latest").first { $0.kind == "signal" })
+        #expect(signal["name"]?.stringValue == "SIGTERM")
+        #expect(signal["sender_pid"]?.intValue == Int(getpid()))
+        #expect(signal["sender_uid"]?.intValue == Int(getuid()))
+        let verdict = try #require(try events(dir + "/latest").last)
+        #expect(verdict["summary"]?.stringValue?.contains("SIGTERM from pid \(getpid())") == true)
+    }
+
+    @Test func environmentValuesNeverEnterTheTrace() throws {
+        let dir = Binaries.freshDirectory("env")
+        let secret = "hunter2-\(UInt32.random(in: 1000...9999))-secret"
+        _ = try run([Binaries.probeExec, "--", "/bin/true"], environment: ["PROBE_EXEC_TRACE_DIR": dir, "DB_PASSWORD": secret])
+        let text = try #require(readFile(dir + "/latest"))
+        #expect(text.contains("\"DB_PASSWORD\""))
+        #expect(!text.contains(secret))
+    }
+
+    @Test func symlinkedTraceIsRefusedAndTheProgramStillRuns() throws {
+        let dir = Binaries.freshDirectory("symlink")
+        try writeFile(dir + "/victim", "untouched\n", mode: 0o644)
+        symlink(dir + "/victim", dir + "/trace.ndjson")
+        let result = try run([Binaries.probeExec, "-o", dir + "/trace.ndjson", "--", Binaries.fixture, "exit", "7"])
+        #expect(result.status == 7)
+        #expect(readFile(dir + "/victim") == "untouched\n")
+        #expect(result.stderr.contains("symbolic link"))
+        #expect(result.stderr.components(separatedBy: "symbolic link").count == 2, "said once")
+    }
+
+    @Test func unusableTraceDirectoryFailsOpen() throws {
+        let result = try run([Binaries.probeExec, "--", "/bin/sh", "-c", "echo out; exit 3"], environment: ["PROBE_EXEC_TRACE_DIR": "/etc/hostname/traces"])
+        #expect(result.status == 3)
+        #expect(result.stdout == "out\n")
+        #expect(result.stderr.contains("cannot use the trace directory"))
+    }
+
+    @Test func fullDiskFailsOpenAndWarnsOnce() throws {
+        // /dev/full accepts the open and fails every write with ENOSPC.
+        let result = try run([Binaries.probeExec, "-o", "/dev/full", "--", "/bin/sh", "-c", "echo out; kill -TERM $$"])
+        #expect(result.status == 128 + SIGTERM)
+        #expect(result.stdout == "out\n")
+        let warnings = result.stderr.split(separator: "\n").filter { $0.contains("cannot write the trace") }
+        #expect(warnings.count == 1)
+    }
+
+    @Test func traceParsesAfterProbeExecIsKilled() throws {
+        let dir = Binaries.freshDirectory("kill9")
+        let child = try ChildProcess([Binaries.probeExec, "--", "/bin/sh", "-c", "echo up; exec sleep 30"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        #expect(child.readLine() == "up")
+        let orphans = childrenOf(child.pid)
+        child.signal(SIGKILL)
+        #expect(try child.wait() == 128 + SIGKILL)
+        orphans.forEach { kill($0, SIGKILL) }
+        let document = try TraceReader.read(path: dir + "/latest")
+        #expect(document.events.map(\.kind).starts(with: ["start", "exec"]))
+        #expect(document.problems.contains { $0.contains("no exit event") })
+        let shown = try run([Binaries.probeExec, "show", dir])
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains("VERDICT: none recorded"))
+        let json = try run([Binaries.probeExec, "show", dir + "/latest", "--json"])
+        let parsed = try JSONParser.parse(json.stdout)
+        #expect(parsed["complete"] == .bool(false))
+    }
+}

@@ -1,0 +1,80 @@
+"""Measures probe-exec against bare exec and tini in the same run; prints figures and ratios.
+
+Called by scripts/bench.sh with the path of the static release binary.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+probe = sys.argv[1]
+quick = "--quick" in sys.argv
+trace_dir = tempfile.mkdtemp(prefix="probe-bench-")
+os.environ["PROBE_EXEC_TRACE_DIR"] = trace_dir
+tini = "/usr/bin/tini"
+
+
+def hyperfine(commands, runs, shell):
+    out = os.path.join(trace_dir, "hf.json")
+    args = ["hyperfine", "--style", "none", "--warmup", "5" if shell else "20", "--runs", str(runs), "--export-json", out]
+    if not shell:
+        args.append("-N")
+    subprocess.run(args + commands, check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        results = json.load(f)["results"]
+    return [(r["mean"], r["stddev"]) for r in results]
+
+
+def peak_rss_kib(argv):
+    """Highest VmHWM of the first process while it runs (sampled every millisecond)."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.001)
+    return peak
+
+
+print(f"probe-exec binary: {probe} ({os.path.getsize(probe) / 1e6:.1f} MB)")
+print(f"machine: {os.cpu_count()} cores, kernel {os.uname().release}")
+print()
+
+runs = 50 if quick else 300
+bare, tini_t, probe_t = hyperfine(["/bin/true", f"{tini} -s -- /bin/true", f"{probe} -- /bin/true"], runs, shell=False)
+print(f"start-up of `W /bin/true` (hyperfine -N, {runs} runs, mean ± sd):")
+print(f"  bare        {bare[0]*1e3:6.2f} ms ± {bare[1]*1e3:.2f}")
+print(f"  tini -s --  {tini_t[0]*1e3:6.2f} ms ± {tini_t[1]*1e3:.2f}")
+print(f"  probe-exec  {probe_t[0]*1e3:6.2f} ms ± {probe_t[1]*1e3:.2f}   (writes a trace)")
+print(f"  ratio probe-exec / tini = {probe_t[0] / tini_t[0]:.2f}   (target <= 1.5)")
+print(f"  overhead over bare: tini {1e3*(tini_t[0]-bare[0]):.2f} ms, probe-exec {1e3*(probe_t[0]-bare[0]):.2f} ms")
+print()
+
+mb = 100 if quick else 500
+producer = f"dd if=/dev/zero bs=1M count={mb} status=none"
+runs = 3 if quick else 10
+times = hyperfine(
+    [f"{producer} | cat > /dev/null", f"{tini} -s -- {producer} | cat > /dev/null", f"{probe} -- {producer} | cat > /dev/null"],
+    runs,
+    shell=True,
+)
+names = ["bare", "tini -s --", "probe-exec"]
+print(f"stdout throughput, {mb} MB from dd into `cat > /dev/null` through a pipe ({runs} runs):")
+for name, (mean, sd) in zip(names, times):
+    print(f"  {name:11} {mb / mean:8.0f} MB/s   ({mean*1e3:.0f} ms ± {sd*1e3:.0f})")
+print(f"  ratio probe-exec / bare = {times[0][0] / times[2][0]:.2f}   (target >= 0.8)")
+print()
+
+rss_probe = peak_rss_kib([probe, "--", "sh", "-c", f"{producer} && sleep 0.05"])
+rss_tini = peak_rss_kib([tini, "-s", "--", "sh", "-c", f"{producer} && sleep 0.05"])
+print(f"peak RSS (VmHWM) of the wrapper itself while {mb} MB pass through:")
+print(f"  tini        {rss_tini / 1024:6.1f} MB")
+print(f"  probe-exec  {rss_probe / 1024:6.1f} MB   (target <= 8 MB)")
+subprocess.run(["rm", "-rf", trace_dir])

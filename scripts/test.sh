@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and integration tests on real processes (C fixtures compiled
+# with cc at test time, real signals, real crashes). Usage: scripts/test.sh [swift test options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# cc compiles the fixtures; unshare (util-linux) runs the PID 1 test; sha256sum and bash check output.
+scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256sum bash:bash
+swift build --build-tests
+swift test --skip-build "$@"
