@@ -39,7 +39,13 @@ public enum ReportRenderer {
         }
         out.append("")
         out.append("timeline:")
-        for event in document.events where !["tail", "verdict"].contains(event.kind) {
+        // Milestones are written when the loop learns of them, which can be slightly after they
+        // happened: order by time (stable, so equal times keep file order).
+        let timeline = document.events.enumerated()
+            .filter { !["tail", "verdict"].contains($0.element.kind) }
+            .sorted { ($0.element.offsetMilliseconds, $0.offset) < ($1.element.offsetMilliseconds, $1.offset) }
+            .map(\.element)
+        for event in timeline {
             let offset = formatOffset(event.offsetMilliseconds)
             out.append("  \(offset)  \(v(describe(event), false))")
         }
@@ -48,7 +54,7 @@ public enum ReportRenderer {
             let total = tail["bytes_total"]?.intValue ?? 0
             let text = tail["text"]?.stringValue ?? ""
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if lines.last == "" { lines.removeLast() }
+            while let last = lines.last, last.allSatisfy(\.isWhitespace) { lines.removeLast() }
             let shown = lines.suffix(tailLines)
             out.append("")
             let note = lines.count > shown.count || tail["truncated"]?.boolValue == true ? ", last \(shown.count) lines" : ""
