@@ -41,12 +41,6 @@ static void spr_supervised_set(sigset_t *set) {
     }
 }
 
-int spr_is_supervised_signal(int signo) {
-    sigset_t set;
-    spr_supervised_set(&set);
-    return sigismember(&set, signo) == 1;
-}
-
 int spr_block_supervised_signals(void) {
     sigset_t set;
     spr_supervised_set(&set);

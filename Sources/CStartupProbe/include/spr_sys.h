@@ -38,9 +38,6 @@ int spr_signalfd_open(void);
 /// Reads one signal from a signalfd. Returns 1, 0 when none is pending (non-blocking fd), or -1.
 int spr_signalfd_read(int fd, spr_signal_info_t *info);
 
-/// Whether `signo` is in the set that spr_block_supervised_signals blocks.
-int spr_is_supervised_signal(int signo);
-
 /// Highest signal number plus one (NSIG).
 int spr_signal_count(void);
 

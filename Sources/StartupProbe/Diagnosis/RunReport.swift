@@ -67,6 +67,9 @@ public struct RunReport: Sendable {
     /// The last bytes of each piped stream.
     public var stdoutTail: [UInt8] = []
     public var stderrTail: [UInt8] = []
+    /// How each piped stream was carried: `splice`, or `copy` (read/write, e.g. to a terminal).
+    public var stdoutTransport: String?
+    public var stderrTransport: String?
     /// Orphaned descendants reaped while the child ran.
     public var orphansReaped = 0
 

@@ -24,17 +24,6 @@ public enum ProcessEnvironment {
         return text.isEmpty ? nil : text
     }
 
-    /// The environment as a dictionary (the first of duplicate names wins, as getenv does).
-    public static var current: [String: String] {
-        var result: [String: String] = [:]
-        for entry in entries {
-            guard let eq = entry.firstIndex(of: "=") else { continue }
-            let name = String(entry[..<eq])
-            if result[name] == nil { result[name] = String(entry[entry.index(after: eq)...]) }
-        }
-        return result
-    }
-
     /// Only the variable names: what a trace may record.
     public static var names: [String] {
         entries.map { entry in entry.firstIndex(of: "=").map { String(entry[..<$0]) } ?? entry }

@@ -89,12 +89,14 @@ public final class Supervisor {
 
     /// Writes the tails and the verdict.
     private func finish(_ report: RunReport) {
-        for (stream, tail, total) in [
-            ("stdout", report.stdoutTail, report.stdoutBytes), ("stderr", report.stderrTail, report.stderrBytes),
+        for (stream, tail, total, transport) in [
+            ("stdout", report.stdoutTail, report.stdoutBytes, report.stdoutTransport),
+            ("stderr", report.stderrTail, report.stderrBytes, report.stderrTransport),
         ] {
             guard let total, total > 0 else { continue }
             trace.append(TraceEvent("tail", at: offset(), [
                 ("stream", .string(stream)), ("bytes_total", .int(total)), ("tail_bytes", .int(tail.count)),
+                ("transport", transport.map { .string($0) } ?? .null),
                 ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(String(decoding: tail, as: UTF8.self))),
             ]))
         }

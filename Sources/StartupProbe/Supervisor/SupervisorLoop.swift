@@ -98,12 +98,15 @@ struct SupervisorLoop {
         recordPumpMilestones()
         for pump in pumps {
             let tail = pump.takeTail(capacity: supervisor.options.tailCapacity)
+            let transport = pump.usedSplice ? "splice" : "copy"
             if pump.stream == "stdout" {
                 report.stdoutBytes = pump.bytes
                 report.stdoutTail = tail
+                report.stdoutTransport = transport
             } else {
                 report.stderrBytes = pump.bytes
                 report.stderrTail = tail
+                report.stderrTransport = transport
             }
         }
         close(stopFD)

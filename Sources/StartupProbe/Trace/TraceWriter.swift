@@ -37,9 +37,6 @@ public final class TraceWriter {
         self.path = path
     }
 
-    /// A writer that records nothing.
-    public static func disabled() -> TraceWriter { TraceWriter(path: nil, warn: { _ in }) }
-
     /// Whether events still reach the file.
     public var isRecording: Bool { fd >= 0 }
 

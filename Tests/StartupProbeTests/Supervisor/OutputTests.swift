@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import StartupProbe
 import Testing
 
 /// Output goes through probe-exec as it arrives, byte-exact, on both streams at once.
@@ -32,6 +33,33 @@ import Testing
         #expect(try sha256(dir + "/file.err") == expectedErr)
         unlink(dir + "/bare.out"); unlink(dir + "/bare.err"); unlink(dir + "/pipe.out"); unlink(dir + "/pipe.err")
         unlink(dir + "/file.out"); unlink(dir + "/file.err")
+    }
+
+    /// splice(2) refuses an O_APPEND file: the pump falls back to read/write, bytes unchanged.
+    @Test func appendModeOutputFallsBackToCopying() throws {
+        let dir = Binaries.freshDirectory("append")
+        let trace = dir + "/trace.ndjson"
+        _ = try run(["/bin/sh", "-c", "\(Binaries.fixture) big 3000000 > \(dir)/bare.out 2> \(dir)/bare.err"])
+        let r = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -o \(trace) -- \(Binaries.fixture) big 3000000 >> \(dir)/app.out 2>> \(dir)/app.err"], environment: env)
+        #expect(r.status == 0)
+        #expect(try sha256(dir + "/app.out") == (try sha256(dir + "/bare.out")))
+        #expect(try sha256(dir + "/app.err") == (try sha256(dir + "/bare.err")))
+        let tails = try TraceReader.read(path: trace).events.filter { $0.kind == "tail" }
+        #expect(tails.count == 2)
+        #expect(tails.allSatisfy { $0["transport"]?.stringValue == "copy" && $0["bytes_total"]?.intValue == 3_000_000 })
+        #expect(tails.allSatisfy { $0["tail_bytes"]?.intValue == 65536 && $0["truncated"]?.boolValue == true })
+    }
+
+    @Test(arguments: ["", ">>"])
+    func tailIsExactlyTheLastBytes(append: String) throws {
+        let dir = Binaries.freshDirectory("tail")
+        let trace = dir + "/trace.ndjson"
+        let redirect = append.isEmpty ? "| cat >" : ">>"
+        _ = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -o \(trace) -- seq 1 300000 \(redirect) \(dir)/out"], environment: env)
+        let full = try #require(readFile(dir + "/out"))
+        let tail = try #require(try TraceReader.read(path: trace).events.first { $0.kind == "tail" })
+        #expect(tail["bytes_total"]?.intValue == full.utf8.count)
+        #expect(tail["text"]?.stringValue == String(decoding: Array(full.utf8).suffix(65536), as: UTF8.self))
     }
 
     @Test func binaryWithoutTrailingNewlineIsExact() throws {
