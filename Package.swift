@@ -14,11 +14,12 @@ let package = Package(
     targets: [
         // Async-signal-safe parts: everything that runs between fork and exec, the output pump
         // threads, and wrappers for what Swift cannot call (macros, variadic syscalls).
-        // libunwind arrives with the tracing issue: add `linkerSettings` here in the order that
-        // STYLE.md §2 gives (gcc_s first), never in the executable.
+        // libunwind (Debian libunwind-dev: headers at build time) is loaded with dlopen at run
+        // time, see spr_unwind.h: nothing of it is linked, so `_Unwind_*` stay libgcc_s's.
         .target(
             name: "CStartupProbe",
-            cSettings: [.define("_GNU_SOURCE")]
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("stdc++")]  // dlopen; __cxa_demangle
         ),
         .target(
             name: "StartupProbe",

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <signal.h>
 #include <string.h>
@@ -106,10 +107,46 @@ typedef struct {
     int report_fd;
 } spr_child_args_t;
 
+/// Blocks until the parent says go (one byte, or end of file).
+static void spr_wait_for_go(int fd) {
+    char go;
+    while (read(fd, &go, 1) < 0 && errno == EINTR) {
+    }
+    close(fd);
+}
+
 static int spr_child_entry(void *arg) {
     spr_child_args_t *args = arg;
     spr_child(args->config, args->report_fd);
     _exit(127);
+}
+
+/// Reads the child's exec report (nothing at all means execve succeeded) and closes the pipe.
+static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
+    spr_exec_report_t report = {0, SPR_STEP_NONE, -1};
+    size_t have = 0;
+    while (have < sizeof(report)) {
+        ssize_t n = read(fd, (char *)&report + have, sizeof(report) - have);
+        if (n > 0) {
+            have += (size_t)n;
+        } else if (n == 0) {
+            break;
+        } else if (errno != EINTR) {
+            break;
+        }
+    }
+    close(fd);
+    result->pid = pid;
+    if (have == sizeof(report)) {
+        result->exec_errno = report.err;
+        result->failed_step = report.step;
+        result->candidate_index = report.index;
+    } else {
+        result->exec_errno = 0;
+        result->failed_step = SPR_STEP_NONE;
+        result->candidate_index = -1;
+    }
+    return 0;
 }
 
 int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
@@ -126,9 +163,43 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     // the outcome is known on return. The child only makes system calls (no allocation, no
     // locks), and it resets every handler before unblocking signals, so none of ours can run in
     // our memory on its stack.
-    void *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    result->trace_errno = 0;
     pid_t pid = -1;
     int fork_err = 0;
+    if (config->trace_options != 0) {
+        // Traced: a real fork, because the parent must seize the child before it execs, which a
+        // vfork-style parent (suspended until exec) cannot do. The child waits on a pipe for it.
+        int go_pipe[2];
+        if (pipe2(go_pipe, O_CLOEXEC) != 0) {
+            fork_err = errno;
+        } else {
+            pid = fork();
+            if (pid == 0) {
+                close(go_pipe[1]);
+                spr_wait_for_go(go_pipe[0]);
+                spr_child(config, status_pipe[1]);
+                _exit(127);
+            }
+            fork_err = errno;
+            close(go_pipe[0]);
+            if (pid > 0 && ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)config->trace_options) != 0) {
+                result->trace_errno = errno;  // fail open: the child runs untraced
+            }
+            char go = 1;
+            ssize_t ignored = write(go_pipe[1], &go, 1);
+            (void)ignored;
+            close(go_pipe[1]);
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, NULL);
+        close(status_pipe[1]);
+        if (pid < 0) {
+            close(status_pipe[0]);
+            return fork_err;
+        }
+        (void)setpgid(pid, pid);
+        return spr_read_report(status_pipe[0], pid, result);
+    }
+    void *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
         fork_err = errno;
     } else {
@@ -147,28 +218,5 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     // child already exec'd (and did it itself); ESRCH that it already exited.
     (void)setpgid(pid, pid);
 
-    spr_exec_report_t report = {0, SPR_STEP_NONE, -1};
-    size_t have = 0;
-    while (have < sizeof(report)) {
-        ssize_t n = read(status_pipe[0], (char *)&report + have, sizeof(report) - have);
-        if (n > 0) {
-            have += (size_t)n;
-        } else if (n == 0) {
-            break;
-        } else if (errno != EINTR) {
-            break;
-        }
-    }
-    close(status_pipe[0]);
-    result->pid = pid;
-    if (have == sizeof(report)) {
-        result->exec_errno = report.err;
-        result->failed_step = report.step;
-        result->candidate_index = report.index;
-    } else {
-        result->exec_errno = 0;
-        result->failed_step = SPR_STEP_NONE;
-        result->candidate_index = -1;
-    }
-    return 0;
+    return spr_read_report(status_pipe[0], pid, result);
 }

@@ -40,6 +40,12 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("pipe-tty"), help: "Capture stdout/stderr through pipes even when they are terminals.")
     var pipeTerminals = false
 
+    @Flag(name: .customLong("no-ptrace"), help: "Do not trace the program with ptrace (no backtraces, no per-signal delivery record).")
+    var noPtrace = false
+
+    @Flag(name: .customLong("follow-forks"), help: "Also trace the program's forked child processes.")
+    var followForks = false
+
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
     var command: [String] = []
 
@@ -60,6 +66,8 @@ struct RunCommand: ParsableCommand {
         arguments.quiet = quiet
         arguments.pipeTerminals = pipeTerminals
         arguments.remapExitCodes = remapExitCodes
+        arguments.noPtrace = noPtrace
+        arguments.followForks = followForks
         arguments.command = command
         throw ExitCode(Runner.run(arguments))
     }

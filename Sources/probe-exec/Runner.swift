@@ -15,6 +15,8 @@ enum Runner {
         options.subreaper = arguments.subreaper
         options.reapAnyChild = true  // this process owns all its children
         options.pipeTerminals = arguments.pipeTerminals
+        options.ptrace = !arguments.noPtrace
+        options.followForks = arguments.followForks
         options.version = ProbeExec.version
 
         let writer = TraceWriter(path: tracePath(arguments), warn: StandardError.say)

@@ -23,6 +23,8 @@ typedef struct spr_spawn_config {
     /// Make the child's process group the terminal's foreground group when stdin is our
     /// controlling terminal and we are in the foreground (as tini's isolate_child does).
     int take_terminal;
+    /// PTRACE_O_* options to PTRACE_SEIZE the child with before it execs, or 0 for no tracing.
+    int trace_options;
 } spr_spawn_config_t;
 
 /// How the exec attempt ended, read from the CLOEXEC status pipe.
@@ -35,10 +37,15 @@ typedef struct spr_spawn_result {
     int failed_step;
     /// Index into candidates of the path whose error is reported (-1 when none).
     int candidate_index;
+    /// 0 when the child is traced (or tracing was not asked for), else the errno of PTRACE_SEIZE:
+    /// the child then runs untraced.
+    int trace_errno;
 } spr_spawn_result_t;
 
 /// Forks and execs the first runnable candidate with an empty signal mask, default dispositions
-/// and its own process group; waits until the exec succeeded or failed.
+/// and its own process group; waits until the exec succeeded or failed. With trace_options, the
+/// child waits until it has been seized (its first stop is then PTRACE_EVENT_EXEC, or
+/// PTRACE_EVENT_EXIT when exec failed); the caller must be the thread that will trace it.
 /// On exec failure the child exits 127 (not found) or 126 (cannot execute).
 /// Returns 0 (see `result`) or an errno value when fork or the status pipe failed.
 int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result);

@@ -1,5 +1,5 @@
-/// The arguments of probe-exec's run form, `probe-exec [-g] [-s] [-q] [--pipe-tty] [-e CODE]…
-/// [-o FILE | --trace FILE] -- PROGRAM [ARGS…]`.
+/// The arguments of probe-exec's run form, `probe-exec [-g] [-s] [-q] [--pipe-tty] [--no-ptrace]
+/// [--follow-forks] [-e CODE]… [-o FILE | --trace FILE] -- PROGRAM [ARGS…]`.
 ///
 /// probe-exec runs before every start of a service, so the exact entrypoint form is parsed here
 /// without ArgumentParser (which costs about a millisecond per start in a static build,
@@ -17,6 +17,10 @@ public struct EntrypointArguments: Sendable, Equatable {
     public var quiet = false
     /// `--pipe-tty`.
     public var pipeTerminals = false
+    /// `--no-ptrace`.
+    public var noPtrace = false
+    /// `--follow-forks`.
+    public var followForks = false
     /// `-e CODE`, in order.
     public var remapExitCodes: [Int32] = []
     /// The program and its arguments (everything after `--`).
@@ -40,6 +44,8 @@ public struct EntrypointArguments: Sendable, Equatable {
             case "-s": result.subreaper = true
             case "-q": result.quiet = true
             case "--pipe-tty": result.pipeTerminals = true
+            case "--no-ptrace": result.noPtrace = true
+            case "--follow-forks": result.followForks = true
             case "-e":
                 guard index < arguments.count, let code = Int32(arguments[index]), (0...255).contains(code) else {
                     return nil

@@ -44,10 +44,23 @@ public enum Diagnose {
         case .exited(let code):
             category = code == 0 ? .cleanExit : .exitCode
             parts.append(code == 0 ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")
+            if report.tracing.mainReturned == true {
+                parts.append("main() returned normally.")
+            } else if let caller = report.tracing.exitSummary, !caller.isEmpty {
+                parts.append("exit(\(code)) was called from \(caller.backticked()).")
+            }
             parts += Diagnose.signalStory(report, killedBy: nil)
         case .killed(let signal, let core):
             category = SignalName.isFault(signal) ? .crash : .signal
-            var sentence = "\(program) was killed by \(SignalName.name(signal)) (\(SignalName.meaning(signal))) \(after)"
+            var sentence = "\(program) was killed by \(SignalName.name(signal)) (\(SignalName.meaning(signal)))"
+            if let address = report.tracing.faultAddress {
+                sentence += " at address 0x" + String(address, radix: 16)
+            }
+            sentence += " " + after
+            if let crash = report.tracing.crashSummary, !crash.isEmpty {
+                sentence += ", in " + crash.backticked()
+                if let tid = report.tracing.crashThread, tid != report.childPID { sentence += " (thread \(tid))" }
+            }
             sentence += core ? "; a core dump was written." : "."
             parts.append(sentence)
             parts += Diagnose.signalStory(report, killedBy: signal)
@@ -143,3 +156,15 @@ extension Substring {
     }
 }
 
+
+extension String {
+    /// "f ← g ← main" as "`f` ← `g` ← `main`".
+    fileprivate func backticked() -> String {
+        var out = ""
+        for name in self.split(separator: "←") {
+            if !out.isEmpty { out += " ← " }
+            out += "`" + name.trimmingWhitespace() + "`"
+        }
+        return out
+    }
+}

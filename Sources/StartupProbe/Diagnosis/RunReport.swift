@@ -72,6 +72,8 @@ public struct RunReport: Sendable {
     public var stderrTransport: String?
     /// Orphaned descendants reaped while the child ran.
     public var orphansReaped = 0
+    /// What ptrace tracing found (state `off` when not traced).
+    public var tracing = TracingFindings()
 
     /// Makes a report.
     public init(command: [String], cause: ExitCause, durationMilliseconds: Double) {

@@ -47,7 +47,11 @@ public enum ReportRenderer {
             .map(\.element)
         for event in timeline {
             let offset = formatOffset(event.offsetMilliseconds)
-            out.append("  \(offset)  \(v(describe(event), false))")
+            let lines = describe(event).split(separator: "\n", omittingEmptySubsequences: false)
+            out.append("  \(offset)  \(v(String(lines[0]), false))")
+            for line in lines.dropFirst() {
+                out.append(String(repeating: " ", count: 20) + v(String(line), false))
+            }
         }
         for tail in document.events where tail.kind == "tail" {
             let stream = tail["stream"]?.stringValue ?? "?"
@@ -88,6 +92,17 @@ public enum ReportRenderer {
         return plain ? arg : "'" + arg.replacingOccurrencesOfQuote() + "'"
     }
 
+    /// "level3+0x9 (/tmp/crash3+0x1159)"
+    static func describeFrame(_ frame: JSONValue) -> String {
+        var text = frame["function"]?.stringValue ?? frame["ip"]?.stringValue ?? "?"
+        if let offset = frame["function_offset"]?.intValue, offset > 0 { text += "+0x" + String(offset, radix: 16) }
+        if let module = frame["module"]?.stringValue {
+            let base = module.split(separator: "/").last.map(String.init) ?? module
+            text += " (\(base)+\(frame["module_offset"]?.stringValue ?? "?"))"
+        }
+        return text
+    }
+
     /// One timeline line for an event.
     static func describe(_ e: TraceEvent) -> String {
         func s(_ k: String) -> String { e[k]?.stringValue ?? "?" }
@@ -120,6 +135,38 @@ public enum ReportRenderer {
             return "exit: code \(i("code"))\(orphans)"
         case "warning":
             return "warning: \(s("message"))"
+        case "tracing":
+            let reason = e["reason"]?.stringValue.map { " (\($0))" } ?? ""
+            return "ptrace tracing \(s("state"))\(reason)"
+        case "target_exec":
+            return "program image #\(i("count")): \(s("path"))"
+        case "target_signal":
+            var text = "\(s("name")) delivered to thread \(i("tid"))"
+            switch e["sender_kind"]?.stringValue {
+            case "kernel":
+                text += " by the kernel (\(s("code_name")))"
+                if let address = e["fault_address"]?.stringValue { text += ", fault address \(address)" }
+            case "self": text += " by the program itself (\(s("code_name")))"
+            case "probe-exec": text += ", forwarded by probe-exec"
+            case "process":
+                let comm = e["sender_comm"]?.stringValue.map { " (\($0))" } ?? ""
+                text += " from pid \(i("sender_pid"))\(comm) uid \(i("sender_uid"))"
+            default: break
+            }
+            return text
+        case "backtrace":
+            var text = "backtrace of thread \(i("tid"))"
+            switch e["reason"]?.stringValue {
+            case "crash": text += e["crashed"]?.boolValue == true ? " (the crashing thread):" : " (another thread):"
+            case "exit":
+                let returned = e["main_returned"]?.boolValue
+                text += returned == true ? " at exit (main() returned):" : " at exit (the thread that called exit):"
+            default: text += ":"
+            }
+            for (n, frame) in (e["frames"]?.arrayValue ?? []).enumerated() {
+                text += "\n  #\(n) " + describeFrame(frame).replacingNewlines()
+            }
+            return text
         default:
             let fields = e.fields.map { "\($0.0)=\($0.1.serialized)" }.joined(separator: " ")
             return "\(e.kind) \(fields)"
@@ -132,5 +179,12 @@ extension String {
         var out = ""
         for c in self { out += c == "'" ? "'\\''" : String(c) }
         return out
+    }
+}
+
+extension String {
+    /// Frame text comes from the program's symbols: keep it on one line.
+    fileprivate func replacingNewlines() -> String {
+        String(self.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
     }
 }

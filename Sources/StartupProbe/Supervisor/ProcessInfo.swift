@@ -12,6 +12,14 @@ public enum ProcessFacts {
         return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 
+    /// The program `pid` runs, from `/proc/PID/exe`, or nil.
+    public static func executable(of pid: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// The whole (small) file at `path` as text, or nil.
     public static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -13,6 +13,8 @@ struct SpawnOutcome {
     var execFailure: (error: SystemError, path: String)?
     /// The path that was exec'd, when it succeeded and is known.
     var path: String?
+    /// Why PTRACE_SEIZE failed (the child then runs untraced), when tracing was asked for.
+    var traceError: SystemError?
 }
 
 /// Forks and execs `command` through `spr_spawn` (C: only async-signal-safe calls in the child).
@@ -22,7 +24,10 @@ enum Spawn {
     ///   - stdoutFD: the pipe end to become the child's fd 1, or -1 to pass fd 1 through.
     ///   - stderrFD: the pipe end to become the child's fd 2, or -1 to pass fd 2 through.
     /// - Throws: ``SystemError`` when fork or the status pipe fails.
-    static func run(command: [String], stdoutFD: Int32, stderrFD: Int32) throws(SystemError) -> SpawnOutcome {
+    ///   - traceOptions: PTRACE_O_* options to seize the child with before it execs, or 0.
+    static func run(command: [String], stdoutFD: Int32, stderrFD: Int32, traceOptions: Int32) throws(SystemError)
+        -> SpawnOutcome
+    {
         let candidates = CommandResolver.candidates(for: command[0], searchPath: getenv("PATH").map { String(cString: $0) })
         var result = spr_spawn_result_t()
         let error: Int32 = withCStrings(candidates) { candidatePointers in
@@ -33,21 +38,23 @@ enum Spawn {
                     envp: UnsafePointer(environ).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: 1) { $0 },
                     stdout_fd: stdoutFD,
                     stderr_fd: stderrFD,
-                    take_terminal: Spawn.shouldTakeTerminal ? 1 : 0
+                    take_terminal: Spawn.shouldTakeTerminal ? 1 : 0,
+                    trace_options: traceOptions
                 )
                 return spr_spawn(&config, &result)
             }
         }
         guard error == 0 else { throw SystemError(error) }
+        let traceError = result.trace_errno == 0 ? nil : SystemError(result.trace_errno)
         if result.exec_errno != 0 {
             let index = Int(result.candidate_index)
             var path = candidates.indices.contains(index) ? candidates[index] : command[0]
             if result.exec_errno == ENOENT && !command[0].contains("/") {
                 path = command[0]  // not found anywhere in PATH: name the command, not the last directory
             }
-            return SpawnOutcome(pid: result.pid, execFailure: (SystemError(result.exec_errno), path), path: nil)
+            return SpawnOutcome(pid: result.pid, execFailure: (SystemError(result.exec_errno), path), path: nil, traceError: traceError)
         }
-        return SpawnOutcome(pid: result.pid, execFailure: nil, path: resolvedPath(candidates))
+        return SpawnOutcome(pid: result.pid, execFailure: nil, path: resolvedPath(candidates), traceError: traceError)
     }
 
     /// The first candidate that is an executable regular file: the one execve ran.

@@ -46,7 +46,8 @@ public final class Supervisor {
             outcome = try Spawn.run(
                 command: options.command,
                 stdoutFD: streams.stdout?.write ?? -1,
-                stderrFD: streams.stderr?.write ?? -1
+                stderrFD: streams.stderr?.write ?? -1,
+                traceOptions: options.ptrace ? spr_ptrace_options(options.followForks ? 1 : 0) : 0
             )
         } catch {
             streams.closeAll()
@@ -57,6 +58,13 @@ public final class Supervisor {
             return report
         }
         streams.closeWriteEnds()
+        var tracing = TracingFindings()
+        if !options.ptrace {
+            tracing.state = "off"
+        } else if let error = outcome.traceError {
+            tracing.state = "unavailable"
+            tracing.reason = Supervisor.ptraceDenied(error)
+        }
         if let failure = outcome.execFailure {
             streams.closeReadEnds()
             _ = reapUntil(child: outcome.pid)
@@ -66,25 +74,50 @@ public final class Supervisor {
                 durationMilliseconds: offset()
             )
             report.childPID = outcome.pid
+            report.tracing = tracing
             trace.append(execFailedEvent(failure.error, path: failure.path))
             finish(report)
             return report
         }
         trace.append(TraceEvent("exec", at: offset(), [("ok", true), ("pid", .int(outcome.pid)),
             ("path", outcome.path.map { .string($0) } ?? .null)]))
-        var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams)
-        let report = loop.run()
+        let tracer = options.ptrace && outcome.traceError == nil ? Tracer(supervisor: self, leader: outcome.pid) : nil
+        if let tracer { tracing = tracer.findings }
+        trace.append(TraceEvent("tracing", at: offset(), [
+            ("state", .string(tracing.state)), ("reason", tracing.reason.map { .string($0) } ?? .null),
+        ]))
+        if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
+        var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
+        var report = loop.run()
+        if tracer == nil { report.tracing = tracing }
         finish(report)
         return report
     }
 
-    /// Reaps until `child` has exited (used when exec failed, before any loop exists).
+    /// Reaps until `child` has exited (used when exec failed, before any loop exists); a traced
+    /// child stops once more on its way out, and is let go.
     private func reapUntil(child: Int32) -> Int32 {
         var status: Int32 = 0
         while spr_waitpid(child, &status, 0) > 0 {
             if spr_wifexited(status) != 0 || spr_wifsignaled(status) != 0 { break }
+            if spr_wifstopped(status) != 0 { _ = spr_ptrace_cont(child, 0) }
         }
         return status
+    }
+
+    /// Why PTRACE_SEIZE failed, for a person.
+    static func ptraceDenied(_ error: SystemError) -> String {
+        switch error.code {
+        case EPERM:
+            return "ptrace was refused (EPERM): no CAP_SYS_PTRACE, a seccomp profile, or Yama ptrace_scope; the program runs untraced (use --no-ptrace to silence this)"
+        case ENOSYS: return "ptrace is not available in this kernel or sandbox (ENOSYS); the program runs untraced"
+        default: return "ptrace failed: \(error); the program runs untraced"
+        }
+    }
+
+    /// Says `message` once on the caller's warning channel (the trace writer's).
+    func warn(_ message: String) {
+        trace.fail(message)
     }
 
     /// Writes the tails and the verdict.

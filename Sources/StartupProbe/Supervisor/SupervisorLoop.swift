@@ -17,10 +17,12 @@ struct SupervisorLoop {
     var recordedFirstByte: Set<String> = []
     var recordedOutputError: Set<String> = []
     var report: RunReport
+    let tracer: Tracer?
 
-    init(supervisor: Supervisor, childPID: Int32, streams: StandardStreams) {
+    init(supervisor: Supervisor, childPID: Int32, streams: StandardStreams, tracer: Tracer?) {
         self.supervisor = supervisor
         self.childPID = childPID
+        self.tracer = tracer
         self.stopFD = spr_eventfd_open()
         self.notifyFD = spr_eventfd_open()
         var pumps: [OutputPump] = []
@@ -72,6 +74,7 @@ struct SupervisorLoop {
         let endNanoseconds = spr_monotonic_ns()
         if signalFD >= 0 { close(signalFD) }
         if let status { report.cause = Self.cause(status) }
+        if let tracer { report.tracing = tracer.findings }
         report.durationMilliseconds = supervisor.offset(endNanoseconds)
         var exitFields: [(String, JSONValue)] = [("pid", .int(childPID))]
         switch report.cause {
@@ -137,18 +140,37 @@ struct SupervisorLoop {
         }
     }
 
-    /// Reaps every child that has changed state; returns the child's wait status once it exits.
+    /// Reaps every child that has changed state and handles every ptrace stop; returns the
+    /// child's wait status once it exits.
     private mutating func reap() -> Int32? {
         var childStatus: Int32? = nil
-        let target: Int32 = supervisor.options.reapAnyChild ? -1 : childPID
-        while true {
-            var raw: Int32 = 0
-            let pid = spr_waitpid(target, &raw, spr_wnohang())
-            if pid <= 0 { break }
-            if pid == childPID {
-                if spr_wifexited(raw) != 0 || spr_wifsignaled(raw) != 0 { childStatus = raw }
-            } else {
-                report.orphansReaped += 1
+        // PID 1 or subreaper: any child. A library caller: only what is ours (the child and,
+        // when traced, its threads), so that other children of the process are never stolen.
+        let targets: [Int32] = supervisor.options.reapAnyChild ? [-1] : [childPID] + (tracer?.tids.subtracting([childPID]) ?? [])
+        for target in targets {
+            while true {
+                var raw: Int32 = 0
+                let pid = spr_waitpid(target, &raw, spr_wnohang())
+                if pid <= 0 { break }
+                let event = WaitEvent(tid: pid, status: raw)
+                let ended: Bool
+                switch event {
+                case .exited, .killed: ended = true
+                default: ended = false
+                }
+                if let tracer, tracer.owns(pid) {
+                    if !ended {
+                        tracer.handle(event)
+                        continue
+                    }
+                    tracer.forget(pid)
+                }
+                if pid == childPID {
+                    if ended { childStatus = raw }
+                } else if ended && !(tracer?.wasTraced(pid) ?? false) {
+                    report.orphansReaped += 1
+                }
+                if target != -1 && ended { break }
             }
         }
         return childStatus

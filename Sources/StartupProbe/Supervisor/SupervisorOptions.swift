@@ -13,6 +13,12 @@ public struct SupervisorOptions: Sendable {
     /// Give the child a pipe even when our stdout/stderr is a terminal (the default passes the
     /// terminal through so colours, line buffering and job control behave as without us).
     public var pipeTerminals = false
+    /// Trace the program with ptrace: signals with their senders, threads, execs, and libunwind
+    /// backtraces of a crash and of the thread that called exit. If ptrace is denied, the
+    /// program runs untraced and the trace says why.
+    public var ptrace = false
+    /// Also trace the program's forked children (`--follow-forks`).
+    public var followForks = false
     /// How many of the last bytes of each stream the trace keeps.
     public var tailCapacity = 64 * 1024
     /// The version written into the start event.

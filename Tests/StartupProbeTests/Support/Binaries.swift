@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 
 /// Paths of the programs the tests run: the package's executables, built next to the test
@@ -35,6 +36,23 @@ enum Binaries {
         precondition(result?.status == 0, "cannot compile the C fixture: \(result?.stderr ?? "cc did not run")")
         return output
     }()
+
+    /// `Tests/Fixtures/tracee.c` built with `flags` (debug info and frame pointers by default), once
+    /// per distinct set of flags.
+    static func tracee(_ flags: [String] = []) -> String {
+        traceeLock.lock()
+        defer { traceeLock.unlock() }
+        let key = flags.joined(separator: " ")
+        if let built = traceeBuilds[key] { return built }
+        let source = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"
+        let output = scratch + "/tracee-\(traceeBuilds.count)"
+        let result = try? run(["/usr/bin/env", "cc", "-O0", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", output, source] + flags)
+        precondition(result?.status == 0, "cannot compile tracee.c \(key): \(result?.stderr ?? "cc did not run")")
+        traceeBuilds[key] = output
+        return output
+    }
+    nonisolated(unsafe) private static var traceeBuilds: [String: String] = [:]
+    private static let traceeLock = NSLock()
 
     /// A fresh empty directory under the scratch directory.
     static func freshDirectory(_ name: String) -> String {

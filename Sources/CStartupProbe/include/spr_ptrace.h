@@ -1,0 +1,79 @@
+#ifndef SPR_PTRACE_H
+#define SPR_PTRACE_H
+
+// Provided in C because ptrace is variadic (unavailable to Swift), the stop-status decoding is
+// macros, and siginfo_t's fields live in unions Swift cannot name.
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#pragma clang assume_nonnull begin
+
+/// The PTRACE_O_* options probe-exec sets: exec, exit and clone (threads) events, plus fork and
+/// vfork events when `follow_forks`. Not EXITKILL: a dying probe-exec detaches, never kills.
+int spr_ptrace_options(int follow_forks);
+
+/// PTRACE_CONT with a signal to deliver (0 for none). Returns 0 or an errno value.
+int spr_ptrace_cont(pid_t tid, int signo);
+/// PTRACE_LISTEN: leave a group-stopped tracee stopped but let it be notified. Returns 0 or errno.
+int spr_ptrace_listen(pid_t tid);
+/// PTRACE_GETEVENTMSG. Returns 0 or an errno value.
+int spr_ptrace_event_message(pid_t tid, unsigned long *message);
+/// PTRACE_DETACH. Returns 0 or an errno value.
+int spr_ptrace_detach(pid_t tid, int signo);
+
+/// The parts of a siginfo_t a trace records.
+typedef struct spr_siginfo {
+    int signo;
+    int code;
+    int errno_value;
+    pid_t sender_pid;
+    uid_t sender_uid;
+    uint64_t fault_address;
+    /// 1 when sender_pid/sender_uid are meaningful (sent by a process), 2 for a fault address.
+    int kind;
+} spr_siginfo_t;
+
+/// PTRACE_GETSIGINFO, decoded. Returns 0 or an errno value (EINVAL: not a signal stop).
+int spr_ptrace_siginfo(pid_t tid, spr_siginfo_t *info);
+
+/// The registers a tracer needs.
+typedef struct spr_regs {
+    uint64_t ip;
+    uint64_t sp;
+    uint64_t first_argument;
+    int64_t syscall_number;
+} spr_regs_t;
+
+/// PTRACE_GETREGS (x86_64 and aarch64). Returns 0 or an errno value.
+int spr_ptrace_regs(pid_t tid, spr_regs_t *regs);
+/// Sets the instruction pointer. Returns 0 or an errno value.
+int spr_ptrace_set_ip(pid_t tid, uint64_t ip);
+/// PTRACE_SINGLESTEP. Returns 0 or an errno value.
+int spr_ptrace_single_step(pid_t tid);
+
+/// Reads one word of the tracee's memory. Returns 0 or an errno value.
+int spr_ptrace_peek(pid_t tid, uint64_t address, uint64_t *word);
+/// Writes one word of the tracee's memory. Returns 0 or an errno value.
+int spr_ptrace_poke(pid_t tid, uint64_t address, uint64_t word);
+
+/// The breakpoint instruction for this architecture, as the low bytes of a word, and its length.
+uint64_t spr_breakpoint_instruction(int *length);
+
+/// Stop-status decoding (status from waitpid).
+int spr_wifstopped(int status);
+int spr_wstopsig(int status);
+/// The PTRACE_EVENT_* carried by a stop status, or 0.
+int spr_wptrace_event(int status);
+
+/// PTRACE_EVENT_* values.
+int spr_event_fork(void);
+int spr_event_vfork(void);
+int spr_event_clone(void);
+int spr_event_exec(void);
+int spr_event_exit(void);
+int spr_event_stop(void);
+
+#pragma clang assume_nonnull end
+
+#endif

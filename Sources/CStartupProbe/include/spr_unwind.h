@@ -1,0 +1,45 @@
+#ifndef SPR_UNWIND_H
+#define SPR_UNWIND_H
+
+// Provided in C because every unw_* name is a macro for an architecture-mangled symbol
+// (unw_step -> _Ux86_64_step), and because libunwind is loaded with dlopen: Debian ships its
+// static archives without -fPIC (they cannot link into a PIE), and a process that links
+// libunwind.so would have libgcc_s's _Unwind_* interposed by libunwind's. Loaded after start-up,
+// libunwind cannot interpose, and probe-exec still runs where libunwind is not installed.
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#pragma clang assume_nonnull begin
+
+/// Loads libunwind and libunwind-ptrace once. Returns 1 when remote unwinding is available; else
+/// 0 and a reason in `why`.
+int spr_unwind_load(char *why, size_t why_size);
+
+/// One frame of a remote backtrace.
+typedef struct spr_frame {
+    uint64_t ip;
+    uint64_t sp;
+    /// Offset of ip from the start of `name`; valid when name[0] != 0.
+    uint64_t name_offset;
+    /// The symbol containing ip (mangled), or empty when unknown.
+    char name[512];
+    /// 1 when the frame was entered by a signal (its ip is exact, not a return address).
+    int signal_frame;
+} spr_frame_t;
+
+/// Unwinds the stopped thread `tid` of a traced process into `frames`. Returns the number of
+/// frames (0 when nothing could be unwound), and sets *error to a libunwind error (negative) or 0.
+int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error);
+
+/// Demangles a Swift symbol with the Swift runtime's own demangler. Returns a malloc'd string
+/// (free it) or NULL.
+char *_Nullable spr_swift_demangle(const char *symbol);
+
+/// Demangles an Itanium C++ (or Rust legacy) symbol with __cxa_demangle. Returns a malloc'd
+/// string (free it) or NULL.
+char *_Nullable spr_cxx_demangle(const char *symbol);
+
+#pragma clang assume_nonnull end
+
+#endif

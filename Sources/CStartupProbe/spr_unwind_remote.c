@@ -1,0 +1,153 @@
+#ifndef _GNU_SOURCE
+#error You must define _GNU_SOURCE
+#endif
+
+#include "spr_unwind.h"
+
+#include <dlfcn.h>
+#include <libunwind-ptrace.h>
+#include <stdio.h>
+#include <string.h>
+
+// The libunwind entry points, found with dlsym (their real, architecture-mangled names).
+static struct {
+    int loaded;
+    int available;
+    char why[256];
+    unw_addr_space_t (*create_addr_space)(unw_accessors_t *, int);
+    int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t);
+    int (*init_remote)(unw_cursor_t *, unw_addr_space_t, void *);
+    int (*step)(unw_cursor_t *);
+    int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+    int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
+    int (*is_signal_frame)(unw_cursor_t *);
+    void *(*upt_create)(pid_t);
+    void (*upt_destroy)(void *);
+    unw_accessors_t *upt_accessors;
+    unw_addr_space_t address_space;
+} spr_unw;
+
+#define SPR_STR2(x) #x
+#define SPR_STR(x) SPR_STR2(x)
+#if defined(__x86_64__)
+#define SPR_UNW_PREFIX "_Ux86_64_"
+#define SPR_UNW_LIBRARY "libunwind-x86_64.so.8"
+#elif defined(__aarch64__)
+#define SPR_UNW_PREFIX "_Uaarch64_"
+#define SPR_UNW_LIBRARY "libunwind-aarch64.so.8"
+#endif
+
+static void *spr_symbol(void *library, const char *name, int *missing) {
+    void *p = dlsym(library, name);
+    if (p == NULL) {
+        *missing = 1;
+    }
+    return p;
+}
+
+int spr_unwind_load(char *why, size_t why_size) {
+    if (!spr_unw.loaded) {
+        spr_unw.loaded = 1;
+        // The generic (remote-capable) library first and globally, so that libunwind-ptrace
+        // finds its _U<arch>_* symbols.
+        void *generic = dlopen(SPR_UNW_LIBRARY, RTLD_NOW | RTLD_GLOBAL);
+        void *ptrace_library = generic ? dlopen("libunwind-ptrace.so.0", RTLD_NOW | RTLD_GLOBAL) : NULL;
+        if (generic == NULL || ptrace_library == NULL) {
+            snprintf(spr_unw.why, sizeof(spr_unw.why),
+                     "libunwind is not installed (%s); install libunwind8 for backtraces", dlerror());
+        } else {
+            int missing = 0;
+            spr_unw.create_addr_space = spr_symbol(generic, SPR_UNW_PREFIX "create_addr_space", &missing);
+            spr_unw.set_caching_policy = spr_symbol(generic, SPR_UNW_PREFIX "set_caching_policy", &missing);
+            spr_unw.init_remote = spr_symbol(generic, SPR_UNW_PREFIX "init_remote", &missing);
+            spr_unw.step = spr_symbol(generic, SPR_UNW_PREFIX "step", &missing);
+            spr_unw.get_reg = spr_symbol(generic, SPR_UNW_PREFIX "get_reg", &missing);
+            spr_unw.get_proc_name = spr_symbol(generic, SPR_UNW_PREFIX "get_proc_name", &missing);
+            spr_unw.is_signal_frame = spr_symbol(generic, SPR_UNW_PREFIX "is_signal_frame", &missing);
+            spr_unw.upt_create = spr_symbol(ptrace_library, "_UPT_create", &missing);
+            spr_unw.upt_destroy = spr_symbol(ptrace_library, "_UPT_destroy", &missing);
+            spr_unw.upt_accessors = spr_symbol(ptrace_library, "_UPT_accessors", &missing);
+            if (missing) {
+                snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is installed but lacks expected symbols");
+            } else {
+                spr_unw.address_space = spr_unw.create_addr_space(spr_unw.upt_accessors, 0);
+                if (spr_unw.address_space == NULL) {
+                    snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind could not create an address space");
+                } else {
+                    spr_unw.set_caching_policy(spr_unw.address_space, UNW_CACHE_NONE);
+                    spr_unw.available = 1;
+                }
+            }
+        }
+    }
+    if (!spr_unw.available && why_size > 0) {
+        snprintf(why, why_size, "%s", spr_unw.why);
+    }
+    return spr_unw.available;
+}
+
+int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) {
+    *error = 0;
+    char ignored[8];
+    if (!spr_unwind_load(ignored, 0)) {
+        *error = -UNW_EUNSPEC;
+        return 0;
+    }
+    void *info = spr_unw.upt_create(tid);
+    if (info == NULL) {
+        *error = -UNW_ENOMEM;
+        return 0;
+    }
+    unw_cursor_t cursor;
+    int rc = spr_unw.init_remote(&cursor, spr_unw.address_space, info);
+    int count = 0;
+    if (rc < 0) {
+        *error = rc;
+    } else {
+        while (count < capacity) {
+            spr_frame_t *frame = &frames[count];
+            memset(frame, 0, sizeof(*frame));
+            unw_word_t ip = 0;
+            unw_word_t sp = 0;
+            spr_unw.get_reg(&cursor, UNW_REG_IP, &ip);
+            spr_unw.get_reg(&cursor, UNW_REG_SP, &sp);
+            frame->ip = ip;
+            frame->sp = sp;
+            frame->signal_frame = spr_unw.is_signal_frame(&cursor) > 0;
+            unw_word_t offset = 0;
+            if (spr_unw.get_proc_name(&cursor, frame->name, sizeof(frame->name), &offset) == 0) {
+                frame->name_offset = offset;
+            } else {
+                frame->name[0] = 0;
+            }
+            count++;
+            if (ip == 0) {
+                break;
+            }
+            int step = spr_unw.step(&cursor);
+            if (step <= 0) {
+                if (step < 0) {
+                    *error = step;
+                }
+                break;
+            }
+        }
+    }
+    spr_unw.upt_destroy(info);
+    return count;
+}
+
+// Exported by the Swift runtime (libswiftCore), which every Swift executable links.
+extern char *swift_demangle(const char *mangled, size_t length, char *output, size_t *output_size, uint32_t flags);
+// Exported by libstdc++ (linked by the Swift runtime).
+extern char *__cxa_demangle(const char *mangled, char *output, size_t *length, int *status);
+
+char *spr_swift_demangle(const char *symbol) {
+    return swift_demangle(symbol, strlen(symbol), NULL, NULL, 0);
+}
+
+char *spr_cxx_demangle(const char *symbol) {
+    int status = 0;
+    char *result = __cxa_demangle(symbol, NULL, NULL, &status);
+    return status == 0 ? result : NULL;
+}

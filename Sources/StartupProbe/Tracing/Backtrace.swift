@@ -1,0 +1,94 @@
+import CStartupProbe
+
+/// One frame of a remote backtrace, located and named.
+struct BacktraceFrame {
+    var ip: UInt64
+    var module: String?
+    var moduleOffset: UInt64?
+    var symbol: String?
+    var symbolOffset: UInt64
+    var demangled: String?
+
+    var json: JSONValue {
+        var fields: [(String, JSONValue)] = [("ip", .string("0x" + String(ip, radix: 16)))]
+        if let module { fields.append(("module", .string(module))) }
+        if let moduleOffset { fields.append(("module_offset", .string("0x" + String(moduleOffset, radix: 16)))) }
+        if let symbol {
+            fields.append(("symbol", .string(symbol)))
+            fields.append(("function", .string(demangled ?? symbol)))
+            fields.append(("function_offset", .int(symbolOffset)))
+        }
+        return .object(fields)
+    }
+}
+
+/// Remote backtraces of stopped tracee threads through libunwind-ptrace.
+enum RemoteBacktrace {
+    /// The deepest backtrace taken.
+    static let maximumFrames = 256
+
+    /// Unwinds `tid` (stopped) and names each frame's module. Returns nil and a reason when
+    /// libunwind is unavailable.
+    static func capture(tid: Int32, map: MemoryMap) -> (frames: [BacktraceFrame], error: String?) {
+        var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
+        var error: Int32 = 0
+        let count = Int(spr_unwind_thread(tid, &raw, Int32(maximumFrames), &error))
+        var frames: [BacktraceFrame] = []
+        for i in 0..<count {
+            var f = raw[i]
+            let symbol = withUnsafeBytes(of: &f.name) { bytes in
+                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            // A return address points after the call: look up ip-1 so the frame is the caller's
+            // line, not the next one (libunwind's proc name already does this for its offsets).
+            let lookup = (i == 0 || f.signal_frame != 0) ? f.ip : f.ip &- 1
+            let place = map.locate(lookup)
+            frames.append(BacktraceFrame(
+                ip: f.ip, module: place?.module, moduleOffset: place?.offset,
+                symbol: symbol.isEmpty ? nil : symbol, symbolOffset: f.name_offset,
+                demangled: symbol.isEmpty ? nil : Demangle.name(symbol)
+            ))
+        }
+        return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
+    }
+
+    /// "crash3 ← crash2 ← crash1 ← main": the program's own frames, innermost first, ending at
+    /// `main`. C-library frames are left out (Debian's libc has no .symtab, so its internal
+    /// functions carry the names of unrelated exports); unnamed frames show as module+offset.
+    static func summary(_ frames: [BacktraceFrame], limit: Int = 6) -> String {
+        var names: [String] = []
+        for frame in frames {
+            let name = frame.demangled ?? frame.symbol
+            if isSystemModule(frame.module) || name.map(isPlumbing) == true { continue }
+            if let name {
+                names.append(name)
+            } else if let module = frame.module {
+                names.append((module.split(separator: "/").last.map(String.init) ?? module) + "+0x"
+                    + String(frame.moduleOffset ?? 0, radix: 16))
+            }
+            if name == "main" || names.count == limit { break }
+        }
+        var text = ""
+        for name in names {
+            if !text.isEmpty { text += " ← " }
+            text += name
+        }
+        return text
+    }
+
+    /// The C library, the dynamic loader and the vDSO: plumbing, not the program.
+    static func isSystemModule(_ module: String?) -> Bool {
+        guard let module else { return false }
+        let base = module.split(separator: "/").last.map(String.init) ?? module
+        return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux") || base.hasPrefix("ld-musl")
+            || base.hasPrefix("libpthread") || base == "[vdso]"
+    }
+
+    /// Start-up and exit plumbing of the C library, not the program's own code.
+    static func isPlumbing(_ name: String) -> Bool {
+        ["_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl", "__run_exit_handlers",
+            "_exit", "__GI__exit", "exit", "__GI_exit", "raise", "__GI_raise", "abort", "__GI_abort", "__pthread_kill_implementation",
+            "__pthread_kill_internal", "pthread_kill", "__pthread_kill", "start_thread", "clone3", "__clone3", "clone", "__clone",
+            "gsignal", "__restore_rt", "killpg", "kill"].contains(name)
+    }
+}

@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CStartupProbe
+
+/// What tracing learned about how the program ended, for the verdict.
+public struct TracingFindings: Sendable {
+    /// `on`, `off` (--no-ptrace) or `unavailable`.
+    public var state = "off"
+    /// Why tracing or backtraces are unavailable.
+    public var reason: String?
+    /// The crashing thread, its fault address and its frames summarised ("f ← g ← main").
+    public var crashThread: Int32?
+    public var faultAddress: UInt64?
+    public var crashSummary: String?
+    /// Who called exit, summarised, and whether main() had returned normally.
+    public var exitSummary: String?
+    public var mainReturned: Bool?
+    /// How many programs the target exec'd (a script that execs a binary counts 2).
+    public var execCount = 0
+
+    public init() {}
+}
+
+/// Handles the ptrace stops of the traced program: records each signal delivered to it (with
+/// its sender), follows threads and execs, and takes libunwind backtraces at exit.
+///
+/// Every call comes from the supervisor loop's thread, the one that seized the program: the
+/// kernel accepts ptrace requests only from the tracing thread.
+final class Tracer {
+    let supervisor: Supervisor
+    let leader: Int32
+    private(set) var tids: Set<Int32>
+    private(set) var findings = TracingFindings()
+    /// The thread each signal was last delivered to: the crashing thread of a fatal signal.
+    private var lastDelivered: [Int32: (tid: Int32, info: spr_siginfo_t)] = [:]
+    private var map: MemoryMap?
+    private var unwindUnavailable: String?
+    private var recordedSignals = 0
+    private var childSignals = 0
+    /// Signals recorded one by one; after that they are only counted (a shell gets one
+    /// SIGCHLD per command it runs).
+    static let signalRecordLimit = 500
+
+    init(supervisor: Supervisor, leader: Int32) {
+        self.supervisor = supervisor
+        self.leader = leader
+        self.tids = [leader]
+        findings.state = "on"
+        var why = [CChar](repeating: 0, count: 256)
+        if spr_unwind_load(&why, why.count) == 0 {
+            unwindUnavailable = String(cString: why)
+            findings.reason = "backtraces unavailable: \(unwindUnavailable!)"
+        }
+    }
+
+    /// Whether `tid` is one of the traced threads or processes.
+    func owns(_ tid: Int32) -> Bool { tids.contains(tid) }
+
+    /// A traced thread or process is gone for good.
+    func forget(_ tid: Int32) {
+        if tids.remove(tid) != nil { gone.insert(tid) }
+    }
+
+    /// Whether `tid` was a traced thread that has ended (not an orphan to count).
+    func wasTraced(_ tid: Int32) -> Bool { gone.contains(tid) }
+    private var gone: Set<Int32> = []
+
+    /// Signals counted but not recorded one by one.
+    var uncountedSignals: Int { childSignals }
+
+    /// Acts on one stop of a tracee and resumes it.
+    func handle(_ event: WaitEvent) {
+        switch event {
+        case .signalStop(let tid, let signal):
+            handleSignal(tid: tid, signal: signal)
+        case .groupStop(let tid, _):
+            // Job control: stay stopped, but let SIGCONT through (PTRACE_LISTEN).
+            _ = spr_ptrace_listen(tid)
+        case .eventStop(let tid):
+            _ = spr_ptrace_cont(tid, 0)
+        case .ptraceEvent(let tid, let event):
+            handleEvent(tid: tid, event: event)
+        case .exited, .killed, .other:
+            break
+        }
+    }
+
+    private func handleSignal(tid: Int32, signal: Int32) {
+        var info = spr_siginfo_t()
+        let haveInfo = spr_ptrace_siginfo(tid, &info) == 0
+        if haveInfo { lastDelivered[signal] = (tid, info) }
+        if signal == SIGCHLD {
+            childSignals += 1
+        } else if recordedSignals < Tracer.signalRecordLimit {
+            recordedSignals += 1
+            supervisor.trace.append(signalEvent(tid: tid, signal: signal, info: haveInfo ? info : nil))
+        }
+        _ = spr_ptrace_cont(tid, signal)  // delivered unchanged
+    }
+
+    private func signalEvent(tid: Int32, signal: Int32, info: spr_siginfo_t?) -> TraceEvent {
+        var fields: [(String, JSONValue)] = [
+            ("tid", .int(tid)), ("signal", .int(signal)), ("name", .string(SignalName.name(signal))),
+        ]
+        if let info {
+            fields += [("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code, signal: signal)))]
+            if info.kind == 1 {
+                let sender = info.sender_pid
+                let kind: String
+                if sender == leader || tids.contains(sender) {
+                    kind = "self"
+                } else if sender == getpid() {
+                    kind = "probe-exec"
+                } else {
+                    kind = "process"
+                }
+                fields += [("sender_kind", .string(kind)), ("sender_pid", .int(sender)), ("sender_uid", .int(info.sender_uid))]
+                let comm = kind == "probe-exec" ? "probe-exec" : ProcessFacts.command(of: sender)
+                fields.append(("sender_comm", comm.map { .string($0) } ?? .null))
+            } else {
+                fields.append(("sender_kind", "kernel"))
+                if info.kind == 2 {
+                    fields.append(("fault_address", .string("0x" + String(info.fault_address, radix: 16))))
+                }
+            }
+        }
+        return TraceEvent("target_signal", at: supervisor.offset(), fields)
+    }
+
+    private func handleEvent(tid: Int32, event: Int32) {
+        var message: UInt = 0
+        _ = spr_ptrace_event_message(tid, &message)
+        switch event {
+        case spr_event_exec():
+            findings.execCount += 1
+            let path = ProcessFacts.executable(of: tid)
+            supervisor.trace.append(TraceEvent("target_exec", at: supervisor.offset(), [
+                ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("count", .int(findings.execCount)),
+            ]))
+            map = nil  // a new image
+        case spr_event_clone(), spr_event_fork(), spr_event_vfork():
+            tids.insert(Int32(truncatingIfNeeded: message))
+        case spr_event_exit():
+            handleExit(tid: tid, status: Int32(truncatingIfNeeded: message))
+        default:
+            break
+        }
+        _ = spr_ptrace_cont(tid, 0)
+    }
+
+    /// At PTRACE_EVENT_EXIT the thread's registers and memory are still there: take the
+    /// backtrace of every thread of a crash, and of the thread that called exit.
+    private func handleExit(tid: Int32, status: Int32) {
+        guard unwindUnavailable == nil else { return }
+        if spr_wifsignaled(status) != 0 {
+            let signal = spr_wtermsig(status)
+            guard SignalName.isFault(signal) else { return }
+            let crashed = lastDelivered[signal]?.tid == tid
+            let frames = record(tid: tid, reason: "crash", extra: [("crashed", .bool(crashed))])
+            if crashed || (findings.crashSummary == nil && tid == leader) {
+                findings.crashThread = tid
+                findings.crashSummary = RemoteBacktrace.summary(frames)
+                if let info = lastDelivered[signal]?.info, info.kind == 2 { findings.faultAddress = info.fault_address }
+            }
+        } else if spr_wifexited(status) != 0 {
+            var regs = spr_regs_t()
+            guard spr_ptrace_regs(tid, &regs) == 0, Tracer.exitSyscalls.contains(regs.syscall_number) else { return }
+            let frames = backtrace(tid: tid)
+            let mainReturned = Tracer.mainReturned(frames)
+            var extra: [(String, JSONValue)] = [("code", .int(spr_wexitstatus(status)))]
+            extra.append(("main_returned", mainReturned.map { .bool($0) } ?? .null))
+            append(tid: tid, reason: "exit", frames: frames, extra: extra)
+            findings.exitSummary = RemoteBacktrace.summary(frames)
+            findings.mainReturned = mainReturned
+        }
+    }
+
+    /// glibc calls `exit(main(argc, argv, envp))` from `__libc_start_call_main`: main returned
+    /// normally when the frame that called `exit` is that C-library start-up code. Debian's libc
+    /// has no .symtab, so that local function is named after its nearest export
+    /// (`__libc_init_first`); what identifies it then is that it lies in libc itself, beside `exit`.
+    /// nil when no `exit` frame is found (e.g. `_exit` called directly).
+    static func mainReturned(_ frames: [BacktraceFrame]) -> Bool? {
+        guard let exitIndex = frames.firstIndex(where: { ["exit", "__GI_exit"].contains($0.symbol ?? "") }),
+            exitIndex + 1 < frames.count
+        else { return nil }
+        let caller = frames[exitIndex + 1]
+        let name = caller.symbol ?? ""
+        if name.hasPrefix("__libc_start") { return true }
+        let exitModule = frames[exitIndex].module ?? ""
+        return caller.module == exitModule && exitModule.contains("libc") && name != "main"
+    }
+
+    /// exit_group and exit on this architecture.
+    static let exitSyscalls: Set<Int64> = {
+        #if arch(x86_64)
+        return [231, 60]
+        #else
+        return [94, 93]
+        #endif
+    }()
+
+    private func backtrace(tid: Int32) -> [BacktraceFrame] {
+        if map == nil { map = MemoryMap(pid: leader) }
+        return RemoteBacktrace.capture(tid: tid, map: map!).frames
+    }
+
+    @discardableResult
+    private func record(tid: Int32, reason: String, extra: [(String, JSONValue)]) -> [BacktraceFrame] {
+        let frames = backtrace(tid: tid)
+        append(tid: tid, reason: reason, frames: frames, extra: extra)
+        return frames
+    }
+
+    private func append(tid: Int32, reason: String, frames: [BacktraceFrame], extra: [(String, JSONValue)]) {
+        supervisor.trace.append(TraceEvent("backtrace", at: supervisor.offset(), [
+            ("tid", .int(tid)), ("reason", .string(reason)),
+        ] + extra + [("frames", .array(frames.map(\.json)))]))
+    }
+}

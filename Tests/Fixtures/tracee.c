@@ -1,0 +1,97 @@
+// Programs that crash or exit in known places, for the tracing tests. Compiled at test time:
+// cc -O0 -g -fno-omit-frame-pointer -pthread tracee.c (and stripped / -D variants).
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#define NOINLINE __attribute__((noinline))
+
+NOINLINE void level3(int *p) { *p = 42; }
+NOINLINE void level2(int *p) { level3(p); __asm__ volatile(""); }
+NOINLINE void level1(int *p) { level2(p); __asm__ volatile(""); }
+
+NOINLINE void exit_d(int code) { exit(code); }
+NOINLINE void exit_c(int code) { exit_d(code); __asm__ volatile(""); }
+NOINLINE void exit_b(int code) { exit_c(code); __asm__ volatile(""); }
+NOINLINE void exit_a(int code) { exit_b(code); __asm__ volatile(""); }
+
+NOINLINE int divide(int a, int b) { return a / b; }
+
+NOINLINE int recurse(volatile int depth) {
+    volatile char pad[256];
+    pad[0] = (char)depth;
+    return recurse(depth + 1) + pad[0];
+}
+
+static void *crashing_thread(void *arg) {
+    (void)arg;
+    level1((int *)0x20);
+    return NULL;
+}
+
+static void *overflowing_thread(void *arg) {
+    (void)arg;
+    recurse(0);
+    return NULL;
+}
+
+#ifdef CRASH_IN_CONSTRUCTOR
+__attribute__((constructor)) static void broken_initializer(void) { level1((int *)0x30); }
+#endif
+
+#ifdef EXIT_IN_INIT_ARRAY
+static void exits_early(void) { exit(0); }
+__attribute__((section(".init_array"), used)) static void (*early_exit_entry)(void) = exits_early;
+#endif
+
+/// Runs argv[0] with ptrace forbidden by a seccomp filter (EPERM), as a locked-down container would.
+static int run_without_ptrace(char **argv) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ptrace, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1 /* EPERM */),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = {sizeof(filter) / sizeof(filter[0]), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+        perror("seccomp");
+        return 99;
+    }
+    execv(argv[0], argv);
+    perror("execv");
+    return 98;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "segv3")) level1((int *)0x10);
+    if (!strcmp(mode, "exit4")) exit_a(argc > 2 ? atoi(argv[2]) : 0);
+    if (!strcmp(mode, "return")) return argc > 2 ? atoi(argv[2]) : 0;
+    if (!strcmp(mode, "abort")) abort();
+    if (!strcmp(mode, "fpe")) return divide(1, argc - 2);
+    if (!strcmp(mode, "overflow")) return recurse(0);
+    if (!strcmp(mode, "thread-segv") || !strcmp(mode, "thread-overflow")) {
+        pthread_t t;
+        pthread_create(&t, NULL, !strcmp(mode, "thread-segv") ? crashing_thread : overflowing_thread, NULL);
+        pthread_join(t, NULL);
+        return 0;
+    }
+    if (!strcmp(mode, "wait")) {
+        printf("ready %d\n", getpid());
+        fflush(stdout);
+        pause();
+        return 0;
+    }
+    if (!strcmp(mode, "noptrace")) return run_without_ptrace(argv + 2);
+    fprintf(stderr, "tracee: unknown mode %s\n", mode);
+    return 64;
+}

@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StartupProbe
+import Foundation
+import Testing
+
+/// Runs the tracee under probe-exec and returns its status, stderr and trace events.
+func traced(_ arguments: [String], flags: [String] = [], options: [String] = [], environment: [String: String] = [:])
+    throws -> (status: Int32, stderr: String, events: [TraceEvent])
+{
+    let dir = Binaries.freshDirectory("traced")
+    let trace = dir + "/trace.ndjson"
+    let result = try run([Binaries.probeExec, "-o", trace] + options + ["--", Binaries.tracee(flags)] + arguments, environment: environment)
+    return (result.status, result.stderr, try TraceReader.read(path: trace).events)
+}
+
+/// The function names of a backtrace event, innermost first.
+func functions(_ event: TraceEvent?) -> [String] {
+    (event?["frames"]?.arrayValue ?? []).compactMap { $0["function"]?.stringValue }
+}
+
+func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? "" }
+
+/// ptrace + libunwind: what the trace proves about how the program ended.
+@Suite(.serialized) struct TracingTests {
+    @Test func segfaultThreeCallsDeepHasFramesInOrder() throws {
+        let r = try traced(["segv3"])
+        #expect(r.status == 139)
+        let crash = try #require(r.events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
+        #expect(Array(functions(crash).prefix(4)) == ["level3", "level2", "level1", "main"])
+        let frame = try #require(crash["frames"]?.arrayValue?.first)
+        #expect(frame["module"]?.stringValue?.hasSuffix("/tracee-0") == true || frame["module"]?.stringValue?.contains("tracee") == true)
+        let signal = try #require(r.events.first { $0.kind == "target_signal" })
+        #expect(signal["name"]?.stringValue == "SIGSEGV")
+        #expect(signal["sender_kind"]?.stringValue == "kernel")
+        #expect(signal["fault_address"]?.stringValue == "0x10")
+        #expect(signal["code_name"]?.stringValue?.hasPrefix("SEGV_MAPERR") == true)
+        #expect(verdict(r.events).contains("at address 0x10"))
+        #expect(verdict(r.events).contains("in `level3` ← `level2` ← `level1` ← `main`"))
+        #expect(r.stderr.contains("in `level3` ← `level2` ← `level1` ← `main`"))
+    }
+
+    @Test func abortIsSentByTheProgramItself() throws {
+        let r = try traced(["abort"])
+        #expect(r.status == 134)
+        let signal = try #require(r.events.first { $0.kind == "target_signal" && $0["name"]?.stringValue == "SIGABRT" })
+        #expect(signal["sender_kind"]?.stringValue == "self")
+        let crash = try #require(r.events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
+        #expect(functions(crash).contains("main"))
+        #expect(verdict(r.events).contains("← `main`") || verdict(r.events).contains("in `main`"))
+    }
+
+    @Test func divisionByZeroNamesTheFaultKind() throws {
+        let r = try traced(["fpe"])
+        #expect(r.status == 136)
+        let signal = try #require(r.events.first { $0.kind == "target_signal" })
+        #expect(signal["code_name"]?.stringValue?.hasPrefix("FPE_INTDIV") == true)
+        #expect(verdict(r.events).contains("in `divide` ← `main`"))
+    }
+
+    @Test func crashInASecondThreadNamesThatThread() throws {
+        let r = try traced(["thread-segv"])
+        #expect(r.status == 139)
+        let start = try #require(r.events.first { $0.kind == "exec" })
+        let crash = try #require(r.events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
+        #expect(crash["tid"]?.intValue != start["pid"]?.intValue)
+        #expect(Array(functions(crash).prefix(4)) == ["level3", "level2", "level1", "crashing_thread"])
+        // Every thread is unwound: the main thread waits in pthread_join.
+        #expect(r.events.filter { $0.kind == "backtrace" }.count >= 2)
+        #expect(verdict(r.events).contains("(thread \(crash["tid"]!.intValue!))"))
+    }
+
+    @Test(arguments: ["overflow", "thread-overflow"])
+    func stackOverflowIsUnwoundFromOutside(mode: String) throws {
+        let r = try traced([mode])
+        #expect(r.status == 139)
+        let crash = try #require(r.events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
+        let names = functions(crash)
+        #expect(names.first == "recurse")
+        #expect(names.prefix(50).allSatisfy { $0 == "recurse" })
+    }
+
+    @Test func exitFourCallsDeepNamesTheCaller() throws {
+        let r = try traced(["exit4", "3"])
+        #expect(r.status == 3)
+        let exit = try #require(r.events.first { $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit" })
+        #expect(exit["main_returned"] == .bool(false))
+        let names = functions(exit)
+        let from = try #require(names.firstIndex(of: "exit_d"))
+        #expect(Array(names[from...].prefix(5)) == ["exit_d", "exit_c", "exit_b", "exit_a", "main"])
+        #expect(verdict(r.events).contains("exit(3) was called from `exit_d` ← `exit_c` ← `exit_b` ← `exit_a` ← `main`"))
+    }
+
+    @Test func returningFromMainIsRecognised() throws {
+        let r = try traced(["return", "0"])
+        #expect(r.status == 0)
+        let exit = try #require(r.events.first { $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit" })
+        #expect(exit["main_returned"] == .bool(true))
+        #expect(verdict(r.events).contains("main() returned normally"))
+    }
+
+    @Test func signalFromAnotherProcessNamesTheSender() throws {
+        let dir = Binaries.freshDirectory("sender")
+        let child = try ChildProcess([Binaries.probeExec, "-o", dir + "/t.ndjson", "--", Binaries.tracee(), "wait"])
+        let line = try #require(child.readLine())
+        let pid = try #require(Int32(line.split(separator: " ").last ?? ""))
+        // Straight to the program, not through probe-exec: ptrace sees who sent it.
+        kill(pid, SIGTERM)
+        #expect(try child.wait() == 143)
+        let events = try TraceReader.read(path: dir + "/t.ndjson").events
+        let signal = try #require(events.first { $0.kind == "target_signal" && $0["name"]?.stringValue == "SIGTERM" })
+        #expect(signal["sender_kind"]?.stringValue == "process")
+        #expect(signal["sender_pid"]?.intValue == Int(getpid()))
+        let comm = readFile("/proc/self/comm")?.split(separator: "\n").first.map(String.init)
+        #expect(signal["sender_comm"]?.stringValue == comm)
+    }
+
+    @Test func forwardedSignalIsDeliveredFromProbeExec() throws {
+        let dir = Binaries.freshDirectory("forwarded")
+        let child = try ChildProcess([Binaries.probeExec, "-o", dir + "/t.ndjson", "--", Binaries.tracee(), "wait"])
+        _ = child.readLine()
+        child.signal(SIGTERM)
+        #expect(try child.wait() == 143)
+        let events = try TraceReader.read(path: dir + "/t.ndjson").events
+        #expect(events.first { $0.kind == "signal" }?["sender_pid"]?.intValue == Int(getpid()))
+        #expect(events.first { $0.kind == "target_signal" }?["sender_kind"]?.stringValue == "probe-exec")
+    }
+
+    @Test func scriptThatExecsABinaryIsFollowed() throws {
+        let dir = Binaries.freshDirectory("script")
+        let trace = dir + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-o", trace, "--", "/bin/sh", "-c", "exec \(Binaries.tracee()) segv3"])
+        #expect(r.status == 139)
+        let events = try TraceReader.read(path: trace).events
+        let images = events.filter { $0.kind == "target_exec" }
+        #expect(images.count == 2)
+        #expect(images.last?["path"]?.stringValue == Binaries.tracee())
+        #expect(verdict(events).contains("`level3` ← `level2` ← `level1` ← `main`"))
+    }
+
+    @Test func noPtraceRunsUntraced() throws {
+        let r = try traced(["segv3"], options: ["--no-ptrace"])
+        #expect(r.status == 139)
+        #expect(r.events.first { $0.kind == "tracing" }?["state"]?.stringValue == "off")
+        #expect(!r.events.contains { $0.kind == "backtrace" || $0.kind == "target_signal" })
+    }
+
+    @Test func ptraceDeniedBySeccompFailsOpen() throws {
+        // The wrapper forbids ptrace for itself and everything it runs, then execs probe-exec.
+        let dir = Binaries.freshDirectory("seccomp")
+        let trace = dir + "/t.ndjson"
+        let r = try run([Binaries.tracee(), "noptrace", Binaries.probeExec, "-o", trace, "--", Binaries.tracee(), "exit4", "7"])
+        #expect(r.status == 7)
+        let events = try TraceReader.read(path: trace).events
+        let tracing = try #require(events.first { $0.kind == "tracing" })
+        #expect(tracing["state"]?.stringValue == "unavailable")
+        #expect(tracing["reason"]?.stringValue?.contains("EPERM") == true)
+        #expect(r.stderr.components(separatedBy: "tracing is unavailable").count == 2, "said once: \(r.stderr)")
+    }
+}
