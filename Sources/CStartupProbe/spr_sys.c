@@ -148,7 +148,7 @@ int spr_reserve_standard_fds(void) {
 }
 
 int spr_open_trace(const char *path) {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
 int spr_write_all(int fd, const void *buffer, size_t length) {

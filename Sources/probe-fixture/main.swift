@@ -10,6 +10,13 @@ func say(_ text: String, to fd: Int32 = 1) {
     _ = line.withUTF8 { write(fd, $0.baseAddress!, $0.count) }
 }
 
+/// Nested functions so a backtrace has named, mangled Swift frames to demangle.
+enum Crashes {
+    @inline(never) static func forceUnwrap(_ value: Int?) -> Int { value! + 1 }
+    @inline(never) static func loadConfiguration(path: String) -> Int { forceUnwrap(path.isEmpty ? 1 : nil) }
+    @inline(never) static func fatal(_ reason: String) -> Never { fatalError("configuration invalid: \(reason)") }
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first ?? "demo" {
 case "demo":
@@ -27,9 +34,13 @@ case "segv":
     UnsafeMutablePointer<Int>(bitPattern: 0x10).unsafelyUnwrapped.pointee = 1
 case "abort":
     abort()
+case "forceunwrap":
+    exit(Int32(Crashes.loadConfiguration(path: "/etc/app.yaml")))
+case "fatal":
+    Crashes.fatal("missing DATABASE_URL")
 case "sleep":
     usleep(UInt32((Double(arguments.dropFirst().first ?? "1") ?? 1) * 1_000_000))
 default:
-    say("usage: probe-fixture [demo | exit N | segv | abort | sleep SECONDS]", to: 2)
+    say("usage: probe-fixture [demo | exit N | segv | abort | forceunwrap | fatal | sleep SECONDS]", to: 2)
     exit(64)
 }

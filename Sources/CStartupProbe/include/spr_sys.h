@@ -74,7 +74,8 @@ int spr_fd_is_open(int fd);
 /// Returns a bit mask: bit N set when fd N was closed at the first call.
 int spr_reserve_standard_fds(void);
 
-/// Opens (creating with mode 0600) a trace file for appending, never through a symbolic link.
+/// Opens (creating with mode 0600, emptying an old one: one run per trace) a trace file for
+/// appending, never through a symbolic link.
 /// Returns the fd or -1 with errno set (ELOOP for a symbolic link).
 int spr_open_trace(const char *path);
 

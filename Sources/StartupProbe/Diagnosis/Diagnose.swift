@@ -44,6 +44,7 @@ public enum Diagnose {
         case .exited(let code):
             category = code == 0 ? .cleanExit : .exitCode
             parts.append(code == 0 ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")
+            parts += Diagnose.startupStory(report.tracing)
             if report.tracing.mainReturned == true {
                 parts.append("main() returned normally.")
             } else if let caller = report.tracing.exitSummary, !caller.isEmpty {
@@ -63,6 +64,7 @@ public enum Diagnose {
             }
             sentence += core ? "; a core dump was written." : "."
             parts.append(sentence)
+            parts += Diagnose.startupStory(report.tracing)
             parts += Diagnose.signalStory(report, killedBy: signal)
         }
         if case .execFailed = report.cause {} else if case .spawnFailed = report.cause {} else {
@@ -90,6 +92,21 @@ public enum Diagnose {
         case EISDIR: return "\(path) is a directory (EISDIR)"
         default: return "execve(\(path)) failed: \(error)"
         }
+    }
+
+    /// How far start-up got, proven by the tracer's breakpoints.
+    static func startupStory(_ tracing: TracingFindings) -> [String] {
+        guard tracing.state == "on", tracing.execCount > 0 else { return [] }
+        if let main = tracing.mainReachedMilliseconds {
+            return ["main() was reached at +\(duration(main))."]
+        }
+        guard let entry = tracing.entryReachedMilliseconds else {
+            return ["main() was NOT reached: the process died before its entry point, while the dynamic loader was loading libraries or running their initializers."]
+        }
+        if !tracing.mainLocated {
+            return ["Its entry point was reached at +\(duration(entry)), but main() could not be located (no symbol, and no C-library start-up to read it from)."]
+        }
+        return ["main() was NOT reached: the process died after its entry point (+\(duration(entry))), in the C library's start-up or a static initializer (constructor)."]
     }
 
     /// What the signals probe-exec received say about the exit.

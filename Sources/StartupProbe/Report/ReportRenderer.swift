@@ -138,6 +138,9 @@ public enum ReportRenderer {
         case "tracing":
             let reason = e["reason"]?.stringValue.map { " (\($0))" } ?? ""
             return "ptrace tracing \(s("state"))\(reason)"
+        case "milestone":
+            let what = s("name") == "main" ? "main() reached" : "entry point reached (the dynamic loader is done)"
+            return "\(what) at \(s("address")), found by \(s("how"))"
         case "target_exec":
             return "program image #\(i("count")): \(s("path"))"
         case "target_signal":

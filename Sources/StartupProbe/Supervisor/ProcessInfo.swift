@@ -22,6 +22,11 @@ public enum ProcessFacts {
 
     /// The whole (small) file at `path` as text, or nil.
     public static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
+        readSmallFileBytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The whole (small) file at `path`, or nil.
+    public static func readSmallFileBytes(_ path: String, limit: Int = 4096) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -33,7 +38,7 @@ public enum ProcessFacts {
             if n <= 0 { break }
             count += n
         }
-        return String(decoding: bytes[0..<count], as: UTF8.self)
+        return Array(bytes[0..<count])
     }
 
     /// The current working directory, or nil.

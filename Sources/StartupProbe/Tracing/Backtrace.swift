@@ -80,8 +80,10 @@ enum RemoteBacktrace {
     static func isSystemModule(_ module: String?) -> Bool {
         guard let module else { return false }
         let base = module.split(separator: "/").last.map(String.init) ?? module
+        // libswiftCore: the runtime's failure path (_assertionFailure, fatalError's closures)
+        // sits above the program's own frame that failed.
         return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux") || base.hasPrefix("ld-musl")
-            || base.hasPrefix("libpthread") || base == "[vdso]"
+            || base.hasPrefix("libpthread") || base == "[vdso]" || base.hasPrefix("libswiftCore")
     }
 
     /// Start-up and exit plumbing of the C library, not the program's own code.

@@ -20,6 +20,11 @@ public struct TracingFindings: Sendable {
     public var mainReturned: Bool?
     /// How many programs the target exec'd (a script that execs a binary counts 2).
     public var execCount = 0
+    /// Milliseconds since start when the last program image reached its entry point and main().
+    public var entryReachedMilliseconds: Double?
+    public var mainReachedMilliseconds: Double?
+    /// Whether main() of the last image could be located (symbol, or the C library's start-up).
+    public var mainLocated = false
 
     public init() {}
 }
@@ -38,6 +43,7 @@ final class Tracer {
     private var lastDelivered: [Int32: (tid: Int32, info: spr_siginfo_t)] = [:]
     private var map: MemoryMap?
     private var unwindUnavailable: String?
+    private var milestones = Milestones()
     private var recordedSignals = 0
     private var childSignals = 0
     /// Signals recorded one by one; after that they are only counted (a shell gets one
@@ -89,6 +95,27 @@ final class Tracer {
     }
 
     private func handleSignal(tid: Int32, signal: Int32) {
+        if signal == SIGTRAP {
+            switch milestones.trap(tid: tid) {
+            case .notOurs: break
+            case .reached(let name, let address, let how):
+                let now = supervisor.offset()
+                if name == "entry" { findings.entryReachedMilliseconds = now } else { findings.mainReachedMilliseconds = now }
+                findings.mainLocated = milestones.mainLocated || name == "main"
+                supervisor.trace.append(TraceEvent("milestone", at: now, [
+                    ("name", .string(name)), ("address", .string("0x" + String(address, radix: 16))), ("how", .string(how)),
+                ]))
+                resume(tid)
+                return
+            case .step:
+                _ = spr_ptrace_single_step(tid)
+                return
+            case .resume:
+                findings.mainLocated = milestones.mainLocated
+                _ = spr_ptrace_cont(tid, 0)
+                return
+            }
+        }
         var info = spr_siginfo_t()
         let haveInfo = spr_ptrace_siginfo(tid, &info) == 0
         if haveInfo { lastDelivered[signal] = (tid, info) }
@@ -141,6 +168,10 @@ final class Tracer {
                 ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("count", .int(findings.execCount)),
             ]))
             map = nil  // a new image
+            findings.entryReachedMilliseconds = nil
+            findings.mainReachedMilliseconds = nil
+            milestones.arm(pid: tid)
+            findings.mainLocated = milestones.mainLocated
         case spr_event_clone(), spr_event_fork(), spr_event_vfork():
             tids.insert(Int32(truncatingIfNeeded: message))
         case spr_event_exit():
@@ -192,6 +223,15 @@ final class Tracer {
         if name.hasPrefix("__libc_start") { return true }
         let exitModule = frames[exitIndex].module ?? ""
         return caller.module == exitModule && exitModule.contains("libc") && name != "main"
+    }
+
+    /// Continues `tid`, single-stepping it when the milestones need to walk `_start`.
+    private func resume(_ tid: Int32) {
+        if milestones.isStepping(tid) {
+            _ = spr_ptrace_single_step(tid)
+        } else {
+            _ = spr_ptrace_cont(tid, 0)
+        }
     }
 
     /// exit_group and exit on this architecture.

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Just enough of a 64-bit little-endian ELF file to find the entry point and a function's
+/// address: read with pread, never mapped or loaded whole.
+struct ELFFile {
+    /// ET_EXEC (fixed addresses) or ET_DYN (position-independent).
+    var type: UInt16
+    /// e_entry, before relocation.
+    var entry: UInt64
+    private let fd: Int32
+    private var sections: [(type: UInt32, offset: UInt64, size: UInt64, link: UInt32, entrySize: UInt64)] = []
+
+    /// Opens `path`; nil when it is not a 64-bit little-endian ELF file.
+    init?(path: String) {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var header = [UInt8](repeating: 0, count: 64)
+        guard pread(fd, &header, 64, 0) == 64, header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C, header[3] == 0x46,
+            header[4] == 2, header[5] == 1
+        else {
+            Glibc.close(fd)
+            return nil
+        }
+        type = ELFFile.u16(header, 16)
+        entry = ELFFile.u64(header, 24)
+        let sectionOffset = ELFFile.u64(header, 40)
+        let sectionEntrySize = Int(ELFFile.u16(header, 58))
+        let sectionCount = Int(ELFFile.u16(header, 60))
+        if sectionOffset > 0, sectionEntrySize >= 64, sectionCount > 0, sectionCount < 65536 {
+            var table = [UInt8](repeating: 0, count: sectionCount * sectionEntrySize)
+            if pread(fd, &table, table.count, off_t(sectionOffset)) == table.count {
+                for i in 0..<sectionCount {
+                    let base = i * sectionEntrySize
+                    sections.append((
+                        ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
+                        ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Closes the file.
+    func close() { _ = Glibc.close(fd) }
+
+    /// The value (unrelocated address) of a defined function named `names[0]`, else `names[1]`…,
+    /// from .symtab, else .dynsym.
+    func functionAddress(named names: [String]) -> UInt64? {
+        var tables: [(symbols: [UInt8], strings: [UInt8])] = []
+        for tableType: UInt32 in [2, 11] {  // SHT_SYMTAB, SHT_DYNSYM
+            for section in sections where section.type == tableType && section.entrySize == 24 {
+                guard Int(section.link) < sections.count, section.size < 256 << 20 else { continue }
+                let strings = sections[Int(section.link)]
+                guard strings.size < 256 << 20, let symbolBytes = read(offset: section.offset, count: Int(section.size)),
+                    let stringBytes = read(offset: strings.offset, count: Int(strings.size))
+                else { continue }
+                tables.append((symbolBytes, stringBytes))
+            }
+        }
+        for name in names {
+            let target = Array(name.utf8) + [0]
+            for table in tables {
+                if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings) { return value }
+            }
+        }
+        return nil
+    }
+
+    /// Scans Elf64_Sym entries (24 bytes) for a defined STT_FUNC whose name is `target` (with NUL).
+    private static func find(_ target: [UInt8], symbols: [UInt8], strings: [UInt8]) -> UInt64? {
+        var i = 0
+        while i + 24 <= symbols.count {
+            defer { i += 24 }
+            guard symbols[i + 4] & 0xF == 2, u16(symbols, i + 6) != 0 else { continue }  // STT_FUNC, defined
+            let nameOffset = Int(u32(symbols, i))
+            guard nameOffset + target.count <= strings.count, strings[nameOffset] == target[0] else { continue }
+            if strings[nameOffset..<(nameOffset + target.count)].elementsEqual(target) {
+                let value = u64(symbols, i + 8)
+                if value != 0 { return value }
+            }
+        }
+        return nil
+    }
+
+    private func read(offset: UInt64, count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n <= 0 { return nil }
+            done += n
+        }
+        return bytes
+    }
+
+    static func u16(_ b: [UInt8], _ i: Int) -> UInt16 { UInt16(b[i]) | UInt16(b[i + 1]) << 8 }
+    static func u32(_ b: [UInt8], _ i: Int) -> UInt32 { UInt32(u16(b, i)) | UInt32(u16(b, i + 2)) << 16 }
+    static func u64(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(u32(b, i)) | UInt64(u32(b, i + 4)) << 32 }
+}

@@ -1,0 +1,109 @@
+import CStartupProbe
+
+/// Start-up milestones of the traced program image: its ELF entry point (the dynamic loader is
+/// done) and `main()`, proven with one-shot breakpoints that are removed when hit.
+///
+/// `main` is found in the symbol table (`main`, or Go's `main.main`); in a stripped binary, by
+/// single-stepping `_start` from the entry point until it calls the C library's
+/// `__libc_start_main(main, argc, argv, …)`: the first argument register then holds main.
+struct Milestones {
+    struct Breakpoint {
+        var address: UInt64
+        var original: UInt64
+        var name: String
+        var how: String
+    }
+
+    /// What a stop of the traced program means for the milestones.
+    enum Outcome {
+        /// Not ours: handle the stop as usual.
+        case notOurs
+        /// A milestone was reached (recorded); the thread was repositioned: continue it.
+        case reached(name: String, address: UInt64, how: String)
+        /// Keep single-stepping this thread.
+        case step
+        /// Done stepping: continue the thread.
+        case resume
+    }
+
+    private(set) var breakpoints: [UInt64: Breakpoint] = [:]
+    private var entry: UInt64?
+    private var executable: String?
+    private var stepping: (tid: Int32, count: Int)?
+    /// Whether main's address is known (by symbol, or once found by stepping).
+    private(set) var mainLocated = false
+
+    /// At PTRACE_EVENT_EXEC: plant the breakpoints of the new image (the old ones went with it).
+    mutating func arm(pid: Int32) {
+        breakpoints = [:]
+        stepping = nil
+        mainLocated = false
+        guard let entry = Auxv(pid: pid).entry else { return }
+        self.entry = entry
+        executable = ProcessFacts.executable(of: pid)
+        if let path = executable, let elf = ELFFile(path: path) {
+            let bias = entry &- elf.entry
+            if let main = elf.functionAddress(named: ["main", "main.main"]), main &+ bias != entry {
+                mainLocated = insert(pid: pid, address: main &+ bias, name: "main", how: "symbol table")
+            }
+            elf.close()
+        }
+        _ = insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
+    }
+
+    /// At a SIGTRAP signal-delivery-stop of `tid`.
+    mutating func trap(tid: Int32) -> Outcome {
+        var regs = spr_regs_t()
+        guard spr_ptrace_regs(tid, &regs) == 0 else { return .notOurs }
+        if let s = stepping, s.tid == tid {
+            return step(tid: tid, regs: regs, count: s.count)
+        }
+        #if arch(x86_64)
+        let address = regs.ip &- 1  // int3 has executed: ip is past it
+        #else
+        let address = regs.ip
+        #endif
+        guard let bp = breakpoints.removeValue(forKey: address) else { return .notOurs }
+        _ = spr_ptrace_poke(tid, bp.address, bp.original)
+        _ = spr_ptrace_set_ip(tid, bp.address)
+        if bp.name == "entry" && !mainLocated {
+            stepping = (tid, 0)
+        }
+        return .reached(name: bp.name, address: bp.address, how: bp.how)
+    }
+
+    /// Whether `tid` is being single-stepped through `_start`.
+    func isStepping(_ tid: Int32) -> Bool { stepping?.tid == tid }
+
+    private mutating func step(tid: Int32, regs: spr_regs_t, count: Int) -> Outcome {
+        guard let entry, count < 64 else {
+            stepping = nil
+            return .resume
+        }
+        // Still inside _start: keep going until control leaves it through the call.
+        if regs.ip >= entry && regs.ip < entry &+ 256 {
+            stepping = (tid, count + 1)
+            return .step
+        }
+        stepping = nil
+        let candidate = regs.first_argument
+        let map = MemoryMap(pid: tid)
+        if let place = map.locate(candidate), place.module == executable,
+            insert(pid: tid, address: candidate, name: "main", how: "first argument of __libc_start_main")
+        {
+            mainLocated = true
+        }
+        return .resume
+    }
+
+    private mutating func insert(pid: Int32, address: UInt64, name: String, how: String) -> Bool {
+        var word: UInt64 = 0
+        guard breakpoints[address] == nil, spr_ptrace_peek(pid, address, &word) == 0 else { return false }
+        var length: Int32 = 0
+        let instruction = spr_breakpoint_instruction(&length)
+        let mask: UInt64 = length >= 8 ? ~0 : (1 << (UInt64(length) * 8)) - 1
+        guard spr_ptrace_poke(pid, address, (word & ~mask) | instruction) == 0 else { return false }
+        breakpoints[address] = Breakpoint(address: address, original: word, name: name, how: how)
+        return true
+    }
+}

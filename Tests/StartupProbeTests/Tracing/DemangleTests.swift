@@ -1,0 +1,24 @@
+@testable import StartupProbe
+import Testing
+
+@Suite struct DemangleTests {
+    @Test(arguments: [
+        ("static probe_fixture.Crashes.loadConfiguration(path: Swift.String) -> Swift.Int", "static Crashes.loadConfiguration(path:)"),
+        ("static probe_fixture.Crashes.forceUnwrap(Swift.Optional<Swift.Int>) -> Swift.Int", "static Crashes.forceUnwrap(_:)"),
+        ("closure #1 (Swift.UnsafeBufferPointer<Swift.UInt8>) -> () in closure #1 (Swift.UnsafeBufferPointer<Swift.UInt8>) -> () in Swift._assertionFailure(_: Swift.StaticString, _: Swift.StaticString, file: Swift.StaticString, line: Swift.UInt, flags: Swift.UInt32) -> Swift.Never",
+         "closure #1 in closure #1 in _assertionFailure(_:_:file:line:flags:)"),
+        ("App.Server.run(handler: (Swift.Int) -> Swift.String, port: Swift.Int) async throws -> ()", "Server.run(handler:port:)"),
+        ("main", "main"),
+    ])
+    func simplifiesSwiftNames(full: String, simplified: String) {
+        #expect(SwiftNameSimplifier.simplify(full) == simplified)
+    }
+
+    @Test func demanglesRealSymbols() {
+        #expect(Demangle.name("$s13probe_fixture7CrashesO11forceUnwrapyS2iSgFZ") == "static Crashes.forceUnwrap(_:)")
+        #expect(Demangle.name("_ZN6config6LoaderC2ERKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE").hasPrefix("config::Loader::Loader("))
+        // Rust legacy: Itanium-compatible with a trailing hash.
+        #expect(Demangle.name("_ZN4core9panicking5panic17h0123456789abcdefE") == "core::panicking::panic")
+        #expect(Demangle.name("level3") == "level3")
+    }
+}

@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import StartupProbe
+import Testing
+
+/// Breakpoints prove how far start-up got: entry point, main(), or neither.
+@Suite(.serialized) struct MilestoneTests {
+    func milestone(_ events: [TraceEvent], _ name: String) -> TraceEvent? {
+        events.first { $0.kind == "milestone" && $0["name"]?.stringValue == name }
+    }
+
+    @Test func mainIsReachedAndTheProgramBehavesTheSame() throws {
+        let r = try traced(["exit4", "9"])
+        #expect(r.status == 9)
+        let entry = try #require(milestone(r.events, "entry"))
+        let main = try #require(milestone(r.events, "main"))
+        #expect(main["how"]?.stringValue == "symbol table")
+        #expect(entry.offsetMilliseconds <= main.offsetMilliseconds)
+        #expect(verdict(r.events).contains("main() was reached at +"))
+    }
+
+    @Test func strippedBinaryMainIsFoundThroughLibcStartMain() throws {
+        let r = try traced(["segv3"], flags: ["-s"])
+        #expect(r.status == 139)
+        let main = try #require(milestone(r.events, "main"))
+        #expect(main["how"]?.stringValue == "first argument of __libc_start_main")
+        #expect(verdict(r.events).contains("main() was reached"))
+    }
+
+    @Test func crashInAConstructorMeansMainWasNotReached() throws {
+        let r = try traced(["return", "0"], flags: ["-DCRASH_IN_CONSTRUCTOR"])
+        #expect(r.status == 139)
+        #expect(milestone(r.events, "main") == nil)
+        let text = verdict(r.events)
+        #expect(text.contains("main() was NOT reached"))
+        #expect(text.contains("static initializer (constructor)"))
+        #expect(text.contains("`level3` ← `level2` ← `level1` ← `broken_initializer`"))
+    }
+
+    @Test func exitFromInitArrayIsNamedAndMainWasNotReached() throws {
+        let r = try traced(["return", "5"], flags: ["-DEXIT_IN_INIT_ARRAY"])
+        #expect(r.status == 0)
+        #expect(milestone(r.events, "main") == nil)
+        let exit = try #require(r.events.first { $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit" })
+        #expect(functions(exit).contains("exits_early"))
+        #expect(exit["main_returned"] == .bool(false))
+        #expect(verdict(r.events).contains("main() was NOT reached"))
+        #expect(verdict(r.events).contains("exit(0) was called from `exits_early`"))
+    }
+
+    @Test(.enabled(if: access("/usr/bin/g++", X_OK) == 0, "needs g++"))
+    func cxxStaticInitializerThatThrows() throws {
+        let source = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/static_init.cpp"
+        let binary = Binaries.scratch + "/static_init"
+        #expect(try run(["/usr/bin/g++", "-O0", "-g", "-o", binary, source]).status == 0)
+        let trace = Binaries.freshDirectory("cxx") + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-o", trace, "--", binary])
+        #expect(r.status == 134)
+        #expect(r.stderr.contains("cannot open /etc/app/config.yaml"))  // the program's own message
+        let events = try TraceReader.read(path: trace).events
+        #expect(milestone(events, "main") == nil)
+        let crash = try #require(events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
+        #expect(functions(crash).contains("config::Loader::Loader(std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const&)"))
+        #expect(verdict(events).contains("main() was NOT reached"))
+    }
+
+    @Test(arguments: [("forceunwrap", "forceUnwrap"), ("fatal", "fatal")])
+    func swiftCrashFramesAreDemangled(mode: String, function: String) throws {
+        let trace = Binaries.freshDirectory("swift") + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-o", trace, "--", Binaries.swiftFixture, mode], environment: ["SWIFT_BACKTRACE": "enable=no"])
+        #expect(r.status == 128 + SIGTRAP || r.status == 128 + SIGILL)
+        let events = try TraceReader.read(path: trace).events
+        let crash = try #require(events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
+        let names = functions(crash)
+        #expect(names.contains { $0.contains("Crashes.\(function)(") }, "\(names)")
+        #expect(names.allSatisfy { !$0.hasPrefix("$s") }, "all Swift frames demangled: \(names)")
+        #expect(milestone(events, "main") != nil)
+        if mode == "fatal" {
+            #expect(r.stderr.contains("configuration invalid: missing DATABASE_URL"))
+        }
+    }
+}
