@@ -48,13 +48,46 @@ print(f"machine: {os.cpu_count()} cores, kernel {os.uname().release}")
 print()
 
 runs = 50 if quick else 300
-bare, tini_t, probe_t = hyperfine(["/bin/true", f"{tini} -s -- /bin/true", f"{probe} -- /bin/true"], runs, shell=False)
+bare, tini_t, plain_t, probe_t = hyperfine(
+    ["/bin/true", f"{tini} -s -- /bin/true", f"{probe} --no-ptrace -- /bin/true", f"{probe} -- /bin/true"], runs, shell=False
+)
 print(f"start-up of `W /bin/true` (hyperfine -N, {runs} runs, mean ± sd):")
-print(f"  bare        {bare[0]*1e3:6.2f} ms ± {bare[1]*1e3:.2f}")
-print(f"  tini -s --  {tini_t[0]*1e3:6.2f} ms ± {tini_t[1]*1e3:.2f}")
-print(f"  probe-exec  {probe_t[0]*1e3:6.2f} ms ± {probe_t[1]*1e3:.2f}   (writes a trace)")
-print(f"  ratio probe-exec / tini = {probe_t[0] / tini_t[0]:.2f}   (target <= 1.5)")
-print(f"  overhead over bare: tini {1e3*(tini_t[0]-bare[0]):.2f} ms, probe-exec {1e3*(probe_t[0]-bare[0]):.2f} ms")
+print(f"  bare                    {bare[0]*1e3:6.2f} ms ± {bare[1]*1e3:.2f}")
+print(f"  tini -s --              {tini_t[0]*1e3:6.2f} ms ± {tini_t[1]*1e3:.2f}")
+print(f"  probe-exec --no-ptrace  {plain_t[0]*1e3:6.2f} ms ± {plain_t[1]*1e3:.2f}   (supervise + trace file)")
+print(f"  probe-exec (default)    {probe_t[0]*1e3:6.2f} ms ± {probe_t[1]*1e3:.2f}   (+ ptrace, breakpoints, exit backtrace)")
+print(f"  ratio --no-ptrace / tini = {plain_t[0] / tini_t[0]:.2f}   (target <= 1.5)")
+print(f"  ratio default / tini     = {probe_t[0] / tini_t[0]:.2f}")
+print(f"  overhead over bare: tini {1e3*(tini_t[0]-bare[0]):.2f} ms, --no-ptrace {1e3*(plain_t[0]-bare[0]):.2f} ms, "
+      f"default {1e3*(probe_t[0]-bare[0]):.2f} ms")
+print()
+
+loop = "sh -c 'for i in $(seq 2000); do /bin/true; done'"
+runs = 3 if quick else 5
+fb, fp, ft = hyperfine([loop, f"{probe} --no-ptrace -- {loop}", f"{probe} -- {loop}"], runs, shell=True)
+print(f"fork/exec-heavy child: {loop} ({runs} runs):")
+print(f"  bare                    {fb[0]*1e3:7.0f} ms ± {fb[1]*1e3:.0f}")
+print(f"  probe-exec --no-ptrace  {fp[0]*1e3:7.0f} ms ± {fp[1]*1e3:.0f}")
+print(f"  probe-exec (default)    {ft[0]*1e3:7.0f} ms ± {ft[1]*1e3:.0f}")
+print(f"  ratio default / bare = {ft[0] / fb[0]:.2f}   (target <= 1.3)")
+print()
+
+crash = os.path.join(trace_dir, "deep_crash")
+here = os.path.dirname(os.path.abspath(__file__))
+subprocess.run(["cc", "-O0", "-fno-omit-frame-pointer", "-o", crash, os.path.join(here, "..", "Tests", "Fixtures", "deep_crash.c")], check=True)
+gaps, frames = [], 0
+for i in range(5 if quick else 20):
+    t = os.path.join(trace_dir, f"crash{i}.ndjson")
+    subprocess.run([probe, "-q", "-o", t, "--", crash], stderr=subprocess.DEVNULL)
+    events = [json.loads(line) for line in open(t) if line.strip()]
+    fault = next(e["t_ms"] for e in events if e["event"] == "target_signal")
+    exit_ = next(e["t_ms"] for e in events if e["event"] == "exit")
+    bt = [e for e in events if e["event"] == "backtrace" and e.get("crashed")]
+    frames = len(bt[0]["frames"]) if bt else 0
+    gaps.append(exit_ - fault)
+gaps.sort()
+print(f"crash-to-exit, SIGSEGV {frames} frames deep (fault delivered -> exit recorded, {len(gaps)} runs):")
+print(f"  median {gaps[len(gaps)//2]:.1f} ms, max {gaps[-1]:.1f} ms   (target <= 20 ms; includes loading libunwind once)")
 print()
 
 mb = 100 if quick else 500

@@ -8,6 +8,7 @@
 #include <libunwind-ptrace.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 // The libunwind entry points, found with dlsym (their real, architecture-mangled names).
 static struct {
@@ -25,7 +26,58 @@ static struct {
     void (*upt_destroy)(void *);
     unw_accessors_t *upt_accessors;
     unw_addr_space_t address_space;
+    /// _UPT_accessors with access_mem replaced by spr_cached_access_mem.
+    unw_accessors_t accessors;
 } spr_unw;
+
+// libunwind-ptrace reads the target's memory one word per PTRACE_PEEKDATA; an unwind needs
+// thousands of words (stack and unwind tables), and each ptrace call costs a system call and a
+// page-table walk. This cache reads whole pages with process_vm_readv instead. It is used only
+// on the supervisor loop's thread, for one process at a time, and emptied for every backtrace.
+#define SPR_PAGE 4096
+#define SPR_CACHED_PAGES 64
+static struct {
+    pid_t pid;
+    int used;
+    int next;
+    uint64_t address[SPR_CACHED_PAGES];
+    unsigned char data[SPR_CACHED_PAGES][SPR_PAGE];
+} spr_page_cache;
+
+static const unsigned char *spr_cached_page(uint64_t page) {
+    for (int i = 0; i < spr_page_cache.used; i++) {
+        if (spr_page_cache.address[i] == page) {
+            return spr_page_cache.data[i];
+        }
+    }
+    int slot = spr_page_cache.next;
+    spr_page_cache.next = (spr_page_cache.next + 1) % SPR_CACHED_PAGES;
+    struct iovec local = {spr_page_cache.data[slot], SPR_PAGE};
+    struct iovec remote = {(void *)(uintptr_t)page, SPR_PAGE};
+    if (process_vm_readv(spr_page_cache.pid, &local, 1, &remote, 1, 0) != SPR_PAGE) {
+        return NULL;
+    }
+    spr_page_cache.address[slot] = page;
+    if (spr_page_cache.used < SPR_CACHED_PAGES) {
+        spr_page_cache.used++;
+    }
+    return spr_page_cache.data[slot];
+}
+
+static int spr_cached_access_mem(unw_addr_space_t as, unw_word_t address, unw_word_t *value, int write, void *arg) {
+    if (!write) {
+        uint64_t page = address & ~(uint64_t)(SPR_PAGE - 1);
+        uint64_t offset = address - page;
+        if (offset + sizeof(unw_word_t) <= SPR_PAGE) {
+            const unsigned char *data = spr_cached_page(page);
+            if (data != NULL) {
+                memcpy(value, data + offset, sizeof(unw_word_t));
+                return 0;
+            }
+        }
+    }
+    return spr_unw.upt_accessors->access_mem(as, address, value, write, arg);
+}
 
 #define SPR_STR2(x) #x
 #define SPR_STR(x) SPR_STR2(x)
@@ -70,7 +122,9 @@ int spr_unwind_load(char *why, size_t why_size) {
             if (missing) {
                 snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is installed but lacks expected symbols");
             } else {
-                spr_unw.address_space = spr_unw.create_addr_space(spr_unw.upt_accessors, 0);
+                spr_unw.accessors = *spr_unw.upt_accessors;
+                spr_unw.accessors.access_mem = spr_cached_access_mem;
+                spr_unw.address_space = spr_unw.create_addr_space(&spr_unw.accessors, 0);
                 if (spr_unw.address_space == NULL) {
                     snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind could not create an address space");
                 } else {
@@ -93,6 +147,9 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) 
         *error = -UNW_EUNSPEC;
         return 0;
     }
+    spr_page_cache.pid = tid;
+    spr_page_cache.used = 0;
+    spr_page_cache.next = 0;
     void *info = spr_unw.upt_create(tid);
     if (info == NULL) {
         *error = -UNW_ENOMEM;

@@ -72,6 +72,9 @@ struct Milestones {
         return .reached(name: bp.name, address: bp.address, how: bp.how)
     }
 
+    /// Gives up walking `_start` (another stop intervened).
+    mutating func stopStepping() { stepping = nil }
+
     /// Whether `tid` is being single-stepped through `_start`.
     func isStepping(_ tid: Int32) -> Bool { stepping?.tid == tid }
 

@@ -55,12 +55,23 @@ final class Tracer {
         self.leader = leader
         self.tids = [leader]
         findings.state = "on"
-        var why = [CChar](repeating: 0, count: 256)
-        if spr_unwind_load(&why, why.count) == 0 {
-            unwindUnavailable = String(cString: why)
-            findings.reason = "backtraces unavailable: \(unwindUnavailable!)"
-        }
     }
+
+    /// Loads libunwind on first use (a program that never exits through a backtrace point never
+    /// pays for it); nil when backtraces are available, else why not (reported once).
+    private func unwinderUnavailable() -> String? {
+        if !unwinderChecked {
+            unwinderChecked = true
+            var why = [CChar](repeating: 0, count: 256)
+            if spr_unwind_load(&why, why.count) == 0 {
+                unwindUnavailable = String(cString: why)
+                findings.reason = "backtraces unavailable: \(unwindUnavailable!)"
+                supervisor.warning(findings.reason!)
+            }
+        }
+        return unwindUnavailable
+    }
+    private var unwinderChecked = false
 
     /// Whether `tid` is one of the traced threads or processes.
     func owns(_ tid: Int32) -> Bool { tids.contains(tid) }
@@ -108,7 +119,7 @@ final class Tracer {
                 resume(tid)
                 return
             case .step:
-                _ = spr_ptrace_single_step(tid)
+                stepThroughStart(tid)
                 return
             case .resume:
                 findings.mainLocated = milestones.mainLocated
@@ -185,7 +196,7 @@ final class Tracer {
     /// At PTRACE_EVENT_EXIT the thread's registers and memory are still there: take the
     /// backtrace of every thread of a crash, and of the thread that called exit.
     private func handleExit(tid: Int32, status: Int32) {
-        guard unwindUnavailable == nil else { return }
+        guard unwinderUnavailable() == nil else { return }
         if spr_wifsignaled(status) != 0 {
             let signal = spr_wtermsig(status)
             guard SignalName.isFault(signal) else { return }
@@ -225,12 +236,39 @@ final class Tracer {
         return caller.module == exitModule && exitModule.contains("libc") && name != "main"
     }
 
-    /// Continues `tid`, single-stepping it when the milestones need to walk `_start`.
+    /// Continues `tid`, single-stepping it first when the milestones need to walk `_start`.
     private func resume(_ tid: Int32) {
         if milestones.isStepping(tid) {
-            _ = spr_ptrace_single_step(tid)
+            stepThroughStart(tid)
         } else {
             _ = spr_ptrace_cont(tid, 0)
+        }
+    }
+
+    /// Single-steps `tid` through `_start` right here (a dozen instructions), waiting for each
+    /// step directly instead of through the event loop. Any stop that is not a step's SIGTRAP
+    /// (a signal arrived) ends the walk and is handled as usual.
+    private func stepThroughStart(_ tid: Int32) {
+        while milestones.isStepping(tid) {
+            guard spr_ptrace_single_step(tid) == 0 else { return }
+            var status: Int32 = 0
+            guard spr_waitpid(tid, &status, 0) == tid else { return }
+            let event = WaitEvent(tid: tid, status: status)
+            guard case .signalStop(_, SIGTRAP) = event else {
+                milestones.stopStepping()
+                handle(event)
+                return
+            }
+            switch milestones.trap(tid: tid) {
+            case .step: continue
+            case .resume, .notOurs:
+                findings.mainLocated = milestones.mainLocated
+                _ = spr_ptrace_cont(tid, 0)
+                return
+            case .reached:
+                _ = spr_ptrace_cont(tid, 0)
+                return
+            }
         }
     }
 
