@@ -97,40 +97,75 @@ static void *spr_symbol(void *library, const char *name, int *missing) {
     return p;
 }
 
+#ifdef SPR_UNWIND_STATIC
+// The fully static release build (scripts/build-release.sh) links libunwind's archives into the
+// binary: no dlopen (which in a static binary loads a second C library), nothing to install.
+// Only remote unwinding is linked, never libunwind.a, whose _Unwind_* would collide with
+// libgcc_eh's; unw_resume's _Ux86_64_setcontext is then the one symbol left undefined, and
+// remote unwinding never calls it.
+int _Ux86_64_setcontext(void *context);
+int _Ux86_64_setcontext(void *context) {
+    (void)context;
+    return -UNW_EINVAL;
+}
+
+/// Points spr_unw at the linked-in entry points. Returns 1.
+static int spr_unwind_bind(void) {
+    spr_unw.create_addr_space = unw_create_addr_space;
+    spr_unw.set_caching_policy = unw_set_caching_policy;
+    spr_unw.init_remote = unw_init_remote;
+    spr_unw.step = unw_step;
+    spr_unw.get_reg = unw_get_reg;
+    spr_unw.get_proc_name = unw_get_proc_name;
+    spr_unw.is_signal_frame = unw_is_signal_frame;
+    spr_unw.upt_create = _UPT_create;
+    spr_unw.upt_destroy = _UPT_destroy;
+    spr_unw.upt_accessors = &_UPT_accessors;
+    return 1;
+}
+#else
+/// Loads libunwind with dlopen and finds its entry points. Returns 1, or 0 with spr_unw.why set.
+static int spr_unwind_bind(void) {
+    // The generic (remote-capable) library first and globally, so that libunwind-ptrace finds
+    // its _U<arch>_* symbols.
+    void *generic = dlopen(SPR_UNW_LIBRARY, RTLD_NOW | RTLD_GLOBAL);
+    void *ptrace_library = generic ? dlopen("libunwind-ptrace.so.0", RTLD_NOW | RTLD_GLOBAL) : NULL;
+    if (generic == NULL || ptrace_library == NULL) {
+        snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is not installed (%s); install libunwind8 for backtraces",
+                 dlerror());
+        return 0;
+    }
+    int missing = 0;
+    spr_unw.create_addr_space = spr_symbol(generic, SPR_UNW_PREFIX "create_addr_space", &missing);
+    spr_unw.set_caching_policy = spr_symbol(generic, SPR_UNW_PREFIX "set_caching_policy", &missing);
+    spr_unw.init_remote = spr_symbol(generic, SPR_UNW_PREFIX "init_remote", &missing);
+    spr_unw.step = spr_symbol(generic, SPR_UNW_PREFIX "step", &missing);
+    spr_unw.get_reg = spr_symbol(generic, SPR_UNW_PREFIX "get_reg", &missing);
+    spr_unw.get_proc_name = spr_symbol(generic, SPR_UNW_PREFIX "get_proc_name", &missing);
+    spr_unw.is_signal_frame = spr_symbol(generic, SPR_UNW_PREFIX "is_signal_frame", &missing);
+    spr_unw.upt_create = spr_symbol(ptrace_library, "_UPT_create", &missing);
+    spr_unw.upt_destroy = spr_symbol(ptrace_library, "_UPT_destroy", &missing);
+    spr_unw.upt_accessors = spr_symbol(ptrace_library, "_UPT_accessors", &missing);
+    if (missing) {
+        snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is installed but lacks expected symbols");
+        return 0;
+    }
+    return 1;
+}
+#endif
+
 int spr_unwind_load(char *why, size_t why_size) {
     if (!spr_unw.loaded) {
         spr_unw.loaded = 1;
-        // The generic (remote-capable) library first and globally, so that libunwind-ptrace
-        // finds its _U<arch>_* symbols.
-        void *generic = dlopen(SPR_UNW_LIBRARY, RTLD_NOW | RTLD_GLOBAL);
-        void *ptrace_library = generic ? dlopen("libunwind-ptrace.so.0", RTLD_NOW | RTLD_GLOBAL) : NULL;
-        if (generic == NULL || ptrace_library == NULL) {
-            snprintf(spr_unw.why, sizeof(spr_unw.why),
-                     "libunwind is not installed (%s); install libunwind8 for backtraces", dlerror());
-        } else {
-            int missing = 0;
-            spr_unw.create_addr_space = spr_symbol(generic, SPR_UNW_PREFIX "create_addr_space", &missing);
-            spr_unw.set_caching_policy = spr_symbol(generic, SPR_UNW_PREFIX "set_caching_policy", &missing);
-            spr_unw.init_remote = spr_symbol(generic, SPR_UNW_PREFIX "init_remote", &missing);
-            spr_unw.step = spr_symbol(generic, SPR_UNW_PREFIX "step", &missing);
-            spr_unw.get_reg = spr_symbol(generic, SPR_UNW_PREFIX "get_reg", &missing);
-            spr_unw.get_proc_name = spr_symbol(generic, SPR_UNW_PREFIX "get_proc_name", &missing);
-            spr_unw.is_signal_frame = spr_symbol(generic, SPR_UNW_PREFIX "is_signal_frame", &missing);
-            spr_unw.upt_create = spr_symbol(ptrace_library, "_UPT_create", &missing);
-            spr_unw.upt_destroy = spr_symbol(ptrace_library, "_UPT_destroy", &missing);
-            spr_unw.upt_accessors = spr_symbol(ptrace_library, "_UPT_accessors", &missing);
-            if (missing) {
-                snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is installed but lacks expected symbols");
+        if (spr_unwind_bind()) {
+            spr_unw.accessors = *spr_unw.upt_accessors;
+            spr_unw.accessors.access_mem = spr_cached_access_mem;
+            spr_unw.address_space = spr_unw.create_addr_space(&spr_unw.accessors, 0);
+            if (spr_unw.address_space == NULL) {
+                snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind could not create an address space");
             } else {
-                spr_unw.accessors = *spr_unw.upt_accessors;
-                spr_unw.accessors.access_mem = spr_cached_access_mem;
-                spr_unw.address_space = spr_unw.create_addr_space(&spr_unw.accessors, 0);
-                if (spr_unw.address_space == NULL) {
-                    snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind could not create an address space");
-                } else {
-                    spr_unw.set_caching_policy(spr_unw.address_space, UNW_CACHE_NONE);
-                    spr_unw.available = 1;
-                }
+                spr_unw.set_caching_policy(spr_unw.address_space, UNW_CACHE_NONE);
+                spr_unw.available = 1;
             }
         }
     }

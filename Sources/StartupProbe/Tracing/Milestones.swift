@@ -3,9 +3,10 @@ import CStartupProbe
 /// Start-up milestones of the traced program image: its ELF entry point (the dynamic loader is
 /// done) and `main()`, proven with one-shot breakpoints that are removed when hit.
 ///
-/// `main` is found in the symbol table (`main`, or Go's `main.main`); in a stripped binary, by
-/// single-stepping `_start` from the entry point until it calls the C library's
-/// `__libc_start_main(main, argc, argv, …)`: the first argument register then holds main.
+/// `main` is found in the symbol table (`main`, or Go's `main.main`); in a stripped binary, from
+/// `_start`, which passes it as the first argument of `__libc_start_main(main, argc, argv, …)`:
+/// on x86_64 by decoding `_start`'s `lea main(%rip), %rdi` (or `mov $main, %rdi`) right before
+/// the call, else by single-stepping `_start` until the call and reading the argument register.
 struct Milestones {
     struct Breakpoint {
         var address: UInt64
@@ -48,7 +49,43 @@ struct Milestones {
             }
             elf.close()
         }
+        if !mainLocated, let main = Milestones.decodeMainFromStart(pid: pid, entry: entry),
+            MemoryMap(pid: pid).locate(main)?.module == executable
+        {
+            mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
+        }
         _ = insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
+    }
+
+    /// Reads the first 64 bytes of `_start` and finds the instruction that loads main into the
+    /// first argument register just before a call: `lea disp32(%rip), %rdi` (48 8d 3d) or
+    /// `mov $imm32, %rdi` (48 c7 c7), followed by `call *disp32(%rip)` (ff 15) or `call rel32` (e8).
+    static func decodeMainFromStart(pid: Int32, entry: UInt64) -> UInt64? {
+        #if arch(x86_64)
+        var code: [UInt8] = []
+        for i in 0..<8 {
+            var word: UInt64 = 0
+            guard spr_ptrace_peek(pid, entry &+ UInt64(i * 8), &word) == 0 else { return nil }
+            for b in 0..<8 { code.append(UInt8(truncatingIfNeeded: word >> (UInt64(b) * 8))) }
+        }
+        var i = 0
+        while i + 9 <= code.count {
+            let isLea = code[i] == 0x48 && code[i + 1] == 0x8D && code[i + 2] == 0x3D
+            let isMov = code[i] == 0x48 && code[i + 1] == 0xC7 && code[i + 2] == 0xC7
+            if isLea || isMov {
+                let value = Int32(bitPattern: ELFFile.u32(code, i + 3))
+                let next = i + 7
+                let callFollows = code[next] == 0xE8 || (code[next] == 0xFF && code[next + 1] == 0x15)
+                if callFollows {
+                    return isLea ? entry &+ UInt64(next) &+ UInt64(bitPattern: Int64(value)) : UInt64(UInt32(bitPattern: value))
+                }
+            }
+            i += 1
+        }
+        return nil
+        #else
+        return nil
+        #endif
     }
 
     /// At a SIGTRAP signal-delivery-stop of `tid`.
