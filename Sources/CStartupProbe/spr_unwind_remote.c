@@ -22,6 +22,7 @@ static struct {
     int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
     int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
     int (*is_signal_frame)(unw_cursor_t *);
+    int (*search_unwind_table)(unw_addr_space_t, unw_word_t, unw_dyn_info_t *, unw_proc_info_t *, int, void *);
     void *(*upt_create)(pid_t);
     void (*upt_destroy)(void *);
     unw_accessors_t *upt_accessors;
@@ -64,6 +65,59 @@ static const unsigned char *spr_cached_page(uint64_t page) {
     return spr_page_cache.data[slot];
 }
 
+#define SPR_MAX_TABLES 512
+static spr_unwind_table_t spr_tables[SPR_MAX_TABLES];
+static int spr_table_count;
+
+void spr_unwind_set_tables(const spr_unwind_table_t *tables, int count) {
+    spr_table_count = 0;
+    for (int i = 0; tables != NULL && i < count && i < SPR_MAX_TABLES; i++) {
+        spr_tables[spr_table_count++] = tables[i];
+    }
+}
+
+static int spr_cached_access_mem(unw_addr_space_t as, unw_word_t address, unw_word_t *value, int write, void *arg);
+
+/// find_proc_info from our own tables: reads the .eh_frame_hdr header from the target and hands
+/// libunwind its binary-search table (the standard encodings only); anything else falls back to
+/// libunwind-ptrace's own lookup.
+static int spr_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info, void *arg) {
+    for (int i = 0; i < spr_table_count; i++) {
+        const spr_unwind_table_t *t = &spr_tables[i];
+        if (ip < t->start || ip >= t->end) {
+            continue;
+        }
+        unw_word_t header = 0;
+        unw_word_t count_word = 0;
+        if (spr_cached_access_mem(as, t->eh_frame_hdr, &header, 0, arg) != 0 ||
+            spr_cached_access_mem(as, t->eh_frame_hdr + 8, &count_word, 0, arg) != 0) {
+            break;
+        }
+        unsigned version = header & 0xff;
+        unsigned eh_frame_ptr_encoding = (header >> 8) & 0xff;
+        unsigned fde_count_encoding = (header >> 16) & 0xff;
+        unsigned table_encoding = (header >> 24) & 0xff;
+        // version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table datarel|sdata4.
+        if (version != 1 || eh_frame_ptr_encoding != 0x1b || fde_count_encoding != 0x03 || table_encoding != 0x3b) {
+            break;
+        }
+        uint32_t fde_count = (uint32_t)(count_word & 0xffffffffu);
+        unw_dyn_info_t di;
+        memset(&di, 0, sizeof(di));
+        di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+        di.start_ip = t->start;
+        di.end_ip = t->end;
+        di.u.rti.segbase = t->eh_frame_hdr;
+        di.u.rti.table_data = t->eh_frame_hdr + 12;
+        di.u.rti.table_len = (fde_count * 8) / sizeof(unw_word_t);
+        if (spr_unw.search_unwind_table(as, ip, &di, pi, need_unwind_info, arg) == 0) {
+            return 0;
+        }
+        break;
+    }
+    return spr_unw.upt_accessors->find_proc_info(as, ip, pi, need_unwind_info, arg);
+}
+
 static int spr_cached_access_mem(unw_addr_space_t as, unw_word_t address, unw_word_t *value, int write, void *arg) {
     if (!write) {
         uint64_t page = address & ~(uint64_t)(SPR_PAGE - 1);
@@ -104,6 +158,8 @@ static void *spr_symbol(void *library, const char *name, int *missing) {
 // libgcc_eh's; unw_resume's _Ux86_64_setcontext is then the one symbol left undefined, and
 // remote unwinding never calls it.
 int _Ux86_64_setcontext(void *context);
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t, unw_word_t, unw_dyn_info_t *, unw_proc_info_t *, int,
+                                              void *);
 int _Ux86_64_setcontext(void *context) {
     (void)context;
     return -UNW_EINVAL;
@@ -121,6 +177,7 @@ static int spr_unwind_bind(void) {
     spr_unw.upt_create = _UPT_create;
     spr_unw.upt_destroy = _UPT_destroy;
     spr_unw.upt_accessors = &_UPT_accessors;
+    spr_unw.search_unwind_table = _Ux86_64_dwarf_search_unwind_table;
     return 1;
 }
 #else
@@ -146,6 +203,7 @@ static int spr_unwind_bind(void) {
     spr_unw.upt_create = spr_symbol(ptrace_library, "_UPT_create", &missing);
     spr_unw.upt_destroy = spr_symbol(ptrace_library, "_UPT_destroy", &missing);
     spr_unw.upt_accessors = spr_symbol(ptrace_library, "_UPT_accessors", &missing);
+    spr_unw.search_unwind_table = spr_symbol(generic, SPR_UNW_PREFIX "dwarf_search_unwind_table", &missing);
     if (missing) {
         snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is installed but lacks expected symbols");
         return 0;
@@ -160,6 +218,7 @@ int spr_unwind_load(char *why, size_t why_size) {
         if (spr_unwind_bind()) {
             spr_unw.accessors = *spr_unw.upt_accessors;
             spr_unw.accessors.access_mem = spr_cached_access_mem;
+            spr_unw.accessors.find_proc_info = spr_find_proc_info;
             spr_unw.address_space = spr_unw.create_addr_space(&spr_unw.accessors, 0);
             if (spr_unw.address_space == NULL) {
                 snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind could not create an address space");

@@ -28,6 +28,20 @@ typedef struct spr_frame {
     int signal_frame;
 } spr_frame_t;
 
+/// Where the unwind table of one executable mapping is: its address range and the run-time
+/// address of its ELF `.eh_frame_hdr`.
+typedef struct spr_unwind_table {
+    uint64_t start;
+    uint64_t end;
+    uint64_t eh_frame_hdr;
+} spr_unwind_table_t;
+
+/// Gives the unwinder the tables of the process about to be unwound (copied; at most 512).
+/// libunwind-ptrace 1.6 finds the wrong table for binaries whose executable segment's address
+/// differs from its file offset (the layout LLD produces, e.g. every Rust binary since LLD became
+/// rustc's default linker): the caller computes the load bias from the program headers instead.
+void spr_unwind_set_tables(const spr_unwind_table_t *_Nullable tables, int count);
+
 /// Unwinds the stopped thread `tid` of a traced process into `frames`. Returns the number of
 /// frames (0 when nothing could be unwound), and sets *error to a libunwind error (negative) or 0.
 int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error);

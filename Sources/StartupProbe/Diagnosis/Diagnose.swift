@@ -46,7 +46,7 @@ public enum Diagnose {
             parts.append(code == 0 ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")
             parts += Diagnose.startupStory(report.tracing)
             if report.tracing.mainReturned == true {
-                parts.append("main() returned normally.")
+                parts.append(code == 0 ? "main() returned normally." : "main() returned \(code).")
             } else if let caller = report.tracing.exitSummary, !caller.isEmpty {
                 parts.append("exit(\(code)) was called from \(caller.backticked()).")
             }

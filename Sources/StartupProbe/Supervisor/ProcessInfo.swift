@@ -12,6 +12,14 @@ public enum ProcessFacts {
         return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 
+    /// The process (thread group) a thread belongs to, from `/proc/TID/status`.
+    public static func threadGroup(of tid: Int32) -> Int32? {
+        guard let status = readSmallFile("/proc/\(tid)/status", limit: 8192),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") })
+        else { return nil }
+        return Int32(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+    }
+
     /// The program `pid` runs, from `/proc/PID/exe`, or nil.
     public static func executable(of pid: Int32) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)

@@ -29,7 +29,8 @@ enum RemoteBacktrace {
 
     /// Unwinds `tid` (stopped) and names each frame's module. Returns nil and a reason when
     /// libunwind is unavailable.
-    static func capture(tid: Int32, map: MemoryMap) -> (frames: [BacktraceFrame], error: String?) {
+    static func capture(tid: Int32, map: MemoryMap, tables: [spr_unwind_table_t]) -> (frames: [BacktraceFrame], error: String?) {
+        tables.withUnsafeBufferPointer { spr_unwind_set_tables($0.baseAddress, Int32($0.count)) }
         var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
         var error: Int32 = 0
         let count = Int(spr_unwind_thread(tid, &raw, Int32(maximumFrames), &error))
@@ -52,6 +53,32 @@ enum RemoteBacktrace {
         return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
     }
 
+    /// Where each executable mapping's `.eh_frame_hdr` is at run time: the load bias comes from the
+    /// program header of the segment mapped there (its address may differ from its file offset).
+    static func unwindTables(_ map: MemoryMap) -> [spr_unwind_table_t] {
+        var files: [String: ELFFile?] = [:]
+        var tables: [spr_unwind_table_t] = []
+        for region in map.regions where region.executable && region.path.hasPrefix("/") {
+            if files[region.path] == nil { files[region.path] = .some(ELFFile(path: region.path)) }
+            guard let elf = files[region.path] ?? nil,
+                let frameHeader = elf.segments.first(where: { $0.type == 0x6474_E550 }),  // PT_GNU_EH_FRAME
+                let load = elf.segments.first(where: {
+                    // A PT_LOAD whose file range overlaps the mapping's (mappings start at page
+                    // boundaries, segments need not).
+                    $0.type == 1 && $0.flags & 1 != 0 && $0.offset < region.fileOffset + (region.end - region.start)
+                        && region.fileOffset < $0.offset + max($0.fileSize, 1)
+                })
+            else { continue }
+            // The mapping puts file offset `region.fileOffset` at `region.start`, so the segment's
+            // first byte (file offset load.offset, address load.address) is at
+            // region.start + load.offset - region.fileOffset.
+            let bias = region.start &+ load.offset &- region.fileOffset &- load.address
+            tables.append(spr_unwind_table_t(start: region.start, end: region.end, eh_frame_hdr: bias &+ frameHeader.address))
+        }
+        for case let elf? in files.values { elf.close() }
+        return tables
+    }
+
     /// "crash3 ← crash2 ← crash1 ← main": the program's own frames, innermost first, ending at
     /// `main`. C-library frames are left out (Debian's libc has no .symtab, so its internal
     /// functions carry the names of unrelated exports); unnamed frames show as module+offset.
@@ -66,7 +93,8 @@ enum RemoteBacktrace {
                 names.append((module.split(separator: "/").last.map(String.init) ?? module) + "+0x"
                     + String(frame.moduleOffset ?? 0, radix: 16))
             }
-            if name == "main" || names.count == limit { break }
+            if let name, name == "main" || name.hasSuffix("::main") || name.hasPrefix("std::rt::lang_start") { break }
+            if names.count == limit { break }
         }
         var text = ""
         for name in names {
@@ -91,6 +119,6 @@ enum RemoteBacktrace {
         ["_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl", "__run_exit_handlers",
             "_exit", "__GI__exit", "exit", "__GI_exit", "raise", "__GI_raise", "abort", "__GI_abort", "__pthread_kill_implementation",
             "__pthread_kill_internal", "pthread_kill", "__pthread_kill", "start_thread", "clone3", "__clone3", "clone", "__clone",
-            "gsignal", "__restore_rt", "killpg", "kill"].contains(name)
+            "gsignal", "__restore_rt", "killpg", "kill", "std::sys::exit::exit", "std::sys::pal::unix::os::exit"].contains(name)
     }
 }

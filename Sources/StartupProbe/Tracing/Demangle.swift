@@ -6,13 +6,17 @@ import Musl
 import CStartupProbe
 
 /// Turns mangled symbol names into what a person reads: Swift (the runtime's own demangler),
-/// C++ and Rust legacy (`__cxa_demangle`, minus Rust's `::h<hash>`); others are left as they are.
+/// C++ and Rust legacy (`__cxa_demangle`, minus Rust's `::h<hash>`), Rust v0 (`_R…`, our own
+/// ``RustV0Demangler``); others are left as they are.
 public enum Demangle {
     /// The readable form of `symbol` (Swift names simplified: module prefixes, parameter types
     /// and return types dropped).
     public static func name(_ symbol: String) -> String {
         if isSwift(symbol) {
             return swift(symbol).map(SwiftNameSimplifier.simplify) ?? symbol
+        }
+        if symbol.hasPrefix("_R") {
+            return RustV0Demangler.demangle(symbol) ?? symbol
         }
         if symbol.hasPrefix("_Z") {
             return cxx(symbol).map(strippingRustHash) ?? symbol
@@ -27,7 +31,39 @@ public enum Demangle {
         let tail = bytes.suffix(19)
         let isHex = { (b: UInt8) in (0x30...0x39).contains(b) || (0x61...0x66).contains(b) }
         guard tail.starts(with: Array("::h".utf8)), tail.dropFirst(3).allSatisfy(isHex) else { return text }
-        return String(decoding: bytes.dropLast(19), as: UTF8.self)
+        return unescapingRustLegacy(String(decoding: bytes.dropLast(19), as: UTF8.self))
+    }
+
+    /// Rust legacy names spell punctuation as `$…$` escapes: `{{closure}}` is `$u7b$$u7b$closure$u7d$$u7d$`.
+    static func unescapingRustLegacy(_ text: String) -> String {
+        guard text.contains("$") else { return text }
+        // An identifier that starts with an escape is prefixed with "_" by rustc.
+        var text = text
+        while let range = text.firstRange(of: "::_$") {
+            text.replaceSubrange(range, with: "::$")
+        }
+        if text.hasPrefix("_$") { text.removeFirst() }
+        let named: [String: String] = ["SP": "@", "BP": "*", "RF": "&", "LT": "<", "GT": ">", "LP": "(", "RP": ")", "C": ","]
+        var out = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            let after = rest[rest.index(after: dollar)...]
+            guard let close = after.firstIndex(of: "$") else {
+                out += rest[dollar...]
+                return out
+            }
+            let code = String(after[..<close])
+            if let symbol = named[code] {
+                out += symbol
+            } else if code.hasPrefix("u"), let value = UInt32(code.dropFirst(), radix: 16), let scalar = UnicodeScalar(value) {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += "$" + code + "$"
+            }
+            rest = after[after.index(after: close)...]
+        }
+        return out + rest
     }
 
     /// Whether `symbol` is a mangled Swift name.

@@ -11,6 +11,8 @@ struct ELFFile {
     var type: UInt16
     /// e_entry, before relocation.
     var entry: UInt64
+    /// Program headers: type, flags, file offset, virtual address, sizes in file and memory.
+    var segments: [(type: UInt32, flags: UInt32, offset: UInt64, address: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
     private let fd: Int32
     private var sections: [(type: UInt32, offset: UInt64, size: UInt64, link: UInt32, entrySize: UInt64)] = []
 
@@ -27,6 +29,21 @@ struct ELFFile {
         }
         type = ELFFile.u16(header, 16)
         entry = ELFFile.u64(header, 24)
+        let programOffset = ELFFile.u64(header, 32)
+        let programEntrySize = Int(ELFFile.u16(header, 54))
+        let programCount = Int(ELFFile.u16(header, 56))
+        if programOffset > 0, programEntrySize >= 56, programCount > 0, programCount < 4096 {
+            var table = [UInt8](repeating: 0, count: programCount * programEntrySize)
+            if pread(fd, &table, table.count, off_t(programOffset)) == table.count {
+                for i in 0..<programCount {
+                    let b = i * programEntrySize
+                    segments.append((
+                        ELFFile.u32(table, b), ELFFile.u32(table, b + 4), ELFFile.u64(table, b + 8), ELFFile.u64(table, b + 16),
+                        ELFFile.u64(table, b + 32), ELFFile.u64(table, b + 40)
+                    ))
+                }
+            }
+        }
         let sectionOffset = ELFFile.u64(header, 40)
         let sectionEntrySize = Int(ELFFile.u16(header, 58))
         let sectionCount = Int(ELFFile.u16(header, 60))

@@ -5,6 +5,7 @@ struct MemoryMap {
         var end: UInt64
         var fileOffset: UInt64
         var path: String
+        var executable: Bool
     }
     var regions: [Region]
 
@@ -20,7 +21,7 @@ struct MemoryMap {
                 let offset = UInt64(fields[2], radix: 16)
             else { continue }
             let path = fields.count == 6 ? String(fields[5]).trimmingLeadingSpaces() : ""
-            regions.append(Region(start: start, end: end, fileOffset: offset, path: path))
+            regions.append(Region(start: start, end: end, fileOffset: offset, path: path, executable: fields[1].contains("x")))
         }
         self.regions = regions
     }

@@ -38,10 +38,14 @@ final class Tracer {
     let supervisor: Supervisor
     let leader: Int32
     private(set) var tids: Set<Int32>
+    /// The threads of the program itself (not of children followed with --follow-forks): only
+    /// these decide the milestones and the verdict.
+    private var programThreads: Set<Int32>
     private(set) var findings = TracingFindings()
     /// The thread each signal was last delivered to: the crashing thread of a fatal signal.
     private var lastDelivered: [Int32: (tid: Int32, info: spr_siginfo_t)] = [:]
-    private var map: MemoryMap?
+    /// Memory maps by process (thread group), read once per process at its first backtrace.
+    private var maps: [Int32: (map: MemoryMap, tables: [spr_unwind_table_t])] = [:]
     private var unwindUnavailable: String?
     private var milestones = Milestones()
     private var recordedSignals = 0
@@ -54,6 +58,7 @@ final class Tracer {
         self.supervisor = supervisor
         self.leader = leader
         self.tids = [leader]
+        self.programThreads = [leader]
         findings.state = "on"
     }
 
@@ -173,17 +178,28 @@ final class Tracer {
         _ = spr_ptrace_event_message(tid, &message)
         switch event {
         case spr_event_exec():
-            findings.execCount += 1
             let path = ProcessFacts.executable(of: tid)
+            maps[tid] = nil  // a new image
+            guard programThreads.contains(tid) else {
+                // A child followed with --follow-forks ran another program.
+                supervisor.trace.append(TraceEvent("target_exec", at: supervisor.offset(), [
+                    ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("child", true),
+                ]))
+                break
+            }
+            findings.execCount += 1
             supervisor.trace.append(TraceEvent("target_exec", at: supervisor.offset(), [
                 ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("count", .int(findings.execCount)),
             ]))
-            map = nil  // a new image
             findings.entryReachedMilliseconds = nil
             findings.mainReachedMilliseconds = nil
             milestones.arm(pid: tid)
             findings.mainLocated = milestones.mainLocated
-        case spr_event_clone(), spr_event_fork(), spr_event_vfork():
+        case spr_event_clone():
+            let new = Int32(truncatingIfNeeded: message)
+            tids.insert(new)
+            if programThreads.contains(tid) { programThreads.insert(new) }
+        case spr_event_fork(), spr_event_vfork():
             tids.insert(Int32(truncatingIfNeeded: message))
         case spr_event_exit():
             handleExit(tid: tid, status: Int32(truncatingIfNeeded: message))
@@ -202,6 +218,7 @@ final class Tracer {
             guard SignalName.isFault(signal) else { return }
             let crashed = lastDelivered[signal]?.tid == tid
             let frames = record(tid: tid, reason: "crash", extra: [("crashed", .bool(crashed))])
+            guard programThreads.contains(tid) else { return }
             if crashed || (findings.crashSummary == nil && tid == leader) {
                 findings.crashThread = tid
                 findings.crashSummary = RemoteBacktrace.summary(frames)
@@ -215,6 +232,7 @@ final class Tracer {
             var extra: [(String, JSONValue)] = [("code", .int(spr_wexitstatus(status)))]
             extra.append(("main_returned", mainReturned.map { .bool($0) } ?? .null))
             append(tid: tid, reason: "exit", frames: frames, extra: extra)
+            guard programThreads.contains(tid) else { return }
             findings.exitSummary = RemoteBacktrace.summary(frames)
             findings.mainReturned = mainReturned
         }
@@ -282,8 +300,13 @@ final class Tracer {
     }()
 
     private func backtrace(tid: Int32) -> [BacktraceFrame] {
-        if map == nil { map = MemoryMap(pid: leader) }
-        return RemoteBacktrace.capture(tid: tid, map: map!).frames
+        let process = ProcessFacts.threadGroup(of: tid) ?? tid
+        let known = maps[process] ?? {
+            let map = MemoryMap(pid: process)
+            return (map, RemoteBacktrace.unwindTables(map))
+        }()
+        maps[process] = known
+        return RemoteBacktrace.capture(tid: tid, map: known.map, tables: known.tables).frames
     }
 
     @discardableResult

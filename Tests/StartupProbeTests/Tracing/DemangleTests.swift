@@ -20,5 +20,7 @@ import Testing
         // Rust legacy: Itanium-compatible with a trailing hash.
         #expect(Demangle.name("_ZN4core9panicking5panic17h0123456789abcdefE") == "core::panicking::panic")
         #expect(Demangle.name("level3") == "level3")
+        #expect(Demangle.name("_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE")
+            == "std::rt::lang_start::{{closure}}")
     }
 }

@@ -139,6 +139,48 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(verdict(events).contains("`level3` ← `level2` ← `level1` ← `main`"))
     }
 
+    @Test func followForksTracesChildrenWithoutConfusingTheVerdict() throws {
+        let dir = Binaries.freshDirectory("follow")
+        let trace = dir + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "--follow-forks", "-o", trace, "--", "/bin/sh", "-c", "\(Binaries.tracee()) segv3; exit 3"])
+        #expect(r.status == 3)
+        let events = try TraceReader.read(path: trace).events
+        // The child's crash is recorded…
+        let crash = try #require(events.first { $0.kind == "backtrace" && $0["reason"]?.stringValue == "crash" })
+        #expect(Array(functions(crash).prefix(4)) == ["level3", "level2", "level1", "main"])
+        #expect(events.contains { $0.kind == "target_exec" && $0["child"] == .bool(true) })
+        // …but the verdict is about sh, which exited 3.
+        let text = verdict(events)
+        #expect(text.contains("exited with code 3"))
+        #expect(!text.contains("level3"))
+        // Without --follow-forks the child is not traced.
+        let untraced = try run([Binaries.probeExec, "-o", dir + "/u.ndjson", "--", "/bin/sh", "-c", "\(Binaries.tracee()) segv3; exit 3"])
+        #expect(untraced.status == 3)
+        #expect(!(try TraceReader.read(path: dir + "/u.ndjson").events.contains { $0.kind == "backtrace" && $0["reason"]?.stringValue == "crash" }))
+    }
+
+    static var hasRustc: Bool { (try? run(["/usr/bin/env", "rustc", "--version"]).status) == 0 }
+
+    /// A Rust program: `process::exit(0)` from a helper, and a panic, both named in the trace.
+    @Test(.enabled(if: hasRustc, "needs rustc"))
+    func rustExitAndPanicAreExplained() throws {
+        let dir = Binaries.freshDirectory("rust")
+        let source = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/service.rs"
+        #expect(try run(["/usr/bin/env", "rustc", "-g", "-o", dir + "/service", source]).status == 0)
+        let exitTrace = dir + "/exit.ndjson"
+        let exited = try run([Binaries.probeExec, "-o", exitTrace, "--", dir + "/service"], removing: ["PORT"])
+        #expect(exited.status == 0)
+        let exitEvents = try TraceReader.read(path: exitTrace).events
+        let text = verdict(exitEvents)
+        #expect(text.contains("exit(0) was called from `std::process::exit` ← `service::validate_env` ← `service::main`"), "\(text)")
+        #expect(text.contains("It wrote nothing on stdout or stderr."))
+        let panicTrace = dir + "/panic.ndjson"
+        let panicked = try run([Binaries.probeExec, "-o", panicTrace, "--", dir + "/service", "panic"])
+        #expect(panicked.status == 101)
+        #expect(panicked.stderr.contains("config path is empty"))
+        #expect(verdict(try TraceReader.read(path: panicTrace).events).contains("main() returned 101."))
+    }
+
     @Test func noPtraceRunsUntraced() throws {
         let r = try traced(["segv3"], options: ["--no-ptrace"])
         #expect(r.status == 139)
