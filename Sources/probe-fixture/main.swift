@@ -17,17 +17,29 @@ enum Crashes {
     @inline(never) static func fatal(_ reason: String) -> Never { fatalError("configuration invalid: \(reason)") }
 }
 
+/// The README demo: looks like a server starting up, then follows a null connection pointer.
+enum DemoServer {
+    @inline(never) static func start() {
+        say("demo-server: starting (pid \(getpid()))")
+        say("demo-server: reading configuration from ./config.yaml", to: 2)
+        usleep(20_000)
+        Database.connect(url: "postgres://db:5432/app")
+    }
+}
+
+enum Database {
+    @inline(never) static func connect(url: String) {
+        say("demo-server: connecting to the database...", to: 2)
+        usleep(5_000)
+        let connection = UnsafeMutablePointer<Int>(bitPattern: 0x10).unsafelyUnwrapped  // never set: "null"
+        connection.pointee = url.count
+    }
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first ?? "demo" {
 case "demo":
-    // Looks like a server starting up, then dereferences a bad pointer while "loading" config.
-    say("demo-server: starting (pid \(getpid()))")
-    say("demo-server: reading configuration from ./config.yaml", to: 2)
-    usleep(20_000)
-    say("demo-server: connecting to the database...", to: 2)
-    usleep(5_000)
-    let table = UnsafeMutablePointer<Int>(bitPattern: 0x10).unsafelyUnwrapped  // a "null" row pointer
-    table.pointee = 42
+    DemoServer.start()
 case "exit":
     exit(Int32(arguments.dropFirst().first ?? "0") ?? 0)
 case "segv":

@@ -69,7 +69,7 @@ final class Tracer {
             unwinderChecked = true
             var why = [CChar](repeating: 0, count: 256)
             if spr_unwind_load(&why, why.count) == 0 {
-                unwindUnavailable = String(cString: why)
+                unwindUnavailable = String(decoding: why.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 findings.reason = "backtraces unavailable: \(unwindUnavailable!)"
                 supervisor.warning(findings.reason!)
             }
