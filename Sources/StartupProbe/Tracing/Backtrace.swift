@@ -5,6 +5,7 @@ struct BacktraceFrame {
     var ip: UInt64
     var module: String?
     var moduleOffset: UInt64?
+    var buildID: String?
     var symbol: String?
     var symbolOffset: UInt64
     var demangled: String?
@@ -13,6 +14,7 @@ struct BacktraceFrame {
         var fields: [(String, JSONValue)] = [("ip", .string("0x" + String(ip, radix: 16)))]
         if let module { fields.append(("module", .string(module))) }
         if let moduleOffset { fields.append(("module_offset", .string("0x" + String(moduleOffset, radix: 16)))) }
+        if let buildID { fields.append(("build_id", .string(buildID))) }
         if let symbol {
             fields.append(("symbol", .string(symbol)))
             fields.append(("function", .string(demangled ?? symbol)))
@@ -29,7 +31,9 @@ enum RemoteBacktrace {
 
     /// Unwinds `tid` (stopped) and names each frame's module. Returns nil and a reason when
     /// libunwind is unavailable.
-    static func capture(tid: Int32, map: MemoryMap, tables: [spr_unwind_table_t]) -> (frames: [BacktraceFrame], error: String?) {
+    static func capture(tid: Int32, map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String] = [:])
+        -> (frames: [BacktraceFrame], error: String?)
+    {
         tables.withUnsafeBufferPointer { spr_unwind_set_tables($0.baseAddress, Int32($0.count)) }
         var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
         var error: Int32 = 0
@@ -45,7 +49,7 @@ enum RemoteBacktrace {
             let lookup = (i == 0 || f.signal_frame != 0) ? f.ip : f.ip &- 1
             let place = map.locate(lookup)
             frames.append(BacktraceFrame(
-                ip: f.ip, module: place?.module, moduleOffset: place?.offset,
+                ip: f.ip, module: place?.module, moduleOffset: place?.offset, buildID: place.flatMap { buildIDs[$0.module] },
                 symbol: symbol.isEmpty ? nil : symbol, symbolOffset: f.name_offset,
                 demangled: symbol.isEmpty ? nil : Demangle.name(symbol)
             ))
@@ -55,11 +59,16 @@ enum RemoteBacktrace {
 
     /// Where each executable mapping's `.eh_frame_hdr` is at run time: the load bias comes from the
     /// program header of the segment mapped there (its address may differ from its file offset).
-    static func unwindTables(_ map: MemoryMap) -> [spr_unwind_table_t] {
+    static func unwindTables(_ map: MemoryMap) -> (tables: [spr_unwind_table_t], buildIDs: [String: String]) {
         var files: [String: ELFFile?] = [:]
         var tables: [spr_unwind_table_t] = []
+        var buildIDs: [String: String] = [:]
         for region in map.regions where region.executable && region.path.hasPrefix("/") {
-            if files[region.path] == nil { files[region.path] = .some(ELFFile(path: region.path)) }
+            if files[region.path] == nil {
+                let elf = ELFFile(path: region.path)
+                files[region.path] = .some(elf)
+                if let id = elf?.buildID { buildIDs[region.path] = id }
+            }
             guard let elf = files[region.path] ?? nil,
                 let frameHeader = elf.segments.first(where: { $0.type == 0x6474_E550 }),  // PT_GNU_EH_FRAME
                 let load = elf.segments.first(where: {
@@ -76,7 +85,7 @@ enum RemoteBacktrace {
             tables.append(spr_unwind_table_t(start: region.start, end: region.end, eh_frame_hdr: bias &+ frameHeader.address))
         }
         for case let elf? in files.values { elf.close() }
-        return tables
+        return (tables, buildIDs)
     }
 
     /// "crash3 ← crash2 ← crash1 ← main": the program's own frames, innermost first, ending at

@@ -103,6 +103,29 @@ struct ELFFile {
         return nil
     }
 
+    /// The GNU build-id (hex) from a PT_NOTE segment, or nil.
+    var buildID: String? {
+        for note in segments where note.type == 4 && note.fileSize < 1 << 16 {  // PT_NOTE
+            guard let bytes = read(offset: note.offset, count: Int(note.fileSize)) else { continue }
+            var i = 0
+            while i + 12 <= bytes.count {
+                let nameSize = Int(ELFFile.u32(bytes, i))
+                let descriptionSize = Int(ELFFile.u32(bytes, i + 4))
+                let type = ELFFile.u32(bytes, i + 8)
+                let name = i + 12
+                let description = name + ((nameSize + 3) & ~3)
+                guard description + descriptionSize <= bytes.count else { break }
+                if type == 3, nameSize == 4, bytes[name..<(name + 3)].elementsEqual(Array("GNU".utf8)) {  // NT_GNU_BUILD_ID
+                    return bytes[description..<(description + descriptionSize)].map { b in
+                        (b < 16 ? "0" : "") + String(b, radix: 16)
+                    }.joined()
+                }
+                i = description + ((descriptionSize + 3) & ~3)
+            }
+        }
+        return nil
+    }
+
     private func read(offset: UInt64, count: Int) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0

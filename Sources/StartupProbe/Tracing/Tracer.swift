@@ -45,7 +45,7 @@ final class Tracer {
     /// The thread each signal was last delivered to: the crashing thread of a fatal signal.
     private var lastDelivered: [Int32: (tid: Int32, info: spr_siginfo_t)] = [:]
     /// Memory maps by process (thread group), read once per process at its first backtrace.
-    private var maps: [Int32: (map: MemoryMap, tables: [spr_unwind_table_t])] = [:]
+    private var maps: [Int32: (map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String])] = [:]
     private var unwindUnavailable: String?
     private var milestones = Milestones()
     private var recordedSignals = 0
@@ -303,10 +303,11 @@ final class Tracer {
         let process = ProcessFacts.threadGroup(of: tid) ?? tid
         let known = maps[process] ?? {
             let map = MemoryMap(pid: process)
-            return (map, RemoteBacktrace.unwindTables(map))
+            let located = RemoteBacktrace.unwindTables(map)
+            return (map, located.tables, located.buildIDs)
         }()
         maps[process] = known
-        return RemoteBacktrace.capture(tid: tid, map: known.map, tables: known.tables).frames
+        return RemoteBacktrace.capture(tid: tid, map: known.map, tables: known.tables, buildIDs: known.buildIDs).frames
     }
 
     @discardableResult

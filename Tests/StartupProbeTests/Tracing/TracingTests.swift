@@ -30,6 +30,8 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let crash = try #require(r.events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
         #expect(Array(functions(crash).prefix(4)) == ["level3", "level2", "level1", "main"])
         let frame = try #require(crash["frames"]?.arrayValue?.first)
+        let readelf = try run(["/bin/sh", "-c", "readelf -n \(Binaries.tracee()) | sed -n 's/.*Build ID: //p'"]).stdout
+        #expect(frame["build_id"]?.stringValue == readelf.split(separator: "\n").first.map(String.init))
         #expect(frame["module"]?.stringValue?.hasSuffix("/tracee-0") == true || frame["module"]?.stringValue?.contains("tracee") == true)
         let signal = try #require(r.events.first { $0.kind == "target_signal" })
         #expect(signal["name"]?.stringValue == "SIGSEGV")
