@@ -48,7 +48,8 @@ public enum Diagnose {
             if report.tracing.mainReturned == true {
                 parts.append(code == 0 ? "main() returned normally." : "main() returned \(code).")
             } else if let caller = report.tracing.exitSummary, !caller.isEmpty {
-                parts.append("exit(\(code)) was called from \(caller.backticked()).")
+                let place = report.tracing.exitLocation.map { " (\($0))" } ?? ""
+                parts.append("exit(\(code)) was called from \(caller.backticked())\(place).")
             }
             parts += Diagnose.signalStory(report, killedBy: nil)
         case .killed(let signal, let core):
@@ -60,6 +61,7 @@ public enum Diagnose {
             sentence += " " + after
             if let crash = report.tracing.crashSummary, !crash.isEmpty {
                 sentence += ", in " + crash.backticked()
+                if let place = report.tracing.crashLocation { sentence += " (\(place))" }
                 if let tid = report.tracing.crashThread, tid != report.childPID { sentence += " (thread \(tid))" }
             }
             sentence += core ? "; a core dump was written." : "."

@@ -96,6 +96,9 @@ public enum ReportRenderer {
     static func describeFrame(_ frame: JSONValue) -> String {
         var text = frame["function"]?.stringValue ?? frame["ip"]?.stringValue ?? "?"
         if let offset = frame["function_offset"]?.intValue, offset > 0 { text += "+0x" + String(offset, radix: 16) }
+        if let file = frame["file"]?.stringValue, let line = frame["line"]?.intValue {
+            text += " at \(file):\(line)"
+        }
         if let module = frame["module"]?.stringValue {
             let base = module.split(separator: "/").last.map(String.init) ?? module
             text += " (\(base)+\(frame["module_offset"]?.stringValue ?? "?"))"

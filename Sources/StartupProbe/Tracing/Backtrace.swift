@@ -9,6 +9,8 @@ struct BacktraceFrame {
     var symbol: String?
     var symbolOffset: UInt64
     var demangled: String?
+    var file: String?
+    var line: Int?
 
     var json: JSONValue {
         var fields: [(String, JSONValue)] = [("ip", .string("0x" + String(ip, radix: 16)))]
@@ -19,6 +21,10 @@ struct BacktraceFrame {
             fields.append(("symbol", .string(symbol)))
             fields.append(("function", .string(demangled ?? symbol)))
             fields.append(("function_offset", .int(symbolOffset)))
+        }
+        if let file, let line {
+            fields.append(("file", .string(file)))
+            fields.append(("line", .int(line)))
         }
         return .object(fields)
     }
@@ -55,6 +61,29 @@ enum RemoteBacktrace {
             ))
         }
         return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
+    }
+
+    /// Fills in file:line for the frames whose module has DWARF line tables.
+    static func addSourceLines(_ frames: inout [BacktraceFrame]) {
+        var byModule: [String: [Int]] = [:]
+        for (i, frame) in frames.enumerated() where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil {
+            byModule[frame.module!, default: []].append(i)
+        }
+        for (module, indices) in byModule {
+            guard let elf = ELFFile(path: module) else { continue }
+            defer { elf.close() }
+            var addressOf: [Int: UInt64] = [:]
+            for i in indices {
+                if let address = elf.address(ofFileOffset: frames[i].moduleOffset!) { addressOf[i] = address }
+            }
+            let lines = DWARFLines.lookup(elf, addresses: Array(addressOf.values))
+            for (i, address) in addressOf {
+                if let found = lines[address] {
+                    frames[i].file = found.file
+                    frames[i].line = found.line
+                }
+            }
+        }
     }
 
     /// Where each executable mapping's `.eh_frame_hdr` is at run time: the load bias comes from the
@@ -111,6 +140,18 @@ enum RemoteBacktrace {
             text += name
         }
         return text
+    }
+
+    /// "tracee.c:18": the source location of the innermost frame of the program's own code that
+    /// has one (the same frames as ``summary(_:limit:)``), or nil.
+    static func sourceLocation(_ frames: [BacktraceFrame]) -> String? {
+        for frame in frames {
+            let name = frame.demangled ?? frame.symbol
+            if isSystemModule(frame.module) || name.map(isPlumbing) == true { continue }
+            guard let file = frame.file, let line = frame.line else { continue }
+            return (file.split(separator: "/").last.map(String.init) ?? file) + ":\(line)"
+        }
+        return nil
     }
 
     /// The C library, the dynamic loader and the vDSO: plumbing, not the program.

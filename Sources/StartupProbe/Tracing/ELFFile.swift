@@ -15,6 +15,9 @@ struct ELFFile {
     var segments: [(type: UInt32, flags: UInt32, offset: UInt64, address: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
     private let fd: Int32
     private var sections: [(type: UInt32, offset: UInt64, size: UInt64, link: UInt32, entrySize: UInt64)] = []
+    /// Section names and flags, parallel to `sections`.
+    private var sectionNames: [String] = []
+    private var sectionFlags: [UInt64] = []
 
     /// Opens `path`; nil when it is not a 64-bit little-endian ELF file.
     init?(path: String) {
@@ -50,12 +53,21 @@ struct ELFFile {
         if sectionOffset > 0, sectionEntrySize >= 64, sectionCount > 0, sectionCount < 65536 {
             var table = [UInt8](repeating: 0, count: sectionCount * sectionEntrySize)
             if pread(fd, &table, table.count, off_t(sectionOffset)) == table.count {
+                var nameOffsets: [Int] = []
                 for i in 0..<sectionCount {
                     let base = i * sectionEntrySize
                     sections.append((
                         ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
                         ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
                     ))
+                    nameOffsets.append(Int(ELFFile.u32(table, base)))
+                    sectionFlags.append(ELFFile.u64(table, base + 8))
+                }
+                let namesIndex = Int(ELFFile.u16(header, 62))
+                if namesIndex < sections.count, sections[namesIndex].size < 1 << 24,
+                    let names = read(offset: sections[namesIndex].offset, count: Int(sections[namesIndex].size))
+                {
+                    sectionNames = nameOffsets.map { DWARFReader.string(in: names, at: UInt64($0)) }
                 }
             }
         }
@@ -101,6 +113,22 @@ struct ELFFile {
             }
         }
         return nil
+    }
+
+    /// The contents of the section called `name`, or nil when absent, empty, compressed
+    /// (SHF_COMPRESSED) or larger than `limit`.
+    func section(named name: String, limit: Int) -> [UInt8]? {
+        guard let i = sectionNames.firstIndex(of: name), sections[i].type != 8,  // SHT_NOBITS
+            sectionFlags[i] & 0x800 == 0, sections[i].size > 0, sections[i].size <= UInt64(limit)
+        else { return nil }
+        return read(offset: sections[i].offset, count: Int(sections[i].size))
+    }
+
+    /// The virtual address of file offset `offset`, through the PT_LOAD segment holding it.
+    func address(ofFileOffset offset: UInt64) -> UInt64? {
+        guard let load = segments.first(where: { $0.type == 1 && $0.offset <= offset && offset < $0.offset + $0.fileSize })
+        else { return nil }
+        return load.address &+ (offset - load.offset)
     }
 
     /// The GNU build-id (hex) from a PT_NOTE segment, or nil.

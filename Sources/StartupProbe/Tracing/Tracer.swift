@@ -15,6 +15,9 @@ public struct TracingFindings: Sendable {
     public var crashThread: Int32?
     public var faultAddress: UInt64?
     public var crashSummary: String?
+    /// "file.c:12" of the innermost frame of the program's own code, when debug info has it.
+    public var crashLocation: String?
+    public var exitLocation: String?
     /// Who called exit, summarised, and whether main() had returned normally.
     public var exitSummary: String?
     public var mainReturned: Bool?
@@ -217,23 +220,26 @@ final class Tracer {
             let signal = spr_wtermsig(status)
             guard SignalName.isFault(signal) else { return }
             let crashed = lastDelivered[signal]?.tid == tid
-            let frames = record(tid: tid, reason: "crash", extra: [("crashed", .bool(crashed))])
+            let frames = record(tid: tid, reason: "crash", extra: [("crashed", .bool(crashed))], sourceLines: crashed)
             guard programThreads.contains(tid) else { return }
             if crashed || (findings.crashSummary == nil && tid == leader) {
                 findings.crashThread = tid
                 findings.crashSummary = RemoteBacktrace.summary(frames)
+                findings.crashLocation = RemoteBacktrace.sourceLocation(frames)
                 if let info = lastDelivered[signal]?.info, info.kind == 2 { findings.faultAddress = info.fault_address }
             }
         } else if spr_wifexited(status) != 0 {
             var regs = spr_regs_t()
             guard spr_ptrace_regs(tid, &regs) == 0, Tracer.exitSyscalls.contains(regs.syscall_number) else { return }
-            let frames = backtrace(tid: tid)
+            var frames = backtrace(tid: tid)
+            RemoteBacktrace.addSourceLines(&frames)
             let mainReturned = Tracer.mainReturned(frames)
             var extra: [(String, JSONValue)] = [("code", .int(spr_wexitstatus(status)))]
             extra.append(("main_returned", mainReturned.map { .bool($0) } ?? .null))
             append(tid: tid, reason: "exit", frames: frames, extra: extra)
             guard programThreads.contains(tid) else { return }
             findings.exitSummary = RemoteBacktrace.summary(frames)
+            findings.exitLocation = RemoteBacktrace.sourceLocation(frames)
             findings.mainReturned = mainReturned
         }
     }
@@ -311,8 +317,9 @@ final class Tracer {
     }
 
     @discardableResult
-    private func record(tid: Int32, reason: String, extra: [(String, JSONValue)]) -> [BacktraceFrame] {
-        let frames = backtrace(tid: tid)
+    private func record(tid: Int32, reason: String, extra: [(String, JSONValue)], sourceLines: Bool) -> [BacktraceFrame] {
+        var frames = backtrace(tid: tid)
+        if sourceLines { RemoteBacktrace.addSourceLines(&frames) }
         append(tid: tid, reason: reason, frames: frames, extra: extra)
         return frames
     }

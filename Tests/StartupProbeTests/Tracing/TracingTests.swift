@@ -38,6 +38,12 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(signal["sender_kind"]?.stringValue == "kernel")
         #expect(signal["fault_address"]?.stringValue == "0x10")
         #expect(signal["code_name"]?.stringValue?.hasPrefix("SEGV_MAPERR") == true)
+        // file:line from the fixture's DWARF line table: the line that writes through the pointer.
+        let source = try #require(readFile("/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"))
+        let level3Line = (source.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("void level3(") } ?? -1) + 1
+        #expect(frame["file"]?.stringValue?.hasSuffix("Fixtures/tracee.c") == true)
+        #expect(frame["line"]?.intValue == level3Line)
+        #expect(verdict(r.events).contains("(tracee.c:\(level3Line))"))
         #expect(verdict(r.events).contains("at address 0x10"))
         #expect(verdict(r.events).contains("in `level3` ← `level2` ← `level1` ← `main`"))
         #expect(r.stderr.contains("in `level3` ← `level2` ← `level1` ← `main`"))
@@ -91,7 +97,7 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let names = functions(exit)
         let from = try #require(names.firstIndex(of: "exit_d"))
         #expect(Array(names[from...].prefix(5)) == ["exit_d", "exit_c", "exit_b", "exit_a", "main"])
-        #expect(verdict(r.events).contains("exit(3) was called from `exit_d` ← `exit_c` ← `exit_b` ← `exit_a` ← `main`"))
+        #expect(verdict(r.events).contains("exit(3) was called from `exit_d` ← `exit_c` ← `exit_b` ← `exit_a` ← `main` (tracee.c:"))
     }
 
     @Test func returningFromMainIsRecognised() throws {
@@ -175,6 +181,7 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let exitEvents = try TraceReader.read(path: exitTrace).events
         let text = verdict(exitEvents)
         #expect(text.contains("exit(0) was called from `std::process::exit` ← `service::validate_env` ← `service::main`"), "\(text)")
+        #expect(text.contains("(process.rs:") || text.contains("(service.rs:6)"), "\(text)")
         #expect(text.contains("It wrote nothing on stdout or stderr."))
         let panicTrace = dir + "/panic.ndjson"
         let panicked = try run([Binaries.probeExec, "-o", panicTrace, "--", dir + "/service", "panic"])
