@@ -296,12 +296,14 @@ final class Tracer {
         }
     }
 
-    /// exit_group and exit on this architecture.
+    /// exit_group on this architecture: what exit(3) and returning from main end in. The plain
+    /// `exit` system call ends one thread (pthread_exit, a runtime's helper thread), not the
+    /// process, and is not a reason for a backtrace.
     static let exitSyscalls: Set<Int64> = {
         #if arch(x86_64)
-        return [231, 60]
+        return [231]
         #else
-        return [94, 93]
+        return [94]
         #endif
     }()
 

@@ -210,3 +210,55 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(r.stderr.components(separatedBy: "tracing is unavailable").count == 2, "said once: \(r.stderr)")
     }
 }
+
+/// Job control and thread exits under tracing.
+@Suite(.serialized) struct TracingJobControlTests {
+    func state(_ pid: Int32) -> Character? {
+        guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(close, offsetBy: 2)]
+    }
+
+    func waitForState(_ pid: Int32, _ wanted: Set<Character>) -> Character? {
+        let deadline = now() + 5
+        while now() < deadline {
+            if let s = state(pid), wanted.contains(s) { return s }
+            usleep(5_000)
+        }
+        return state(pid)
+    }
+
+    /// SIGSTOP stops the traced program as it would an untraced one, and SIGCONT resumes it.
+    @Test func stopAndContinueKeepTheirMeaning() throws {
+        let child = try ChildProcess([Binaries.probeExec, "-q", "--", Binaries.tracee(), "wait"])
+        let line = try #require(child.readLine())
+        let pid = try #require(Int32(line.split(separator: " ").last ?? ""))
+        kill(pid, SIGSTOP)
+        let stopped = waitForState(pid, ["T", "t"])
+        #expect(stopped == "T" || stopped == "t", "state \(String(describing: stopped)) after SIGSTOP")
+        usleep(100_000)
+        #expect(["T", "t"].contains(state(pid) ?? "?"), "still stopped a moment later")
+        kill(pid, SIGCONT)
+        #expect(waitForState(pid, ["S", "R"]).map { ["S", "R"].contains($0) } == true, "running again after SIGCONT")
+        child.signal(SIGTERM)
+        #expect(try child.wait() == 143)
+    }
+
+    /// A thread that ends (pthread_exit: the `exit` system call) is not "the thread that called
+    /// exit": only the process's exit gets an exit backtrace.
+    @Test func threadExitsAreNotProcessExits() throws {
+        let dir = Binaries.freshDirectory("threadexit")
+        let trace = dir + "/t.ndjson"
+        let source = dir + "/threads.c"
+        try writeFile(source, """
+            #include <pthread.h>
+            static void *work(void *a) { return a; }
+            int main(void) { pthread_t t[4]; for (int i = 0; i < 4; i++) pthread_create(&t[i], 0, work, 0);
+              for (int i = 0; i < 4; i++) pthread_join(t[i], 0); return 0; }
+            """, mode: 0o644)
+        #expect(try run(["/usr/bin/env", "cc", "-pthread", "-o", dir + "/threads", source]).status == 0)
+        #expect(try run([Binaries.probeExec, "-o", trace, "--", dir + "/threads"]).status == 0)
+        let exits = try TraceReader.read(path: trace).events.filter { $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit" }
+        #expect(exits.count == 1)
+        #expect(exits.first?["main_returned"] == .bool(true))
+    }
+}
