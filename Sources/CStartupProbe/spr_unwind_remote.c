@@ -20,7 +20,6 @@ static struct {
     int (*init_remote)(unw_cursor_t *, unw_addr_space_t, void *);
     int (*step)(unw_cursor_t *);
     int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
-    int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
     int (*is_signal_frame)(unw_cursor_t *);
     int (*search_unwind_table)(unw_addr_space_t, unw_word_t, unw_dyn_info_t *, unw_proc_info_t *, int, void *);
     void *(*upt_create)(pid_t);
@@ -172,7 +171,6 @@ static int spr_unwind_bind(void) {
     spr_unw.init_remote = unw_init_remote;
     spr_unw.step = unw_step;
     spr_unw.get_reg = unw_get_reg;
-    spr_unw.get_proc_name = unw_get_proc_name;
     spr_unw.is_signal_frame = unw_is_signal_frame;
     spr_unw.upt_create = _UPT_create;
     spr_unw.upt_destroy = _UPT_destroy;
@@ -198,7 +196,6 @@ static int spr_unwind_bind(void) {
     spr_unw.init_remote = spr_symbol(generic, SPR_UNW_PREFIX "init_remote", &missing);
     spr_unw.step = spr_symbol(generic, SPR_UNW_PREFIX "step", &missing);
     spr_unw.get_reg = spr_symbol(generic, SPR_UNW_PREFIX "get_reg", &missing);
-    spr_unw.get_proc_name = spr_symbol(generic, SPR_UNW_PREFIX "get_proc_name", &missing);
     spr_unw.is_signal_frame = spr_symbol(generic, SPR_UNW_PREFIX "is_signal_frame", &missing);
     spr_unw.upt_create = spr_symbol(ptrace_library, "_UPT_create", &missing);
     spr_unw.upt_destroy = spr_symbol(ptrace_library, "_UPT_destroy", &missing);
@@ -265,12 +262,8 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) 
             frame->ip = ip;
             frame->sp = sp;
             frame->signal_frame = spr_unw.is_signal_frame(&cursor) > 0;
-            unw_word_t offset = 0;
-            if (spr_unw.get_proc_name(&cursor, frame->name, sizeof(frame->name), &offset) == 0) {
-                frame->name_offset = offset;
-            } else {
-                frame->name[0] = 0;
-            }
+            // Names are given by the caller from the modules' symbol tables (SymbolResolver):
+            // unw_get_proc_name maps and scans the whole ELF file again for every frame.
             count++;
             if (ip == 0) {
                 break;

@@ -20,10 +20,6 @@ int spr_unwind_load(char *why, size_t why_size);
 typedef struct spr_frame {
     uint64_t ip;
     uint64_t sp;
-    /// Offset of ip from the start of `name`; valid when name[0] != 0.
-    uint64_t name_offset;
-    /// The symbol containing ip (mangled), or empty when unknown.
-    char name[512];
     /// 1 when the frame was entered by a signal (its ip is exact, not a return address).
     int signal_frame;
 } spr_frame_t;

@@ -38,15 +38,16 @@ public enum ProcessFacts {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: limit)
-        var count = 0
-        while count < limit {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, limit - count) }
+        // Read in 8 KiB steps: /proc files report size 0, and most are small.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(limit, 8192))
+        while bytes.count < limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, min($0.count, limit - bytes.count)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            count += n
+            bytes += chunk[0..<n]
         }
-        return Array(bytes[0..<count])
+        return bytes
     }
 
     /// The current working directory, or nil.

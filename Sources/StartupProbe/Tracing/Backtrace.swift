@@ -37,30 +37,53 @@ enum RemoteBacktrace {
 
     /// Unwinds `tid` (stopped) and names each frame's module. Returns nil and a reason when
     /// libunwind is unavailable.
-    static func capture(tid: Int32, map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String] = [:])
-        -> (frames: [BacktraceFrame], error: String?)
-    {
+    static func capture(
+        tid: Int32, map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String] = [:], symbols: SymbolResolver
+    ) -> (frames: [BacktraceFrame], error: String?) {
         tables.withUnsafeBufferPointer { spr_unwind_set_tables($0.baseAddress, Int32($0.count)) }
         var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
         var error: Int32 = 0
         let count = Int(spr_unwind_thread(tid, &raw, Int32(maximumFrames), &error))
         var frames: [BacktraceFrame] = []
         for i in 0..<count {
-            var f = raw[i]
-            let symbol = withUnsafeBytes(of: &f.name) { bytes in
-                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            // A return address points after the call: look up ip-1 so the frame is the caller's
-            // line, not the next one (libunwind's proc name already does this for its offsets).
+            let f = raw[i]
+            // A return address points after the call: look up ip-1 so the frame is the call's
+            // function and line, not whatever follows it (a call to a noreturn function is
+            // often the last instruction of its function).
             let lookup = (i == 0 || f.signal_frame != 0) ? f.ip : f.ip &- 1
             let place = map.locate(lookup)
             frames.append(BacktraceFrame(
                 ip: f.ip, module: place?.module, moduleOffset: place?.offset, buildID: place.flatMap { buildIDs[$0.module] },
-                symbol: symbol.isEmpty ? nil : symbol, symbolOffset: f.name_offset,
-                demangled: symbol.isEmpty ? nil : Demangle.name(symbol)
+                symbol: nil, symbolOffset: lookup == f.ip ? 0 : 1, demangled: nil
             ))
         }
+        name(&frames, symbols: symbols)
         return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
+    }
+
+    /// Names the frames from their modules' symbol tables, one pass per module.
+    static func name(_ frames: inout [BacktraceFrame], symbols: SymbolResolver) {
+        var byModule: [String: [Int]] = [:]
+        for (i, frame) in frames.enumerated() where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil {
+            byModule[frame.module!, default: []].append(i)
+        }
+        for (module, indices) in byModule {
+            guard let elf = ELFFile(path: module) else { continue }
+            defer { elf.close() }
+            var addressOf: [Int: UInt64] = [:]
+            for i in indices {
+                if let address = elf.address(ofFileOffset: frames[i].moduleOffset!) { addressOf[i] = address }
+            }
+            let names = symbols.names(module: module, elf: elf, addresses: Array(addressOf.values))
+            for (i, address) in addressOf {
+                guard let found = names[address] else { continue }
+                frames[i].symbol = found.name
+                // symbolOffset holds 1 for return addresses (looked up at ip-1): report ip's offset.
+                frames[i].symbolOffset = found.offset + frames[i].symbolOffset
+                frames[i].demangled = Demangle.name(found.name)
+            }
+            for i in indices where frames[i].symbol == nil { frames[i].symbolOffset = 0 }
+        }
     }
 
     /// Fills in file:line for the frames whose module has DWARF line tables.
@@ -167,7 +190,7 @@ enum RemoteBacktrace {
     /// Start-up and exit plumbing of the C library, not the program's own code.
     static func isPlumbing(_ name: String) -> Bool {
         ["_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl", "__run_exit_handlers",
-            "_exit", "__GI__exit", "exit", "__GI_exit", "raise", "__GI_raise", "abort", "__GI_abort", "__pthread_kill_implementation",
+            "_exit", "_Exit", "__GI__exit", "exit", "__GI_exit", "raise", "__GI_raise", "abort", "__GI_abort", "__pthread_kill_implementation",
             "__pthread_kill_internal", "pthread_kill", "__pthread_kill", "start_thread", "clone3", "__clone3", "clone", "__clone",
             "gsignal", "__restore_rt", "killpg", "kill", "std::sys::exit::exit", "std::sys::pal::unix::os::exit"].contains(name)
     }

@@ -76,20 +76,26 @@ struct ELFFile {
     /// Closes the file.
     func close() { _ = Glibc.close(fd) }
 
-    /// The value (unrelocated address) of a defined function named `names[0]`, else `names[1]`…,
-    /// from .symtab, else .dynsym.
-    func functionAddress(named names: [String]) -> UInt64? {
+    /// The raw symbol tables with their string tables: .symtab first, then .dynsym.
+    func symbolTables(limit: Int = 256 << 20) -> [(symbols: [UInt8], strings: [UInt8])] {
         var tables: [(symbols: [UInt8], strings: [UInt8])] = []
         for tableType: UInt32 in [2, 11] {  // SHT_SYMTAB, SHT_DYNSYM
             for section in sections where section.type == tableType && section.entrySize == 24 {
-                guard Int(section.link) < sections.count, section.size < 256 << 20 else { continue }
+                guard Int(section.link) < sections.count, section.size < UInt64(limit) else { continue }
                 let strings = sections[Int(section.link)]
-                guard strings.size < 256 << 20, let symbolBytes = read(offset: section.offset, count: Int(section.size)),
+                guard strings.size < UInt64(limit), let symbolBytes = read(offset: section.offset, count: Int(section.size)),
                     let stringBytes = read(offset: strings.offset, count: Int(strings.size))
                 else { continue }
                 tables.append((symbolBytes, stringBytes))
             }
         }
+        return tables
+    }
+
+    /// The value (unrelocated address) of a defined function named `names[0]`, else `names[1]`…,
+    /// from .symtab, else .dynsym.
+    func functionAddress(named names: [String]) -> UInt64? {
+        let tables = symbolTables()
         for name in names {
             let target = Array(name.utf8) + [0]
             for table in tables {

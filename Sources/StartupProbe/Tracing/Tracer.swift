@@ -51,6 +51,7 @@ final class Tracer {
     private var maps: [Int32: (map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String])] = [:]
     private var unwindUnavailable: String?
     private var milestones = Milestones()
+    private let symbols = SymbolResolver()
     private var recordedSignals = 0
     private var childSignals = 0
     /// Signals recorded one by one; after that they are only counted (a shell gets one
@@ -315,7 +316,9 @@ final class Tracer {
             return (map, located.tables, located.buildIDs)
         }()
         maps[process] = known
-        return RemoteBacktrace.capture(tid: tid, map: known.map, tables: known.tables, buildIDs: known.buildIDs).frames
+        return RemoteBacktrace.capture(
+            tid: tid, map: known.map, tables: known.tables, buildIDs: known.buildIDs, symbols: symbols
+        ).frames
     }
 
     @discardableResult
