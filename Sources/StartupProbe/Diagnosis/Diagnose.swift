@@ -40,7 +40,11 @@ public enum Diagnose {
             parts.append("\(program) could not be started: probe-exec could not fork (\(error)).")
         case .execFailed(let error, let path):
             category = .execFailed
-            parts.append("\(program) could not be started: \(Diagnose.execExplanation(error, path: path)) (exit status \(report.cause.shellStatus)).")
+            let why = ExecPreflight.explain(
+                path: path, command: report.command.first ?? path, error: error.code,
+                searchPath: ProcessEnvironment.value(of: "PATH")
+            ).map { "\($0) (\(error.name))" } ?? Diagnose.execExplanation(error, path: path)
+            parts.append("\(program) could not be started: \(why); exit status \(report.cause.shellStatus).")
         case .exited(let code):
             category = code == 0 ? .cleanExit : .exitCode
             parts.append(code == 0 ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")

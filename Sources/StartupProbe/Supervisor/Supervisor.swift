@@ -148,6 +148,9 @@ public final class Supervisor {
         TraceEvent("exec", at: offset(), [
             ("ok", false), ("path", .string(path)), ("errno", .int(error.code)), ("errno_name", .string(error.name)),
             ("error", .string(error.message)), ("exit_status", .int(CommandResolver.exitStatus(forExecError: error.code))),
+            ("explanation", ExecPreflight.explain(
+                path: path, command: options.command[0], error: error.code, searchPath: ProcessEnvironment.value(of: "PATH")
+            ).map { .string($0) } ?? .null),
         ])
     }
 

@@ -137,6 +137,14 @@ struct ELFFile {
         return load.address &+ (offset - load.offset)
     }
 
+    /// The PT_INTERP path (the dynamic loader the kernel must load), or nil for a static binary.
+    var interpreter: String? {
+        guard let segment = segments.first(where: { $0.type == 3 }), segment.fileSize < 4096,  // PT_INTERP
+            let bytes = read(offset: segment.offset, count: Int(segment.fileSize))
+        else { return nil }
+        return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+
     /// The GNU build-id (hex) from a PT_NOTE segment, or nil.
     var buildID: String? {
         for note in segments where note.type == 4 && note.fileSize < 1 << 16 {  // PT_NOTE

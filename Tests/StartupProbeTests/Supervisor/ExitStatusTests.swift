@@ -31,7 +31,7 @@ import Testing
         let result = try run([Binaries.probeExec, "--", "no-such-program-xyz"], environment: env)
         #expect(result.status == 127)
         #expect(result.stderr.contains("no-such-program-xyz"))
-        #expect(result.stderr.contains("not found in PATH"))
+        #expect(result.stderr.contains("is not in any PATH directory"))
     }
 
     @Test func missingPathExits127() throws {
@@ -46,7 +46,7 @@ import Testing
         try writeFile(file, "#!/bin/sh\necho hi\n", mode: 0o644)
         let result = try run([Binaries.probeExec, "--", file], environment: env)
         #expect(result.status == 126)
-        #expect(result.stderr.contains("not executable"))
+        #expect(result.stderr.contains("has no execute permission (mode 644)"))
     }
 
     @Test func directoryExits126() throws {

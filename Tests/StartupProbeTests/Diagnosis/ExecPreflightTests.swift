@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+@testable import StartupProbe
+import Testing
+
+/// Exec failures explained from the file itself, on real files that really fail to exec.
+@Suite(.serialized) struct ExecPreflightTests {
+    let env = ["PROBE_EXEC_TRACE_DIR": Binaries.scratch + "/traces-preflight"]
+
+    func runBroken(_ path: String) throws -> (status: Int32, stderr: String) {
+        let r = try run([Binaries.probeExec, "--", path], environment: env)
+        return (r.status, r.stderr)
+    }
+
+    /// A copy of /bin/true with `patch` applied to its bytes.
+    func patchedTrue(_ name: String, _ patch: (inout [UInt8]) -> Void) throws -> String {
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: "/bin/true")))
+        patch(&bytes)
+        let path = Binaries.freshDirectory("patched") + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o755])
+        return path
+    }
+
+    @Test func scriptWithWindowsLineEndings() throws {
+        let path = Binaries.freshDirectory("crlf") + "/start.sh"
+        try writeFile(path, "#!/bin/sh\r\necho started\r\n", mode: 0o755)
+        let r = try runBroken(path)
+        #expect(r.status == 127)
+        #expect(r.stderr.contains("carriage return"))
+        #expect(r.stderr.contains("dos2unix"))
+    }
+
+    @Test func missingShebangInterpreter() throws {
+        let path = Binaries.freshDirectory("shebang") + "/app.py"
+        try writeFile(path, "#!/usr/bin/python9.9\nprint('hi')\n", mode: 0o755)
+        let r = try runBroken(path)
+        #expect(r.status == 127)
+        #expect(r.stderr.contains("its #! interpreter /usr/bin/python9.9 does not exist"))
+    }
+
+    @Test func binaryForAnotherArchitecture() throws {
+        let path = try patchedTrue("arm-binary") { bytes in
+            bytes[18] = 183  // e_machine = EM_AARCH64
+            bytes[19] = 0
+        }
+        let r = try runBroken(path)
+        #expect(r.status == 126)
+        #expect(r.stderr.contains("is an ELF binary for aarch64, and this machine is \(ExecPreflight.hostMachine)"))
+    }
+
+    @Test func missingDynamicLoader() throws {
+        let path = try patchedTrue("musl-binary") { bytes in
+            let old = Array("/lib64/ld-linux-x86-64.so.2".utf8)
+            let new = Array("/lib/ld-musl-x86_64.so.1".utf8) + [0, 0, 0]
+            if let at = (0...(bytes.count - old.count)).first(where: { bytes[$0..<($0 + old.count)].elementsEqual(old) }) {
+                bytes.replaceSubrange(at..<(at + old.count), with: new)
+            }
+        }
+        let r = try runBroken(path)
+        #expect(r.status == 127)
+        #expect(r.stderr.contains("its ELF interpreter (dynamic loader) /lib/ld-musl-x86_64.so.1 does not exist"))
+        #expect(r.stderr.contains("musl"))
+    }
+
+    @Test func misspelledCommandSuggestsTheNearName() throws {
+        let dir = Binaries.freshDirectory("pathnames")
+        try writeFile(dir + "/api-server", "#!/bin/sh\n", mode: 0o755)
+        let r = try run([Binaries.probeExec, "--", "api-sever"], environment: env.merging(["PATH": dir]) { $1 })
+        #expect(r.status == 127)
+        #expect(r.stderr.contains("did you mean api-server (in \(dir))?"))
+        let local = try run(["/bin/sh", "-c", "cd \(dir) && PATH=/usr/bin:/bin \(Binaries.probeExec) -- api-server"], environment: env)
+        #expect(local.stderr.contains("it is in the current directory: run it as ./api-server"))
+    }
+
+    @Test func editDistance() {
+        #expect(ExecPreflight.editDistance(Array("server".utf8), Array("sever".utf8), limit: 2) == 1)
+        #expect(ExecPreflight.editDistance(Array("abc".utf8), Array("xyz".utf8), limit: 2) == 3)
+        #expect(ExecPreflight.editDistance(Array("".utf8), Array("ab".utf8), limit: 2) == 2)
+    }
+}
