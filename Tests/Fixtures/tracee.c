@@ -38,6 +38,18 @@ static void *crashing_thread(void *arg) {
     return NULL;
 }
 
+static void *crashing_thread_noop(void *arg) {
+    // Threads that create threads: the grandchild's first stop and its creator's clone event
+    // are then both pending when the tracer looks.
+    long depth = (long)arg;
+    if (depth > 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, crashing_thread_noop, (void *)(depth - 1));
+        pthread_join(t, NULL);
+    }
+    return NULL;
+}
+
 static void *overflowing_thread(void *arg) {
     (void)arg;
     recurse(0);
@@ -92,6 +104,16 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "noptrace")) return run_without_ptrace(argv + 2);
+    if (!strcmp(mode, "thread-burst")) {
+        // Threads that start and end as fast as possible: each one's first ptrace stop races
+        // its creator's clone event.
+        for (int round = 0; round < 20; round++) {
+            pthread_t t[16];
+            for (int i = 0; i < 16; i++) pthread_create(&t[i], NULL, crashing_thread_noop, (void *)3L);
+            for (int i = 0; i < 16; i++) pthread_join(t[i], NULL);
+        }
+        return 7;
+    }
     fprintf(stderr, "tracee: unknown mode %s\n", mode);
     return 64;
 }

@@ -51,7 +51,8 @@ public enum Diagnose {
             parts += Diagnose.startupStory(report.tracing)
             if report.tracing.mainReturned == true {
                 parts.append(code == 0 ? "main() returned normally." : "main() returned \(code).")
-            } else if let caller = report.tracing.exitSummary, !caller.isEmpty {
+            } else if let caller = report.tracing.exitSummary, !caller.isEmpty, code == 0 || report.programError == nil {
+                // (When the runtime reported an error, its exit path is its own plumbing.)
                 let place = report.tracing.exitLocation.map { " (\($0))" } ?? ""
                 parts.append("exit(\(code)) was called from \(caller.backticked())\(place).")
             }
@@ -143,6 +144,19 @@ public enum Diagnose {
         if (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
             return ["It wrote nothing on stdout or stderr."]
         }
+        if let error = report.programError {
+            var sentence = "It reported a \(error.language) \(error.kind): \(Escaping.visible(error.message))"
+            if let location = error.location { sentence += " at \(Escaping.visible(location))" }
+            sentence += "."
+            var parts = [sentence]
+            if error.importChain.count > 1 {
+                parts.append("Import chain: " + error.importChain.map { Escaping.visible($0) }.joinedWithArrows() + ".")
+            }
+            if let variable = error.environmentVariable {
+                parts.append("The environment variable \(Escaping.visible(variable)) is not set.")
+            }
+            return parts
+        }
         if let line = lastLine(report.stderrTail) ?? lastLine(report.stdoutTail) {
             let stream = lastLine(report.stderrTail) != nil ? "stderr" : "stdout"
             return ["Last line on \(stream): \"\(line)\"."]
@@ -187,6 +201,18 @@ extension String {
         for name in self.split(separator: "←") {
             if !out.isEmpty { out += " ← " }
             out += "`" + name.trimmingWhitespace() + "`"
+        }
+        return out
+    }
+}
+
+extension Array where Element == String {
+    /// "a → b → c"
+    fileprivate func joinedWithArrows() -> String {
+        var out = ""
+        for item in self {
+            if !out.isEmpty { out += " → " }
+            out += item
         }
         return out
     }

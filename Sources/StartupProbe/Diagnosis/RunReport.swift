@@ -72,6 +72,8 @@ public struct RunReport: Sendable {
     public var stderrTransport: String?
     /// Orphaned descendants reaped while the child ran.
     public var orphansReaped = 0
+    /// The runtime error the program reported on stderr (or stdout) before exiting, if any.
+    public var programError: ProgramError?
     /// What ptrace tracing found (state `off` when not traced).
     public var tracing = TracingFindings()
 

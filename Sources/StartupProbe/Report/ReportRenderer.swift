@@ -141,6 +141,10 @@ public enum ReportRenderer {
         case "tracing":
             let reason = e["reason"]?.stringValue.map { " (\($0))" } ?? ""
             return "ptrace tracing \(s("state"))\(reason)"
+        case "program_error":
+            var text = "the program reported \(s("language")) \(s("kind")): \(s("message"))"
+            if let location = e["location"]?.stringValue { text += " at \(location)" }
+            return text
         case "milestone":
             let what = s("name") == "main" ? "main() reached" : "entry point reached (the dynamic loader is done)"
             return "\(what) at \(s("address")), found by \(s("how"))"

@@ -90,6 +90,8 @@ public final class Supervisor {
         var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
         var report = loop.run()
         if tracer == nil { report.tracing = tracing }
+        report.programError = ProgramErrorParser.find(in: String(decoding: report.stderrTail, as: UTF8.self))
+            ?? ProgramErrorParser.find(in: String(decoding: report.stdoutTail, as: UTF8.self))
         finish(report)
         return report
     }
@@ -132,6 +134,9 @@ public final class Supervisor {
                 ("transport", transport.map { .string($0) } ?? .null),
                 ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(String(decoding: tail, as: UTF8.self))),
             ]))
+        }
+        if let error = report.programError {
+            trace.append(TraceEvent("program_error", at: offset(), error.fields))
         }
         let verdict = Diagnose.verdict(for: report)
         trace.append(TraceEvent("verdict", at: offset(), [

@@ -158,6 +158,11 @@ struct SupervisorLoop {
                 case .exited, .killed: ended = true
                 default: ended = false
                 }
+                if let tracer, event.isPtraceStop, !tracer.owns(pid) {
+                    // A new thread's (or followed child's) first stop can be reported before its
+                    // creator's PTRACE_EVENT_CLONE: it is ours already, and must be resumed.
+                    tracer.adopt(pid)
+                }
                 if let tracer, tracer.owns(pid) {
                     if !ended {
                         tracer.handle(event)

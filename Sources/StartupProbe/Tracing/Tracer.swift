@@ -85,6 +85,13 @@ final class Tracer {
     /// Whether `tid` is one of the traced threads or processes.
     func owns(_ tid: Int32) -> Bool { tids.contains(tid) }
 
+    /// A tracee reported a stop before the event announcing it was handled: take it in.
+    func adopt(_ tid: Int32) {
+        tids.insert(tid)
+        // Same process as the program? Then its thread.
+        if let group = ProcessFacts.threadGroup(of: tid), programThreads.contains(group) { programThreads.insert(tid) }
+    }
+
     /// A traced thread or process is gone for good.
     func forget(_ tid: Int32) {
         if tids.remove(tid) != nil { gone.insert(tid) }

@@ -17,6 +17,14 @@ enum WaitEvent: Equatable {
     /// Stopped or continued without ptrace (job control of an untraced child).
     case other(tid: Int32)
 
+    /// Whether this is a stop only a tracee reports (it must be resumed by the tracer).
+    var isPtraceStop: Bool {
+        switch self {
+        case .signalStop, .groupStop, .eventStop, .ptraceEvent: return true
+        case .exited, .killed, .other: return false
+        }
+    }
+
     /// Decodes a wait status.
     init(tid: Int32, status: Int32) {
         if spr_wifexited(status) != 0 {

@@ -243,6 +243,13 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(try child.wait() == 143)
     }
 
+    /// 320 short-lived threads: a new thread's first stop may be reported before its creator's
+    /// clone event; it must still be resumed (this once hung a JVM).
+    @Test func threadBurstNeverHangs() throws {
+        let r = try traced(["thread-burst"])
+        #expect(r.status == 7)
+    }
+
     /// A thread that ends (pthread_exit: the `exit` system call) is not "the thread that called
     /// exit": only the process's exit gets an exit backtrace.
     @Test func threadExitsAreNotProcessExits() throws {
