@@ -49,6 +49,14 @@ public enum Diagnose {
             category = code == 0 ? .cleanExit : .exitCode
             parts.append(code == 0 ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")
             parts += Diagnose.startupStory(report.tracing)
+            if !report.missingLibraries.isEmpty {
+                let names = report.missingLibraries.map { library in
+                    library.neededBy == report.programPath ? library.name : "\(library.name) (needed by \(library.neededBy))"
+                }
+                parts.append("The dynamic loader could not find " + names.joinedWithCommas()
+                    + " in RPATH/RUNPATH, LD_LIBRARY_PATH, /etc/ld.so.cache or the default directories: install the package that provides it, or fix the library path.")
+                return Verdict(category: category, summary: parts.joinedWithSpaces())
+            }
             if report.tracing.mainReturned == true {
                 parts.append(code == 0 ? "main() returned normally." : "main() returned \(code).")
             } else if let caller = report.tracing.exitSummary, !caller.isEmpty, code == 0 || report.programError == nil {
@@ -77,14 +85,7 @@ public enum Diagnose {
         if case .execFailed = report.cause {} else if case .spawnFailed = report.cause {} else {
             parts += Diagnose.outputStory(report)
         }
-        // Concatenated by hand: `joined(separator:)` instantiates generic metadata whose first
-        // conformance lookup scans the whole static binary (measured in the start-up profile).
-        var summary = ""
-        for part in parts {
-            if !summary.isEmpty { summary += " " }
-            summary += part
-        }
-        return Verdict(category: category, summary: summary)
+        return Verdict(category: category, summary: parts.joinedWithSpaces())
     }
 
     /// Why execve failed, for a person.
@@ -212,6 +213,29 @@ extension Array where Element == String {
         var out = ""
         for item in self {
             if !out.isEmpty { out += " → " }
+            out += item
+        }
+        return out
+    }
+}
+
+extension Array where Element == String {
+    /// Concatenated by hand: `joined(separator:)` instantiates generic metadata whose first
+    /// conformance lookup scans the whole static binary (measured in the start-up profile).
+    fileprivate func joinedWithSpaces() -> String {
+        var out = ""
+        for part in self {
+            if !out.isEmpty { out += " " }
+            out += part
+        }
+        return out
+    }
+
+    /// "a, b and c"
+    fileprivate func joinedWithCommas() -> String {
+        var out = ""
+        for (i, item) in enumerated() {
+            if i > 0 { out += i == count - 1 ? " and " : ", " }
             out += item
         }
         return out

@@ -74,6 +74,10 @@ public struct RunReport: Sendable {
     public var orphansReaped = 0
     /// The runtime error the program reported on stderr (or stdout) before exiting, if any.
     public var programError: ProgramError?
+    /// The program file that was exec'd (the last image, when a script exec'd a binary).
+    public var programPath: String?
+    /// Shared libraries the dynamic loader could not find, when it failed to start the program.
+    public var missingLibraries: [SharedLibraries.Missing] = []
     /// What ptrace tracing found (state `off` when not traced).
     public var tracing = TracingFindings()
 

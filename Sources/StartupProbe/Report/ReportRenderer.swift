@@ -145,6 +145,9 @@ public enum ReportRenderer {
             var text = "the program reported \(s("language")) \(s("kind")): \(s("message"))"
             if let location = e["location"]?.stringValue { text += " at \(location)" }
             return text
+        case "missing_libraries":
+            let names = (e["libraries"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+            return "the dynamic loader cannot find: " + names.map { $0 }.reduce("") { $0.isEmpty ? $1 : $0 + ", " + $1 }
         case "milestone":
             let what = s("name") == "main" ? "main() reached" : "entry point reached (the dynamic loader is done)"
             return "\(what) at \(s("address")), found by \(s("how"))"

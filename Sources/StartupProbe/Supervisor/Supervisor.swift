@@ -90,8 +90,16 @@ public final class Supervisor {
         var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
         var report = loop.run()
         if tracer == nil { report.tracing = tracing }
-        report.programError = ProgramErrorParser.find(in: String(decoding: report.stderrTail, as: UTF8.self))
+        let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
+        report.programError = ProgramErrorParser.find(in: stderrText)
             ?? ProgramErrorParser.find(in: String(decoding: report.stdoutTail, as: UTF8.self))
+        report.programPath = report.tracing.lastImage ?? outcome.path
+        if case .exited(127) = report.cause, let program = report.programPath,
+            stderrText.contains("error while loading shared libraries")
+                || (report.tracing.state == "on" && report.tracing.entryReachedMilliseconds == nil)
+        {
+            report.missingLibraries = SharedLibraries.missing(program: program, libraryPath: ProcessEnvironment.value(of: "LD_LIBRARY_PATH"))
+        }
         finish(report)
         return report
     }
@@ -137,6 +145,14 @@ public final class Supervisor {
         }
         if let error = report.programError {
             trace.append(TraceEvent("program_error", at: offset(), error.fields))
+        }
+        if !report.missingLibraries.isEmpty {
+            trace.append(TraceEvent("missing_libraries", at: offset(), [
+                ("program", report.programPath.map { .string($0) } ?? .null),
+                ("libraries", .array(report.missingLibraries.map {
+                    .object([("name", .string($0.name)), ("needed_by", .string($0.neededBy))])
+                })),
+            ]))
         }
         let verdict = Diagnose.verdict(for: report)
         trace.append(TraceEvent("verdict", at: offset(), [

@@ -137,6 +137,41 @@ struct ELFFile {
         return load.address &+ (offset - load.offset)
     }
 
+    /// DT_NEEDED names, DT_RPATH and DT_RUNPATH from the PT_DYNAMIC segment.
+    func dynamicEntries() -> (needed: [String], rpath: String?, runpath: String?) {
+        guard let dynamic = segments.first(where: { $0.type == 2 }), dynamic.fileSize < 1 << 20,  // PT_DYNAMIC
+            let entries = read(offset: dynamic.offset, count: Int(dynamic.fileSize))
+        else { return ([], nil, nil) }
+        var neededOffsets: [UInt64] = []
+        var rpath: UInt64?
+        var runpath: UInt64?
+        var stringTable: UInt64?
+        var stringSize: UInt64 = 0
+        var i = 0
+        while i + 16 <= entries.count {
+            let tag = ELFFile.u64(entries, i)
+            let value = ELFFile.u64(entries, i + 8)
+            switch tag {
+            case 0: i = entries.count
+            case 1: neededOffsets.append(value)  // DT_NEEDED
+            case 5: stringTable = value  // DT_STRTAB (an address)
+            case 10: stringSize = value  // DT_STRSZ
+            case 15: rpath = value  // DT_RPATH
+            case 29: runpath = value  // DT_RUNPATH
+            default: break
+            }
+            i += 16
+        }
+        guard let stringTable, stringSize > 0, stringSize < 16 << 20,
+            let load = segments.first(where: { $0.type == 1 && $0.address <= stringTable && stringTable < $0.address + $0.fileSize }),
+            let strings = read(offset: load.offset + (stringTable - load.address), count: Int(stringSize))
+        else { return ([], nil, nil) }
+        return (
+            neededOffsets.map { DWARFReader.string(in: strings, at: $0) },
+            rpath.map { DWARFReader.string(in: strings, at: $0) }, runpath.map { DWARFReader.string(in: strings, at: $0) }
+        )
+    }
+
     /// The PT_INTERP path (the dynamic loader the kernel must load), or nil for a static binary.
     var interpreter: String? {
         guard let segment = segments.first(where: { $0.type == 3 }), segment.fileSize < 4096,  // PT_INTERP

@@ -23,6 +23,8 @@ public struct TracingFindings: Sendable {
     public var mainReturned: Bool?
     /// How many programs the target exec'd (a script that execs a binary counts 2).
     public var execCount = 0
+    /// The file of the last program image.
+    public var lastImage: String?
     /// Milliseconds since start when the last program image reached its entry point and main().
     public var entryReachedMilliseconds: Double?
     public var mainReachedMilliseconds: Double?
@@ -199,6 +201,7 @@ final class Tracer {
                 break
             }
             findings.execCount += 1
+            findings.lastImage = path
             supervisor.trace.append(TraceEvent("target_exec", at: supervisor.offset(), [
                 ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("count", .int(findings.execCount)),
             ]))
