@@ -130,6 +130,12 @@ uint64_t spr_breakpoint_instruction(int *length) {
 #error "StartupProbe supports x86_64 and aarch64"
 #endif
 
+long spr_read_memory(pid_t pid, uint64_t address, void *buffer, size_t length) {
+    struct iovec local = {buffer, length};
+    struct iovec remote = {(void *)(uintptr_t)address, length};
+    return (long)process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
 int spr_ptrace_single_step(pid_t tid) { return spr_result(ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL)); }
 
 int spr_ptrace_peek(pid_t tid, uint64_t address, uint64_t *word) {

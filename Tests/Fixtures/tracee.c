@@ -104,6 +104,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "noptrace")) return run_without_ptrace(argv + 2);
+    if (!strcmp(mode, "buffered")) {
+        // Into a pipe stdout is fully buffered: without a flush these bytes never leave.
+        printf("config loaded, starting workers");
+        fprintf(stderr, "unbuffered stderr line\n");
+        if (argc > 2 && !strcmp(argv[2], "_exit")) _exit(0);
+        if (argc > 2 && !strcmp(argv[2], "exit")) exit(0);
+        abort();
+    }
     if (!strcmp(mode, "thread-burst")) {
         // Threads that start and end as fast as possible: each one's first ptrace stop races
         // its creator's clone event.

@@ -57,6 +57,10 @@ int spr_ptrace_peek(pid_t tid, uint64_t address, uint64_t *word);
 /// Writes one word of the tracee's memory. Returns 0 or an errno value.
 int spr_ptrace_poke(pid_t tid, uint64_t address, uint64_t word);
 
+/// Reads `length` bytes of another process's memory (process_vm_readv). Returns the number of
+/// bytes read, or -1 with errno set.
+long spr_read_memory(pid_t pid, uint64_t address, void *buffer, size_t length);
+
 /// The breakpoint instruction for this architecture, as the low bytes of a word, and its length.
 uint64_t spr_breakpoint_instruction(int *length);
 

@@ -140,8 +140,23 @@ public enum Diagnose {
 
     /// What the output says: nothing at all, or its last line.
     static func outputStory(_ report: RunReport) -> [String] {
+        var lost: [String] = []
+        for stream in ["stdout", "stderr"] {
+            guard let bytes = report.tracing.lostOutput[stream], !bytes.isEmpty else { continue }
+            var sentence = "\(bytes.count) bytes it wrote to \(stream) were still in its stdio buffer and never came out"
+            if let line = lastLine(bytes) { sentence += " (ending \"\(line)\")" }
+            lost.append(sentence + "; they are in the trace.")
+        }
         let piped = report.stdoutBytes != nil || report.stderrBytes != nil
-        guard piped else { return [] }
+        guard piped else { return lost }
+        if !lost.isEmpty && (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
+            return ["Nothing reached stdout or stderr."] + lost
+        }
+        if !lost.isEmpty { return lost + Diagnose.outputStoryWithoutLoss(report) }
+        return Diagnose.outputStoryWithoutLoss(report)
+    }
+
+    static func outputStoryWithoutLoss(_ report: RunReport) -> [String] {
         if (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
             return ["It wrote nothing on stdout or stderr."]
         }

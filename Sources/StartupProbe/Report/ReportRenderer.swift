@@ -148,6 +148,8 @@ public enum ReportRenderer {
         case "missing_libraries":
             let names = (e["libraries"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             return "the dynamic loader cannot find: " + names.map { $0 }.reduce("") { $0.isEmpty ? $1 : $0 + ", " + $1 }
+        case "lost_output":
+            return "\(i("bytes")) bytes never written to \(s("stream")) (still in the program's stdio buffer): \(s("text"))"
         case "milestone":
             let what = s("name") == "main" ? "main() reached" : "entry point reached (the dynamic loader is done)"
             return "\(what) at \(s("address")), found by \(s("how"))"

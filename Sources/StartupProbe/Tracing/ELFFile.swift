@@ -105,12 +105,22 @@ struct ELFFile {
         return nil
     }
 
-    /// Scans Elf64_Sym entries (24 bytes) for a defined STT_FUNC whose name is `target` (with NUL).
-    private static func find(_ target: [UInt8], symbols: [UInt8], strings: [UInt8]) -> UInt64? {
+    /// The value of a defined data object (STT_OBJECT) named `name`, from .symtab, else .dynsym.
+    func objectAddress(named name: String) -> UInt64? {
+        let target = Array(name.utf8) + [0]
+        for table in symbolTables() {
+            if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings, type: 1) { return value }
+        }
+        return nil
+    }
+
+    /// Scans Elf64_Sym entries (24 bytes) for a defined symbol of `type` (STT_FUNC by default)
+    /// whose name is `target` (with NUL).
+    private static func find(_ target: [UInt8], symbols: [UInt8], strings: [UInt8], type: UInt8 = 2) -> UInt64? {
         var i = 0
         while i + 24 <= symbols.count {
             defer { i += 24 }
-            guard symbols[i + 4] & 0xF == 2, u16(symbols, i + 6) != 0 else { continue }  // STT_FUNC, defined
+            guard symbols[i + 4] & 0xF == type, u16(symbols, i + 6) != 0 else { continue }  // defined, of that type
             let nameOffset = Int(u32(symbols, i))
             guard nameOffset + target.count <= strings.count, strings[nameOffset] == target[0] else { continue }
             if strings[nameOffset..<(nameOffset + target.count)].elementsEqual(target) {

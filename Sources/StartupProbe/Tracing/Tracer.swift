@@ -25,6 +25,8 @@ public struct TracingFindings: Sendable {
     public var execCount = 0
     /// The file of the last program image.
     public var lastImage: String?
+    /// Bytes the program had written to its stdio buffers but that never reached the output.
+    public var lostOutput: [String: [UInt8]] = [:]
     /// Milliseconds since start when the last program image reached its entry point and main().
     public var entryReachedMilliseconds: Double?
     public var mainReachedMilliseconds: Double?
@@ -226,6 +228,10 @@ final class Tracer {
     /// At PTRACE_EVENT_EXIT the thread's registers and memory are still there: take the
     /// backtrace of every thread of a crash, and of the thread that called exit.
     private func handleExit(tid: Int32, status: Int32) {
+        if programThreads.contains(tid) && !checkedLostOutput {
+            checkedLostOutput = true
+            recoverLostOutput(tid: tid)
+        }
         guard unwinderUnavailable() == nil else { return }
         if spr_wifsignaled(status) != 0 {
             let signal = spr_wtermsig(status)
@@ -269,6 +275,21 @@ final class Tracer {
         if name.hasPrefix("__libc_start") { return true }
         let exitModule = frames[exitIndex].module ?? ""
         return caller.module == exitModule && exitModule.contains("libc") && name != "main"
+    }
+
+    private var checkedLostOutput = false
+
+    /// Records what the program's stdio buffers still held when it started to die.
+    private func recoverLostOutput(tid: Int32) {
+        let process = ProcessFacts.threadGroup(of: tid) ?? tid
+        for (stream, bytes) in LostOutput.recover(pid: process, map: MemoryMap(pid: process), executable: findings.lastImage) {
+            findings.lostOutput[stream] = bytes
+            supervisor.trace.append(TraceEvent("lost_output", at: supervisor.offset(), [
+                ("stream", .string(stream)), ("bytes", .int(bytes.count)),
+                ("text", .string(String(decoding: bytes, as: UTF8.self))),
+                ("explanation", .string("written by the program into its C library's \(stream) buffer, never flushed to the \(stream) pipe: lost when it died")),
+            ]))
+        }
     }
 
     /// Continues `tid`, single-stepping it first when the milestones need to walk `_start`.

@@ -167,6 +167,25 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(!(try TraceReader.read(path: dir + "/u.ndjson").events.contains { $0.kind == "backtrace" && $0["reason"]?.stringValue == "crash" }))
     }
 
+    @Test(arguments: ["abort", "_exit"])
+    func bufferedOutputLostAtDeathIsRecovered(how: String) throws {
+        let r = try traced(["buffered", how])
+        #expect(r.status == (how == "abort" ? 134 : 0))
+        let lost = try #require(r.events.first { $0.kind == "lost_output" })
+        #expect(lost["stream"]?.stringValue == "stdout")
+        #expect(lost["text"]?.stringValue == "config loaded, starting workers")
+        #expect(verdict(r.events).contains("31 bytes it wrote to stdout were still in its stdio buffer and never came out"))
+        #expect(verdict(r.events).contains("Nothing reached stdout") == false, "stderr did get a line")
+    }
+
+    @Test func normalExitFlushesSoNothingIsLost() throws {
+        let r = try traced(["buffered", "exit"])
+        #expect(r.status == 0)
+        #expect(!r.events.contains { $0.kind == "lost_output" })
+        #expect(r.events.first { $0.kind == "tail" && $0["stream"]?.stringValue == "stdout" }?["text"]?.stringValue
+            == "config loaded, starting workers")
+    }
+
     static var hasRustc: Bool { (try? run(["/usr/bin/env", "rustc", "--version"]).status) == 0 }
 
     /// A Rust program: `process::exit(0)` from a helper, and a panic, both named in the trace.
