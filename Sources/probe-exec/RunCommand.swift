@@ -46,6 +46,12 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("follow-forks"), help: "Also trace the program's forked child processes.")
     var followForks = false
 
+    @Flag(name: .customLong("unbuffered"), help: "Ask the program to write output as it goes (PYTHONUNBUFFERED=1; coreutils' stdbuf preload for C programs). Changes its buffering: opt-in.")
+    var unbuffered = false
+
+    @Flag(name: .customLong("service"), help: "The program should run until told to stop: flag an exit on its own (placeholder commands, daemonizing). Implies -s.")
+    var service = false
+
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
     var command: [String] = []
 
@@ -68,6 +74,8 @@ struct RunCommand: ParsableCommand {
         arguments.remapExitCodes = remapExitCodes
         arguments.noPtrace = noPtrace
         arguments.followForks = followForks
+        arguments.unbuffered = unbuffered
+        arguments.service = service
         arguments.command = command
         throw ExitCode(Runner.run(arguments))
     }

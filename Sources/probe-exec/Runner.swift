@@ -17,6 +17,9 @@ enum Runner {
         options.pipeTerminals = arguments.pipeTerminals
         options.ptrace = !arguments.noPtrace
         options.followForks = arguments.followForks
+        options.unbuffered = arguments.unbuffered
+        options.service = arguments.service
+        if arguments.service { options.subreaper = true }  // so what it leaves behind is ours to see
         options.version = ProbeExec.version
 
         let writer = TraceWriter(path: tracePath(arguments), warn: StandardError.say)

@@ -1,5 +1,5 @@
 /// The arguments of probe-exec's run form, `probe-exec [-g] [-s] [-q] [--pipe-tty] [--no-ptrace]
-/// [--follow-forks] [-e CODE]… [-o FILE | --trace FILE] -- PROGRAM [ARGS…]`.
+/// [--follow-forks] [--unbuffered] [--service] [-e CODE]… [-o FILE | --trace FILE] -- PROGRAM [ARGS…]`.
 ///
 /// probe-exec runs before every start of a service, so the exact entrypoint form is parsed here
 /// without ArgumentParser (which costs about a millisecond per start in a static build,
@@ -21,6 +21,10 @@ public struct EntrypointArguments: Sendable, Equatable {
     public var noPtrace = false
     /// `--follow-forks`.
     public var followForks = false
+    /// `--unbuffered`.
+    public var unbuffered = false
+    /// `--service`.
+    public var service = false
     /// `-e CODE`, in order.
     public var remapExitCodes: [Int32] = []
     /// The program and its arguments (everything after `--`).
@@ -46,6 +50,8 @@ public struct EntrypointArguments: Sendable, Equatable {
             case "--pipe-tty": result.pipeTerminals = true
             case "--no-ptrace": result.noPtrace = true
             case "--follow-forks": result.followForks = true
+            case "--unbuffered": result.unbuffered = true
+            case "--service": result.service = true
             case "-e":
                 guard index < arguments.count, let code = Int32(arguments[index]), (0...255).contains(code) else {
                     return nil

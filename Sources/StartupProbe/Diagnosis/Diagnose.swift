@@ -18,6 +18,8 @@ public struct Verdict: Sendable, Equatable {
         case signal
         /// The program could not be started.
         case execFailed = "exec_failed"
+        /// A service (--service) exited on its own, without being asked to stop.
+        case serviceExited = "service_exited"
     }
 
     /// The class of outcome.
@@ -33,7 +35,7 @@ public enum Diagnose {
         let program = "`\(report.command.first ?? "program")`"
         let after = "after \(Diagnose.duration(report.durationMilliseconds))"
         var parts: [String] = []
-        let category: Verdict.Category
+        var category: Verdict.Category
         switch report.cause {
         case .spawnFailed(let error):
             category = .execFailed
@@ -46,24 +48,16 @@ public enum Diagnose {
             ).map { "\($0) (\(error.name))" } ?? Diagnose.execExplanation(error, path: path)
             parts.append("\(program) could not be started: \(why); exit status \(report.cause.shellStatus).")
         case .exited(let code):
-            category = code == 0 ? .cleanExit : .exitCode
-            parts.append(code == 0 ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")
+            let stopped = report.signals.contains(where: { [1, 2, 3, 15].contains($0.signal) })
+            category = report.service && !stopped ? .serviceExited : code == 0 ? .cleanExit : .exitCode
+            parts.append(category == .cleanExit ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")
+            if category == .serviceExited { parts += Diagnose.serviceStory(report, code: code) }
             parts += Diagnose.startupStory(report.tracing)
-            if !report.missingLibraries.isEmpty {
-                let names = report.missingLibraries.map { library in
-                    library.neededBy == report.programPath ? library.name : "\(library.name) (needed by \(library.neededBy))"
-                }
-                parts.append("The dynamic loader could not find " + names.joinedWithCommas()
-                    + " in RPATH/RUNPATH, LD_LIBRARY_PATH, /etc/ld.so.cache or the default directories: install the package that provides it, or fix the library path.")
+            if let missing = Diagnose.missingLibrariesSentence(report) {
+                parts.append(missing)
                 return Verdict(category: category, summary: parts.joinedWithSpaces())
             }
-            if report.tracing.mainReturned == true {
-                parts.append(code == 0 ? "main() returned normally." : "main() returned \(code).")
-            } else if let caller = report.tracing.exitSummary, !caller.isEmpty, code == 0 || report.programError == nil {
-                // (When the runtime reported an error, its exit path is its own plumbing.)
-                let place = report.tracing.exitLocation.map { " (\($0))" } ?? ""
-                parts.append("exit(\(code)) was called from \(caller.backticked())\(place).")
-            }
+            parts += Diagnose.exitCallerStory(report, code: code)
             parts += Diagnose.signalStory(report, killedBy: nil)
         case .killed(let signal, let core):
             category = SignalName.isFault(signal) ? .crash : .signal
@@ -100,6 +94,40 @@ public enum Diagnose {
         case EISDIR: return "\(path) is a directory (EISDIR)"
         default: return "execve(\(path)) failed: \(error)"
         }
+    }
+
+    /// Who ended the program: main() returning, or the function that called exit().
+    static func exitCallerStory(_ report: RunReport, code: Int32) -> [String] {
+        if report.tracing.mainReturned == true {
+            return [code == 0 ? "main() returned normally." : "main() returned \(code)."]
+        }
+        // When the runtime reported an error, its exit path is its own plumbing: not worth a sentence.
+        guard let caller = report.tracing.exitSummary, !caller.isEmpty, code == 0 || report.programError == nil else { return [] }
+        let place = report.tracing.exitLocation.map { " (\($0))" } ?? ""
+        return ["exit(\(code)) was called from \(caller.backticked())\(place)."]
+    }
+
+    /// "The dynamic loader could not find libx.so.1 …", when it failed to start the program.
+    static func missingLibrariesSentence(_ report: RunReport) -> String? {
+        guard !report.missingLibraries.isEmpty else { return nil }
+        let names = report.missingLibraries.map { library in
+            library.neededBy == report.programPath ? library.name : "\(library.name) (needed by \(library.neededBy))"
+        }
+        return "The dynamic loader could not find " + names.joinedWithCommas()
+            + " in RPATH/RUNPATH, LD_LIBRARY_PATH, /etc/ld.so.cache or the default directories: install the package that provides it, or fix the library path."
+    }
+
+    /// A service that exited without being told to: daemonized, or a placeholder.
+    static func serviceStory(_ report: RunReport, code: Int32) -> [String] {
+        let after = Diagnose.duration(report.durationMilliseconds)
+        var parts = ["It was started as a service (--service) but exited on its own after \(after), without being asked to stop."]
+        if let first = report.leftRunning.first {
+            let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
+            parts.append("It daemonized: it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`).")
+        } else if code == 0 && (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
+            parts.append("It wrote nothing and left nothing running: is this a placeholder command (such as `true`, `echo` or `sleep 0`) instead of the real server?")
+        }
+        return parts
     }
 
     /// How far start-up got, proven by the tracer's breakpoints.

@@ -78,6 +78,11 @@ public struct RunReport: Sendable {
     public var programPath: String?
     /// Shared libraries the dynamic loader could not find, when it failed to start the program.
     public var missingLibraries: [SharedLibraries.Missing] = []
+    /// Whether it was run as a service (--service): it should only stop when told to.
+    public var service = false
+    /// Processes still running, children of probe-exec, when the program exited (what a
+    /// daemonizing program leaves behind when probe-exec is PID 1 or a subreaper).
+    public var leftRunning: [(pid: Int32, command: String?)] = []
     /// What ptrace tracing found (state `off` when not traced).
     public var tracing = TracingFindings()
 

@@ -20,6 +20,19 @@ public enum ProcessFacts {
         return Int32(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
     }
 
+    /// The children of process `pid` (of all its threads), from /proc/PID/task/*/children.
+    public static func children(of pid: Int32) -> [Int32] {
+        guard let dir = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(dir) }
+        var result: [Int32] = []
+        while let entry = readdir(dir) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            guard Int32(tid) != nil, let text = readSmallFile("/proc/\(pid)/task/\(tid)/children", limit: 1 << 16) else { continue }
+            result += text.split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
+        }
+        return result
+    }
+
     /// The program `pid` runs, from `/proc/PID/exe`, or nil.
     public static func executable(of pid: Int32) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)

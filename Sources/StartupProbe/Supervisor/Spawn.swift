@@ -25,23 +25,26 @@ enum Spawn {
     ///   - stderrFD: the pipe end to become the child's fd 2, or -1 to pass fd 2 through.
     /// - Throws: ``SystemError`` when fork or the status pipe fails.
     ///   - traceOptions: PTRACE_O_* options to seize the child with before it execs, or 0.
-    static func run(command: [String], stdoutFD: Int32, stderrFD: Int32, traceOptions: Int32) throws(SystemError)
-        -> SpawnOutcome
+    ///   - environment: the child's environment as NAME=value entries.
+    static func run(command: [String], stdoutFD: Int32, stderrFD: Int32, traceOptions: Int32, environment: [String])
+        throws(SystemError) -> SpawnOutcome
     {
         let candidates = CommandResolver.candidates(for: command[0], searchPath: getenv("PATH").map { String(cString: $0) })
         var result = spr_spawn_result_t()
         let error: Int32 = withCStrings(candidates) { candidatePointers in
             withCStrings(command) { argvPointers in
+                withCStrings(environment) { environmentPointers in
                 var config = spr_spawn_config_t(
                     candidates: candidatePointers,
                     argv: argvPointers,
-                    envp: UnsafePointer(environ).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: 1) { $0 },
+                    envp: environmentPointers,
                     stdout_fd: stdoutFD,
                     stderr_fd: stderrFD,
                     take_terminal: Spawn.shouldTakeTerminal ? 1 : 0,
                     trace_options: traceOptions
                 )
                 return spr_spawn(&config, &result)
+                }
             }
         }
         guard error == 0 else { throw SystemError(error) }

@@ -47,7 +47,8 @@ public final class Supervisor {
                 command: options.command,
                 stdoutFD: streams.stdout?.write ?? -1,
                 stderrFD: streams.stderr?.write ?? -1,
-                traceOptions: options.ptrace ? spr_ptrace_options(options.followForks ? 1 : 0) : 0
+                traceOptions: options.ptrace ? spr_ptrace_options(options.followForks ? 1 : 0) : 0,
+                environment: childEnvironment()
             )
         } catch {
             streams.closeAll()
@@ -89,6 +90,7 @@ public final class Supervisor {
         if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
         var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
         var report = loop.run()
+        report.service = options.service
         if tracer == nil { report.tracing = tracing }
         let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
         report.programError = ProgramErrorParser.find(in: stderrText)
@@ -113,6 +115,29 @@ public final class Supervisor {
             if spr_wifstopped(status) != 0 { _ = spr_ptrace_cont(child, 0) }
         }
         return status
+    }
+
+    /// The environment the child starts with: ours, plus the buffering requests of --unbuffered.
+    func childEnvironment() -> [String] {
+        var entries = ProcessEnvironment.entries
+        guard options.unbuffered else { return entries }
+        func set(_ name: String, _ value: String) {
+            entries.removeAll { $0.hasPrefix(name + "=") }
+            entries.append(name + "=" + value)
+        }
+        set("PYTHONUNBUFFERED", "1")
+        if let stdbuf = Supervisor.stdbufLibrary {
+            let preload = ProcessEnvironment.value(of: "LD_PRELOAD").map { $0 + ":" + stdbuf } ?? stdbuf
+            set("LD_PRELOAD", preload)
+            set("_STDBUF_O", "L")
+            set("_STDBUF_E", "0")
+        }
+        return entries
+    }
+
+    /// coreutils' stdbuf preload library, where installed.
+    static var stdbufLibrary: String? {
+        ["/usr/libexec/coreutils/libstdbuf.so", "/usr/lib/coreutils/libstdbuf.so"].first { access($0, R_OK) == 0 }
     }
 
     /// Why PTRACE_SEIZE failed, for a person.
@@ -192,6 +217,7 @@ public final class Supervisor {
             ("options", .object([
                 ("forward_to_group", .bool(options.forwardToProcessGroup)), ("subreaper", .bool(options.subreaper)),
                 ("pid1", .bool(getpid() == 1)), ("pipe_terminals", .bool(options.pipeTerminals)),
+                ("unbuffered", .bool(options.unbuffered)), ("service", .bool(options.service)),
             ])),
             ("streams", .object([
                 ("stdin", .string(StandardStreams.describe(STDIN_FILENO))),

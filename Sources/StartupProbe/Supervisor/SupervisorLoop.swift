@@ -72,6 +72,7 @@ struct SupervisorLoop {
             }
         }
         let endNanoseconds = spr_monotonic_ns()
+        report.leftRunning = ProcessFacts.children(of: getpid()).map { ($0, ProcessFacts.command(of: $0)) }
         if signalFD >= 0 { close(signalFD) }
         if let status { report.cause = Self.cause(status) }
         if let tracer { report.tracing = tracer.findings }
@@ -85,6 +86,11 @@ struct SupervisorLoop {
         }
         exitFields += [("status", .int(report.cause.shellStatus)), ("duration_ms", .number(report.durationMilliseconds)),
             ("orphans_reaped", .int(report.orphansReaped))]
+        if !report.leftRunning.isEmpty {
+            exitFields.append(("left_running", .array(report.leftRunning.prefix(20).map {
+                .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)])
+            })))
+        }
         supervisor.trace.append(TraceEvent("exit", at: report.durationMilliseconds, exitFields))
         stopPumps()
         return report

@@ -19,6 +19,13 @@ public struct SupervisorOptions: Sendable {
     public var ptrace = false
     /// Also trace the program's forked children (`--follow-forks`).
     public var followForks = false
+    /// Ask common runtimes to write output as they go (`--unbuffered`): PYTHONUNBUFFERED=1, and
+    /// coreutils' stdbuf preload (line-buffered stdout, unbuffered stderr) for dynamically
+    /// linked C programs when libstdbuf.so is installed. Opt-in: it changes the program's buffering.
+    public var unbuffered = false
+    /// The program is a service that should run until told to stop (`--service`): an exit
+    /// without a stop signal is flagged, and processes it leaves behind (daemonizing) are named.
+    public var service = false
     /// How many of the last bytes of each stream the trace keeps.
     public var tailCapacity = 64 * 1024
     /// The version written into the start event.
