@@ -52,6 +52,12 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("service"), help: "The program should run until told to stop: flag an exit on its own (placeholder commands, daemonizing). Implies -s.")
     var service = false
 
+    @Option(name: .customLong("keep-traces"), help: "How many traces of this program to keep in the trace directory (default 20).")
+    var keepTraces: Int = TraceHistory.defaultKeep
+
+    @Option(name: .customLong("termination-log"), help: "Write the diagnosis here on abnormal exit (default: /dev/termination-log when it exists and is writable, as Kubernetes provides).")
+    var terminationLog: String?
+
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
     var command: [String] = []
 
@@ -59,6 +65,7 @@ struct RunCommand: ParsableCommand {
         guard !command.isEmpty else {
             throw ValidationError("name the program to run after `--`, e.g. `probe-exec -- ./server --port 2000`")
         }
+        guard keepTraces >= 1 else { throw ValidationError("--keep-traces takes 1 or more") }
         for code in remapExitCodes where !(0...255).contains(code) {
             throw ValidationError("-e takes an exit code from 0 to 255, not \(code)")
         }
@@ -75,6 +82,8 @@ struct RunCommand: ParsableCommand {
         arguments.noPtrace = noPtrace
         arguments.followForks = followForks
         arguments.unbuffered = unbuffered
+        arguments.keepTraces = keepTraces
+        arguments.terminationLog = terminationLog
         arguments.service = service
         arguments.command = command
         throw ExitCode(Runner.run(arguments))

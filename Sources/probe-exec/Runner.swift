@@ -33,14 +33,28 @@ enum Runner {
         case .execFailed, .spawnFailed: failedToStart = true
         default: failedToStart = false
         }
-        if failedToStart || (status != 0 && !arguments.quiet) {
+        if failedToStart || status != 0 {
             var paragraph = Diagnose.verdict(for: report).summary
             if let path = writer.path {
                 paragraph += " Trace: \(path) (probe-exec show \(path))."
             }
-            StandardError.say(paragraph)
+            if failedToStart || !arguments.quiet { StandardError.say(paragraph) }
+            writeTerminationLog(paragraph, to: arguments.terminationLog)
         }
         return status
+    }
+
+    /// Kubernetes shows /dev/termination-log in `kubectl describe pod`: the diagnosis goes there
+    /// (at most 4 KiB, its limit), replacing what was there. Failures are ignored: it is a copy.
+    private static func writeTerminationLog(_ paragraph: String, to path: String?) {
+        let target = path ?? "/dev/termination-log"
+        guard path != nil || access(target, W_OK) == 0 else { return }
+        let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var bytes = Array(("probe-exec: " + paragraph + "\n").utf8)
+        if bytes.count > 4096 { bytes = Array(bytes.prefix(4096)) }
+        _ = spr_write_all(fd, bytes, bytes.count)
     }
 
     /// The trace file for this run, creating the trace directory when needed; nil (after one
@@ -57,6 +71,8 @@ enum Runner {
             StandardError.say("cannot use the trace directory \(directory): \(error); the program runs, but nothing is recorded")
             return nil
         }
+        // Bounded history: this run's trace plus the newest keepTraces-1 before it.
+        TraceHistory.prune(directory: directory, program: arguments.command[0], keep: arguments.keepTraces - 1)
         let name = TraceLocation.fileName(program: arguments.command[0], pid: getpid(), realtimeNanoseconds: spr_realtime_ns())
         TraceLocation.updateLatest(directory: directory, fileName: name)
         return "\(directory)/\(name)"

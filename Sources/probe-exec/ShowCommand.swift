@@ -26,6 +26,9 @@ struct ShowCommand: ParsableCommand {
     @Flag(help: "Print the whole trace as one JSON document.")
     var json = false
 
+    @Flag(help: "Summarise every kept trace of the same program (a crash loop at a glance).")
+    var history = false
+
     func run() throws {
         _ = spr_unblock_supervised_signals()  // an ordinary tool again: Ctrl-C and SIGPIPE end it
         var path = trace ?? TraceLocation.directory
@@ -43,6 +46,12 @@ struct ShowCommand: ParsableCommand {
         } catch {
             StandardError.say("cannot read the trace \(path): \(error)")
             throw ExitCode(2)
+        }
+        if history {
+            let program = document.first("start")?["argv"]?.arrayValue?.first?.stringValue ?? ""
+            let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+            print(TraceHistory.summary(of: TraceHistory.files(directory: directory.isEmpty ? "." : directory, program: program)), terminator: "")
+            return
         }
         if json {
             print(document.json.serialized)

@@ -25,6 +25,10 @@ public struct EntrypointArguments: Sendable, Equatable {
     public var unbuffered = false
     /// `--service`.
     public var service = false
+    /// `--keep-traces N`: traces of this program kept in the trace directory.
+    public var keepTraces = TraceHistory.defaultKeep
+    /// `--termination-log PATH` (Kubernetes); nil: /dev/termination-log when it is writable.
+    public var terminationLog: String?
     /// `-e CODE`, in order.
     public var remapExitCodes: [Int32] = []
     /// The program and its arguments (everything after `--`).
@@ -57,6 +61,14 @@ public struct EntrypointArguments: Sendable, Equatable {
                     return nil
                 }
                 result.remapExitCodes.append(code)
+                index += 1
+            case "--keep-traces":
+                guard index < arguments.count, let n = Int(arguments[index]), n >= 1 else { return nil }
+                result.keepTraces = n
+                index += 1
+            case "--termination-log":
+                guard index < arguments.count, !arguments[index].hasPrefix("-") else { return nil }
+                result.terminationLog = arguments[index]
                 index += 1
             case "-o", "--trace":
                 guard index < arguments.count, result.trace == nil, !arguments[index].hasPrefix("-") else { return nil }

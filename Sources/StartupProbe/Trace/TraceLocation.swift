@@ -30,16 +30,19 @@ public enum TraceLocation {
     /// A file name for a run: `<program>-<pid>-<UTC time>.ndjson`, with the program's base name
     /// reduced to characters that are safe in a file name.
     public static func fileName(program: String, pid: Int32, realtimeNanoseconds: Int64) -> String {
+        let stamp = Timestamp.compactUTC(realtimeNanoseconds: realtimeNanoseconds)
+        return "\(safeName(program))-\(pid)-\(stamp).ndjson"
+    }
+
+    /// The program's base name reduced to characters safe in a file name (at most 64).
+    public static func safeName(_ program: String) -> String {
         let base = program.split(separator: "/").last.map(String.init) ?? "program"
         var safe = String(base.unicodeScalars.map { c -> Character in
             let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_"
-                || c == "-"
             return ok ? Character(c) : "_"
         })
         if safe.isEmpty || safe.hasPrefix(".") { safe = "_" + safe }
-        if safe.count > 64 { safe = String(safe.prefix(64)) }
-        let stamp = Timestamp.compactUTC(realtimeNanoseconds: realtimeNanoseconds)
-        return "\(safe)-\(pid)-\(stamp).ndjson"
+        return safe.count > 64 ? String(safe.prefix(64)) : safe
     }
 
     /// Creates `path` and its missing parents with mode 0700.
