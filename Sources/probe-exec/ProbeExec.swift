@@ -15,7 +15,7 @@ struct ProbeExec: ParsableCommand {
             and writes a startup trace. After a failure, `probe-exec show` explains it.
             """,
         version: ProbeExec.version,
-        subcommands: [RunCommand.self, ShowCommand.self],
+        subcommands: [RunCommand.self, ShowCommand.self, CheckCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

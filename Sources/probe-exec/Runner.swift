@@ -10,6 +10,38 @@ import Musl
 /// Runs the supervisor for parsed run arguments and returns probe-exec's exit status.
 enum Runner {
     static func run(_ arguments: EntrypointArguments) -> Int32 {
+        let (report, writer) = supervise(arguments, configure: { _ in })
+        return finish(report, writer: writer, arguments: arguments)
+    }
+
+    /// `probe-exec check`: ready (listening on the port) within the timeout, then stopped.
+    static func check(_ arguments: EntrypointArguments, port: Int, timeout: Double, grace: Double) -> Int32 {
+        let (report, writer) = supervise(arguments) { options in
+            options.readyPort = port
+            options.readyTimeoutSeconds = timeout
+            options.stopGraceSeconds = grace
+        }
+        let trace = writer.path.map { " Trace: \($0) (probe-exec show \($0))." } ?? ""
+        if let ready = report.readyMilliseconds {
+            if !arguments.quiet {
+                StandardError.say("ready: `\(arguments.command[0])` listened on port \(port) after \(Diagnose.duration(ready)); stopped it (status \(report.cause.shellStatus)).\(trace)")
+            }
+            return 0
+        }
+        var paragraph = "NOT ready: "
+        if case .killed(let signal, _) = report.cause, signal == SIGTERM || signal == SIGKILL,
+            report.durationMilliseconds >= timeout * 1000
+        {
+            paragraph += "`\(arguments.command[0])` did not listen on port \(port) within \(Diagnose.duration(timeout * 1000)). "
+        }
+        paragraph += Diagnose.verdict(for: report).summary + trace
+        StandardError.say(paragraph)
+        return 1
+    }
+
+    private static func supervise(_ arguments: EntrypointArguments, configure: (inout SupervisorOptions) -> Void)
+        -> (RunReport, TraceWriter)
+    {
         var options = SupervisorOptions(command: arguments.command)
         options.forwardToProcessGroup = arguments.processGroup
         options.subreaper = arguments.subreaper
@@ -21,11 +53,14 @@ enum Runner {
         options.service = arguments.service
         if arguments.service { options.subreaper = true }  // so what it leaves behind is ours to see
         options.version = ProbeExec.version
+        configure(&options)
 
         let writer = TraceWriter(path: tracePath(arguments), warn: StandardError.say)
         let supervisor = Supervisor(options: options, trace: writer, startNanoseconds: spr_process_start_ns())
-        let report = supervisor.run()
+        return (supervisor.run(), writer)
+    }
 
+    private static func finish(_ report: RunReport, writer: TraceWriter, arguments: EntrypointArguments) -> Int32 {
         var status = report.cause.shellStatus
         if case .exited = report.cause, arguments.remapExitCodes.contains(status) { status = 0 }
         let failedToStart: Bool

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define NOINLINE __attribute__((noinline))
 
@@ -104,6 +106,25 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "noptrace")) return run_without_ptrace(argv + 2);
+    if (!strcmp(mode, "serve")) {
+        // A server on 127.0.0.1:PORT (after an optional delay in ms): bind failure is reported
+        // the way most C servers do, with perror and no port number.
+        if (argc > 3) usleep((useconds_t)atoi(argv[3]) * 1000);
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_port = htons((unsigned short)atoi(argv[2]));
+        a.sin_addr.s_addr = htonl(0x7f000001);
+        if (bind(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+            perror("bind");
+            return 1;
+        }
+        listen(s, 16);
+        printf("listening\n");
+        fflush(stdout);
+        for (;;) pause();
+    }
     if (!strcmp(mode, "buffered")) {
         // Into a pipe stdout is fully buffered: without a flush these bytes never leave.
         printf("config loaded, starting workers");

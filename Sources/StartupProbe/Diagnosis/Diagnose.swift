@@ -77,6 +77,7 @@ public enum Diagnose {
             parts += Diagnose.signalStory(report, killedBy: signal)
         }
         if case .execFailed = report.cause {} else if case .spawnFailed = report.cause {} else {
+            parts += Diagnose.portStory(report)
             parts += Diagnose.outputStory(report)
         }
         return Verdict(category: category, summary: parts.joinedWithSpaces())
@@ -164,6 +165,19 @@ public enum Diagnose {
         if signal.senderPID == 0 { return "outside this PID namespace (the container runtime or the kernel)" }
         let command = signal.senderCommand.map { "`\($0)`, " } ?? ""
         return "pid \(signal.senderPID) (\(command)uid \(signal.senderUID))"
+    }
+
+    /// Ports: the one it could not bind (and who holds it), or the ones it listened on.
+    static func portStory(_ report: RunReport) -> [String] {
+        if let inUse = report.portInUse {
+            guard let holder = inUse.holders.first else {
+                return ["Port \(inUse.port) was already in use (the holder is not visible from here)."]
+            }
+            return ["Port \(inUse.port) was already in use by pid \(holder.pid) (`\(holder.command ?? "?")`): another instance, perhaps a stale one, holds it."]
+        }
+        guard let first = report.listening.first else { return [] }
+        let places = report.listening.prefix(3).map { "\($0.listener.address):\($0.listener.port)" }
+        return ["It was listening on \(places.joinedWithCommas()) from +\(duration(first.offsetMilliseconds))."]
     }
 
     /// What the output says: nothing at all, or its last line.

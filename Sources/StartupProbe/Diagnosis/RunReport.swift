@@ -83,6 +83,12 @@ public struct RunReport: Sendable {
     /// Processes still running, children of probe-exec, when the program exited (what a
     /// daemonizing program leaves behind when probe-exec is PID 1 or a subreaper).
     public var leftRunning: [(pid: Int32, command: String?)] = []
+    /// TCP sockets the program (or its descendants) listened on, with when they were first seen.
+    public var listening: [(listener: Sockets.Listener, offsetMilliseconds: Double)] = []
+    /// The port it could not bind because another process holds it, and who holds it.
+    public var portInUse: (port: Int, holders: [(pid: Int32, command: String?)])?
+    /// With a readiness check: when the program became ready, or nil if it never did.
+    public var readyMilliseconds: Double?
     /// What ptrace tracing found (state `off` when not traced).
     public var tracing = TracingFindings()
 

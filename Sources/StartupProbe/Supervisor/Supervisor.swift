@@ -96,6 +96,9 @@ public final class Supervisor {
         report.programError = ProgramErrorParser.find(in: stderrText)
             ?? ProgramErrorParser.find(in: String(decoding: report.stdoutTail, as: UTF8.self))
         report.programPath = report.tracing.lastImage ?? outcome.path
+        if report.cause != .exited(code: 0), let port = Sockets.portInUse(stderr: stderrText, command: options.command) {
+            report.portInUse = (port, Sockets.holders(ofPort: port, namespaceOf: getpid()))
+        }
         if case .exited(127) = report.cause, let program = report.programPath,
             stderrText.contains("error while loading shared libraries")
                 || (report.tracing.state == "on" && report.tracing.entryReachedMilliseconds == nil)
@@ -170,6 +173,12 @@ public final class Supervisor {
         }
         if let error = report.programError {
             trace.append(TraceEvent("program_error", at: offset(), error.fields))
+        }
+        if let inUse = report.portInUse {
+            trace.append(TraceEvent("port_in_use", at: offset(), [
+                ("port", .int(inUse.port)),
+                ("holders", .array(inUse.holders.map { .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)]) })),
+            ]))
         }
         if !report.missingLibraries.isEmpty {
             trace.append(TraceEvent("missing_libraries", at: offset(), [

@@ -18,6 +18,12 @@ struct SupervisorLoop {
     var recordedOutputError: Set<String> = []
     var report: RunReport
     let tracer: Tracer?
+    /// Listening sockets already recorded.
+    var seenListeners: Set<Sockets.Listener> = []
+    /// CLOCK_MONOTONIC of the next /proc scan for listening sockets; nil once watching ended.
+    var nextSocketScan: Int64?
+    /// Readiness check: the SIGKILL deadline after the stop request, once one was sent.
+    var killDeadline: Int64?
 
     init(supervisor: Supervisor, childPID: Int32, streams: StandardStreams, tracer: Tracer?) {
         self.supervisor = supervisor
@@ -51,15 +57,17 @@ struct SupervisorLoop {
             supervisor.warning("cannot read signals (signalfd: \(SystemError.current)); signals are not forwarded")
         }
         var status: Int32? = nil
+        nextSocketScan = supervisor.startNanoseconds + 10_000_000
         while status == nil {
             var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0), pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0)]
+            defer { timedWork() }
             if signalFD < 0 {
                 // Degraded: no signals, so wait for the child directly.
                 var raw: Int32 = 0
                 if spr_waitpid(childPID, &raw, 0) == childPID { status = raw }
                 break
             }
-            if poll(&fds, nfds_t(fds.count), -1) < 0 { continue }
+            if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
             if fds[1].revents != 0 { recordPumpMilestones() }
             guard fds[0].revents != 0 else { continue }
             var info = spr_signal_info_t()
@@ -71,6 +79,7 @@ struct SupervisorLoop {
                 }
             }
         }
+        scanSockets()  // one last look: a listener seen only now still counts
         let endNanoseconds = spr_monotonic_ns()
         report.leftRunning = ProcessFacts.children(of: getpid()).map { ($0, ProcessFacts.command(of: $0)) }
         if signalFD >= 0 { close(signalFD) }
@@ -94,6 +103,69 @@ struct SupervisorLoop {
         supervisor.trace.append(TraceEvent("exit", at: report.durationMilliseconds, exitFields))
         stopPumps()
         return report
+    }
+
+    /// Start-up is watched closely, then less: every 10 ms for the first second, 50 ms until
+    /// 10 s, 250 ms until 60 s; then not at all (a readiness check keeps watching to its timeout).
+    private func socketScanInterval(elapsed: Int64) -> Int64? {
+        let limit: Int64 = supervisor.options.readyPort != nil
+            ? Int64(supervisor.options.readyTimeoutSeconds * 1e9) : 60_000_000_000
+        if elapsed > limit { return nil }
+        if elapsed < 1_000_000_000 { return 10_000_000 }
+        if elapsed < 10_000_000_000 { return 50_000_000 }
+        return 250_000_000
+    }
+
+    private func pollTimeoutMilliseconds() -> Int32 {
+        let deadlines = [nextSocketScan, killDeadline].compactMap { $0 }
+        guard let next = deadlines.min() else { return -1 }
+        return Int32(clamping: max(0, (next - spr_monotonic_ns()) / 1_000_000 + 1))
+    }
+
+    /// The periodic work between events: socket scans, readiness, the stop deadline.
+    private mutating func timedWork() {
+        let now = spr_monotonic_ns()
+        if let deadline = killDeadline, now >= deadline {
+            kill(-childPID, SIGKILL)
+            killDeadline = nil
+        }
+        guard let next = nextSocketScan, now >= next else { return }
+        scanSockets()
+        let elapsed = now - supervisor.startNanoseconds
+        if let interval = socketScanInterval(elapsed: elapsed) {
+            nextSocketScan = now + interval
+        } else {
+            nextSocketScan = nil
+            if supervisor.options.readyPort != nil && report.readyMilliseconds == nil {
+                supervisor.trace.append(TraceEvent("not_ready", at: supervisor.offset(), [
+                    ("port", .int(supervisor.options.readyPort!)), ("timeout_s", .number(supervisor.options.readyTimeoutSeconds)),
+                ]))
+                requestStop()
+            }
+        }
+    }
+
+    /// Records sockets the program's process tree listens on that were not seen before.
+    private mutating func scanSockets() {
+        for listener in Sockets.listeners(ownedBy: Sockets.processTree(childPID)) where !seenListeners.contains(listener) {
+            seenListeners.insert(listener)
+            let at = supervisor.offset()
+            report.listening.append((listener, at))
+            supervisor.trace.append(TraceEvent("listen", at: at, [
+                ("address", .string(listener.address)), ("port", .int(listener.port)),
+            ]))
+            if listener.port == supervisor.options.readyPort, report.readyMilliseconds == nil {
+                report.readyMilliseconds = at
+                supervisor.trace.append(TraceEvent("ready", at: at, [("port", .int(listener.port))]))
+                requestStop()
+            }
+        }
+    }
+
+    /// A readiness check is done: ask the program's process group to stop, SIGKILL after the grace period.
+    private mutating func requestStop() {
+        kill(-childPID, SIGTERM)
+        killDeadline = spr_monotonic_ns() + Int64(supervisor.options.stopGraceSeconds * 1e9)
     }
 
     /// Lets the pumps take what is already readable, then waits for them: a grandchild that

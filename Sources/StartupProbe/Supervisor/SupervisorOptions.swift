@@ -26,6 +26,13 @@ public struct SupervisorOptions: Sendable {
     /// The program is a service that should run until told to stop (`--service`): an exit
     /// without a stop signal is flagged, and processes it leaves behind (daemonizing) are named.
     public var service = false
+    /// Readiness check (`probe-exec check`): once the program listens on this TCP port, it is
+    /// ready; it is then asked to stop (SIGTERM to its process group).
+    public var readyPort: Int?
+    /// How long a readiness check waits before declaring the program not ready.
+    public var readyTimeoutSeconds: Double = 30
+    /// How long the program may take to stop after SIGTERM before SIGKILL (readiness checks).
+    public var stopGraceSeconds: Double = 10
     /// How many of the last bytes of each stream the trace keeps.
     public var tailCapacity = 64 * 1024
     /// The version written into the start event.

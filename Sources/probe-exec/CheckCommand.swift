@@ -1,0 +1,55 @@
+import ArgumentParser
+import CStartupProbe
+import StartupProbe
+
+/// `probe-exec check --ready-port PORT [--timeout S] -- SERVER…`: the start-up test every CI
+/// pipeline lacks. Starts the server, waits until it listens on the port, stops it gracefully
+/// and exits 0; or exits 1 with the diagnosis of why it never became ready.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Start a server, wait until it listens on a port, stop it; exit 0 if it became ready.",
+        discussion: """
+            Readiness is seen in /proc: a listening TCP socket on the port owned by the program or \
+            one of its descendants. When ready (or after --timeout), the program's process group gets \
+            SIGTERM, and SIGKILL after --grace seconds. Example: \
+            probe-exec check --ready-port 8000 --timeout 30 -- python3 -m http.server 8000
+            """
+    )
+
+    @Option(name: .customLong("ready-port"), help: "The TCP port the server listens on once ready.")
+    var readyPort: Int
+
+    @Option(help: "Seconds to wait for readiness.")
+    var timeout: Double = 30
+
+    @Option(help: "Seconds the server may take to stop after SIGTERM before SIGKILL.")
+    var grace: Double = 10
+
+    @Option(name: [.customShort("o"), .customLong("trace")], help: "Write the trace to this file.")
+    var trace: String?
+
+    @Flag(name: .customShort("q"), help: "Say nothing when the server became ready.")
+    var quiet = false
+
+    @Flag(name: .customLong("no-ptrace"), help: "Do not trace the program with ptrace.")
+    var noPtrace = false
+
+    @Argument(parsing: .postTerminator, help: "The server and its arguments, after `--`.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("name the server after `--`") }
+        guard (1...65535).contains(readyPort) else { throw ValidationError("--ready-port takes 1 to 65535") }
+        guard timeout > 0, grace >= 0 else { throw ValidationError("--timeout must be positive and --grace not negative") }
+    }
+
+    func run() throws {
+        var arguments = EntrypointArguments()
+        arguments.command = command
+        arguments.trace = trace
+        arguments.quiet = quiet
+        arguments.noPtrace = noPtrace
+        throw ExitCode(Runner.check(arguments, port: readyPort, timeout: timeout, grace: grace))
+    }
+}
