@@ -81,7 +81,11 @@ struct SupervisorLoop {
         }
         scanSockets()  // one last look: a listener seen only now still counts
         let endNanoseconds = spr_monotonic_ns()
-        report.leftRunning = ProcessFacts.children(of: getpid()).map { ($0, ProcessFacts.command(of: $0)) }
+        // Orphans re-parented to us (PID 1 or subreaper) are children of the main thread.
+        let me = getpid()
+        let left = (ProcessFacts.readSmallFile("/proc/\(me)/task/\(me)/children", limit: 1 << 16) ?? "")
+            .split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
+        report.leftRunning = left.map { ($0, ProcessFacts.command(of: $0)) }
         if signalFD >= 0 { close(signalFD) }
         if let status { report.cause = Self.cause(status) }
         if let tracer { report.tracing = tracer.findings }

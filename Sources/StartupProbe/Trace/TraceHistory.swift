@@ -22,17 +22,16 @@ public enum TraceHistory {
             // <program>-<pid>-<time>.ndjson: the rest after the prefix is "<pid>-<time>.ndjson".
             let rest = name.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), rest[..<dash].allSatisfy(\.isNumber) else { continue }
-            var info = stat()
-            guard lstat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            // Regular files only, without a stat per entry (this runs before every start).
+            guard entry.pointee.d_type == UInt8(DT_REG) || entry.pointee.d_type == UInt8(DT_UNKNOWN) else { continue }
             names.append(name)
         }
-        // The UTC time stamp sorts chronologically; the pid does not, so sort by it.
-        return names.sorted { timeStamp($0) < timeStamp($1) }.map { directory + "/" + $0 }
-    }
-
-    private static func timeStamp(_ name: String) -> Substring {
-        let withoutSuffix = name.dropLast(".ndjson".count)
-        return withoutSuffix.split(separator: "-").last ?? withoutSuffix
+        // The UTC time stamp (after the last "-") sorts chronologically; the pid does not.
+        let keyed = names.map { name -> (key: Substring, name: String) in
+            let dash = name.lastIndex(of: "-").map { name.index(after: $0) } ?? name.startIndex
+            return (name[dash...], name)
+        }
+        return keyed.sorted { $0.key < $1.key }.map { directory + "/" + $0.name }
     }
 
     /// Deletes all but the newest `keep` traces of `program` (regular files only, never followed).
