@@ -125,8 +125,9 @@ public enum Diagnose {
         if let first = report.leftRunning.first {
             let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
             parts.append("It daemonized: it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`).")
-        } else if code == 0 && (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
-            parts.append("It wrote nothing and left nothing running: is this a placeholder command (such as `true`, `echo` or `sleep 0`) instead of the real server?")
+        } else if code == 0 && report.listening.isEmpty {
+            let output = (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 ? "wrote nothing, " : ""
+            parts.append("It \(output)never listened on a port and left nothing running: is this a placeholder command (such as `true`, `echo ok` or `sleep 0`) instead of the real server?")
         }
         return parts
     }

@@ -80,3 +80,25 @@ import Testing
         #expect(ExecPreflight.editDistance(Array("".utf8), Array("ab".utf8), limit: 2) == 2)
     }
 }
+
+/// Exec failures that need root to reproduce (a noexec mount).
+@Suite(.serialized) struct ExecPreflightRootTests {
+    /// Whether this machine lets us mount a tmpfs (root with CAP_SYS_ADMIN).
+    static let canMount: Bool = {
+        let dir = Binaries.freshDirectory("mount-probe")
+        guard (try? run(["/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).status) == 0 else { return false }
+        _ = try? run(["/bin/umount", dir])
+        return true
+    }()
+
+    @Test(.enabled(if: canMount, "mounting a noexec tmpfs needs root with CAP_SYS_ADMIN"))
+    func noexecMount() throws {
+        let dir = Binaries.freshDirectory("noexec-mount")
+        try #require(try run(["/bin/mount", "-t", "tmpfs", "-o", "noexec,size=1m", "tmpfs", dir]).status == 0)
+        defer { _ = try? run(["/bin/umount", dir]) }
+        try writeFile(dir + "/server", "#!/bin/sh\necho hi\n", mode: 0o755)
+        let r = try run([Binaries.probeExec, "--", dir + "/server"])
+        #expect(r.status == 126)
+        #expect(r.stderr.contains("\(dir)/server is on \(dir), which is mounted noexec"), "\(r.stderr)")
+    }
+}

@@ -38,6 +38,15 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
     }
 
     @Test(.enabled(if: has("python3"), "needs python3"))
+    func pythonMissingPackage() throws {
+        let dir = Binaries.freshDirectory("pybackend")
+        try writeFile(dir + "/main.py", "from backend.core.config import settings\n", mode: 0o644)
+        let r = try verdictOf(["python3", "main.py"], in: dir)
+        #expect(r.status == 1)
+        #expect(r.verdict.contains("It reported a Python ModuleNotFoundError: No module named 'backend' at \(dir)/main.py:1."))
+    }
+
+    @Test(.enabled(if: has("python3"), "needs python3"))
     func pythonMissingEnvironmentVariable() throws {
         let dir = Binaries.freshDirectory("pyenv")
         try writeFile(dir + "/settings.py", "import os\n\nDATABASE = os.environ['DATABASE_URL']\n", mode: 0o644)

@@ -20,6 +20,13 @@ import Testing
         #expect(v["summary"]?.stringValue?.contains("is this a placeholder command") == true)
     }
 
+    @Test func echoUnderServiceIsAPlaceholder() throws {
+        let r = try runTraced(["--service", "--", "/bin/echo", "ok"])
+        #expect(r.stdout == "ok\n")
+        let summary = r.events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? ""
+        #expect(summary.contains("never listened on a port and left nothing running: is this a placeholder command"), "\(summary)")
+    }
+
     @Test func daemonizingIsNamed() throws {
         let r = try runTraced(["--service", "--", "/bin/sh", "-c", "(exec sleep 3 &) ; echo forked; exit 0"])
         #expect(r.status == 0)
