@@ -232,6 +232,30 @@ int spr_pump_join(spr_pump_t *pump) {
     return pthread_join(pump->thread, NULL);
 }
 
+size_t spr_pump_peek_tail(spr_pump_t *pump, unsigned char *buffer, size_t capacity) {
+    if (pump->tail_read_fd < 0 || capacity == 0) {
+        return 0;
+    }
+    int scratch[2];
+    if (pipe2(scratch, O_CLOEXEC | O_NONBLOCK) != 0) {
+        return 0;
+    }
+    (void)fcntl(scratch[1], F_SETPIPE_SZ, SPR_PUMP_PIPE_SIZE);
+    size_t got = 0;
+    if (tee(pump->tail_read_fd, scratch[1], capacity, SPLICE_F_NONBLOCK) > 0) {
+        while (got < capacity) {
+            ssize_t n = read(scratch[0], buffer + got, capacity - got);
+            if (n <= 0) {
+                break;
+            }
+            got += (size_t)n;
+        }
+    }
+    close(scratch[0]);
+    close(scratch[1]);
+    return got;
+}
+
 size_t spr_pump_take_tail(spr_pump_t *pump, unsigned char *buffer, size_t capacity) {
     if (pump->tail_read_fd < 0 || capacity == 0) {
         spr_pump_release(pump);

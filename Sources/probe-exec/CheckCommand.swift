@@ -18,7 +18,10 @@ struct CheckCommand: ParsableCommand {
     )
 
     @Option(name: .customLong("ready-port"), help: "The TCP port the server listens on once ready.")
-    var readyPort: Int
+    var readyPort: Int?
+
+    @Option(name: .customLong("ready-line"), help: "A regular expression: ready once a line of output matches it.")
+    var readyLine: String?
 
     @Option(help: "Seconds to wait for readiness.")
     var timeout: Double = 30
@@ -40,7 +43,11 @@ struct CheckCommand: ParsableCommand {
 
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("name the server after `--`") }
-        guard (1...65535).contains(readyPort) else { throw ValidationError("--ready-port takes 1 to 65535") }
+        guard readyPort != nil || readyLine != nil else { throw ValidationError("say when it is ready: --ready-port PORT and/or --ready-line REGEX") }
+        if let readyPort, !(1...65535).contains(readyPort) { throw ValidationError("--ready-port takes 1 to 65535") }
+        if let readyLine {
+            do { _ = try Regex(readyLine) } catch { throw ValidationError("--ready-line is not a valid regular expression: \(error)") }
+        }
         guard timeout > 0, grace >= 0 else { throw ValidationError("--timeout must be positive and --grace not negative") }
     }
 
@@ -50,6 +57,6 @@ struct CheckCommand: ParsableCommand {
         arguments.trace = trace
         arguments.quiet = quiet
         arguments.noPtrace = noPtrace
-        throw ExitCode(Runner.check(arguments, port: readyPort, timeout: timeout, grace: grace))
+        throw ExitCode(Runner.check(arguments, port: readyPort, line: readyLine, timeout: timeout, grace: grace))
     }
 }

@@ -15,16 +15,19 @@ enum Runner {
     }
 
     /// `probe-exec check`: ready (listening on the port) within the timeout, then stopped.
-    static func check(_ arguments: EntrypointArguments, port: Int, timeout: Double, grace: Double) -> Int32 {
+    static func check(_ arguments: EntrypointArguments, port: Int?, line: String?, timeout: Double, grace: Double) -> Int32 {
         let (report, writer) = supervise(arguments) { options in
             options.readyPort = port
+            options.readyLine = line
             options.readyTimeoutSeconds = timeout
             options.stopGraceSeconds = grace
         }
         let trace = writer.path.map { " Trace: \($0) (probe-exec show \($0))." } ?? ""
         if let ready = report.readyMilliseconds {
             if !arguments.quiet {
-                StandardError.say("ready: `\(arguments.command[0])` listened on port \(port) after \(Diagnose.duration(ready)); stopped it (status \(report.cause.shellStatus)).\(trace)")
+                let how = report.listening.contains { $0.listener.port == port } && port != nil
+                    ? "listened on port \(port!)" : "printed a line matching \(line ?? "")"
+                StandardError.say("ready: `\(arguments.command[0])` \(how) after \(Diagnose.duration(ready)); stopped it (status \(report.cause.shellStatus)).\(trace)")
             }
             return 0
         }
@@ -32,7 +35,8 @@ enum Runner {
         if case .killed(let signal, _) = report.cause, signal == SIGTERM || signal == SIGKILL,
             report.durationMilliseconds >= timeout * 1000
         {
-            paragraph += "`\(arguments.command[0])` did not listen on port \(port) within \(Diagnose.duration(timeout * 1000)). "
+            let wanted = [port.map { "listen on port \($0)" }, line.map { "print a line matching \($0)" }].compactMap { $0 }
+            paragraph += "`\(arguments.command[0])` did not \(wanted.joined(separator: " or ")) within \(Diagnose.duration(timeout * 1000)). "
         }
         paragraph += Diagnose.verdict(for: report).summary + trace
         StandardError.say(paragraph)

@@ -54,6 +54,10 @@ int spr_pump_out_errno(spr_pump_t *pump);
 /// Waits for the pump thread to end. Returns 0 or an errno value.
 int spr_pump_join(spr_pump_t *pump);
 
+/// Copies what the tail pipe holds now (the most recent output, up to `capacity` bytes) into
+/// `buffer` without consuming it; safe while the pump runs. Returns the byte count.
+size_t spr_pump_peek_tail(spr_pump_t *pump, unsigned char *buffer, size_t capacity);
+
 /// Copies the last at most `capacity` bytes that went through the pump into `buffer` and
 /// returns how many were copied. Call once, after spr_pump_join.
 size_t spr_pump_take_tail(spr_pump_t *pump, unsigned char *buffer, size_t capacity);

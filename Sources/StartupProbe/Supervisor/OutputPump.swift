@@ -43,6 +43,14 @@ final class OutputPump {
     /// Whether splice carried the bytes (false: the read/write fallback did).
     var usedSplice: Bool { pump.spliced != 0 }
 
+    /// The most recent output (at most `capacity` bytes), without consuming it; while running.
+    func peekTail(capacity: Int) -> [UInt8] {
+        guard isRunning else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            count = spr_pump_peek_tail(&pump, buffer.baseAddress!, capacity)
+        }
+    }
+
     /// The last at most `capacity` bytes that went through. Call once, after ``join()``.
     func takeTail(capacity: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in

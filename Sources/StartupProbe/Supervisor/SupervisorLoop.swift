@@ -24,11 +24,14 @@ struct SupervisorLoop {
     var nextSocketScan: Int64?
     /// Readiness check: the SIGKILL deadline after the stop request, once one was sent.
     var killDeadline: Int64?
+    /// Readiness check: --ready-line, compiled once.
+    let readyRegex: Regex<AnyRegexOutput>?
 
     init(supervisor: Supervisor, childPID: Int32, streams: StandardStreams, tracer: Tracer?) {
         self.supervisor = supervisor
         self.childPID = childPID
         self.tracer = tracer
+        self.readyRegex = supervisor.options.readyLine.flatMap { try? Regex($0) }
         self.stopFD = spr_eventfd_open()
         self.notifyFD = spr_eventfd_open()
         var pumps: [OutputPump] = []
@@ -112,7 +115,7 @@ struct SupervisorLoop {
     /// Start-up is watched closely, then less: every 10 ms for the first second, 50 ms until
     /// 10 s, 250 ms until 60 s; then not at all (a readiness check keeps watching to its timeout).
     private func socketScanInterval(elapsed: Int64) -> Int64? {
-        let limit: Int64 = supervisor.options.readyPort != nil
+        let limit: Int64 = supervisor.options.isReadinessCheck
             ? Int64(supervisor.options.readyTimeoutSeconds * 1e9) : 60_000_000_000
         if elapsed > limit { return nil }
         if elapsed < 1_000_000_000 { return 10_000_000 }
@@ -135,14 +138,17 @@ struct SupervisorLoop {
         }
         guard let next = nextSocketScan, now >= next else { return }
         scanSockets()
+        scanOutputForReadyLine()
         let elapsed = now - supervisor.startNanoseconds
         if let interval = socketScanInterval(elapsed: elapsed) {
             nextSocketScan = now + interval
         } else {
             nextSocketScan = nil
-            if supervisor.options.readyPort != nil && report.readyMilliseconds == nil {
+            if supervisor.options.isReadinessCheck && report.readyMilliseconds == nil {
                 supervisor.trace.append(TraceEvent("not_ready", at: supervisor.offset(), [
-                    ("port", .int(supervisor.options.readyPort!)), ("timeout_s", .number(supervisor.options.readyTimeoutSeconds)),
+                    ("port", supervisor.options.readyPort.map { .int($0) } ?? .null),
+                    ("line", supervisor.options.readyLine.map { .string($0) } ?? .null),
+                    ("timeout_s", .number(supervisor.options.readyTimeoutSeconds)),
                 ]))
                 requestStop()
             }
@@ -162,6 +168,23 @@ struct SupervisorLoop {
                 report.readyMilliseconds = at
                 supervisor.trace.append(TraceEvent("ready", at: at, [("port", .int(listener.port))]))
                 requestStop()
+            }
+        }
+    }
+
+    /// Readiness by output: the first line of recent output that matches --ready-line.
+    private mutating func scanOutputForReadyLine() {
+        guard report.readyMilliseconds == nil, let regex = readyRegex else { return }
+        for pump in pumps {
+            let text = String(decoding: pump.peekTail(capacity: 256 * 1024), as: UTF8.self)
+            for line in text.split(separator: "\n") where (try? regex.firstMatch(in: String(line))) != nil {
+                let at = supervisor.offset()
+                report.readyMilliseconds = at
+                supervisor.trace.append(TraceEvent("ready", at: at, [
+                    ("line", .string(String(line.prefix(500)))), ("stream", .string(pump.stream)),
+                ]))
+                requestStop()
+                return
             }
         }
     }

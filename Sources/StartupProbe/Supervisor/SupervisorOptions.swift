@@ -29,6 +29,10 @@ public struct SupervisorOptions: Sendable {
     /// Readiness check (`probe-exec check`): once the program listens on this TCP port, it is
     /// ready; it is then asked to stop (SIGTERM to its process group).
     public var readyPort: Int?
+    /// Readiness check: a regular expression; once a line of output matches, it is ready.
+    public var readyLine: String?
+    /// Whether this run is a readiness check.
+    public var isReadinessCheck: Bool { readyPort != nil || readyLine != nil }
     /// How long a readiness check waits before declaring the program not ready.
     public var readyTimeoutSeconds: Double = 30
     /// How long the program may take to stop after SIGTERM before SIGKILL (readiness checks).

@@ -50,6 +50,18 @@ import Testing
         #expect(r.stderr.contains("`level3` ← `level2` ← `level1` ← `main`"))
     }
 
+    @Test func checkByOutputLine() throws {
+        let port = Self.freePort()
+        let r = try run([Binaries.probeExec, "check", "--ready-line", "^listen(ing)?$", "--", Binaries.tracee(), "serve", String(port), "100"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("printed a line matching ^listen(ing)?$"))
+        let never = try run([Binaries.probeExec, "check", "--ready-line", "^accepting", "--timeout", "1", "--", Binaries.tracee(), "serve", String(port + 1)])
+        #expect(never.status == 1)
+        #expect(never.stderr.contains("did not print a line matching ^accepting within 1.0 s"))
+        let invalid = try run([Binaries.probeExec, "check", "--ready-line", "(", "--", "/bin/true"])
+        #expect(invalid.status != 0 && invalid.stderr.contains("not a valid regular expression"))
+    }
+
     @Test func checkTimesOut() throws {
         let port = Self.freePort()
         let r = try run([Binaries.probeExec, "check", "--ready-port", String(port), "--timeout", "1", "--", Binaries.tracee(), "wait"])
