@@ -149,6 +149,54 @@ static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
     return 0;
 }
 
+/// Traced: a real fork, because the parent must seize the child before it execs, which a
+/// vfork-style parent (suspended until exec) cannot do. The child waits on a pipe for it.
+/// Returns the pid, or -1 with *fork_err set. A failed seize is recorded and the child runs
+/// untraced (fail open).
+static pid_t spr_start_traced(const spr_spawn_config_t *config, int report_fd, spr_spawn_result_t *result,
+                              int *fork_err) {
+    int go_pipe[2];
+    if (pipe2(go_pipe, O_CLOEXEC) != 0) {
+        *fork_err = errno;
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go_pipe[1]);
+        spr_wait_for_go(go_pipe[0]);
+        spr_child(config, report_fd);
+        _exit(127);
+    }
+    *fork_err = errno;
+    close(go_pipe[0]);
+    if (pid > 0 && ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)config->trace_options) != 0) {
+        result->trace_errno = errno;
+    }
+    char go = 1;
+    ssize_t ignored = write(go_pipe[1], &go, 1);
+    (void)ignored;
+    close(go_pipe[1]);
+    return pid;
+}
+
+/// Untraced, like glibc's posix_spawn: the child borrows our memory on its own stack and we are
+/// suspended until it has exec'd or exited (CLONE_VFORK), so no page tables are copied and the
+/// outcome is known on return. The child only makes system calls (no allocation, no locks),
+/// and it resets every handler before unblocking signals, so none of ours can run in our memory
+/// on its stack. Returns the pid, or -1 with *fork_err set.
+static pid_t spr_start_untraced(const spr_spawn_config_t *config, int report_fd, int *fork_err) {
+    void *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        *fork_err = errno;
+        return -1;
+    }
+    spr_child_args_t args = {config, report_fd};
+    pid_t pid = clone(spr_child_entry, (char *)stack + SPR_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    *fork_err = errno;
+    munmap(stack, SPR_CHILD_STACK);
+    return pid;
+}
+
 int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     int status_pipe[2];
     if (pipe2(status_pipe, O_CLOEXEC) != 0) {
@@ -158,56 +206,10 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     sigset_t previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    // Like glibc's posix_spawn: the child borrows our memory on its own stack and we are
-    // suspended until it has exec'd or exited (CLONE_VFORK), so no page tables are copied and
-    // the outcome is known on return. The child only makes system calls (no allocation, no
-    // locks), and it resets every handler before unblocking signals, so none of ours can run in
-    // our memory on its stack.
     result->trace_errno = 0;
-    pid_t pid = -1;
     int fork_err = 0;
-    if (config->trace_options != 0) {
-        // Traced: a real fork, because the parent must seize the child before it execs, which a
-        // vfork-style parent (suspended until exec) cannot do. The child waits on a pipe for it.
-        int go_pipe[2];
-        if (pipe2(go_pipe, O_CLOEXEC) != 0) {
-            fork_err = errno;
-        } else {
-            pid = fork();
-            if (pid == 0) {
-                close(go_pipe[1]);
-                spr_wait_for_go(go_pipe[0]);
-                spr_child(config, status_pipe[1]);
-                _exit(127);
-            }
-            fork_err = errno;
-            close(go_pipe[0]);
-            if (pid > 0 && ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)config->trace_options) != 0) {
-                result->trace_errno = errno;  // fail open: the child runs untraced
-            }
-            char go = 1;
-            ssize_t ignored = write(go_pipe[1], &go, 1);
-            (void)ignored;
-            close(go_pipe[1]);
-        }
-        pthread_sigmask(SIG_SETMASK, &previous, NULL);
-        close(status_pipe[1]);
-        if (pid < 0) {
-            close(status_pipe[0]);
-            return fork_err;
-        }
-        (void)setpgid(pid, pid);
-        return spr_read_report(status_pipe[0], pid, result);
-    }
-    void *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        fork_err = errno;
-    } else {
-        spr_child_args_t args = {config, status_pipe[1]};
-        pid = clone(spr_child_entry, (char *)stack + SPR_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-        fork_err = errno;
-        munmap(stack, SPR_CHILD_STACK);
-    }
+    pid_t pid = config->trace_options != 0 ? spr_start_traced(config, status_pipe[1], result, &fork_err)
+                                           : spr_start_untraced(config, status_pipe[1], &fork_err);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     close(status_pipe[1]);
     if (pid < 0) {
@@ -217,6 +219,5 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     // Both sides call setpgid so neither order of scheduling leaves a window. EACCES means the
     // child already exec'd (and did it itself); ESRCH that it already exited.
     (void)setpgid(pid, pid);
-
     return spr_read_report(status_pipe[0], pid, result);
 }

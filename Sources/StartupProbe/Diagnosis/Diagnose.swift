@@ -266,28 +266,19 @@ extension String {
 }
 
 extension Array where Element == String {
-    /// "a → b → c"
-    fileprivate func joinedWithArrows() -> String {
+    /// Joined by hand: `joined(separator:)` instantiates generic metadata whose first
+    /// conformance lookup scans the whole static binary (measured in the start-up profile).
+    fileprivate func concatenated(separator: String) -> String {
         var out = ""
         for item in self {
-            if !out.isEmpty { out += " → " }
+            if !out.isEmpty { out += separator }
             out += item
         }
         return out
     }
-}
 
-extension Array where Element == String {
-    /// Concatenated by hand: `joined(separator:)` instantiates generic metadata whose first
-    /// conformance lookup scans the whole static binary (measured in the start-up profile).
-    fileprivate func joinedWithSpaces() -> String {
-        var out = ""
-        for part in self {
-            if !out.isEmpty { out += " " }
-            out += part
-        }
-        return out
-    }
+    fileprivate func joinedWithSpaces() -> String { concatenated(separator: " ") }
+    fileprivate func joinedWithArrows() -> String { concatenated(separator: " → ") }
 
     /// "a, b and c"
     fileprivate func joinedWithCommas() -> String {

@@ -61,8 +61,11 @@ enum RemoteBacktrace {
         return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
     }
 
-    /// Names the frames from their modules' symbol tables, one pass per module.
-    static func name(_ frames: inout [BacktraceFrame], symbols: SymbolResolver) {
+    /// Calls `body` once per module file with the module's own virtual address of each of its
+    /// frames (by frame index).
+    private static func forEachModule(
+        _ frames: [BacktraceFrame], _ body: (_ module: String, _ elf: ELFFile, _ addressOf: [Int: UInt64]) -> Void
+    ) {
         var byModule: [String: [Int]] = [:]
         for (i, frame) in frames.enumerated() where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil {
             byModule[frame.module!, default: []].append(i)
@@ -74,39 +77,39 @@ enum RemoteBacktrace {
             for i in indices {
                 if let address = elf.address(ofFileOffset: frames[i].moduleOffset!) { addressOf[i] = address }
             }
+            body(module, elf, addressOf)
+        }
+    }
+
+    /// Names the frames from their modules' symbol tables, one pass per module.
+    static func name(_ frames: inout [BacktraceFrame], symbols: SymbolResolver) {
+        var named = frames
+        forEachModule(frames) { module, elf, addressOf in
             let names = symbols.names(module: module, elf: elf, addresses: Array(addressOf.values))
             for (i, address) in addressOf {
                 guard let found = names[address] else { continue }
-                frames[i].symbol = found.name
+                named[i].symbol = found.name
                 // symbolOffset holds 1 for return addresses (looked up at ip-1): report ip's offset.
-                frames[i].symbolOffset = found.offset + frames[i].symbolOffset
-                frames[i].demangled = Demangle.name(found.name)
+                named[i].symbolOffset = found.offset + named[i].symbolOffset
+                named[i].demangled = Demangle.name(found.name)
             }
-            for i in indices where frames[i].symbol == nil { frames[i].symbolOffset = 0 }
         }
+        for i in named.indices where named[i].symbol == nil { named[i].symbolOffset = 0 }
+        frames = named
     }
 
     /// Fills in file:line for the frames whose module has DWARF line tables.
     static func addSourceLines(_ frames: inout [BacktraceFrame]) {
-        var byModule: [String: [Int]] = [:]
-        for (i, frame) in frames.enumerated() where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil {
-            byModule[frame.module!, default: []].append(i)
-        }
-        for (module, indices) in byModule {
-            guard let elf = ELFFile(path: module) else { continue }
-            defer { elf.close() }
-            var addressOf: [Int: UInt64] = [:]
-            for i in indices {
-                if let address = elf.address(ofFileOffset: frames[i].moduleOffset!) { addressOf[i] = address }
-            }
+        var lined = frames
+        forEachModule(frames) { _, elf, addressOf in
             let lines = DWARFLines.lookup(elf, addresses: Array(addressOf.values))
             for (i, address) in addressOf {
-                if let found = lines[address] {
-                    frames[i].file = found.file
-                    frames[i].line = found.line
-                }
+                guard let found = lines[address] else { continue }
+                lined[i].file = found.file
+                lined[i].line = found.line
             }
         }
+        frames = lined
     }
 
     /// Where each executable mapping's `.eh_frame_hdr` is at run time: the load bias comes from the
@@ -123,17 +126,8 @@ enum RemoteBacktrace {
             }
             guard let elf = files[region.path] ?? nil,
                 let frameHeader = elf.segments.first(where: { $0.type == 0x6474_E550 }),  // PT_GNU_EH_FRAME
-                let load = elf.segments.first(where: {
-                    // A PT_LOAD whose file range overlaps the mapping's (mappings start at page
-                    // boundaries, segments need not).
-                    $0.type == 1 && $0.flags & 1 != 0 && $0.offset < region.fileOffset + (region.end - region.start)
-                        && region.fileOffset < $0.offset + max($0.fileSize, 1)
-                })
+                let bias = elf.loadBias(of: region, executable: true)
             else { continue }
-            // The mapping puts file offset `region.fileOffset` at `region.start`, so the segment's
-            // first byte (file offset load.offset, address load.address) is at
-            // region.start + load.offset - region.fileOffset.
-            let bias = region.start &+ load.offset &- region.fileOffset &- load.address
             tables.append(spr_unwind_table_t(start: region.start, end: region.end, eh_frame_hdr: bias &+ frameHeader.address))
         }
         for case let elf? in files.values { elf.close() }

@@ -140,6 +140,19 @@ struct ELFFile {
         return read(offset: sections[i].offset, count: Int(sections[i].size))
     }
 
+    /// The load bias of this file in a process, from one of its mappings: the mapping puts file
+    /// offset `region.fileOffset` at `region.start`, so a PT_LOAD segment overlapping it (file
+    /// offset o, address a) starts at region.start + o - region.fileOffset. Mappings start at
+    /// page boundaries, segments need not, and a segment's address may differ from its offset
+    /// (LLD). `executable` picks the executable segment.
+    func loadBias(of region: MemoryMap.Region, executable: Bool = false) -> UInt64? {
+        guard let load = segments.first(where: {
+            $0.type == 1 && (!executable || $0.flags & 1 != 0) && $0.offset < region.fileOffset + (region.end - region.start)
+                && region.fileOffset < $0.offset + max($0.fileSize, 1)
+        }) else { return nil }
+        return region.start &+ load.offset &- region.fileOffset &- load.address
+    }
+
     /// The virtual address of file offset `offset`, through the PT_LOAD segment holding it.
     func address(ofFileOffset offset: UInt64) -> UInt64? {
         guard let load = segments.first(where: { $0.type == 1 && $0.offset <= offset && offset < $0.offset + $0.fileSize })

@@ -21,13 +21,9 @@ enum LostOutput {
         for path in paths {
             guard let elf = ELFFile(path: path) else { continue }
             defer { elf.close() }
-            guard let region = map.regions.first(where: { $0.path == path }),
-                let load = elf.segments.first(where: {
-                    $0.type == 1 && $0.offset < region.fileOffset + (region.end - region.start)
-                        && region.fileOffset < $0.offset + max($0.fileSize, 1)
-                })
-            else { continue }
-            let bias = region.start &+ load.offset &- region.fileOffset &- load.address
+            guard let region = map.regions.first(where: { $0.path == path }), let bias = elf.loadBias(of: region) else {
+                continue
+            }
             var found: [(stream: String, bytes: [UInt8])] = []
             var located = false
             for (stream, symbol) in [("stdout", "stdout"), ("stderr", "stderr")] {
