@@ -120,6 +120,10 @@ int spr_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
 }
 
+int spr_set_parent_death_signal(int signo) {
+    return prctl(PR_SET_PDEATHSIG, signo, 0, 0, 0) == 0 ? 0 : errno;
+}
+
 int spr_eventfd_open(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 int spr_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno; }

@@ -58,6 +58,21 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("termination-log"), help: "Write the diagnosis here on abnormal exit (default: /dev/termination-log when it exists and is writable, as Kubernetes provides).")
     var terminationLog: String?
 
+    @Option(name: .customLong("grace-period"), help: "After forwarding SIGTERM, SIGKILL the program's process group if it has not exited within SECONDS.")
+    var gracePeriod: Double?
+
+    @Flag(name: .customLong("kill-leftovers"), help: "After the program exits, SIGTERM then SIGKILL the processes it left running (as PID 1 or with -s).")
+    var killLeftovers = false
+
+    @Option(name: .customLong("signal-delay"), help: "Hold SIGTERM this many milliseconds before forwarding it (lets load balancers drain).")
+    var signalDelay: Int?
+
+    @Option(name: .customShort("p"), help: "Signal probe-exec receives (and forwards) when its parent dies, as tini's -p.")
+    var parentDeathSignal: String?
+
+    @Option(name: .customLong("map-signal"), help: "Rewrite a signal before forwarding it, FROM:TO (e.g. TERM:QUIT); repeatable.")
+    var mapSignal: [String] = []
+
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
     var command: [String] = []
 
@@ -66,6 +81,14 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("name the program to run after `--`, e.g. `probe-exec -- ./server --port 2000`")
         }
         guard keepTraces >= 1 else { throw ValidationError("--keep-traces takes 1 or more") }
+        if let parentDeathSignal, SignalName.number(parentDeathSignal) == nil {
+            throw ValidationError("-p takes a signal name or number, not \(parentDeathSignal)")
+        }
+        for mapping in mapSignal where EntrypointArguments.signalMapping(mapping) == nil {
+            throw ValidationError("--map-signal takes FROM:TO signal names or numbers, such as TERM:QUIT, not \(mapping)")
+        }
+        if let gracePeriod, gracePeriod < 0 { throw ValidationError("--grace-period takes 0 or more seconds") }
+        if let signalDelay, signalDelay < 0 { throw ValidationError("--signal-delay takes 0 or more milliseconds") }
         for code in remapExitCodes where !(0...255).contains(code) {
             throw ValidationError("-e takes an exit code from 0 to 255, not \(code)")
         }
@@ -83,6 +106,13 @@ struct RunCommand: ParsableCommand {
         arguments.followForks = followForks
         arguments.unbuffered = unbuffered
         arguments.keepTraces = keepTraces
+        arguments.gracePeriodSeconds = gracePeriod
+        arguments.killLeftovers = killLeftovers
+        arguments.signalDelayMilliseconds = signalDelay
+        arguments.parentDeathSignal = parentDeathSignal.flatMap(SignalName.number)
+        for mapping in mapSignal {
+            if let (from, to) = EntrypointArguments.signalMapping(mapping) { arguments.signalMap[from] = to }
+        }
         arguments.terminationLog = terminationLog
         arguments.service = service
         arguments.command = command

@@ -54,6 +54,11 @@ enum Runner {
         options.ptrace = !arguments.noPtrace
         options.followForks = arguments.followForks
         options.unbuffered = arguments.unbuffered
+        options.gracePeriodSeconds = arguments.gracePeriodSeconds
+        options.killLeftovers = arguments.killLeftovers
+        options.signalDelayMilliseconds = arguments.signalDelayMilliseconds
+        options.parentDeathSignal = arguments.parentDeathSignal
+        options.signalMap = arguments.signalMap
         options.service = arguments.service
         if arguments.service { options.subreaper = true }  // so what it leaves behind is ours to see
         options.version = ProbeExec.version

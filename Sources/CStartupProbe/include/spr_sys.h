@@ -59,6 +59,10 @@ static inline int spr_wcoredump(int status) { return WCOREDUMP(status); }
 /// prctl(PR_SET_CHILD_SUBREAPER, 1). Returns 0 or an errno value.
 int spr_set_child_subreaper(void);
 
+/// prctl(PR_SET_PDEATHSIG, signo): this process gets `signo` when its parent dies.
+/// Returns 0 or an errno value.
+int spr_set_parent_death_signal(int signo);
+
 /// A close-on-exec, non-blocking eventfd (counter 0). Returns the fd or -1.
 int spr_eventfd_open(void);
 

@@ -29,6 +29,16 @@ public struct EntrypointArguments: Sendable, Equatable {
     public var keepTraces = TraceHistory.defaultKeep
     /// `--termination-log PATH` (Kubernetes); nil: /dev/termination-log when it is writable.
     public var terminationLog: String?
+    /// `--grace-period SECONDS`.
+    public var gracePeriodSeconds: Double?
+    /// `--kill-leftovers`.
+    public var killLeftovers = false
+    /// `--signal-delay MS`.
+    public var signalDelayMilliseconds: Int?
+    /// `-p SIGNAL`.
+    public var parentDeathSignal: Int32?
+    /// `--map-signal FROM:TO`, repeatable.
+    public var signalMap: [Int32: Int32] = [:]
     /// `-e CODE`, in order.
     public var remapExitCodes: [Int32] = []
     /// The program and its arguments (everything after `--`).
@@ -36,6 +46,14 @@ public struct EntrypointArguments: Sendable, Equatable {
 
     /// Makes an empty set of arguments.
     public init() {}
+
+    /// `TERM:INT` (names or numbers) as a pair of signal numbers.
+    public static func signalMapping(_ text: String) -> (Int32, Int32)? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let from = SignalName.number(String(parts[0])), let to = SignalName.number(String(parts[1]))
+        else { return nil }
+        return (from, to)
+    }
 
     /// Parses the arguments after the executable's name; nil unless they are exactly the run form.
     public static func parse(_ arguments: [String]) -> EntrypointArguments? {
@@ -61,6 +79,23 @@ public struct EntrypointArguments: Sendable, Equatable {
                     return nil
                 }
                 result.remapExitCodes.append(code)
+                index += 1
+            case "--kill-leftovers": result.killLeftovers = true
+            case "--grace-period":
+                guard index < arguments.count, let s = Double(arguments[index]), s >= 0 else { return nil }
+                result.gracePeriodSeconds = s
+                index += 1
+            case "--signal-delay":
+                guard index < arguments.count, let ms = Int(arguments[index]), ms >= 0 else { return nil }
+                result.signalDelayMilliseconds = ms
+                index += 1
+            case "-p":
+                guard index < arguments.count, let signal = SignalName.number(arguments[index]) else { return nil }
+                result.parentDeathSignal = signal
+                index += 1
+            case "--map-signal":
+                guard index < arguments.count, let (from, to) = Self.signalMapping(arguments[index]) else { return nil }
+                result.signalMap[from] = to
                 index += 1
             case "--keep-traces":
                 guard index < arguments.count, let n = Int(arguments[index]), n >= 1 else { return nil }

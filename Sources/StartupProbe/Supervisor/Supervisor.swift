@@ -36,6 +36,10 @@ public final class Supervisor {
     /// happens, then the exit, the output tails and the verdict.
     public func run() -> RunReport {
         trace.append(startEvent())
+        if let signal = options.parentDeathSignal {
+            let error = spr_set_parent_death_signal(signal)
+            if error != 0 { warning("cannot set the parent-death signal: \(SystemError(error))") }
+        }
         if options.subreaper {
             let error = spr_set_child_subreaper()
             if error != 0 { warning("cannot become a child subreaper: \(SystemError(error))") }

@@ -22,8 +22,11 @@ struct SupervisorLoop {
     var seenListeners: Set<Sockets.Listener> = []
     /// CLOCK_MONOTONIC of the next /proc scan for listening sockets; nil once watching ended.
     var nextSocketScan: Int64?
-    /// Readiness check: the SIGKILL deadline after the stop request, once one was sent.
+    /// The SIGKILL deadline for the child's process group: after a readiness check's stop
+    /// request, or after a forwarded SIGTERM with --grace-period.
     var killDeadline: Int64?
+    /// Signals held back by --signal-delay: when to forward them.
+    var delayedSignals: [(due: Int64, signal: Int32)] = []
     /// Readiness check: --ready-line, compiled once.
     let readyRegex: Regex<AnyRegexOutput>?
 
@@ -89,6 +92,7 @@ struct SupervisorLoop {
         let left = (ProcessFacts.readSmallFile("/proc/\(me)/task/\(me)/children", limit: 1 << 16) ?? "")
             .split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
         report.leftRunning = left.map { ($0, ProcessFacts.command(of: $0)) }
+        if supervisor.options.killLeftovers && !left.isEmpty { killLeftovers(left) }
         if signalFD >= 0 { close(signalFD) }
         if let status { report.cause = Self.cause(status) }
         if let tracer { report.tracing = tracer.findings }
@@ -112,6 +116,37 @@ struct SupervisorLoop {
         return report
     }
 
+    /// --kill-leftovers: SIGTERM the processes still running as our children, wait up to the
+    /// grace period (5 s by default) reaping them, then SIGKILL what remains — so a container
+    /// stops in bounded time.
+    private mutating func killLeftovers(_ pids: [Int32]) {
+        for pid in pids { kill(pid, SIGTERM) }
+        let grace = supervisor.options.gracePeriodSeconds ?? 5
+        let deadline = spr_monotonic_ns() + Int64(grace * 1e9)
+        var remaining = Set(pids)
+        while !remaining.isEmpty && spr_monotonic_ns() < deadline {
+            var status: Int32 = 0
+            let pid = spr_waitpid(-1, &status, spr_wnohang())
+            if pid > 0 {
+                remaining.remove(pid)
+                report.orphansReaped += 1
+            } else if pid < 0 {
+                break
+            } else {
+                usleep(5_000)
+            }
+        }
+        for pid in remaining { kill(pid, SIGKILL) }
+        for _ in remaining {
+            var status: Int32 = 0
+            if spr_waitpid(-1, &status, 0) > 0 { report.orphansReaped += 1 }
+        }
+        supervisor.trace.append(TraceEvent("leftovers", at: supervisor.offset(), [
+            ("terminated", .array(pids.filter { !remaining.contains($0) }.map { .int($0) })),
+            ("killed", .array(remaining.map { .int($0) })),
+        ]))
+    }
+
     /// Start-up is watched closely, then less: every 10 ms for the first second, 50 ms until
     /// 10 s, 250 ms until 60 s; then not at all (a readiness check keeps watching to its timeout).
     private func socketScanInterval(elapsed: Int64) -> Int64? {
@@ -124,7 +159,7 @@ struct SupervisorLoop {
     }
 
     private func pollTimeoutMilliseconds() -> Int32 {
-        let deadlines = [nextSocketScan, killDeadline].compactMap { $0 }
+        let deadlines = [nextSocketScan, killDeadline].compactMap { $0 } + delayedSignals.map(\.due)
         guard let next = deadlines.min() else { return -1 }
         return Int32(clamping: max(0, (next - spr_monotonic_ns()) / 1_000_000 + 1))
     }
@@ -135,6 +170,13 @@ struct SupervisorLoop {
         if let deadline = killDeadline, now >= deadline {
             kill(-childPID, SIGKILL)
             killDeadline = nil
+            supervisor.trace.append(TraceEvent("grace_expired", at: supervisor.offset(), [
+                ("sent", "SIGKILL"), ("to", .int(-childPID)),
+            ]))
+        }
+        while let first = delayedSignals.first, now >= first.due {
+            delayedSignals.removeFirst()
+            deliver(first.signal)
         }
         guard let next = nextSocketScan, now >= next else { return }
         scanSockets()
@@ -286,13 +328,32 @@ struct SupervisorLoop {
         return childStatus
     }
 
+    /// Sends `signal` to the child (or its group), and starts the grace period after a SIGTERM.
+    /// Returns the target and the error, if any.
+    @discardableResult
+    private mutating func deliver(_ signal: Int32) -> (target: Int32, error: SystemError?) {
+        let target = supervisor.options.forwardToProcessGroup ? -childPID : childPID
+        let error = kill(target, signal) == 0 ? nil : SystemError.current
+        if signal == SIGTERM, let grace = supervisor.options.gracePeriodSeconds, killDeadline == nil {
+            killDeadline = spr_monotonic_ns() + Int64(grace * 1e9)
+        }
+        return (target, error)
+    }
+
     private mutating func forward(_ info: spr_signal_info_t) {
         let me = getpid()
         // Our own pump or our own diagnostics hitting a closed pipe: not for the child.
         if info.signo == SIGPIPE && info.sender_pid == me { return }
-        let target = supervisor.options.forwardToProcessGroup ? -childPID : childPID
-        let result = kill(target, info.signo)
-        let error = result == 0 ? nil : SystemError.current
+        let signal = supervisor.options.signalMap[info.signo] ?? info.signo
+        var delayed: Int? = nil
+        var target = supervisor.options.forwardToProcessGroup ? -childPID : childPID
+        var error: SystemError? = nil
+        if signal == SIGTERM, let delay = supervisor.options.signalDelayMilliseconds, delay > 0 {
+            delayed = delay
+            delayedSignals.append((spr_monotonic_ns() + Int64(delay) * 1_000_000, signal))
+        } else {
+            (target, error) = deliver(signal)
+        }
         let command: String? = info.sender_pid == me ? "probe-exec" : ProcessFacts.command(of: info.sender_pid)
         let received = ReceivedSignal(
             signal: info.signo, senderPID: info.sender_pid, senderUID: info.sender_uid, senderCommand: command,
@@ -306,6 +367,8 @@ struct SupervisorLoop {
             ("sender_comm", command.map { .string($0) } ?? .null),
             ("forwarded_to", .int(target)),
         ]
+        if signal != info.signo { fields.append(("forwarded_as", .string(SignalName.name(signal)))) }
+        if let delayed { fields.append(("delayed_ms", .int(delayed))) }
         if info.sender_pid == 0 && info.code <= 0 {
             fields.append(("sender_note", "sent from outside this PID namespace (e.g. the container runtime)"))
         }

@@ -37,6 +37,19 @@ public struct SupervisorOptions: Sendable {
     public var readyTimeoutSeconds: Double = 30
     /// How long the program may take to stop after SIGTERM before SIGKILL (readiness checks).
     public var stopGraceSeconds: Double = 10
+    /// After forwarding SIGTERM, SIGKILL the child's process group if it has not exited within
+    /// this many seconds (`--grace-period`).
+    public var gracePeriodSeconds: Double?
+    /// After the child exits, SIGTERM then (after the grace period, 5 s by default) SIGKILL the
+    /// processes still running as our children (PID 1 or subreaper) (`--kill-leftovers`).
+    public var killLeftovers = false
+    /// Hold SIGTERM this many milliseconds before forwarding it (`--signal-delay`): load
+    /// balancers can drain first.
+    public var signalDelayMilliseconds: Int?
+    /// probe-exec gets this signal (and so forwards it) when its parent dies (`-p`, as tini).
+    public var parentDeathSignal: Int32?
+    /// Signals rewritten before forwarding (`--map-signal FROM:TO`).
+    public var signalMap: [Int32: Int32] = [:]
     /// How many of the last bytes of each stream the trace keeps.
     public var tailCapacity = 64 * 1024
     /// The version written into the start event.
