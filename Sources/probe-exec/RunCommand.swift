@@ -73,6 +73,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("map-signal"), help: "Rewrite a signal before forwarding it, FROM:TO (e.g. TERM:QUIT); repeatable.")
     var mapSignal: [String] = []
 
+    @Option(help: "Mask matches of this regular expression in the output tails kept in the trace (the output itself is unchanged).")
+    var redact: String?
+
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
     var command: [String] = []
 
@@ -86,6 +89,9 @@ struct RunCommand: ParsableCommand {
         }
         for mapping in mapSignal where EntrypointArguments.signalMapping(mapping) == nil {
             throw ValidationError("--map-signal takes FROM:TO signal names or numbers, such as TERM:QUIT, not \(mapping)")
+        }
+        if let redact {
+            do { _ = try Regex(redact) } catch { throw ValidationError("--redact is not a valid regular expression: \(error)") }
         }
         if let gracePeriod, gracePeriod < 0 { throw ValidationError("--grace-period takes 0 or more seconds") }
         if let signalDelay, signalDelay < 0 { throw ValidationError("--signal-delay takes 0 or more milliseconds") }
@@ -108,6 +114,7 @@ struct RunCommand: ParsableCommand {
         arguments.keepTraces = keepTraces
         arguments.gracePeriodSeconds = gracePeriod
         arguments.killLeftovers = killLeftovers
+        arguments.redact = redact
         arguments.signalDelayMilliseconds = signalDelay
         arguments.parentDeathSignal = parentDeathSignal.flatMap(SignalName.number)
         for mapping in mapSignal {

@@ -59,6 +59,7 @@ enum Runner {
         options.signalDelayMilliseconds = arguments.signalDelayMilliseconds
         options.parentDeathSignal = arguments.parentDeathSignal
         options.signalMap = arguments.signalMap
+        options.redactPattern = arguments.redact
         options.service = arguments.service
         if arguments.service { options.subreaper = true }  // so what it leaves behind is ours to see
         options.version = ProbeExec.version

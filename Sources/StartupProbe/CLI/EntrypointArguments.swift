@@ -39,6 +39,8 @@ public struct EntrypointArguments: Sendable, Equatable {
     public var parentDeathSignal: Int32?
     /// `--map-signal FROM:TO`, repeatable.
     public var signalMap: [Int32: Int32] = [:]
+    /// `--redact REGEX`.
+    public var redact: String?
     /// `-e CODE`, in order.
     public var remapExitCodes: [Int32] = []
     /// The program and its arguments (everything after `--`).
@@ -81,6 +83,10 @@ public struct EntrypointArguments: Sendable, Equatable {
                 result.remapExitCodes.append(code)
                 index += 1
             case "--kill-leftovers": result.killLeftovers = true
+            case "--redact":
+                guard index < arguments.count, (try? Regex(arguments[index])) != nil else { return nil }
+                result.redact = arguments[index]
+                index += 1
             case "--grace-period":
                 guard index < arguments.count, let s = Double(arguments[index]), s >= 0 else { return nil }
                 result.gracePeriodSeconds = s

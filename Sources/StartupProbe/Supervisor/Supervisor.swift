@@ -94,6 +94,11 @@ public final class Supervisor {
         if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
         var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
         var report = loop.run()
+        if let regex = redactRegex {
+            // Everything derived from output (tails, verdict, program error) sees only this.
+            report.stdoutTail = Array(Redaction.output(String(decoding: report.stdoutTail, as: UTF8.self), pattern: regex).utf8)
+            report.stderrTail = Array(Redaction.output(String(decoding: report.stderrTail, as: UTF8.self), pattern: regex).utf8)
+        }
         report.service = options.service
         if tracer == nil { report.tracing = tracing }
         let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
@@ -147,6 +152,9 @@ public final class Supervisor {
         ["/usr/libexec/coreutils/libstdbuf.so", "/usr/lib/coreutils/libstdbuf.so"].first { access($0, R_OK) == 0 }
     }
 
+    /// --redact.
+    var redactRegex: Regex<AnyRegexOutput>? { options.redactPattern.flatMap { try? Regex($0) } }
+
     /// Why PTRACE_SEIZE failed, for a person.
     static func ptraceDenied(_ error: SystemError) -> String {
         switch error.code {
@@ -169,10 +177,11 @@ public final class Supervisor {
             ("stderr", report.stderrTail, report.stderrBytes, report.stderrTransport),
         ] {
             guard let total, total > 0 else { continue }
+            let text = String(decoding: tail, as: UTF8.self)
             trace.append(TraceEvent("tail", at: offset(), [
                 ("stream", .string(stream)), ("bytes_total", .int(total)), ("tail_bytes", .int(tail.count)),
                 ("transport", transport.map { .string($0) } ?? .null),
-                ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(String(decoding: tail, as: UTF8.self))),
+                ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(text)),
             ]))
         }
         if let error = report.programError {
@@ -221,7 +230,7 @@ public final class Supervisor {
         return TraceEvent("start", at: offset(), [
             ("probe_exec_version", .string(options.version)),
             ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
-            ("argv", .strings(options.command)),
+            ("argv", .strings(Redaction.arguments(options.command).map { Redaction.output($0, pattern: redactRegex) })),
             ("cwd", ProcessFacts.workingDirectory.map { .string($0) } ?? .null),
             ("pid", .int(getpid())), ("ppid", .int(getppid())), ("uid", .int(getuid())), ("gid", .int(getgid())),
             ("env_names", .strings(ProcessEnvironment.names)),

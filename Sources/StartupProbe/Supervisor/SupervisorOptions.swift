@@ -50,6 +50,9 @@ public struct SupervisorOptions: Sendable {
     public var parentDeathSignal: Int32?
     /// Signals rewritten before forwarding (`--map-signal FROM:TO`).
     public var signalMap: [Int32: Int32] = [:]
+    /// A regular expression whose matches are masked in the output tails written to the trace
+    /// (`--redact`); the program's real output is never changed.
+    public var redactPattern: String?
     /// How many of the last bytes of each stream the trace keeps.
     public var tailCapacity = 64 * 1024
     /// The version written into the start event.

@@ -282,7 +282,9 @@ final class Tracer {
     /// Records what the program's stdio buffers still held when it started to die.
     private func recoverLostOutput(tid: Int32) {
         let process = ProcessFacts.threadGroup(of: tid) ?? tid
-        for (stream, bytes) in LostOutput.recover(pid: process, map: MemoryMap(pid: process), executable: findings.lastImage) {
+        let redact = supervisor.redactRegex
+        for (stream, raw) in LostOutput.recover(pid: process, map: MemoryMap(pid: process), executable: findings.lastImage) {
+            let bytes = redact == nil ? raw : Array(Redaction.output(String(decoding: raw, as: UTF8.self), pattern: redact).utf8)
             findings.lostOutput[stream] = bytes
             supervisor.trace.append(TraceEvent("lost_output", at: supervisor.offset(), [
                 ("stream", .string(stream)), ("bytes", .int(bytes.count)),
