@@ -37,9 +37,14 @@ let package = Package(
         ),
         // A small program that crashes, exits or waits on request: the README demo and test fixture.
         .executableTarget(name: "probe-fixture"),
+        // A tiny Swift server that uses the StartupProbe library (README example, library tests).
+        .executableTarget(
+            name: "example-server",
+            dependencies: ["StartupProbe", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "StartupProbeTests",
-            dependencies: ["StartupProbe", "probe-exec", "probe-fixture"]
+            dependencies: ["StartupProbe", "probe-exec", "probe-fixture", "example-server"]
         ),
     ]
 )

@@ -45,9 +45,10 @@ public enum ReportRenderer {
             .filter { !["tail", "verdict"].contains($0.element.kind) }
             .sorted { ($0.element.offsetMilliseconds, $0.offset) < ($1.element.offsetMilliseconds, $1.offset) }
             .map(\.element)
-        for event in timeline {
+        for event in timeline where event.kind != "modules" {
             let offset = formatOffset(event.offsetMilliseconds)
-            let lines = describe(event).split(separator: "\n", omittingEmptySubsequences: false)
+            let text = event.kind == "crash" ? describeCrash(event, document) : describe(event)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             out.append("  \(offset)  \(v(String(lines[0]), false))")
             for line in lines.dropFirst() {
                 out.append(String(repeating: " ", count: 20) + v(String(line), false))
@@ -90,6 +91,18 @@ public enum ReportRenderer {
             ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "-_./=:,@+%".unicodeScalars.contains($0)
         }
         return plain ? arg : "'" + arg.replacingOccurrencesOfQuote() + "'"
+    }
+
+    /// An in-process crash report, its raw addresses named now from the recorded modules.
+    static func describeCrash(_ e: TraceEvent, _ document: TraceDocument) -> String {
+        let pid = e["pid"]?.intValue
+        let modules = document.events.last { $0.kind == "modules" && $0["pid"]?.intValue == pid }?["modules"]
+        let ips = (e["frames"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { UInt64($0.dropFirst(2), radix: 16) } }
+        var text = "crash in process \(e["pid"]?.intValue.map(String.init) ?? "?") (its own handler): \(e["signal_name"]?.stringValue ?? "?") at \(e["fault_address"]?.stringValue ?? "?")"
+        for (n, frame) in CrashSymbolizer(modules: modules).frames(ips).enumerated() {
+            text += "\n  #\(n) " + describeFrame(frame.json).replacingNewlines()
+        }
+        return text
     }
 
     /// "level3+0x9 (/tmp/crash3+0x1159)"
@@ -150,6 +163,8 @@ public enum ReportRenderer {
             return "the dynamic loader cannot find: " + names.map { $0 }.reduce("") { $0.isEmpty ? $1 : $0 + ", " + $1 }
         case "lost_output":
             return "\(i("bytes")) bytes never written to \(s("stream")) (still in the program's stdio buffer): \(s("text"))"
+        case "main_reached":
+            return "main() reached (reported by the program itself, pid \(i("pid")))"
         case "milestone":
             let what = s("name") == "main" ? "main() reached" : "entry point reached (the dynamic loader is done)"
             return "\(what) at \(s("address")), found by \(s("how"))"

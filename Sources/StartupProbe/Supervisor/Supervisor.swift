@@ -132,11 +132,17 @@ public final class Supervisor {
     /// The environment the child starts with: ours, plus the buffering requests of --unbuffered.
     func childEnvironment() -> [String] {
         var entries = ProcessEnvironment.entries
-        guard options.unbuffered else { return entries }
         func set(_ name: String, _ value: String) {
             entries.removeAll { $0.hasPrefix(name + "=") }
             entries.append(name + "=" + value)
         }
+        // The channel for the StartupProbe library in the program: our trace and our start time.
+        if let path = trace.path, trace.isRecording {
+            let absolute = path.hasPrefix("/") ? path : (ProcessFacts.workingDirectory ?? ".") + "/" + path
+            set(StartupProbe.traceVariable, absolute)
+            set(StartupProbe.startVariable, String(startNanoseconds))
+        }
+        guard options.unbuffered else { return entries }
         set("PYTHONUNBUFFERED", "1")
         if let stdbuf = Supervisor.stdbufLibrary {
             let preload = ProcessEnvironment.value(of: "LD_PRELOAD").map { $0 + ":" + stdbuf } ?? stdbuf

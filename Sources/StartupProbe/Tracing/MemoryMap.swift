@@ -9,6 +9,9 @@ struct MemoryMap {
     }
     var regions: [Region]
 
+    /// A map from known regions.
+    init(regions: [Region]) { self.regions = regions }
+
     /// Reads `/proc/<pid>/maps` (empty when unreadable).
     init(pid: Int32) {
         let text = ProcessFacts.readSmallFile("/proc/\(pid)/maps", limit: 1 << 20) ?? ""

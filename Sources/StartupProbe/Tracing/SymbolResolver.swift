@@ -33,10 +33,17 @@ final class SymbolResolver {
                 if functions[mid].address <= address { low = mid + 1 } else { high = mid }
             }
             guard low > 0 else { continue }
+            // Aliases share an address (Swift's `main` is a zero-size alias of `<module>_main`):
+            // the largest gives the extent (sorted last), and `main` is the name people know.
             let f = functions[low - 1]
-            if address < f.address &+ max(f.size, 1) {
-                result[address] = (DWARFReader.string(in: module.strings, at: UInt64(f.nameOffset)), address - f.address)
+            guard address < f.address &+ max(f.size, 1) else { continue }
+            var name = DWARFReader.string(in: module.strings, at: UInt64(f.nameOffset))
+            var k = low - 2
+            while k >= 0 && functions[k].address == f.address {
+                if DWARFReader.string(in: module.strings, at: UInt64(functions[k].nameOffset)) == "main" { name = "main" }
+                k -= 1
             }
+            result[address] = (name, address - f.address)
         }
         return result
     }
@@ -57,7 +64,7 @@ final class SymbolResolver {
             }
             // The first table with functions wins: .symtab includes everything .dynsym has.
             if !list.isEmpty {
-                list.sort { $0.address < $1.address }
+                list.sort { ($0.address, $0.size) < ($1.address, $1.size) }
                 return Module(functions: list, strings: strings)
             }
         }

@@ -1,0 +1,26 @@
+#ifndef SPR_CRASH_H
+#define SPR_CRASH_H
+
+// Provided in C because it runs in a signal handler: only async-signal-safe calls (write, raise,
+// sigaction, clock_gettime, libunwind's local unwinder), preallocated memory, no Swift.
+
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+/// Loads libunwind's local unwinder (dlopen, RTLD_LOCAL: its _Unwind_* never interpose the
+/// C++/Swift runtime's). Call outside any signal handler. Returns 1 when available.
+int spr_crash_load_unwinder(void);
+
+/// Installs the fatal-signal handler (SEGV, BUS, ILL, FPE, ABRT, TRAP) on an alternate signal
+/// stack for the calling thread (other threads overflowing their stack cannot be reported: they
+/// have no alternate stack). On a crash it writes a report to `report_fd` (stderr) and one NDJSON
+/// `crash` event to `trace_fd` (or -1), with offsets from `start_ns` (CLOCK_MONOTONIC), then
+/// chains to the handler it replaced (the Swift runtime's backtracer, a sanitizer) or restores
+/// the default so the process dies of the same signal (with its core dump).
+/// Returns 0 or an errno value.
+int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns);
+
+#pragma clang assume_nonnull end
+
+#endif

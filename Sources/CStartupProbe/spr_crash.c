@@ -1,0 +1,273 @@
+#ifndef _GNU_SOURCE
+#error You must define _GNU_SOURCE
+#endif
+
+#include "spr_crash.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define SPR_CRASH_MAX_FRAMES 128
+#define SPR_ALTSTACK_SIZE (256 * 1024)
+
+static const int spr_fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+#define SPR_FATAL_COUNT (int)(sizeof(spr_fatal_signals) / sizeof(spr_fatal_signals[0]))
+
+static struct sigaction spr_previous[SPR_FATAL_COUNT];
+static int spr_trace_fd = -1;
+static int spr_report_fd = 2;
+static int64_t spr_start_ns;
+static volatile sig_atomic_t spr_in_handler;
+
+// libunwind's local API, found with dlsym; an unw_cursor_t is a plain array of words.
+typedef struct {
+    uint64_t opaque[140];
+} spr_local_cursor_t;
+static int (*spr_init_local2)(void *cursor, void *context, int flag);
+static int (*spr_step)(void *cursor);
+static int (*spr_get_reg)(void *cursor, int reg, uint64_t *value);
+#define SPR_UNW_REG_IP 16  // UNW_X86_64_RIP / UNW_REG_IP on x86_64
+#define SPR_UNW_INIT_SIGNAL_FRAME 1
+
+int spr_crash_load_unwinder(void) {
+    if (spr_step != NULL) {
+        return 1;
+    }
+    void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        return 0;
+    }
+    spr_init_local2 = (int (*)(void *, void *, int))dlsym(library, "_ULx86_64_init_local2");
+    spr_get_reg = (int (*)(void *, int, uint64_t *))dlsym(library, "_ULx86_64_get_reg");
+    spr_step = (int (*)(void *))dlsym(library, "_ULx86_64_step");
+    if (spr_init_local2 == NULL || spr_get_reg == NULL || spr_step == NULL) {
+        spr_step = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+// ---- async-signal-safe formatting into a caller's buffer ----
+
+typedef struct {
+    char *p;
+    char *end;
+} spr_out_t;
+
+static void spr_put(spr_out_t *o, const char *s) {
+    while (*s && o->p < o->end) {
+        *o->p++ = *s++;
+    }
+}
+
+static void spr_put_hex(spr_out_t *o, uint64_t v) {
+    char digits[17];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v & 0xf];
+        v >>= 4;
+    } while (v && n < 16);
+    spr_put(o, "0x");
+    while (n > 0 && o->p < o->end) {
+        *o->p++ = digits[--n];
+    }
+}
+
+static void spr_put_dec(spr_out_t *o, int64_t v) {
+    char digits[21];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+    if (v < 0) {
+        spr_put(o, "-");
+    }
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u && n < 20);
+    while (n > 0 && o->p < o->end) {
+        *o->p++ = digits[--n];
+    }
+}
+
+static const char *spr_signal_name(int sig) {
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGILL: return "SIGILL";
+    case SIGFPE: return "SIGFPE";
+    case SIGABRT: return "SIGABRT";
+    case SIGTRAP: return "SIGTRAP";
+    default: return "signal";
+    }
+}
+
+static void spr_write(int fd, const char *buffer, size_t length) {
+    while (fd >= 0 && length > 0) {
+        ssize_t n = write(fd, buffer, length);
+        if (n > 0) {
+            buffer += n;
+            length -= (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
+
+/// Unwinds from the signal context into `ips`; returns the count.
+static int spr_collect(void *context, uint64_t *ips) {
+    int count = 0;
+    if (spr_step != NULL && context != NULL) {
+        spr_local_cursor_t cursor;
+        if (spr_init_local2(&cursor, context, SPR_UNW_INIT_SIGNAL_FRAME) == 0) {
+            do {
+                uint64_t ip = 0;
+                if (spr_get_reg(&cursor, SPR_UNW_REG_IP, &ip) != 0 || ip == 0) {
+                    break;
+                }
+                ips[count++] = ip;
+            } while (count < SPR_CRASH_MAX_FRAMES && spr_step(&cursor) > 0);
+        }
+    }
+#if defined(__x86_64__)
+    if (count == 0 && context != NULL) {
+        ips[count++] = (uint64_t)((ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+    }
+#endif
+    return count;
+}
+
+static void spr_report(int sig, siginfo_t *info, void *context) {
+    static char buffer[16384];  // preallocated: no allocation in a handler
+    static uint64_t ips[SPR_CRASH_MAX_FRAMES];
+    int count = spr_collect(context, ips);
+    uint64_t address = (uint64_t)(uintptr_t)info->si_addr;
+
+    spr_out_t o = {buffer, buffer + sizeof(buffer) - 2};
+    spr_put(&o, "StartupProbe: fatal signal ");
+    spr_put_dec(&o, sig);
+    spr_put(&o, " (");
+    spr_put(&o, spr_signal_name(sig));
+    spr_put(&o, ") at address ");
+    spr_put_hex(&o, address);
+    spr_put(&o, " in pid ");
+    spr_put_dec(&o, getpid());
+    spr_put(&o, "; backtrace (addresses, symbolised by `probe-exec show`):\n");
+    for (int i = 0; i < count; i++) {
+        spr_put(&o, "  #");
+        spr_put_dec(&o, i);
+        spr_put(&o, " ");
+        spr_put_hex(&o, ips[i]);
+        spr_put(&o, "\n");
+    }
+    spr_write(spr_report_fd, buffer, (size_t)(o.p - buffer));
+
+    if (spr_trace_fd < 0) {
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t micros = ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - spr_start_ns) / 1000;
+    o.p = buffer;
+    spr_put(&o, "{\"v\":1,\"event\":\"crash\",\"t_ms\":");
+    spr_put_dec(&o, micros / 1000);
+    spr_put(&o, ".");
+    int64_t frac = micros % 1000;
+    if (frac < 100) spr_put(&o, "0");
+    if (frac < 10) spr_put(&o, "0");
+    spr_put_dec(&o, frac);
+    spr_put(&o, ",\"source\":\"in_process\",\"pid\":");
+    spr_put_dec(&o, getpid());
+    spr_put(&o, ",\"signal\":");
+    spr_put_dec(&o, sig);
+    spr_put(&o, ",\"signal_name\":\"");
+    spr_put(&o, spr_signal_name(sig));
+    spr_put(&o, "\",\"code\":");
+    spr_put_dec(&o, info->si_code);
+    spr_put(&o, ",\"fault_address\":\"");
+    spr_put_hex(&o, address);
+    spr_put(&o, "\",\"frames\":[");
+    for (int i = 0; i < count; i++) {
+        spr_put(&o, i ? ",\"" : "\"");
+        spr_put_hex(&o, ips[i]);
+        spr_put(&o, "\"");
+    }
+    spr_put(&o, "]}\n");
+    if (o.p < o.end) {  // a cut-off event is worse than none: write only whole lines
+        spr_write(spr_trace_fd, buffer, (size_t)(o.p - buffer));
+    }
+}
+
+static int spr_index(int sig) {
+    for (int i = 0; i < SPR_FATAL_COUNT; i++) {
+        if (spr_fatal_signals[i] == sig) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void spr_crash_handler(int sig, siginfo_t *info, void *context) {
+    int saved_errno = errno;
+    int i = spr_index(sig);
+    if (spr_in_handler++ == 0) {
+        spr_report(sig, info, context);
+    }
+    // Chain to what was there before us (the Swift runtime's backtracer, a sanitizer).
+    struct sigaction *previous = i >= 0 ? &spr_previous[i] : NULL;
+    if (previous != NULL && (previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction != NULL) {
+        sigaction(sig, previous, NULL);
+        errno = saved_errno;
+        previous->sa_sigaction(sig, info, context);
+        return;
+    }
+    if (previous != NULL && previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN &&
+        previous->sa_handler != NULL) {
+        sigaction(sig, previous, NULL);
+        errno = saved_errno;
+        previous->sa_handler(sig);
+        return;
+    }
+    signal(sig, SIG_DFL);
+    errno = saved_errno;
+    if (info->si_code > 0) {
+        return;  // sent by the kernel: the instruction faults again, now fatally, with its own siginfo
+    }
+    raise(sig);  // sent by kill/raise/abort: returning would let the process go on
+}
+
+int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns) {
+    spr_trace_fd = trace_fd;
+    spr_report_fd = report_fd;
+    spr_start_ns = start_ns;
+    stack_t current;
+    if (sigaltstack(NULL, &current) == 0 && (current.ss_flags & SS_DISABLE)) {
+        void *memory = mmap(NULL, SPR_ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (memory == MAP_FAILED) {
+            return errno;
+        }
+        stack_t stack = {.ss_sp = memory, .ss_flags = 0, .ss_size = SPR_ALTSTACK_SIZE};
+        if (sigaltstack(&stack, NULL) != 0) {
+            return errno;
+        }
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_sigaction = spr_crash_handler;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    for (int i = 0; i < SPR_FATAL_COUNT; i++) {
+        if (sigaction(spr_fatal_signals[i], &action, &spr_previous[i]) != 0) {
+            return errno;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StartupProbe
+import Testing
+
+/// The StartupProbe library in a Swift server (Sources/example-server): main reached with and
+/// without probe-exec, and its crash handler.
+@Suite(.serialized) struct LibraryTests {
+    static var server: String { Binaries.buildDirectory + "/example-server" }
+
+    @Test func mainReachedWithoutProbeExecGoesToItsOwnTrace() throws {
+        let dir = Binaries.freshDirectory("lib-own")
+        let r = try run([Self.server, "info"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("under=false handler=true"))
+        let events = try TraceReader.read(path: dir + "/latest").events
+        #expect(events.first?.kind == "start")
+        #expect(events.contains { $0.kind == "main_reached" && $0["source"]?.stringValue == "in_process" })
+        #expect(try run([Binaries.probeExec, "show", dir]).stdout.contains("main() reached (reported by the program itself"))
+    }
+
+    @Test func mainReachedUnderProbeExecJoinsItsTraceAndTheChannelIsRemoved() throws {
+        let dir = Binaries.freshDirectory("lib-under")
+        let trace = dir + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", Self.server, "env"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "PROBE_EXEC_TRACE=unset\n")
+        let events = try TraceReader.read(path: trace).events
+        let exec = try #require(events.first { $0.kind == "exec" })
+        let reached = try #require(events.first { $0.kind == "main_reached" })
+        #expect(reached["pid"]?.intValue == exec["pid"]?.intValue)
+        #expect(reached.offsetMilliseconds > exec.offsetMilliseconds, "offsets share probe-exec's clock origin")
+    }
+
+    @Test(arguments: [("null", SIGSEGV), ("abort", SIGABRT), ("overflow", SIGSEGV)])
+    func crashHandlerReportsAndTheStatusStaysTrue(mode: String, signal: Int32) throws {
+        let dir = Binaries.freshDirectory("lib-crash")
+        let r = try run([Self.server, mode], environment: ["PROBE_EXEC_TRACE_DIR": dir, "SWIFT_BACKTRACE": "enable=no"])
+        #expect(r.status == 128 + signal)
+        #expect(r.stderr.contains("StartupProbe: fatal signal \(signal)"))
+        let crash = try #require(try TraceReader.read(path: dir + "/latest").events.first { $0.kind == "crash" })
+        #expect(crash["signal"]?.intValue == Int(signal))
+        #expect((crash["frames"]?.arrayValue?.count ?? 0) >= (mode == "overflow" ? 50 : 3))
+        if mode == "null" {
+            let shown = try run([Binaries.probeExec, "show", dir])
+            #expect(shown.stdout.contains("static Failures.writeThroughNull()"), "\(shown.stdout)")
+        }
+    }
+
+    @Test func forceUnwrapDiesOfTheTrapSignal() throws {
+        let r = try run([Self.server, "forceunwrap"], environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-trap"), "SWIFT_BACKTRACE": "enable=no"])
+        #expect(r.status == 128 + SIGILL || r.status == 128 + SIGTRAP)
+        #expect(r.stderr.contains("StartupProbe: fatal signal"))
+        #expect(r.stderr.contains("Unexpectedly found nil"))
+    }
+
+    /// The Swift runtime's own backtracer (on by default) is chained, not replaced.
+    @Test func swiftBacktracerStillRuns() throws {
+        let r = try run([Self.server, "null"], environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-chain")], removing: ["SWIFT_BACKTRACE"])
+        #expect(r.status == 139)
+        #expect(r.stderr.contains("StartupProbe: fatal signal 11"))
+        #expect(r.stderr.contains("Program crashed"), "the runtime's backtracer ran after ours")
+    }
+}
