@@ -7,3 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256sum bash:bash
 swift build --build-tests
 swift test --skip-build "$@"
+# Style (STYLE.md §8): the formatter's strict lint, with the configuration in .swift-format.
+swift format lint --strict -r Sources Tests Package.swift

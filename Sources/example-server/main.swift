@@ -1,3 +1,6 @@
+import Logging
+import StartupProbe
+
 // A tiny Swift server that uses the StartupProbe library: the README's example, and the
 // library's test fixture (it crashes on request).
 //
@@ -6,8 +9,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
-import StartupProbe
 
 LoggingSystem.bootstrap(StreamLogHandler.standardError)  // the application's choice, not the library's
 let logger = Logger(label: "example-server")
@@ -35,7 +36,9 @@ case "serve":
     address.sin_port = port.bigEndian
     address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
     let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard bound == 0 else {
         logger.error("cannot bind port \(port): \(String(cString: strerror(errno)))")
@@ -53,7 +56,9 @@ case "env":
     // The channel is removed once read, so this program's own children never write into it.
     print("PROBE_EXEC_TRACE=\(getenv("PROBE_EXEC_TRACE").map { String(cString: $0) } ?? "unset")")
 case "info":
-    print("trace=\(probe.tracePath ?? "none") under=\(probe.underProbeExec) handler=\(probe.crashHandlerInstalled) backtraces=\(probe.backtracesAvailable)")
+    print(
+        "trace=\(probe.tracePath ?? "none") under=\(probe.underProbeExec) handler=\(probe.crashHandlerInstalled) backtraces=\(probe.backtracesAvailable)"
+    )
 default:
     logger.error("unknown mode")
     exit(64)

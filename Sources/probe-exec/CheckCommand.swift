@@ -43,12 +43,18 @@ struct CheckCommand: ParsableCommand {
 
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("name the server after `--`") }
-        guard readyPort != nil || readyLine != nil else { throw ValidationError("say when it is ready: --ready-port PORT and/or --ready-line REGEX") }
+        guard readyPort != nil || readyLine != nil else {
+            throw ValidationError("say when it is ready: --ready-port PORT and/or --ready-line REGEX")
+        }
         if let readyPort, !(1...65535).contains(readyPort) { throw ValidationError("--ready-port takes 1 to 65535") }
         if let readyLine {
-            do { _ = try Regex(readyLine) } catch { throw ValidationError("--ready-line is not a valid regular expression: \(error)") }
+            do { _ = try Regex(readyLine) } catch {
+                throw ValidationError("--ready-line is not a valid regular expression: \(error)")
+            }
         }
-        guard timeout > 0, grace >= 0 else { throw ValidationError("--timeout must be positive and --grace not negative") }
+        guard timeout > 0, grace >= 0 else {
+            throw ValidationError("--timeout must be positive and --grace not negative")
+        }
     }
 
     func run() throws {

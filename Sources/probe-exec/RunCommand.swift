@@ -40,40 +40,76 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("pipe-tty"), help: "Capture stdout/stderr through pipes even when they are terminals.")
     var pipeTerminals = false
 
-    @Flag(name: .customLong("no-ptrace"), help: "Do not trace the program with ptrace (no backtraces, no per-signal delivery record).")
+    @Flag(
+        name: .customLong("no-ptrace"),
+        help: "Do not trace the program with ptrace (no backtraces, no per-signal delivery record)."
+    )
     var noPtrace = false
 
     @Flag(name: .customLong("follow-forks"), help: "Also trace the program's forked child processes.")
     var followForks = false
 
-    @Flag(name: .customLong("unbuffered"), help: "Ask the program to write output as it goes (PYTHONUNBUFFERED=1; coreutils' stdbuf preload for C programs). Changes its buffering: opt-in.")
+    @Flag(
+        name: .customLong("unbuffered"),
+        help:
+            "Ask the program to write output as it goes (PYTHONUNBUFFERED=1; coreutils' stdbuf preload for C programs). Changes its buffering: opt-in."
+    )
     var unbuffered = false
 
-    @Flag(name: .customLong("service"), help: "The program should run until told to stop: flag an exit on its own (placeholder commands, daemonizing). Implies -s.")
+    @Flag(
+        name: .customLong("service"),
+        help:
+            "The program should run until told to stop: flag an exit on its own (placeholder commands, daemonizing). Implies -s."
+    )
     var service = false
 
-    @Option(name: .customLong("keep-traces"), help: "How many traces of this program to keep in the trace directory (default 20).")
+    @Option(
+        name: .customLong("keep-traces"),
+        help: "How many traces of this program to keep in the trace directory (default 20)."
+    )
     var keepTraces: Int = TraceHistory.defaultKeep
 
-    @Option(name: .customLong("termination-log"), help: "Write the diagnosis here on abnormal exit (default: /dev/termination-log when it exists and is writable, as Kubernetes provides).")
+    @Option(
+        name: .customLong("termination-log"),
+        help:
+            "Write the diagnosis here on abnormal exit (default: /dev/termination-log when it exists and is writable, as Kubernetes provides)."
+    )
     var terminationLog: String?
 
-    @Option(name: .customLong("grace-period"), help: "After forwarding SIGTERM, SIGKILL the program's process group if it has not exited within SECONDS.")
+    @Option(
+        name: .customLong("grace-period"),
+        help: "After forwarding SIGTERM, SIGKILL the program's process group if it has not exited within SECONDS."
+    )
     var gracePeriod: Double?
 
-    @Flag(name: .customLong("kill-leftovers"), help: "After the program exits, SIGTERM then SIGKILL the processes it left running (as PID 1 or with -s).")
+    @Flag(
+        name: .customLong("kill-leftovers"),
+        help: "After the program exits, SIGTERM then SIGKILL the processes it left running (as PID 1 or with -s)."
+    )
     var killLeftovers = false
 
-    @Option(name: .customLong("signal-delay"), help: "Hold SIGTERM this many milliseconds before forwarding it (lets load balancers drain).")
+    @Option(
+        name: .customLong("signal-delay"),
+        help: "Hold SIGTERM this many milliseconds before forwarding it (lets load balancers drain)."
+    )
     var signalDelay: Int?
 
-    @Option(name: .customShort("p"), help: "Signal probe-exec receives (and forwards) when its parent dies, as tini's -p.")
+    @Option(
+        name: .customShort("p"),
+        help: "Signal probe-exec receives (and forwards) when its parent dies, as tini's -p."
+    )
     var parentDeathSignal: String?
 
-    @Option(name: .customLong("map-signal"), help: "Rewrite a signal before forwarding it, FROM:TO (e.g. TERM:QUIT); repeatable.")
+    @Option(
+        name: .customLong("map-signal"),
+        help: "Rewrite a signal before forwarding it, FROM:TO (e.g. TERM:QUIT); repeatable."
+    )
     var mapSignal: [String] = []
 
-    @Option(help: "Mask matches of this regular expression in the output tails kept in the trace (the output itself is unchanged).")
+    @Option(
+        help:
+            "Mask matches of this regular expression in the output tails kept in the trace (the output itself is unchanged)."
+    )
     var redact: String?
 
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
@@ -88,10 +124,14 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("-p takes a signal name or number, not \(parentDeathSignal)")
         }
         for mapping in mapSignal where EntrypointArguments.signalMapping(mapping) == nil {
-            throw ValidationError("--map-signal takes FROM:TO signal names or numbers, such as TERM:QUIT, not \(mapping)")
+            throw ValidationError(
+                "--map-signal takes FROM:TO signal names or numbers, such as TERM:QUIT, not \(mapping)"
+            )
         }
         if let redact {
-            do { _ = try Regex(redact) } catch { throw ValidationError("--redact is not a valid regular expression: \(error)") }
+            do { _ = try Regex(redact) } catch {
+                throw ValidationError("--redact is not a valid regular expression: \(error)")
+            }
         }
         if let gracePeriod, gracePeriod < 0 { throw ValidationError("--grace-period takes 0 or more seconds") }
         if let signalDelay, signalDelay < 0 { throw ValidationError("--signal-delay takes 0 or more milliseconds") }

@@ -15,7 +15,13 @@ enum Runner {
     }
 
     /// `probe-exec check`: ready (listening on the port) within the timeout, then stopped.
-    static func check(_ arguments: EntrypointArguments, port: Int?, line: String?, timeout: Double, grace: Double) -> Int32 {
+    static func check(
+        _ arguments: EntrypointArguments,
+        port: Int?,
+        line: String?,
+        timeout: Double,
+        grace: Double
+    ) -> Int32 {
         let (report, writer) = supervise(arguments) { options in
             options.readyPort = port
             options.readyLine = line
@@ -25,9 +31,12 @@ enum Runner {
         let trace = writer.path.map { " Trace: \($0) (probe-exec show \($0))." } ?? ""
         if let ready = report.readyMilliseconds {
             if !arguments.quiet {
-                let how = report.listening.contains { $0.listener.port == port } && port != nil
+                let how =
+                    report.listening.contains { $0.listener.port == port } && port != nil
                     ? "listened on port \(port!)" : "printed a line matching \(line ?? "")"
-                StandardError.say("ready: `\(arguments.command[0])` \(how) after \(Diagnose.duration(ready)); stopped it (status \(report.cause.shellStatus)).\(trace)")
+                StandardError.say(
+                    "ready: `\(arguments.command[0])` \(how) after \(Diagnose.duration(ready)); stopped it (status \(report.cause.shellStatus)).\(trace)"
+                )
             }
             return 0
         }
@@ -35,15 +44,21 @@ enum Runner {
         if case .killed(let signal, _) = report.cause, signal == SIGTERM || signal == SIGKILL,
             report.durationMilliseconds >= timeout * 1000
         {
-            let wanted = [port.map { "listen on port \($0)" }, line.map { "print a line matching \($0)" }].compactMap { $0 }
-            paragraph += "`\(arguments.command[0])` did not \(wanted.joined(separator: " or ")) within \(Diagnose.duration(timeout * 1000)). "
+            let wanted = [port.map { "listen on port \($0)" }, line.map { "print a line matching \($0)" }].compactMap {
+                $0
+            }
+            paragraph +=
+                "`\(arguments.command[0])` did not \(wanted.joined(separator: " or ")) within \(Diagnose.duration(timeout * 1000)). "
         }
         paragraph += Diagnose.verdict(for: report).summary + trace
         StandardError.say(paragraph)
         return 1
     }
 
-    private static func supervise(_ arguments: EntrypointArguments, configure: (inout SupervisorOptions) -> Void)
+    private static func supervise(
+        _ arguments: EntrypointArguments,
+        configure: (inout SupervisorOptions) -> Void
+    )
         -> (RunReport, TraceWriter)
     {
         var options = SupervisorOptions(command: arguments.command)
@@ -113,12 +128,18 @@ enum Runner {
                 try TraceLocation.checkPrivate(directory)
             }
         } catch {
-            StandardError.say("cannot use the trace directory \(directory): \(error); the program runs, but nothing is recorded")
+            StandardError.say(
+                "cannot use the trace directory \(directory): \(error); the program runs, but nothing is recorded"
+            )
             return nil
         }
         // Bounded history: this run's trace plus the newest keepTraces-1 before it.
         TraceHistory.prune(directory: directory, program: arguments.command[0], keep: arguments.keepTraces - 1)
-        let name = TraceLocation.fileName(program: arguments.command[0], pid: getpid(), realtimeNanoseconds: spr_realtime_ns())
+        let name = TraceLocation.fileName(
+            program: arguments.command[0],
+            pid: getpid(),
+            realtimeNanoseconds: spr_realtime_ns()
+        )
         TraceLocation.updateLatest(directory: directory, fileName: name)
         return "\(directory)/\(name)"
     }

@@ -50,7 +50,12 @@ struct ShowCommand: ParsableCommand {
         if history {
             let program = document.first("start")?["argv"]?.arrayValue?.first?.stringValue ?? ""
             let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-            print(TraceHistory.summary(of: TraceHistory.files(directory: directory.isEmpty ? "." : directory, program: program)), terminator: "")
+            print(
+                TraceHistory.summary(
+                    of: TraceHistory.files(directory: directory.isEmpty ? "." : directory, program: program)
+                ),
+                terminator: ""
+            )
             return
         }
         if json {

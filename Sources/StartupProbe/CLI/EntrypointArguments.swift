@@ -52,7 +52,8 @@ public struct EntrypointArguments: Sendable, Equatable {
     /// `TERM:INT` (names or numbers) as a pair of signal numbers.
     public static func signalMapping(_ text: String) -> (Int32, Int32)? {
         let parts = text.split(separator: ":")
-        guard parts.count == 2, let from = SignalName.number(String(parts[0])), let to = SignalName.number(String(parts[1]))
+        guard parts.count == 2, let from = SignalName.number(String(parts[0])),
+            let to = SignalName.number(String(parts[1]))
         else { return nil }
         return (from, to)
     }

@@ -42,15 +42,22 @@ public enum Diagnose {
             parts.append("\(program) could not be started: probe-exec could not fork (\(error)).")
         case .execFailed(let error, let path):
             category = .execFailed
-            let why = ExecPreflight.explain(
-                path: path, command: report.command.first ?? path, error: error.code,
-                searchPath: ProcessEnvironment.value(of: "PATH")
-            ).map { "\($0) (\(error.name))" } ?? Diagnose.execExplanation(error, path: path)
+            let why =
+                ExecPreflight.explain(
+                    path: path,
+                    command: report.command.first ?? path,
+                    error: error.code,
+                    searchPath: ProcessEnvironment.value(of: "PATH")
+                ).map { "\($0) (\(error.name))" } ?? Diagnose.execExplanation(error, path: path)
             parts.append("\(program) could not be started: \(why); exit status \(report.cause.shellStatus).")
         case .exited(let code):
             let stopped = report.signals.contains(where: { [1, 2, 3, 15].contains($0.signal) })
             category = report.service && !stopped ? .serviceExited : code == 0 ? .cleanExit : .exitCode
-            parts.append(category == .cleanExit ? "\(program) exited normally with code 0 \(after)." : "\(program) exited with code \(code) \(after).")
+            parts.append(
+                category == .cleanExit
+                    ? "\(program) exited normally with code 0 \(after)."
+                    : "\(program) exited with code \(code) \(after)."
+            )
             if category == .serviceExited { parts += Diagnose.serviceStory(report, code: code) }
             parts += Diagnose.startupStory(report.tracing)
             if let missing = Diagnose.missingLibrariesSentence(report) {
@@ -76,7 +83,9 @@ public enum Diagnose {
             parts += Diagnose.startupStory(report.tracing)
             parts += Diagnose.signalStory(report, killedBy: signal)
         }
-        if case .execFailed = report.cause {} else if case .spawnFailed = report.cause {} else {
+        if case .execFailed = report.cause {
+        } else if case .spawnFailed = report.cause {
+        } else {
             parts += Diagnose.portStory(report)
             parts += Diagnose.outputStory(report)
         }
@@ -91,7 +100,9 @@ public enum Diagnose {
                 ? "\(path) does not exist, or its interpreter (the #! line or the ELF loader) does not (ENOENT)"
                 : "\(path) was not found in PATH (ENOENT)"
         case EACCES: return "\(path) is not executable: no execute permission, or a noexec mount (EACCES)"
-        case ENOEXEC: return "\(path) is not in a format this system can run: no #! line and not a valid ELF binary for this machine (ENOEXEC)"
+        case ENOEXEC:
+            return
+                "\(path) is not in a format this system can run: no #! line and not a valid ELF binary for this machine (ENOEXEC)"
         case EISDIR: return "\(path) is a directory (EISDIR)"
         default: return "execve(\(path)) failed: \(error)"
         }
@@ -103,7 +114,9 @@ public enum Diagnose {
             return [code == 0 ? "main() returned normally." : "main() returned \(code)."]
         }
         // When the runtime reported an error, its exit path is its own plumbing: not worth a sentence.
-        guard let caller = report.tracing.exitSummary, !caller.isEmpty, code == 0 || report.programError == nil else { return [] }
+        guard let caller = report.tracing.exitSummary, !caller.isEmpty, code == 0 || report.programError == nil else {
+            return []
+        }
         let place = report.tracing.exitLocation.map { " (\($0))" } ?? ""
         return ["exit(\(code)) was called from \(caller.backticked())\(place)."]
     }
@@ -121,13 +134,19 @@ public enum Diagnose {
     /// A service that exited without being told to: daemonized, or a placeholder.
     static func serviceStory(_ report: RunReport, code: Int32) -> [String] {
         let after = Diagnose.duration(report.durationMilliseconds)
-        var parts = ["It was started as a service (--service) but exited on its own after \(after), without being asked to stop."]
+        var parts = [
+            "It was started as a service (--service) but exited on its own after \(after), without being asked to stop."
+        ]
         if let first = report.leftRunning.first {
             let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
-            parts.append("It daemonized: it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`).")
+            parts.append(
+                "It daemonized: it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`)."
+            )
         } else if code == 0 && report.listening.isEmpty {
             let output = (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 ? "wrote nothing, " : ""
-            parts.append("It \(output)never listened on a port and left nothing running: is this a placeholder command (such as `true`, `echo ok` or `sleep 0`) instead of the real server?")
+            parts.append(
+                "It \(output)never listened on a port and left nothing running: is this a placeholder command (such as `true`, `echo ok` or `sleep 0`) instead of the real server?"
+            )
         }
         return parts
     }
@@ -139,26 +158,38 @@ public enum Diagnose {
             return ["main() was reached at +\(duration(main))."]
         }
         guard let entry = tracing.entryReachedMilliseconds else {
-            return ["main() was NOT reached: the process died before its entry point, while the dynamic loader was loading libraries or running their initializers."]
+            return [
+                "main() was NOT reached: the process died before its entry point, while the dynamic loader was loading libraries or running their initializers."
+            ]
         }
         if !tracing.mainLocated {
-            return ["Its entry point was reached at +\(duration(entry)), but main() could not be located (no symbol, and no C-library start-up to read it from)."]
+            return [
+                "Its entry point was reached at +\(duration(entry)), but main() could not be located (no symbol, and no C-library start-up to read it from)."
+            ]
         }
-        return ["main() was NOT reached: the process died after its entry point (+\(duration(entry))), in the C library's start-up or a static initializer (constructor)."]
+        return [
+            "main() was NOT reached: the process died after its entry point (+\(duration(entry))), in the C library's start-up or a static initializer (constructor)."
+        ]
     }
 
     /// What the signals probe-exec received say about the exit.
     static func signalStory(_ report: RunReport, killedBy signal: Int32?) -> [String] {
         let forwarded = report.signals.filter(\.forwarded)
         if let signal, let match = forwarded.last(where: { $0.signal == signal }) {
-            return ["probe-exec forwarded that signal, which it received from \(describe(match)) at +\(duration(match.offsetMilliseconds))."]
+            return [
+                "probe-exec forwarded that signal, which it received from \(describe(match)) at +\(duration(match.offsetMilliseconds))."
+            ]
         }
         if signal == 9 {
-            return ["Nobody sent SIGKILL through probe-exec: the usual senders are the kernel's out-of-memory killer (check `dmesg` or the container's OOMKilled state) or a runtime whose stop timeout ran out."]
+            return [
+                "Nobody sent SIGKILL through probe-exec: the usual senders are the kernel's out-of-memory killer (check `dmesg` or the container's OOMKilled state) or a runtime whose stop timeout ran out."
+            ]
         }
         guard let last = forwarded.last(where: { [1, 2, 3, 15].contains($0.signal) }) else { return [] }
         let verb = signal == nil ? "It had been asked to stop:" : "Before that,"
-        return ["\(verb) probe-exec forwarded \(SignalName.name(last.signal)) from \(describe(last)) at +\(duration(last.offsetMilliseconds))."]
+        return [
+            "\(verb) probe-exec forwarded \(SignalName.name(last.signal)) from \(describe(last)) at +\(duration(last.offsetMilliseconds))."
+        ]
     }
 
     /// Who sent a signal, as "pid 4242 (`kill`, uid 0)".
@@ -174,7 +205,9 @@ public enum Diagnose {
             guard let holder = inUse.holders.first else {
                 return ["Port \(inUse.port) was already in use (the holder is not visible from here)."]
             }
-            return ["Port \(inUse.port) was already in use by pid \(holder.pid) (`\(holder.command ?? "?")`): another instance, perhaps a stale one, holds it."]
+            return [
+                "Port \(inUse.port) was already in use by pid \(holder.pid) (`\(holder.command ?? "?")`): another instance, perhaps a stale one, holds it."
+            ]
         }
         guard let first = report.listening.first else { return [] }
         let places = report.listening.prefix(3).map { "\($0.listener.address):\($0.listener.port)" }
@@ -186,7 +219,8 @@ public enum Diagnose {
         var lost: [String] = []
         for stream in ["stdout", "stderr"] {
             guard let bytes = report.tracing.lostOutput[stream], !bytes.isEmpty else { continue }
-            var sentence = "\(bytes.count) bytes it wrote to \(stream) were still in its stdio buffer and never came out"
+            var sentence =
+                "\(bytes.count) bytes it wrote to \(stream) were still in its stdio buffer and never came out"
             if let line = lastLine(bytes) { sentence += " (ending \"\(line)\")" }
             lost.append(sentence + "; they are in the trace.")
         }
@@ -226,9 +260,11 @@ public enum Diagnose {
     /// The last non-empty line of `bytes`, with control characters made visible, at most 200 characters.
     public static func lastLine(_ bytes: [UInt8]) -> String? {
         let text = String(decoding: bytes, as: UTF8.self)
-        guard let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: {
-            !$0.allSatisfy(\.isWhitespace)
-        }) else { return nil }
+        guard
+            let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: {
+                !$0.allSatisfy(\.isWhitespace)
+            })
+        else { return nil }
         let visible = Escaping.visible(String(line.trimmingWhitespace()))
         return visible.count > 200 ? String(visible.prefix(200)) + "…" : visible
     }
@@ -251,7 +287,6 @@ extension Substring {
         return s
     }
 }
-
 
 extension String {
     /// "f ← g ← main" as "`f` ← `g` ← `main`".

@@ -56,16 +56,20 @@ public enum ExecPreflight {
         let bytes = head(path)
         if let interpreter = shebang(bytes) {
             if interpreter.hasSuffix("\r") {
-                return "its #! line names `\(interpreter.dropLast())` followed by a carriage return: the script has Windows (CRLF) line endings; convert it with `dos2unix` or `sed -i 's/\\r$//'`"
+                return
+                    "its #! line names `\(interpreter.dropLast())` followed by a carriage return: the script has Windows (CRLF) line endings; convert it with `dos2unix` or `sed -i 's/\\r$//'`"
             }
             return "its #! interpreter \(interpreter) does not exist on this system"
         }
         if let elf = ELFFile(path: path) {
             defer { elf.close() }
             if let interpreter = elf.interpreter, access(interpreter, F_OK) != 0 {
-                let hint = interpreter.contains("musl")
+                let hint =
+                    interpreter.contains("musl")
                     ? " (a binary built for musl libc, e.g. on Alpine, on a glibc system)"
-                    : interpreter.contains("ld-linux") ? " (a binary built for glibc on a system without it, e.g. Alpine/musl, or for another architecture)" : ""
+                    : interpreter.contains("ld-linux")
+                        ? " (a binary built for glibc on a system without it, e.g. Alpine/musl, or for another architecture)"
+                        : ""
                 return "its ELF interpreter (dynamic loader) \(interpreter) does not exist\(hint)"
             }
         }
@@ -104,7 +108,8 @@ public enum ExecPreflight {
         guard stat(path, &info) == 0 else { return nil }
         if (info.st_mode & S_IFMT) == S_IFDIR { return "\(path) is a directory" }
         if info.st_mode & 0o111 == 0 {
-            return "\(path) has no execute permission (mode \(String(info.st_mode & 0o777, radix: 8))): `chmod +x \(path)`"
+            return
+                "\(path) has no execute permission (mode \(String(info.st_mode & 0o777, radix: 8))): `chmod +x \(path)`"
         }
         if let mount = MountTable.mountPoint(containing: path), mount.options.contains("noexec") {
             return "\(path) is on \(mount.point), which is mounted noexec"
@@ -119,12 +124,14 @@ public enum ExecPreflight {
             let name = machines[machine] ?? "machine \(machine)"
             let host = hostMachine
             if name != host {
-                return "\(path) is an ELF binary for \(name), and this machine is \(host): build or pull the \(host) variant (e.g. docker --platform)"
+                return
+                    "\(path) is an ELF binary for \(name), and this machine is \(host): build or pull the \(host) variant (e.g. docker --platform)"
             }
             return "\(path) is an ELF file this kernel refuses (corrupt, or a core file / object, not an executable)"
         }
         if bytes.isEmpty { return "\(path) is empty" }
-        return "\(path) has neither a #! line nor an ELF header: add `#!/bin/sh` (or the right interpreter) as its first line"
+        return
+            "\(path) has neither a #! line nor an ELF header: add `#!/bin/sh` (or the right interpreter) as its first line"
     }
 
     /// Names in `directory` within edit distance 2 of `name` (or sharing its first 4 characters).

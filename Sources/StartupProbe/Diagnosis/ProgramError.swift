@@ -48,7 +48,9 @@ public enum ProgramErrorParser {
     // MARK: Python
 
     static func python(_ lines: [Substring]) -> (index: Int, error: ProgramError)? {
-        guard let start = lines.lastIndex(where: { $0.hasPrefix("Traceback (most recent call last):") }) else { return nil }
+        guard let start = lines.lastIndex(where: { $0.hasPrefix("Traceback (most recent call last):") }) else {
+            return nil
+        }
         var frames: [(file: String, line: String)] = []
         var code: [String] = []
         var i = start + 1
@@ -57,18 +59,31 @@ public enum ProgramErrorParser {
             if trimmed.hasPrefix("File \""), let close = trimmed.dropFirst(6).firstIndex(of: "\"") {
                 let file = String(trimmed[trimmed.index(trimmed.startIndex, offsetBy: 6)..<close])
                 let rest = trimmed[close...]
-                let line = rest.split(separator: " ").drop(while: { $0 != "line" }).dropFirst().first.map { String($0.filter(\.isNumber)) } ?? "?"
+                let line =
+                    rest.split(separator: " ").drop(while: { $0 != "line" }).dropFirst().first.map {
+                        String($0.filter(\.isNumber))
+                    } ?? "?"
                 frames.append((file, line))
             } else if !trimmed.isEmpty && !trimmed.allSatisfy({ "^~ ".contains($0) }) {
                 code.append(String(trimmed))
             }
             i += 1
         }
-        guard i < lines.count, let colon = lines[i].firstIndex(of: ":") ?? Optional(lines[i].endIndex) else { return nil }
+        guard i < lines.count, let colon = lines[i].firstIndex(of: ":") ?? Optional(lines[i].endIndex) else {
+            return nil
+        }
         let kind = String(lines[i][..<colon])
-        let message = colon < lines[i].endIndex ? String(lines[i][lines[i].index(after: colon)...].drop(while: { $0 == " " })) : ""
-        var error = ProgramError(language: "Python", kind: kind.split(separator: ".").last.map(String.init) ?? kind, message: message)
-        let own = frames.filter { !$0.file.contains("/site-packages/") && !$0.file.contains("/lib/python") && !$0.file.hasPrefix("<frozen") }
+        let message =
+            colon < lines[i].endIndex
+            ? String(lines[i][lines[i].index(after: colon)...].drop(while: { $0 == " " })) : ""
+        var error = ProgramError(
+            language: "Python",
+            kind: kind.split(separator: ".").last.map(String.init) ?? kind,
+            message: message
+        )
+        let own = frames.filter {
+            !$0.file.contains("/site-packages/") && !$0.file.contains("/lib/python") && !$0.file.hasPrefix("<frozen")
+        }
         if let last = own.last ?? frames.last { error.location = "\(last.file):\(last.line)" }
         if error.kind == "ModuleNotFoundError" || error.kind == "ImportError" {
             error.importChain = own.map { "\($0.file):\($0.line)" }
@@ -125,7 +140,9 @@ public enum ProgramErrorParser {
         // The root cause is the last "Caused by:" of the report.
         var causeIndex = start
         var i = start + 1
-        while i < lines.count, lines[i].hasPrefix("\t") || lines[i].hasPrefix("Caused by: ") || lines[i].hasPrefix("\t...") {
+        while i < lines.count,
+            lines[i].hasPrefix("\t") || lines[i].hasPrefix("Caused by: ") || lines[i].hasPrefix("\t...")
+        {
             if lines[i].hasPrefix("Caused by: ") { causeIndex = i }
             i += 1
         }
@@ -138,10 +155,13 @@ public enum ProgramErrorParser {
         let colon = text.firstIndex(of: ":") ?? text.endIndex
         let type = String(text[..<colon])
         var error = ProgramError(
-            language: "Java", kind: type.split(separator: ".").last.map(String.init) ?? type,
+            language: "Java",
+            kind: type.split(separator: ".").last.map(String.init) ?? type,
             message: colon < text.endIndex ? String(text[text.index(after: colon)...].drop(while: { $0 == " " })) : ""
         )
-        if causeIndex + 1 < lines.count, lines[causeIndex + 1].hasPrefix("\tat "), let open = lines[causeIndex + 1].lastIndex(of: "(") {
+        if causeIndex + 1 < lines.count, lines[causeIndex + 1].hasPrefix("\tat "),
+            let open = lines[causeIndex + 1].lastIndex(of: "(")
+        {
             error.location = String(lines[causeIndex + 1][lines[causeIndex + 1].index(after: open)...].dropLast())
         }
         return (i - 1, error)
@@ -150,7 +170,9 @@ public enum ProgramErrorParser {
     // MARK: Rust
 
     static func rust(_ lines: [Substring]) -> (index: Int, error: ProgramError)? {
-        guard let i = lines.lastIndex(where: { $0.hasPrefix("thread '") && $0.contains(" panicked at ") }) else { return nil }
+        guard let i = lines.lastIndex(where: { $0.hasPrefix("thread '") && $0.contains(" panicked at ") }) else {
+            return nil
+        }
         let line = lines[i]
         let after = line[line.find(" panicked at ")!.upperBound...]
         var error = ProgramError(language: "Rust", kind: "panic", message: "")
@@ -173,10 +195,13 @@ public enum ProgramErrorParser {
     // MARK: Go
 
     static func go(_ lines: [Substring]) -> (index: Int, error: ProgramError)? {
-        guard let i = lines.lastIndex(where: { $0.hasPrefix("panic: ") || $0.hasPrefix("fatal error: ") }) else { return nil }
+        guard let i = lines.lastIndex(where: { $0.hasPrefix("panic: ") || $0.hasPrefix("fatal error: ") }) else {
+            return nil
+        }
         let isPanic = lines[i].hasPrefix("panic: ")
         var error = ProgramError(
-            language: "Go", kind: isPanic ? "panic" : "fatal error",
+            language: "Go",
+            kind: isPanic ? "panic" : "fatal error",
             message: String(lines[i].dropFirst(isPanic ? 7 : 13))
         )
         // The first frame of the main package: "main.f(...)" then "\t/path/main.go:12 +0x1d".
@@ -197,7 +222,9 @@ public enum ProgramErrorParser {
     // MARK: Swift
 
     static func swift(_ lines: [Substring]) -> (index: Int, error: ProgramError)? {
-        guard let i = lines.lastIndex(where: { $0.contains("Fatal error: ") || $0.hasPrefix("Fatal error") }) else { return nil }
+        guard let i = lines.lastIndex(where: { $0.contains("Fatal error: ") || $0.hasPrefix("Fatal error") }) else {
+            return nil
+        }
         let line = lines[i]
         let marker = line.find("Fatal error: ")!
         var error = ProgramError(language: "Swift", kind: "Fatal error", message: String(line[marker.upperBound...]))
@@ -210,14 +237,20 @@ public enum ProgramErrorParser {
 
     static func ruby(_ lines: [Substring]) -> (index: Int, error: ProgramError)? {
         // app.rb:3:in 'load': message (RuntimeError)   (older Rubies quote with `…')
-        guard let i = lines.lastIndex(where: { $0.contains(":in ") && $0.hasSuffix(")") && $0.contains(" (") }) else { return nil }
+        guard let i = lines.lastIndex(where: { $0.contains(":in ") && $0.hasSuffix(")") && $0.contains(" (") }) else {
+            return nil
+        }
         let line = lines[i]
         guard let open = line.find(" (", backwards: true), let inRange = line.find(":in ") else { return nil }
         let kind = String(line[open.upperBound...].dropLast())
         guard kind.first?.isUppercase == true, !kind.contains(" ") else { return nil }
         let afterIn = line[inRange.upperBound...]
         guard let messageStart = afterIn.find("': ") else { return nil }
-        var error = ProgramError(language: "Ruby", kind: kind, message: String(line[messageStart.upperBound..<open.lowerBound]))
+        var error = ProgramError(
+            language: "Ruby",
+            kind: kind,
+            message: String(line[messageStart.upperBound..<open.lowerBound])
+        )
         let location = line[..<inRange.lowerBound]
         error.location = String(location)
         return (i, error)

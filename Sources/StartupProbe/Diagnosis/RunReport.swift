@@ -37,7 +37,11 @@ public struct ReceivedSignal: Sendable, Equatable {
 
     /// Records a received signal.
     public init(
-        signal: Int32, senderPID: Int32, senderUID: UInt32, senderCommand: String?, offsetMilliseconds: Double,
+        signal: Int32,
+        senderPID: Int32,
+        senderUID: UInt32,
+        senderCommand: String?,
+        offsetMilliseconds: Double,
         forwarded: Bool
     ) {
         self.signal = signal

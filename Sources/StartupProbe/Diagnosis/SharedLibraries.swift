@@ -34,7 +34,8 @@ public enum SharedLibraries {
                     String($0).replacingOrigin(with: "/" + origin)
                 }
             }
-            let searchPaths = (dynamic.runpath == nil ? directories(dynamic.rpath) : []) + directories(libraryPath)
+            let searchPaths =
+                (dynamic.runpath == nil ? directories(dynamic.rpath) : []) + directories(libraryPath)
                 + directories(dynamic.runpath)
             for name in dynamic.needed {
                 if let found = resolve(name, searchPaths: searchPaths, cache: cache) {
@@ -74,9 +75,11 @@ enum LoaderCache {
         guard let bytes = ProcessFacts.readSmallFileBytes(path, limit: 16 << 20) else { return [:] }
         let magic = Array("glibc-ld.so.cache1.1".utf8)
         // The new format stands alone, or follows an old-format table ("ld.so-1.7.0").
-        guard let start = (0...max(0, min(bytes.count - magic.count, 1 << 20))).first(where: {
-            bytes[$0..<($0 + magic.count)].elementsEqual(magic)
-        }) else { return [:] }
+        guard
+            let start = (0...max(0, min(bytes.count - magic.count, 1 << 20))).first(where: {
+                bytes[$0..<($0 + magic.count)].elementsEqual(magic)
+            })
+        else { return [:] }
         var result: [String: String] = [:]
         let count = Int(ELFFile.u32(bytes, start + 20))
         let entries = start + 48

@@ -35,7 +35,9 @@ public enum Sockets {
         var inodes: Set<UInt64> = []
         var buffer = [CChar](repeating: 0, count: 64)
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
             guard Int(name) != nil else { continue }
             let n = readlink("/proc/\(pid)/fd/\(name)", &buffer, buffer.count - 1)
             guard n > 8 else { continue }
@@ -54,7 +56,9 @@ public enum Sockets {
                 let fields = line.split(separator: " ")
                 guard fields.count > 9, fields[3] == "0A" else { continue }  // TCP_LISTEN
                 let local = fields[1].split(separator: ":")
-                guard local.count == 2, let port = Int(local[1], radix: 16), let inode = UInt64(fields[9]) else { continue }
+                guard local.count == 2, let port = Int(local[1], radix: 16), let inode = UInt64(fields[9]) else {
+                    continue
+                }
                 result.append(Listener(address: address(String(local[0]), v6: v6), port: port, inode: inode))
             }
         }
@@ -78,10 +82,14 @@ public enum Sockets {
         var result: [(pid: Int32, command: String?)] = []
         var scanned = 0
         while let entry = readdir(proc), scanned < 10_000 {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
             guard let other = Int32(name) else { continue }
             scanned += 1
-            if !socketInodes(of: other).isDisjoint(with: inodes) { result.append((other, ProcessFacts.command(of: other))) }
+            if !socketInodes(of: other).isDisjoint(with: inodes) {
+                result.append((other, ProcessFacts.command(of: other)))
+            }
         }
         return result
     }
@@ -103,7 +111,9 @@ public enum Sockets {
             return ordered.suffix(4).map(String.init).joined(separator: ".")  // ::ffff:a.b.c.d
         }
         var groups: [String] = []
-        for g in stride(from: 0, to: 16, by: 2) { groups.append(String(UInt16(ordered[g]) << 8 | UInt16(ordered[g + 1]), radix: 16)) }
+        for g in stride(from: 0, to: 16, by: 2) {
+            groups.append(String(UInt16(ordered[g]) << 8 | UInt16(ordered[g + 1]), radix: 16))
+        }
         return groups.joined(separator: ":")
     }
 
@@ -112,7 +122,8 @@ public enum Sockets {
     /// process is listening on (`listening` says which ports are held).
     public static func portInUse(stderr: String, command: [String], listening: Set<Int>? = nil) -> Int? {
         let lines = stderr.split(separator: "\n").filter {
-            $0.localizedLowercaseContains("address already in use") || $0.contains("EADDRINUSE") || $0.contains("Errno 98")
+            $0.localizedLowercaseContains("address already in use") || $0.contains("EADDRINUSE")
+                || $0.contains("Errno 98")
         }
         guard !lines.isEmpty else { return nil }
         for line in lines.reversed() {
@@ -150,7 +161,8 @@ public enum Sockets {
             var j = i
             while j < chars.count && chars[j].isNumber { j += 1 }
             let before = String(chars[max(0, i - 5)..<i]).lowercased()
-            if before.hasSuffix(":") || before.hasSuffix("port ") || before.hasSuffix(", "), let n = Int(String(chars[i..<j])),
+            if before.hasSuffix(":") || before.hasSuffix("port ") || before.hasSuffix(", "),
+                let n = Int(String(chars[i..<j])),
                 (1...65535).contains(n), j == chars.count || !chars[j].isLetter
             {
                 found = n

@@ -1,10 +1,11 @@
+import CStartupProbe
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
-import Logging
 
 /// The in-process side of StartupProbe, for Swift servers: one call at the top of `main`.
 ///
@@ -85,11 +86,16 @@ public enum StartupProbe {
             let error = spr_crash_install(fd, STDERR_FILENO, start)
             installed = error == 0
             if !installed { logger.warning("StartupProbe cannot install its crash handler: \(SystemError(error))") }
-            if !backtraces { logger.notice("StartupProbe: libunwind is not installed; crash reports carry the faulting address only") }
+            if !backtraces {
+                logger.notice("StartupProbe: libunwind is not installed; crash reports carry the faulting address only")
+            }
         }
         return Handle(
-            tracePath: path, underProbeExec: underProbeExec, mainReachedMilliseconds: offset,
-            crashHandlerInstalled: installed, backtracesAvailable: backtraces
+            tracePath: path,
+            underProbeExec: underProbeExec,
+            mainReachedMilliseconds: offset,
+            crashHandlerInstalled: installed,
+            backtracesAvailable: backtraces
         )
     }
 
@@ -110,12 +116,20 @@ public enum StartupProbe {
             return (nil, -1)
         }
         TraceLocation.updateLatest(directory: directory, fileName: name)
-        append(fd, TraceEvent("start", at: 0, [
-            ("source", "in_process"), ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
-            ("argv", .strings(Redaction.arguments(CommandLine.arguments))), ("pid", .int(getpid())),
-            ("uid", .int(getuid())), ("gid", .int(getgid())), ("env_names", .strings(ProcessEnvironment.names)),
-            ("host", .string(ProcessFacts.host.name)), ("kernel", .string(ProcessFacts.host.kernel)),
-        ]))
+        append(
+            fd,
+            TraceEvent(
+                "start",
+                at: 0,
+                [
+                    ("source", "in_process"),
+                    ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
+                    ("argv", .strings(Redaction.arguments(CommandLine.arguments))), ("pid", .int(getpid())),
+                    ("uid", .int(getuid())), ("gid", .int(getgid())), ("env_names", .strings(ProcessEnvironment.names)),
+                    ("host", .string(ProcessFacts.host.name)), ("kernel", .string(ProcessFacts.host.kernel)),
+                ]
+            )
+        )
         return (path, fd)
     }
 
@@ -128,11 +142,14 @@ public enum StartupProbe {
     /// The executable mappings, so raw crash addresses can be symbolised afterwards.
     private static func modulesJSON() -> JSONValue {
         let map = MemoryMap(pid: getpid())
-        return .array(map.regions.filter { $0.executable && $0.path.hasPrefix("/") }.map {
-            .object([
-                ("path", .string($0.path)), ("start", .string("0x" + String($0.start, radix: 16))),
-                ("end", .string("0x" + String($0.end, radix: 16))), ("offset", .string("0x" + String($0.fileOffset, radix: 16))),
-            ])
-        })
+        return .array(
+            map.regions.filter { $0.executable && $0.path.hasPrefix("/") }.map {
+                .object([
+                    ("path", .string($0.path)), ("start", .string("0x" + String($0.start, radix: 16))),
+                    ("end", .string("0x" + String($0.end, radix: 16))),
+                    ("offset", .string("0x" + String($0.fileOffset, radix: 16))),
+                ])
+            }
+        )
     }
 }

@@ -25,8 +25,14 @@ struct CrashSymbolizer {
         var frames = ips.enumerated().map { i, ip -> BacktraceFrame in
             let lookup = i == 0 ? ip : ip &- 1
             let place = map.locate(lookup)
-            return BacktraceFrame(ip: ip, module: place?.module, moduleOffset: place?.offset, symbol: nil,
-                symbolOffset: lookup == ip ? 0 : 1, demangled: nil)
+            return BacktraceFrame(
+                ip: ip,
+                module: place?.module,
+                moduleOffset: place?.offset,
+                symbol: nil,
+                symbolOffset: lookup == ip ? 0 : 1,
+                demangled: nil
+            )
         }
         RemoteBacktrace.name(&frames, symbols: symbols)
         RemoteBacktrace.addSourceLines(&frames)

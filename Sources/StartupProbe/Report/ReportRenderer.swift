@@ -15,7 +15,9 @@ public enum ReportRenderer {
         out.append("probe-exec trace \(v(document.path, false))")
         if let verdict = document.last("verdict") {
             out.append("")
-            out.append("VERDICT (\(v(verdict["category"]?.stringValue ?? "?", false))): \(v(verdict["summary"]?.stringValue ?? "", false))")
+            out.append(
+                "VERDICT (\(v(verdict["category"]?.stringValue ?? "?", false))): \(v(verdict["summary"]?.stringValue ?? "", false))"
+            )
         } else {
             out.append("")
             out.append("VERDICT: none recorded — the run did not finish under probe-exec (see notes below).")
@@ -35,7 +37,9 @@ public enum ReportRenderer {
             if let gid = start["gid"]?.intValue { ids.append("gid \(gid)") }
             if let cwd = start["cwd"]?.stringValue { ids.append("cwd \(v(cwd, false))") }
             out.append("process:  " + ids.joined(separator: ", "))
-            if let version = start["probe_exec_version"]?.stringValue { out.append("recorder: probe-exec \(v(version, false))") }
+            if let version = start["probe_exec_version"]?.stringValue {
+                out.append("recorder: probe-exec \(v(version, false))")
+            }
         }
         out.append("")
         out.append("timeline:")
@@ -62,7 +66,8 @@ public enum ReportRenderer {
             while let last = lines.last, last.allSatisfy(\.isWhitespace) { lines.removeLast() }
             let shown = lines.suffix(tailLines)
             out.append("")
-            let note = lines.count > shown.count || tail["truncated"]?.boolValue == true ? ", last \(shown.count) lines" : ""
+            let note =
+                lines.count > shown.count || tail["truncated"]?.boolValue == true ? ", last \(shown.count) lines" : ""
             out.append("\(stream) (\(total) bytes\(note)):")
             for line in shown { out.append("  | " + v(line, false)) }
         }
@@ -87,9 +92,12 @@ public enum ReportRenderer {
     }
 
     static func quoteIfNeeded(_ arg: String) -> String {
-        let plain = !arg.isEmpty && arg.unicodeScalars.allSatisfy {
-            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "-_./=:,@+%".unicodeScalars.contains($0)
-        }
+        let plain =
+            !arg.isEmpty
+            && arg.unicodeScalars.allSatisfy {
+                ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9")
+                    || "-_./=:,@+%".unicodeScalars.contains($0)
+            }
         return plain ? arg : "'" + arg.replacingOccurrencesOfQuote() + "'"
     }
 
@@ -97,8 +105,11 @@ public enum ReportRenderer {
     static func describeCrash(_ e: TraceEvent, _ document: TraceDocument) -> String {
         let pid = e["pid"]?.intValue
         let modules = document.events.last { $0.kind == "modules" && $0["pid"]?.intValue == pid }?["modules"]
-        let ips = (e["frames"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { UInt64($0.dropFirst(2), radix: 16) } }
-        var text = "crash in process \(e["pid"]?.intValue.map(String.init) ?? "?") (its own handler): \(e["signal_name"]?.stringValue ?? "?") at \(e["fault_address"]?.stringValue ?? "?")"
+        let ips = (e["frames"]?.arrayValue ?? []).compactMap {
+            $0.stringValue.flatMap { UInt64($0.dropFirst(2), radix: 16) }
+        }
+        var text =
+            "crash in process \(e["pid"]?.intValue.map(String.init) ?? "?") (its own handler): \(e["signal_name"]?.stringValue ?? "?") at \(e["fault_address"]?.stringValue ?? "?")"
         for (n, frame) in CrashSymbolizer(modules: modules).frames(ips).enumerated() {
             text += "\n  #\(n) " + describeFrame(frame.json).replacingNewlines()
         }
@@ -136,7 +147,9 @@ public enum ReportRenderer {
             if let comm = e["sender_comm"]?.stringValue { sender += " (\(comm))" }
             sender += " uid \(i("sender_uid"))"
             if e["sender_pid"]?.intValue == 0 { sender = "outside this PID namespace" }
-            let action = e["forward_error"] != nil ? "forwarding failed: \(s("forward_error"))" : "forwarded to \(i("forwarded_to"))"
+            let action =
+                e["forward_error"] != nil
+                ? "forwarding failed: \(s("forward_error"))" : "forwarded to \(i("forwarded_to"))"
             return "received \(s("name")) from \(sender); \(action)"
         case "output":
             return "first byte on \(s("stream"))"
@@ -162,7 +175,8 @@ public enum ReportRenderer {
             let names = (e["libraries"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             return "the dynamic loader cannot find: " + names.map { $0 }.reduce("") { $0.isEmpty ? $1 : $0 + ", " + $1 }
         case "lost_output":
-            return "\(i("bytes")) bytes never written to \(s("stream")) (still in the program's stdio buffer): \(s("text"))"
+            return
+                "\(i("bytes")) bytes never written to \(s("stream")) (still in the program's stdio buffer): \(s("text"))"
         case "main_reached":
             return "main() reached (reported by the program itself, pid \(i("pid")))"
         case "milestone":

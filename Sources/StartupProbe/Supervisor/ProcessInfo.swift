@@ -26,8 +26,11 @@ public enum ProcessFacts {
         defer { closedir(dir) }
         var result: [Int32] = []
         while let entry = readdir(dir) {
-            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard Int32(tid) != nil, let text = readSmallFile("/proc/\(pid)/task/\(tid)/children", limit: 1 << 16) else { continue }
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard Int32(tid) != nil, let text = readSmallFile("/proc/\(pid)/task/\(tid)/children", limit: 1 << 16)
+            else { continue }
             result += text.split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
         }
         return result

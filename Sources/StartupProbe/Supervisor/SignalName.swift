@@ -63,12 +63,25 @@ public enum SignalName {
     /// TRAP (kernel-sent codes are per signal), else ``codeName(_:)``.
     public static func codeName(_ code: Int32, signal: Int32) -> String {
         let perSignal: [Int32: [Int32: String]] = [
-            11: [1: "SEGV_MAPERR: address not mapped", 2: "SEGV_ACCERR: no permission for this access", 3: "SEGV_BNDERR", 4: "SEGV_PKUERR"],
-            7: [1: "BUS_ADRALN: misaligned address", 2: "BUS_ADRERR: no such physical address (e.g. past the end of a mapped file)", 3: "BUS_OBJERR: hardware error"],
-            8: [1: "FPE_INTDIV: integer division by zero", 2: "FPE_INTOVF: integer overflow", 3: "FPE_FLTDIV: floating-point division by zero",
-                4: "FPE_FLTOVF", 5: "FPE_FLTUND", 6: "FPE_FLTRES", 7: "FPE_FLTINV", 8: "FPE_FLTSUB"],
-            4: [1: "ILL_ILLOPC: illegal opcode (often a trap such as ud2, e.g. a Swift runtime check)", 2: "ILL_ILLOPN", 3: "ILL_ILLADR",
-                4: "ILL_ILLTRP", 5: "ILL_PRVOPC: privileged opcode", 6: "ILL_PRVREG", 7: "ILL_COPROC", 8: "ILL_BADSTK"],
+            11: [
+                1: "SEGV_MAPERR: address not mapped", 2: "SEGV_ACCERR: no permission for this access", 3: "SEGV_BNDERR",
+                4: "SEGV_PKUERR",
+            ],
+            7: [
+                1: "BUS_ADRALN: misaligned address",
+                2: "BUS_ADRERR: no such physical address (e.g. past the end of a mapped file)",
+                3: "BUS_OBJERR: hardware error",
+            ],
+            8: [
+                1: "FPE_INTDIV: integer division by zero", 2: "FPE_INTOVF: integer overflow",
+                3: "FPE_FLTDIV: floating-point division by zero",
+                4: "FPE_FLTOVF", 5: "FPE_FLTUND", 6: "FPE_FLTRES", 7: "FPE_FLTINV", 8: "FPE_FLTSUB",
+            ],
+            4: [
+                1: "ILL_ILLOPC: illegal opcode (often a trap such as ud2, e.g. a Swift runtime check)", 2: "ILL_ILLOPN",
+                3: "ILL_ILLADR",
+                4: "ILL_ILLTRP", 5: "ILL_PRVOPC: privileged opcode", 6: "ILL_PRVREG", 7: "ILL_COPROC", 8: "ILL_BADSTK",
+            ],
             5: [1: "TRAP_BRKPT: breakpoint", 2: "TRAP_TRACE: trace trap"],
         ]
         if code > 0, code != 0x80, let name = perSignal[signal]?[code] { return name }

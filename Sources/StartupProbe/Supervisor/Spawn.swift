@@ -1,9 +1,10 @@
+import CStartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
 
 /// The outcome of forking and exec'ing the child.
 struct SpawnOutcome {
@@ -26,24 +27,33 @@ enum Spawn {
     /// - Throws: ``SystemError`` when fork or the status pipe fails.
     ///   - traceOptions: PTRACE_O_* options to seize the child with before it execs, or 0.
     ///   - environment: the child's environment as NAME=value entries.
-    static func run(command: [String], stdoutFD: Int32, stderrFD: Int32, traceOptions: Int32, environment: [String])
+    static func run(
+        command: [String],
+        stdoutFD: Int32,
+        stderrFD: Int32,
+        traceOptions: Int32,
+        environment: [String]
+    )
         throws(SystemError) -> SpawnOutcome
     {
-        let candidates = CommandResolver.candidates(for: command[0], searchPath: getenv("PATH").map { String(cString: $0) })
+        let candidates = CommandResolver.candidates(
+            for: command[0],
+            searchPath: getenv("PATH").map { String(cString: $0) }
+        )
         var result = spr_spawn_result_t()
         let error: Int32 = withCStrings(candidates) { candidatePointers in
             withCStrings(command) { argvPointers in
                 withCStrings(environment) { environmentPointers in
-                var config = spr_spawn_config_t(
-                    candidates: candidatePointers,
-                    argv: argvPointers,
-                    envp: environmentPointers,
-                    stdout_fd: stdoutFD,
-                    stderr_fd: stderrFD,
-                    take_terminal: Spawn.shouldTakeTerminal ? 1 : 0,
-                    trace_options: traceOptions
-                )
-                return spr_spawn(&config, &result)
+                    var config = spr_spawn_config_t(
+                        candidates: candidatePointers,
+                        argv: argvPointers,
+                        envp: environmentPointers,
+                        stdout_fd: stdoutFD,
+                        stderr_fd: stderrFD,
+                        take_terminal: Spawn.shouldTakeTerminal ? 1 : 0,
+                        trace_options: traceOptions
+                    )
+                    return spr_spawn(&config, &result)
                 }
             }
         }
@@ -55,7 +65,12 @@ enum Spawn {
             if result.exec_errno == ENOENT && !command[0].contains("/") {
                 path = command[0]  // not found anywhere in PATH: name the command, not the last directory
             }
-            return SpawnOutcome(pid: result.pid, execFailure: (SystemError(result.exec_errno), path), path: nil, traceError: traceError)
+            return SpawnOutcome(
+                pid: result.pid,
+                execFailure: (SystemError(result.exec_errno), path),
+                path: nil,
+                traceError: traceError
+            )
         }
         return SpawnOutcome(pid: result.pid, execFailure: nil, path: resolvedPath(candidates), traceError: traceError)
     }
@@ -79,7 +94,9 @@ enum Spawn {
 /// Calls `body` with a NULL-terminated array of C strings that lives for the call.
 func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
     let duplicates = strings.map { strdup($0) }
-    defer { duplicates.forEach { free($0) } }
+    defer {
+        for pointer in duplicates { free(pointer) }
+    }
     var pointers: [UnsafePointer<CChar>?] = duplicates.map { UnsafePointer($0) }
     pointers.append(nil)
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }

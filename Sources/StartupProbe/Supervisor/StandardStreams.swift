@@ -1,9 +1,10 @@
+import CStartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
 
 /// The pipes that carry the child's stdout and stderr, or nil for a stream passed through
 /// untouched (a terminal, unless pipes are forced) or left closed (we were started without it).

@@ -1,9 +1,10 @@
+import CStartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
 
 /// Runs a program as a child, forwards signals to it, reaps, streams its output, and records
 /// what happened in a trace.
@@ -56,9 +57,21 @@ public final class Supervisor {
             )
         } catch {
             streams.closeAll()
-            let report = RunReport(command: options.command, cause: .spawnFailed(error: error), durationMilliseconds: offset())
-            trace.append(TraceEvent("exec", at: offset(), [("ok", false), ("errno", .int(error.code)),
-                ("errno_name", .string(error.name)), ("error", .string("cannot fork: \(error.message)"))]))
+            let report = RunReport(
+                command: options.command,
+                cause: .spawnFailed(error: error),
+                durationMilliseconds: offset()
+            )
+            trace.append(
+                TraceEvent(
+                    "exec",
+                    at: offset(),
+                    [
+                        ("ok", false), ("errno", .int(error.code)),
+                        ("errno_name", .string(error.name)), ("error", .string("cannot fork: \(error.message)")),
+                    ]
+                )
+            )
             finish(report)
             return report
         }
@@ -84,35 +97,58 @@ public final class Supervisor {
             finish(report)
             return report
         }
-        trace.append(TraceEvent("exec", at: offset(), [("ok", true), ("pid", .int(outcome.pid)),
-            ("path", outcome.path.map { .string($0) } ?? .null)]))
+        trace.append(
+            TraceEvent(
+                "exec",
+                at: offset(),
+                [
+                    ("ok", true), ("pid", .int(outcome.pid)),
+                    ("path", outcome.path.map { .string($0) } ?? .null),
+                ]
+            )
+        )
         let tracer = options.ptrace && outcome.traceError == nil ? Tracer(supervisor: self, leader: outcome.pid) : nil
         if let tracer { tracing = tracer.findings }
-        trace.append(TraceEvent("tracing", at: offset(), [
-            ("state", .string(tracing.state)), ("reason", tracing.reason.map { .string($0) } ?? .null),
-        ]))
+        trace.append(
+            TraceEvent(
+                "tracing",
+                at: offset(),
+                [
+                    ("state", .string(tracing.state)), ("reason", tracing.reason.map { .string($0) } ?? .null),
+                ]
+            )
+        )
         if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
         var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
         var report = loop.run()
         if let regex = redactRegex {
             // Everything derived from output (tails, verdict, program error) sees only this.
-            report.stdoutTail = Array(Redaction.output(String(decoding: report.stdoutTail, as: UTF8.self), pattern: regex).utf8)
-            report.stderrTail = Array(Redaction.output(String(decoding: report.stderrTail, as: UTF8.self), pattern: regex).utf8)
+            report.stdoutTail = Array(
+                Redaction.output(String(decoding: report.stdoutTail, as: UTF8.self), pattern: regex).utf8
+            )
+            report.stderrTail = Array(
+                Redaction.output(String(decoding: report.stderrTail, as: UTF8.self), pattern: regex).utf8
+            )
         }
         report.service = options.service
         if tracer == nil { report.tracing = tracing }
         let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
-        report.programError = ProgramErrorParser.find(in: stderrText)
+        report.programError =
+            ProgramErrorParser.find(in: stderrText)
             ?? ProgramErrorParser.find(in: String(decoding: report.stdoutTail, as: UTF8.self))
         report.programPath = report.tracing.lastImage ?? outcome.path
-        if report.cause != .exited(code: 0), let port = Sockets.portInUse(stderr: stderrText, command: options.command) {
+        if report.cause != .exited(code: 0), let port = Sockets.portInUse(stderr: stderrText, command: options.command)
+        {
             report.portInUse = (port, Sockets.holders(ofPort: port, namespaceOf: getpid()))
         }
         if case .exited(127) = report.cause, let program = report.programPath,
             stderrText.contains("error while loading shared libraries")
                 || (report.tracing.state == "on" && report.tracing.entryReachedMilliseconds == nil)
         {
-            report.missingLibraries = SharedLibraries.missing(program: program, libraryPath: ProcessEnvironment.value(of: "LD_LIBRARY_PATH"))
+            report.missingLibraries = SharedLibraries.missing(
+                program: program,
+                libraryPath: ProcessEnvironment.value(of: "LD_LIBRARY_PATH")
+            )
         }
         finish(report)
         return report
@@ -165,7 +201,8 @@ public final class Supervisor {
     static func ptraceDenied(_ error: SystemError) -> String {
         switch error.code {
         case EPERM:
-            return "ptrace was refused (EPERM): no CAP_SYS_PTRACE, a seccomp profile, or Yama ptrace_scope; the program runs untraced (use --no-ptrace to silence this)"
+            return
+                "ptrace was refused (EPERM): no CAP_SYS_PTRACE, a seccomp profile, or Yama ptrace_scope; the program runs untraced (use --no-ptrace to silence this)"
         case ENOSYS: return "ptrace is not available in this kernel or sandbox (ENOSYS); the program runs untraced"
         default: return "ptrace failed: \(error); the program runs untraced"
         }
@@ -184,34 +221,72 @@ public final class Supervisor {
         ] {
             guard let total, total > 0 else { continue }
             let text = String(decoding: tail, as: UTF8.self)
-            trace.append(TraceEvent("tail", at: offset(), [
-                ("stream", .string(stream)), ("bytes_total", .int(total)), ("tail_bytes", .int(tail.count)),
-                ("transport", transport.map { .string($0) } ?? .null),
-                ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(text)),
-            ]))
+            trace.append(
+                TraceEvent(
+                    "tail",
+                    at: offset(),
+                    [
+                        ("stream", .string(stream)), ("bytes_total", .int(total)), ("tail_bytes", .int(tail.count)),
+                        ("transport", transport.map { .string($0) } ?? .null),
+                        ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(text)),
+                    ]
+                )
+            )
         }
         if let error = report.programError {
             trace.append(TraceEvent("program_error", at: offset(), error.fields))
         }
         if let inUse = report.portInUse {
-            trace.append(TraceEvent("port_in_use", at: offset(), [
-                ("port", .int(inUse.port)),
-                ("holders", .array(inUse.holders.map { .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)]) })),
-            ]))
+            trace.append(
+                TraceEvent(
+                    "port_in_use",
+                    at: offset(),
+                    [
+                        ("port", .int(inUse.port)),
+                        (
+                            "holders",
+                            .array(
+                                inUse.holders.map {
+                                    .object([
+                                        ("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null),
+                                    ])
+                                }
+                            )
+                        ),
+                    ]
+                )
+            )
         }
         if !report.missingLibraries.isEmpty {
-            trace.append(TraceEvent("missing_libraries", at: offset(), [
-                ("program", report.programPath.map { .string($0) } ?? .null),
-                ("libraries", .array(report.missingLibraries.map {
-                    .object([("name", .string($0.name)), ("needed_by", .string($0.neededBy))])
-                })),
-            ]))
+            trace.append(
+                TraceEvent(
+                    "missing_libraries",
+                    at: offset(),
+                    [
+                        ("program", report.programPath.map { .string($0) } ?? .null),
+                        (
+                            "libraries",
+                            .array(
+                                report.missingLibraries.map {
+                                    .object([("name", .string($0.name)), ("needed_by", .string($0.neededBy))])
+                                }
+                            )
+                        ),
+                    ]
+                )
+            )
         }
         let verdict = Diagnose.verdict(for: report)
-        trace.append(TraceEvent("verdict", at: offset(), [
-            ("category", .string(verdict.category.rawValue)), ("status", .int(report.cause.shellStatus)),
-            ("summary", .string(verdict.summary)),
-        ]))
+        trace.append(
+            TraceEvent(
+                "verdict",
+                at: offset(),
+                [
+                    ("category", .string(verdict.category.rawValue)), ("status", .int(report.cause.shellStatus)),
+                    ("summary", .string(verdict.summary)),
+                ]
+            )
+        )
     }
 
     func warning(_ message: String) {
@@ -219,13 +294,25 @@ public final class Supervisor {
     }
 
     private func execFailedEvent(_ error: SystemError, path: String) -> TraceEvent {
-        TraceEvent("exec", at: offset(), [
-            ("ok", false), ("path", .string(path)), ("errno", .int(error.code)), ("errno_name", .string(error.name)),
-            ("error", .string(error.message)), ("exit_status", .int(CommandResolver.exitStatus(forExecError: error.code))),
-            ("explanation", ExecPreflight.explain(
-                path: path, command: options.command[0], error: error.code, searchPath: ProcessEnvironment.value(of: "PATH")
-            ).map { .string($0) } ?? .null),
-        ])
+        TraceEvent(
+            "exec",
+            at: offset(),
+            [
+                ("ok", false), ("path", .string(path)), ("errno", .int(error.code)),
+                ("errno_name", .string(error.name)),
+                ("error", .string(error.message)),
+                ("exit_status", .int(CommandResolver.exitStatus(forExecError: error.code))),
+                (
+                    "explanation",
+                    ExecPreflight.explain(
+                        path: path,
+                        command: options.command[0],
+                        error: error.code,
+                        searchPath: ProcessEnvironment.value(of: "PATH")
+                    ).map { .string($0) } ?? .null
+                ),
+            ]
+        )
     }
 
     /// Seconds with microsecond resolution (exact in a Double for any realistic clock value).
@@ -233,25 +320,45 @@ public final class Supervisor {
 
     private func startEvent() -> TraceEvent {
         let host = ProcessFacts.host
-        return TraceEvent("start", at: offset(), [
-            ("probe_exec_version", .string(options.version)),
-            ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
-            ("argv", .strings(Redaction.arguments(options.command).map { Redaction.output($0, pattern: redactRegex) })),
-            ("cwd", ProcessFacts.workingDirectory.map { .string($0) } ?? .null),
-            ("pid", .int(getpid())), ("ppid", .int(getppid())), ("uid", .int(getuid())), ("gid", .int(getgid())),
-            ("env_names", .strings(ProcessEnvironment.names)),
-            ("host", .string(host.name)), ("kernel", .string(host.kernel)),
-            ("clock", .object([("realtime_s", .number(seconds(spr_realtime_ns()))), ("monotonic_s", .number(seconds(spr_monotonic_ns())))])),
-            ("options", .object([
-                ("forward_to_group", .bool(options.forwardToProcessGroup)), ("subreaper", .bool(options.subreaper)),
-                ("pid1", .bool(getpid() == 1)), ("pipe_terminals", .bool(options.pipeTerminals)),
-                ("unbuffered", .bool(options.unbuffered)), ("service", .bool(options.service)),
-            ])),
-            ("streams", .object([
-                ("stdin", .string(StandardStreams.describe(STDIN_FILENO))),
-                ("stdout", .string(StandardStreams.describe(STDOUT_FILENO))),
-                ("stderr", .string(StandardStreams.describe(STDERR_FILENO))),
-            ])),
-        ])
+        return TraceEvent(
+            "start",
+            at: offset(),
+            [
+                ("probe_exec_version", .string(options.version)),
+                ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
+                (
+                    "argv",
+                    .strings(Redaction.arguments(options.command).map { Redaction.output($0, pattern: redactRegex) })
+                ),
+                ("cwd", ProcessFacts.workingDirectory.map { .string($0) } ?? .null),
+                ("pid", .int(getpid())), ("ppid", .int(getppid())), ("uid", .int(getuid())), ("gid", .int(getgid())),
+                ("env_names", .strings(ProcessEnvironment.names)),
+                ("host", .string(host.name)), ("kernel", .string(host.kernel)),
+                (
+                    "clock",
+                    .object([
+                        ("realtime_s", .number(seconds(spr_realtime_ns()))),
+                        ("monotonic_s", .number(seconds(spr_monotonic_ns()))),
+                    ])
+                ),
+                (
+                    "options",
+                    .object([
+                        ("forward_to_group", .bool(options.forwardToProcessGroup)),
+                        ("subreaper", .bool(options.subreaper)),
+                        ("pid1", .bool(getpid() == 1)), ("pipe_terminals", .bool(options.pipeTerminals)),
+                        ("unbuffered", .bool(options.unbuffered)), ("service", .bool(options.service)),
+                    ])
+                ),
+                (
+                    "streams",
+                    .object([
+                        ("stdin", .string(StandardStreams.describe(STDIN_FILENO))),
+                        ("stdout", .string(StandardStreams.describe(STDOUT_FILENO))),
+                        ("stderr", .string(StandardStreams.describe(STDERR_FILENO))),
+                    ])
+                ),
+            ]
+        )
     }
 }

@@ -1,9 +1,10 @@
+import CStartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
 
 /// The supervisor's event loop, shaped like tini's: signals are read from a signalfd; SIGCHLD
 /// reaps, every other signal is forwarded; the output pumps wake the loop through an eventfd to
@@ -38,7 +39,9 @@ struct SupervisorLoop {
         self.stopFD = spr_eventfd_open()
         self.notifyFD = spr_eventfd_open()
         var pumps: [OutputPump] = []
-        for (name, pipe, output) in [("stdout", streams.stdout, STDOUT_FILENO), ("stderr", streams.stderr, STDERR_FILENO)] {
+        for (name, pipe, output) in [
+            ("stdout", streams.stdout, STDOUT_FILENO), ("stderr", streams.stderr, STDERR_FILENO),
+        ] {
             guard let pipe else { continue }
             let pump = OutputPump(stream: name)
             do {
@@ -65,7 +68,10 @@ struct SupervisorLoop {
         var status: Int32? = nil
         nextSocketScan = supervisor.startNanoseconds + 10_000_000
         while status == nil {
-            var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0), pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0),
+            ]
             defer { timedWork() }
             if signalFD < 0 {
                 // Degraded: no signals, so wait for the child directly.
@@ -101,15 +107,27 @@ struct SupervisorLoop {
         switch report.cause {
         case .exited(let code): exitFields.append(("code", .int(code)))
         case .killed(let signal, let core):
-            exitFields += [("signal", .int(signal)), ("signal_name", .string(SignalName.name(signal))), ("core_dumped", .bool(core))]
+            exitFields += [
+                ("signal", .int(signal)), ("signal_name", .string(SignalName.name(signal))),
+                ("core_dumped", .bool(core)),
+            ]
         default: break
         }
-        exitFields += [("status", .int(report.cause.shellStatus)), ("duration_ms", .number(report.durationMilliseconds)),
-            ("orphans_reaped", .int(report.orphansReaped))]
+        exitFields += [
+            ("status", .int(report.cause.shellStatus)), ("duration_ms", .number(report.durationMilliseconds)),
+            ("orphans_reaped", .int(report.orphansReaped)),
+        ]
         if !report.leftRunning.isEmpty {
-            exitFields.append(("left_running", .array(report.leftRunning.prefix(20).map {
-                .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)])
-            })))
+            exitFields.append(
+                (
+                    "left_running",
+                    .array(
+                        report.leftRunning.prefix(20).map {
+                            .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)])
+                        }
+                    )
+                )
+            )
         }
         supervisor.trace.append(TraceEvent("exit", at: report.durationMilliseconds, exitFields))
         stopPumps()
@@ -141,16 +159,23 @@ struct SupervisorLoop {
             var status: Int32 = 0
             if spr_waitpid(-1, &status, 0) > 0 { report.orphansReaped += 1 }
         }
-        supervisor.trace.append(TraceEvent("leftovers", at: supervisor.offset(), [
-            ("terminated", .array(pids.filter { !remaining.contains($0) }.map { .int($0) })),
-            ("killed", .array(remaining.map { .int($0) })),
-        ]))
+        supervisor.trace.append(
+            TraceEvent(
+                "leftovers",
+                at: supervisor.offset(),
+                [
+                    ("terminated", .array(pids.filter { !remaining.contains($0) }.map { .int($0) })),
+                    ("killed", .array(remaining.map { .int($0) })),
+                ]
+            )
+        )
     }
 
     /// Start-up is watched closely, then less: every 10 ms for the first second, 50 ms until
     /// 10 s, 250 ms until 60 s; then not at all (a readiness check keeps watching to its timeout).
     private func socketScanInterval(elapsed: Int64) -> Int64? {
-        let limit: Int64 = supervisor.options.isReadinessCheck
+        let limit: Int64 =
+            supervisor.options.isReadinessCheck
             ? Int64(supervisor.options.readyTimeoutSeconds * 1e9) : 60_000_000_000
         if elapsed > limit { return nil }
         if elapsed < 1_000_000_000 { return 10_000_000 }
@@ -170,9 +195,15 @@ struct SupervisorLoop {
         if let deadline = killDeadline, now >= deadline {
             kill(-childPID, SIGKILL)
             killDeadline = nil
-            supervisor.trace.append(TraceEvent("grace_expired", at: supervisor.offset(), [
-                ("sent", "SIGKILL"), ("to", .int(-childPID)),
-            ]))
+            supervisor.trace.append(
+                TraceEvent(
+                    "grace_expired",
+                    at: supervisor.offset(),
+                    [
+                        ("sent", "SIGKILL"), ("to", .int(-childPID)),
+                    ]
+                )
+            )
         }
         while let first = delayedSignals.first, now >= first.due {
             delayedSignals.removeFirst()
@@ -187,11 +218,17 @@ struct SupervisorLoop {
         } else {
             nextSocketScan = nil
             if supervisor.options.isReadinessCheck && report.readyMilliseconds == nil {
-                supervisor.trace.append(TraceEvent("not_ready", at: supervisor.offset(), [
-                    ("port", supervisor.options.readyPort.map { .int($0) } ?? .null),
-                    ("line", supervisor.options.readyLine.map { .string($0) } ?? .null),
-                    ("timeout_s", .number(supervisor.options.readyTimeoutSeconds)),
-                ]))
+                supervisor.trace.append(
+                    TraceEvent(
+                        "not_ready",
+                        at: supervisor.offset(),
+                        [
+                            ("port", supervisor.options.readyPort.map { .int($0) } ?? .null),
+                            ("line", supervisor.options.readyLine.map { .string($0) } ?? .null),
+                            ("timeout_s", .number(supervisor.options.readyTimeoutSeconds)),
+                        ]
+                    )
+                )
                 requestStop()
             }
         }
@@ -199,13 +236,20 @@ struct SupervisorLoop {
 
     /// Records sockets the program's process tree listens on that were not seen before.
     private mutating func scanSockets() {
-        for listener in Sockets.listeners(ownedBy: Sockets.processTree(childPID)) where !seenListeners.contains(listener) {
+        for listener in Sockets.listeners(ownedBy: Sockets.processTree(childPID))
+        where !seenListeners.contains(listener) {
             seenListeners.insert(listener)
             let at = supervisor.offset()
             report.listening.append((listener, at))
-            supervisor.trace.append(TraceEvent("listen", at: at, [
-                ("address", .string(listener.address)), ("port", .int(listener.port)),
-            ]))
+            supervisor.trace.append(
+                TraceEvent(
+                    "listen",
+                    at: at,
+                    [
+                        ("address", .string(listener.address)), ("port", .int(listener.port)),
+                    ]
+                )
+            )
             if listener.port == supervisor.options.readyPort, report.readyMilliseconds == nil {
                 report.readyMilliseconds = at
                 supervisor.trace.append(TraceEvent("ready", at: at, [("port", .int(listener.port))]))
@@ -222,9 +266,15 @@ struct SupervisorLoop {
             for line in text.split(separator: "\n") where (try? regex.firstMatch(in: String(line))) != nil {
                 let at = supervisor.offset()
                 report.readyMilliseconds = at
-                supervisor.trace.append(TraceEvent("ready", at: at, [
-                    ("line", .string(String(line.prefix(500)))), ("stream", .string(pump.stream)),
-                ]))
+                supervisor.trace.append(
+                    TraceEvent(
+                        "ready",
+                        at: at,
+                        [
+                            ("line", .string(String(line.prefix(500)))), ("stream", .string(pump.stream)),
+                        ]
+                    )
+                )
                 requestStop()
                 return
             }
@@ -269,9 +319,15 @@ struct SupervisorLoop {
         for pump in pumps {
             if !recordedFirstByte.contains(pump.stream), let ns = pump.firstByteNanoseconds {
                 recordedFirstByte.insert(pump.stream)
-                supervisor.trace.append(TraceEvent("output", at: supervisor.offset(ns), [
-                    ("stream", .string(pump.stream)), ("milestone", "first_byte"),
-                ]))
+                supervisor.trace.append(
+                    TraceEvent(
+                        "output",
+                        at: supervisor.offset(ns),
+                        [
+                            ("stream", .string(pump.stream)), ("milestone", "first_byte"),
+                        ]
+                    )
+                )
             }
             if !recordedOutputError.contains(pump.stream), let error = pump.outputError {
                 recordedOutputError.insert(pump.stream)
@@ -279,10 +335,17 @@ struct SupervisorLoop {
                     error.code == EPIPE
                     ? "the reader of probe-exec's \(pump.stream) went away; the program gets EPIPE/SIGPIPE on its next write, as it would without probe-exec"
                     : "writing probe-exec's \(pump.stream) failed; the program's further \(pump.stream) is refused"
-                supervisor.trace.append(TraceEvent("output_error", at: supervisor.offset(), [
-                    ("stream", .string(pump.stream)), ("errno", .int(error.code)), ("errno_name", .string(error.name)),
-                    ("explanation", .string(why)),
-                ]))
+                supervisor.trace.append(
+                    TraceEvent(
+                        "output_error",
+                        at: supervisor.offset(),
+                        [
+                            ("stream", .string(pump.stream)), ("errno", .int(error.code)),
+                            ("errno_name", .string(error.name)),
+                            ("explanation", .string(why)),
+                        ]
+                    )
+                )
             }
         }
     }
@@ -293,7 +356,8 @@ struct SupervisorLoop {
         var childStatus: Int32? = nil
         // PID 1 or subreaper: any child. A library caller: only what is ours (the child and,
         // when traced, its threads), so that other children of the process are never stolen.
-        let targets: [Int32] = supervisor.options.reapAnyChild ? [-1] : [childPID] + (tracer?.tids.subtracting([childPID]) ?? [])
+        let targets: [Int32] =
+            supervisor.options.reapAnyChild ? [-1] : [childPID] + (tracer?.tids.subtracting([childPID]) ?? [])
         for target in targets {
             while true {
                 var raw: Int32 = 0
@@ -356,8 +420,12 @@ struct SupervisorLoop {
         }
         let command: String? = info.sender_pid == me ? "probe-exec" : ProcessFacts.command(of: info.sender_pid)
         let received = ReceivedSignal(
-            signal: info.signo, senderPID: info.sender_pid, senderUID: info.sender_uid, senderCommand: command,
-            offsetMilliseconds: supervisor.offset(), forwarded: error == nil
+            signal: info.signo,
+            senderPID: info.sender_pid,
+            senderUID: info.sender_uid,
+            senderCommand: command,
+            offsetMilliseconds: supervisor.offset(),
+            forwarded: error == nil
         )
         report.signals.append(received)
         var fields: [(String, JSONValue)] = [

@@ -107,7 +107,8 @@ public enum JSONValue: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case let c where c.value < 0x20 || c.value == 0x7F || (c.value >= 0x80 && c.value < 0xA0)
+            case let c
+            where c.value < 0x20 || c.value == 0x7F || (c.value >= 0x80 && c.value < 0xA0)
                 || c.value == 0x2028 || c.value == 0x2029:
                 let hex = String(c.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex

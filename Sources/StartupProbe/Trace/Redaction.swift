@@ -5,8 +5,10 @@ public enum Redaction {
     public static let mask = "***"
 
     /// Words that make an option's value a secret: `--password=x`, `--api-key x`, `TOKEN=x`.
-    static let secretWords = ["password", "passwd", "pwd", "secret", "token", "apikey", "api-key", "api_key",
-        "access-key", "access_key", "private-key", "private_key", "credential", "auth"]
+    static let secretWords = [
+        "password", "passwd", "pwd", "secret", "token", "apikey", "api-key", "api_key",
+        "access-key", "access_key", "private-key", "private_key", "credential", "auth",
+    ]
 
     static func isSecretName(_ name: Substring) -> Bool {
         let lower = name.lowercased().drop(while: { $0 == "-" })

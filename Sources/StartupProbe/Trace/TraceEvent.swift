@@ -40,8 +40,10 @@ public struct TraceEvent: Sendable {
 
     /// The whole event as one JSON object.
     public var json: JSONValue {
-        .object([("v", .int(TraceEvent.schemaVersion)), ("event", .string(kind)), ("t_ms", .number(offsetMilliseconds))]
-            + fields)
+        .object(
+            [("v", .int(TraceEvent.schemaVersion)), ("event", .string(kind)), ("t_ms", .number(offsetMilliseconds))]
+                + fields
+        )
     }
 
     /// The line written to the trace: compact JSON and a newline.

@@ -17,7 +17,9 @@ public enum TraceHistory {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
             guard name.hasPrefix(prefix), name.hasSuffix(".ndjson") else { continue }
             // <program>-<pid>-<time>.ndjson: the rest after the prefix is "<pid>-<time>.ndjson".
             let rest = name.dropFirst(prefix.count)
@@ -61,13 +63,20 @@ public enum TraceHistory {
             var cause = error.map { "\($0["kind"]?.stringValue ?? "?"): \($0["message"]?.stringValue ?? "")" } ?? ""
             if cause.isEmpty, let signal = exit?["signal_name"]?.stringValue { cause = "killed by \(signal)" }
             if cause.isEmpty, verdict?["category"]?.stringValue == "exec_failed" {
-                cause = document.first("exec")?["explanation"]?.stringValue ?? document.first("exec")?["error"]?.stringValue ?? "exec failed"
+                cause =
+                    document.first("exec")?["explanation"]?.stringValue ?? document.first("exec")?["error"]?.stringValue
+                    ?? "exec failed"
             }
-            runs.append(Run(
-                time: start?["time"]?.stringValue ?? "?", realtime: start?["clock"]?["realtime_s"]?.doubleValue,
-                category: verdict?["category"]?.stringValue ?? "unfinished", status: verdict?["status"]?.intValue,
-                durationMilliseconds: exit?["duration_ms"]?.doubleValue, cause: cause
-            ))
+            runs.append(
+                Run(
+                    time: start?["time"]?.stringValue ?? "?",
+                    realtime: start?["clock"]?["realtime_s"]?.doubleValue,
+                    category: verdict?["category"]?.stringValue ?? "unfinished",
+                    status: verdict?["status"]?.intValue,
+                    durationMilliseconds: exit?["duration_ms"]?.doubleValue,
+                    cause: cause
+                )
+            )
         }
         guard let first = runs.first, let last = runs.last else { return "no traces found\n" }
         var out = ""
@@ -78,15 +87,21 @@ public enum TraceHistory {
         let causes = Set(runs.map(\.cause))
         if runs.count > 1, statuses.count == 1, let status = first.status {
             let durations = runs.compactMap(\.durationMilliseconds)
-            let typical = durations.isEmpty ? "" : " after ~" + Diagnose.duration(durations.reduce(0, +) / Double(durations.count))
-            headline += "; all " + (first.category == "exec_failed" ? "failed to start (status \(status))" : "exited \(status)\(typical)")
+            let typical =
+                durations.isEmpty
+                ? "" : " after ~" + Diagnose.duration(durations.reduce(0, +) / Double(durations.count))
+            headline +=
+                "; all "
+                + (first.category == "exec_failed"
+                    ? "failed to start (status \(status))" : "exited \(status)\(typical)")
             if causes.count == 1, !first.cause.isEmpty { headline += " with " + first.cause }
         }
         out += Escaping.visible(headline) + "\n\n"
         for run in runs {
             let duration = run.durationMilliseconds.map { Diagnose.duration($0) } ?? "-"
             let status = run.status.map(String.init) ?? "?"
-            out += Escaping.visible("  \(run.time)  status \(status)  \(duration)  \(run.category)  \(run.cause)") + "\n"
+            out +=
+                Escaping.visible("  \(run.time)  status \(status)  \(duration)  \(run.category)  \(run.cause)") + "\n"
         }
         return out
     }

@@ -37,10 +37,13 @@ public enum TraceLocation {
     /// The program's base name reduced to characters safe in a file name (at most 64).
     public static func safeName(_ program: String) -> String {
         let base = program.split(separator: "/").last.map(String.init) ?? "program"
-        var safe = String(base.unicodeScalars.map { c -> Character in
-            let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_"
-            return ok ? Character(c) : "_"
-        })
+        var safe = String(
+            base.unicodeScalars.map { c -> Character in
+                let ok =
+                    (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_"
+                return ok ? Character(c) : "_"
+            }
+        )
         if safe.isEmpty || safe.hasPrefix(".") { safe = "_" + safe }
         return safe.count > 64 ? String(safe.prefix(64)) : safe
     }

@@ -89,7 +89,9 @@ public enum TraceReader {
                 let value = try JSONParser.parse(line)
                 if let event = TraceEvent(value) {
                     if value["v"]?.intValue.map({ $0 > TraceEvent.schemaVersion }) == true {
-                        problems.append("line \(lineNumber) uses a newer schema (v\(value["v"]!.intValue!)); fields may be missed")
+                        problems.append(
+                            "line \(lineNumber) uses a newer schema (v\(value["v"]!.intValue!)); fields may be missed"
+                        )
                     }
                     events.append(event)
                 } else {
@@ -99,14 +101,18 @@ public enum TraceReader {
                 if isLast && !endsWithNewline {
                     problems.append("the last line (\(lineNumber)) is cut short: the writer was interrupted mid-event")
                 } else {
-                    problems.append("line \(lineNumber) is not valid JSON (\(error.reason) at byte \(error.offset)); skipped")
+                    problems.append(
+                        "line \(lineNumber) is not valid JSON (\(error.reason) at byte \(error.offset)); skipped"
+                    )
                 }
             }
         }
         if events.isEmpty {
             problems.append("no events could be read: this is not a probe-exec trace, or it is empty")
         } else if !events.contains(where: { $0.kind == "exit" }) && !events.contains(where: { $0.kind == "verdict" }) {
-            problems.append("the trace has no exit event: probe-exec was killed (for example with SIGKILL) or is still running")
+            problems.append(
+                "the trace has no exit event: probe-exec was killed (for example with SIGKILL) or is still running"
+            )
         }
         return TraceDocument(path: path, events: events, problems: problems)
     }

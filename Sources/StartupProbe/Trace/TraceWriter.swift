@@ -1,9 +1,10 @@
+import CStartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
 
 /// Appends events to a trace file, one `write(2)` per line, so that a supervisor killed at any
 /// moment leaves a readable prefix.
@@ -46,7 +47,9 @@ public final class TraceWriter {
         var line = event.line
         let error = line.withUTF8 { buffer in spr_write_all(fd, buffer.baseAddress!, buffer.count) }
         if error != 0 {
-            fail("cannot write the trace \(path ?? ""): \(SystemError(error).description); the program runs on, but the rest of its trace is lost")
+            fail(
+                "cannot write the trace \(path ?? ""): \(SystemError(error).description); the program runs on, but the rest of its trace is lost"
+            )
             close(fd)
             fd = -1
         }

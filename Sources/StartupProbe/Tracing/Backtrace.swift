@@ -38,7 +38,11 @@ enum RemoteBacktrace {
     /// Unwinds `tid` (stopped) and names each frame's module. Returns nil and a reason when
     /// libunwind is unavailable.
     static func capture(
-        tid: Int32, map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String] = [:], symbols: SymbolResolver
+        tid: Int32,
+        map: MemoryMap,
+        tables: [spr_unwind_table_t],
+        buildIDs: [String: String] = [:],
+        symbols: SymbolResolver
     ) -> (frames: [BacktraceFrame], error: String?) {
         tables.withUnsafeBufferPointer { spr_unwind_set_tables($0.baseAddress, Int32($0.count)) }
         var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
@@ -52,10 +56,17 @@ enum RemoteBacktrace {
             // often the last instruction of its function).
             let lookup = (i == 0 || f.signal_frame != 0) ? f.ip : f.ip &- 1
             let place = map.locate(lookup)
-            frames.append(BacktraceFrame(
-                ip: f.ip, module: place?.module, moduleOffset: place?.offset, buildID: place.flatMap { buildIDs[$0.module] },
-                symbol: nil, symbolOffset: lookup == f.ip ? 0 : 1, demangled: nil
-            ))
+            frames.append(
+                BacktraceFrame(
+                    ip: f.ip,
+                    module: place?.module,
+                    moduleOffset: place?.offset,
+                    buildID: place.flatMap { buildIDs[$0.module] },
+                    symbol: nil,
+                    symbolOffset: lookup == f.ip ? 0 : 1,
+                    demangled: nil
+                )
+            )
         }
         name(&frames, symbols: symbols)
         return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
@@ -64,7 +75,8 @@ enum RemoteBacktrace {
     /// Calls `body` once per module file with the module's own virtual address of each of its
     /// frames (by frame index).
     private static func forEachModule(
-        _ frames: [BacktraceFrame], _ body: (_ module: String, _ elf: ELFFile, _ addressOf: [Int: UInt64]) -> Void
+        _ frames: [BacktraceFrame],
+        _ body: (_ module: String, _ elf: ELFFile, _ addressOf: [Int: UInt64]) -> Void
     ) {
         var byModule: [String: [Int]] = [:]
         for (i, frame) in frames.enumerated() where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil {
@@ -128,7 +140,9 @@ enum RemoteBacktrace {
                 let frameHeader = elf.segments.first(where: { $0.type == 0x6474_E550 }),  // PT_GNU_EH_FRAME
                 let bias = elf.loadBias(of: region, executable: true)
             else { continue }
-            tables.append(spr_unwind_table_t(start: region.start, end: region.end, eh_frame_hdr: bias &+ frameHeader.address))
+            tables.append(
+                spr_unwind_table_t(start: region.start, end: region.end, eh_frame_hdr: bias &+ frameHeader.address)
+            )
         }
         for case let elf? in files.values { elf.close() }
         return (tables, buildIDs)
@@ -145,8 +159,10 @@ enum RemoteBacktrace {
             if let name {
                 names.append(name)
             } else if let module = frame.module {
-                names.append((module.split(separator: "/").last.map(String.init) ?? module) + "+0x"
-                    + String(frame.moduleOffset ?? 0, radix: 16))
+                names.append(
+                    (module.split(separator: "/").last.map(String.init) ?? module) + "+0x"
+                        + String(frame.moduleOffset ?? 0, radix: 16)
+                )
             }
             if let name, name == "main" || name.hasSuffix("::main") || name.hasPrefix("std::rt::lang_start") { break }
             if names.count == limit { break }
@@ -177,15 +193,20 @@ enum RemoteBacktrace {
         let base = module.split(separator: "/").last.map(String.init) ?? module
         // libswiftCore: the runtime's failure path (_assertionFailure, fatalError's closures)
         // sits above the program's own frame that failed.
-        return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux") || base.hasPrefix("ld-musl")
+        return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux")
+            || base.hasPrefix("ld-musl")
             || base.hasPrefix("libpthread") || base == "[vdso]" || base.hasPrefix("libswiftCore")
     }
 
     /// Start-up and exit plumbing of the C library, not the program's own code.
     static func isPlumbing(_ name: String) -> Bool {
-        ["_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl", "__run_exit_handlers",
-            "_exit", "_Exit", "__GI__exit", "exit", "__GI_exit", "raise", "__GI_raise", "abort", "__GI_abort", "__pthread_kill_implementation",
-            "__pthread_kill_internal", "pthread_kill", "__pthread_kill", "start_thread", "clone3", "__clone3", "clone", "__clone",
-            "gsignal", "__restore_rt", "killpg", "kill", "std::sys::exit::exit", "std::sys::pal::unix::os::exit"].contains(name)
+        [
+            "_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl", "__run_exit_handlers",
+            "_exit", "_Exit", "__GI__exit", "exit", "__GI_exit", "raise", "__GI_raise", "abort", "__GI_abort",
+            "__pthread_kill_implementation",
+            "__pthread_kill_internal", "pthread_kill", "__pthread_kill", "start_thread", "clone3", "__clone3", "clone",
+            "__clone",
+            "gsignal", "__restore_rt", "killpg", "kill", "std::sys::exit::exit", "std::sys::pal::unix::os::exit",
+        ].contains(name)
     }
 }

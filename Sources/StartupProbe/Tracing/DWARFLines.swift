@@ -9,14 +9,18 @@ enum DWARFLines {
 
     /// For each address (the module's own virtual addresses), the file and line covering it.
     static func lookup(_ elf: ELFFile, addresses: [UInt64]) -> [UInt64: (file: String, line: Int)] {
-        guard !addresses.isEmpty, let lines = elf.section(named: ".debug_line", limit: maximumSectionBytes) else { return [:] }
+        guard !addresses.isEmpty, let lines = elf.section(named: ".debug_line", limit: maximumSectionBytes) else {
+            return [:]
+        }
         let lineStrings = elf.section(named: ".debug_line_str", limit: maximumSectionBytes) ?? []
         let strings = elf.section(named: ".debug_str", limit: maximumSectionBytes) ?? []
         let targets = Array(Set(addresses)).sorted()
         var found: [UInt64: (file: String, line: Int)] = [:]
         var reader = DWARFReader(bytes: lines)
         while reader.index < lines.count && found.count < targets.count {
-            guard let next = runUnit(&reader, lineStrings: lineStrings, strings: strings, targets: targets, into: &found) else {
+            guard
+                let next = runUnit(&reader, lineStrings: lineStrings, strings: strings, targets: targets, into: &found)
+            else {
                 break
             }
             reader.index = next
@@ -26,7 +30,10 @@ enum DWARFLines {
 
     /// Runs one unit's line program; returns where the next unit starts, or nil when malformed.
     private static func runUnit(
-        _ r: inout DWARFReader, lineStrings: [UInt8], strings: [UInt8], targets: [UInt64],
+        _ r: inout DWARFReader,
+        lineStrings: [UInt8],
+        strings: [UInt8],
+        targets: [UInt64],
         into found: inout [UInt64: (file: String, line: Int)]
     ) -> Int? {
         var length = UInt64(r.u32())
@@ -62,7 +69,9 @@ enum DWARFLines {
         if version >= 5 {
             let directoryFormats = formats(&r)
             for _ in 0..<min(r.uleb(), 1 << 16) {
-                directories.append(entry(&r, directoryFormats, is64: is64, lineStrings: lineStrings, strings: strings).path)
+                directories.append(
+                    entry(&r, directoryFormats, is64: is64, lineStrings: lineStrings, strings: strings).path
+                )
             }
             let fileFormats = formats(&r)
             for _ in 0..<min(r.uleb(), 1 << 20) {
@@ -90,7 +99,9 @@ enum DWARFLines {
         func fileName(_ index: UInt64) -> String {
             guard index < files.count else { return "?" }
             let f = files[Int(index)]
-            if f.name.hasPrefix("/") || f.directory >= directories.count || directories[f.directory].isEmpty { return f.name }
+            if f.name.hasPrefix("/") || f.directory >= directories.count || directories[f.directory].isEmpty {
+                return f.name
+            }
             return directories[f.directory] + "/" + f.name
         }
 
@@ -159,7 +170,10 @@ enum DWARFLines {
 
     /// One directory or file entry of a DWARF 5 line header: its path and directory index.
     private static func entry(
-        _ r: inout DWARFReader, _ formats: [(content: UInt64, form: UInt64)], is64: Bool, lineStrings: [UInt8],
+        _ r: inout DWARFReader,
+        _ formats: [(content: UInt64, form: UInt64)],
+        is64: Bool,
+        lineStrings: [UInt8],
         strings: [UInt8]
     ) -> (path: String, directory: Int) {
         var path = ""

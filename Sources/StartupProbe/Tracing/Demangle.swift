@@ -1,9 +1,10 @@
+import CStartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
 
 /// Turns mangled symbol names into what a person reads: Swift (the runtime's own demangler),
 /// C++ and Rust legacy (`__cxa_demangle`, minus Rust's `::h<hash>`), Rust v0 (`_R…`, our own
@@ -43,7 +44,9 @@ public enum Demangle {
             text.replaceSubrange(range, with: "::$")
         }
         if text.hasPrefix("_$") { text.removeFirst() }
-        let named: [String: String] = ["SP": "@", "BP": "*", "RF": "&", "LT": "<", "GT": ">", "LP": "(", "RP": ")", "C": ","]
+        let named: [String: String] = [
+            "SP": "@", "BP": "*", "RF": "&", "LT": "<", "GT": ">", "LP": "(", "RP": ")", "C": ",",
+        ]
         var out = ""
         var rest = Substring(text)
         while let dollar = rest.firstIndex(of: "$") {
@@ -56,7 +59,9 @@ public enum Demangle {
             let code = String(after[..<close])
             if let symbol = named[code] {
                 out += symbol
-            } else if code.hasPrefix("u"), let value = UInt32(code.dropFirst(), radix: 16), let scalar = UnicodeScalar(value) {
+            } else if code.hasPrefix("u"), let value = UInt32(code.dropFirst(), radix: 16),
+                let scalar = UnicodeScalar(value)
+            {
                 out.unicodeScalars.append(scalar)
             } else {
                 out += "$" + code + "$"
@@ -87,4 +92,3 @@ public enum Demangle {
         }
     }
 }
-

@@ -12,7 +12,8 @@ struct ELFFile {
     /// e_entry, before relocation.
     var entry: UInt64
     /// Program headers: type, flags, file offset, virtual address, sizes in file and memory.
-    var segments: [(type: UInt32, flags: UInt32, offset: UInt64, address: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
+    var segments:
+        [(type: UInt32, flags: UInt32, offset: UInt64, address: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
     private let fd: Int32
     private var sections: [(type: UInt32, offset: UInt64, size: UInt64, link: UInt32, entrySize: UInt64)] = []
     /// Section names and flags, parallel to `sections`.
@@ -24,7 +25,8 @@ struct ELFFile {
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var header = [UInt8](repeating: 0, count: 64)
-        guard pread(fd, &header, 64, 0) == 64, header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C, header[3] == 0x46,
+        guard pread(fd, &header, 64, 0) == 64, header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C,
+            header[3] == 0x46,
             header[4] == 2, header[5] == 1
         else {
             Glibc.close(fd)
@@ -40,10 +42,13 @@ struct ELFFile {
             if pread(fd, &table, table.count, off_t(programOffset)) == table.count {
                 for i in 0..<programCount {
                     let b = i * programEntrySize
-                    segments.append((
-                        ELFFile.u32(table, b), ELFFile.u32(table, b + 4), ELFFile.u64(table, b + 8), ELFFile.u64(table, b + 16),
-                        ELFFile.u64(table, b + 32), ELFFile.u64(table, b + 40)
-                    ))
+                    segments.append(
+                        (
+                            ELFFile.u32(table, b), ELFFile.u32(table, b + 4), ELFFile.u64(table, b + 8),
+                            ELFFile.u64(table, b + 16),
+                            ELFFile.u64(table, b + 32), ELFFile.u64(table, b + 40)
+                        )
+                    )
                 }
             }
         }
@@ -56,10 +61,12 @@ struct ELFFile {
                 var nameOffsets: [Int] = []
                 for i in 0..<sectionCount {
                     let base = i * sectionEntrySize
-                    sections.append((
-                        ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
-                        ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
-                    ))
+                    sections.append(
+                        (
+                            ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
+                            ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
+                        )
+                    )
                     nameOffsets.append(Int(ELFFile.u32(table, base)))
                     sectionFlags.append(ELFFile.u64(table, base + 8))
                 }
@@ -83,7 +90,8 @@ struct ELFFile {
             for section in sections where section.type == tableType && section.entrySize == 24 {
                 guard Int(section.link) < sections.count, section.size < UInt64(limit) else { continue }
                 let strings = sections[Int(section.link)]
-                guard strings.size < UInt64(limit), let symbolBytes = read(offset: section.offset, count: Int(section.size)),
+                guard strings.size < UInt64(limit),
+                    let symbolBytes = read(offset: section.offset, count: Int(section.size)),
                     let stringBytes = read(offset: strings.offset, count: Int(strings.size))
                 else { continue }
                 tables.append((symbolBytes, stringBytes))
@@ -109,7 +117,9 @@ struct ELFFile {
     func objectAddress(named name: String) -> UInt64? {
         let target = Array(name.utf8) + [0]
         for table in symbolTables() {
-            if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings, type: 1) { return value }
+            if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings, type: 1) {
+                return value
+            }
         }
         return nil
     }
@@ -146,16 +156,21 @@ struct ELFFile {
     /// page boundaries, segments need not, and a segment's address may differ from its offset
     /// (LLD). `executable` picks the executable segment.
     func loadBias(of region: MemoryMap.Region, executable: Bool = false) -> UInt64? {
-        guard let load = segments.first(where: {
-            $0.type == 1 && (!executable || $0.flags & 1 != 0) && $0.offset < region.fileOffset + (region.end - region.start)
-                && region.fileOffset < $0.offset + max($0.fileSize, 1)
-        }) else { return nil }
+        guard
+            let load = segments.first(where: {
+                $0.type == 1 && (!executable || $0.flags & 1 != 0)
+                    && $0.offset < region.fileOffset + (region.end - region.start)
+                    && region.fileOffset < $0.offset + max($0.fileSize, 1)
+            })
+        else { return nil }
         return region.start &+ load.offset &- region.fileOffset &- load.address
     }
 
     /// The virtual address of file offset `offset`, through the PT_LOAD segment holding it.
     func address(ofFileOffset offset: UInt64) -> UInt64? {
-        guard let load = segments.first(where: { $0.type == 1 && $0.offset <= offset && offset < $0.offset + $0.fileSize })
+        guard
+            let load = segments.first(where: { $0.type == 1 && $0.offset <= offset && offset < $0.offset + $0.fileSize }
+            )
         else { return nil }
         return load.address &+ (offset - load.offset)
     }
@@ -186,12 +201,15 @@ struct ELFFile {
             i += 16
         }
         guard let stringTable, stringSize > 0, stringSize < 16 << 20,
-            let load = segments.first(where: { $0.type == 1 && $0.address <= stringTable && stringTable < $0.address + $0.fileSize }),
+            let load = segments.first(where: {
+                $0.type == 1 && $0.address <= stringTable && stringTable < $0.address + $0.fileSize
+            }),
             let strings = read(offset: load.offset + (stringTable - load.address), count: Int(stringSize))
         else { return ([], nil, nil) }
         return (
             neededOffsets.map { DWARFReader.string(in: strings, at: $0) },
-            rpath.map { DWARFReader.string(in: strings, at: $0) }, runpath.map { DWARFReader.string(in: strings, at: $0) }
+            rpath.map { DWARFReader.string(in: strings, at: $0) },
+            runpath.map { DWARFReader.string(in: strings, at: $0) }
         )
     }
 
@@ -215,7 +233,8 @@ struct ELFFile {
                 let name = i + 12
                 let description = name + ((nameSize + 3) & ~3)
                 guard description + descriptionSize <= bytes.count else { break }
-                if type == 3, nameSize == 4, bytes[name..<(name + 3)].elementsEqual(Array("GNU".utf8)) {  // NT_GNU_BUILD_ID
+                // NT_GNU_BUILD_ID
+                if type == 3, nameSize == 4, bytes[name..<(name + 3)].elementsEqual(Array("GNU".utf8)) {
                     return bytes[description..<(description + descriptionSize)].map { b in
                         (b < 16 ? "0" : "") + String(b, radix: 16)
                     }.joined()
@@ -230,7 +249,9 @@ struct ELFFile {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            let n = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
             if n <= 0 { return nil }
             done += n
         }

@@ -16,7 +16,9 @@ enum LostOutput {
         var paths: [String] = []
         for region in map.regions where region.path.hasPrefix("/") && !paths.contains(region.path) {
             let base = region.path.split(separator: "/").last.map(String.init) ?? ""
-            if base.hasPrefix("libc.so") || base.hasPrefix("libc-") || region.path == executable { paths.append(region.path) }
+            if base.hasPrefix("libc.so") || base.hasPrefix("libc-") || region.path == executable {
+                paths.append(region.path)
+            }
         }
         for path in paths {
             guard let elf = ELFFile(path: path) else { continue }
@@ -34,7 +36,9 @@ enum LostOutput {
                 else { continue }
                 let count = Int(min(pointer - base, UInt64(maximumBytes)))
                 var bytes = [UInt8](repeating: 0, count: count)
-                let n = bytes.withUnsafeMutableBytes { spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count) }
+                let n = bytes.withUnsafeMutableBytes {
+                    spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count)
+                }
                 if n == count { found.append((stream, bytes)) }
             }
             if located { return found }

@@ -24,7 +24,9 @@ struct MemoryMap {
                 let offset = UInt64(fields[2], radix: 16)
             else { continue }
             let path = fields.count == 6 ? String(fields[5]).trimmingLeadingSpaces() : ""
-            regions.append(Region(start: start, end: end, fileOffset: offset, path: path, executable: fields[1].contains("x")))
+            regions.append(
+                Region(start: start, end: end, fileOffset: offset, path: path, executable: fields[1].contains("x"))
+            )
         }
         self.regions = regions
     }

@@ -77,7 +77,8 @@ struct Milestones {
                 let next = i + 7
                 let callFollows = code[next] == 0xE8 || (code[next] == 0xFF && code[next + 1] == 0x15)
                 if callFollows {
-                    return isLea ? entry &+ UInt64(next) &+ UInt64(bitPattern: Int64(value)) : UInt64(UInt32(bitPattern: value))
+                    return isLea
+                        ? entry &+ UInt64(next) &+ UInt64(bitPattern: Int64(value)) : UInt64(UInt32(bitPattern: value))
                 }
             }
             i += 1

@@ -12,7 +12,11 @@ struct RustV0Demangler {
     /// The readable path of a `_R` symbol, or nil.
     static func demangle(_ symbol: String) -> String? {
         var text = Substring(symbol)
-        if text.hasPrefix("_R") { text = text.dropFirst(2) } else if text.hasPrefix("R") { text = text.dropFirst(1) } else {
+        if text.hasPrefix("_R") {
+            text = text.dropFirst(2)
+        } else if text.hasPrefix("R") {
+            text = text.dropFirst(1)
+        } else {
             return nil
         }
         var demangler = RustV0Demangler(bytes: Array(text.utf8))
@@ -117,11 +121,15 @@ struct RustV0Demangler {
         case UInt8(ascii: "C"):
             return identifier()
         case UInt8(ascii: "N"):
-            guard let namespace = next(), let parent = path(inValue: inValue), let (name, n) = identifierWithDisambiguator() else {
+            guard let namespace = next(), let parent = path(inValue: inValue),
+                let (name, n) = identifierWithDisambiguator()
+            else {
                 return nil
             }
             if namespace >= UInt8(ascii: "A") && namespace <= UInt8(ascii: "Z") {
-                let kind = namespace == UInt8(ascii: "C") ? "closure" : namespace == UInt8(ascii: "S") ? "shim" : String(UnicodeScalar(namespace))
+                let kind =
+                    namespace == UInt8(ascii: "C")
+                    ? "closure" : namespace == UInt8(ascii: "S") ? "shim" : String(UnicodeScalar(namespace))
                 return parent + "::{" + kind + (name.isEmpty ? "" : ":" + name) + "#\(n)}"
             }
             return name.isEmpty ? parent : parent + "::" + name

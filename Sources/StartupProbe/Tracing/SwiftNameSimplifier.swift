@@ -21,7 +21,11 @@ enum SwiftNameSimplifier {
         var open: Substring.Index?
         for i in text.indices {
             let c = text[i]
-            if c == "<" { depth += 1 } else if c == ">" && !isArrow(text, i) { depth -= 1 } else if c == "(" && depth == 0 {
+            if c == "<" {
+                depth += 1
+            } else if c == ">" && !isArrow(text, i) {
+                depth -= 1
+            } else if c == "(" && depth == 0 {
                 open = i
                 break
             }

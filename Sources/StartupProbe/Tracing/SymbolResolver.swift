@@ -40,7 +40,9 @@ final class SymbolResolver {
             var name = DWARFReader.string(in: module.strings, at: UInt64(f.nameOffset))
             var k = low - 2
             while k >= 0 && functions[k].address == f.address {
-                if DWARFReader.string(in: module.strings, at: UInt64(functions[k].nameOffset)) == "main" { name = "main" }
+                if DWARFReader.string(in: module.strings, at: UInt64(functions[k].nameOffset)) == "main" {
+                    name = "main"
+                }
                 k -= 1
             }
             result[address] = (name, address - f.address)
@@ -60,7 +62,9 @@ final class SymbolResolver {
                 guard type == 2 || type == 10, ELFFile.u16(symbols, i + 6) != 0 else { continue }
                 let value = ELFFile.u64(symbols, i + 8)
                 guard value != 0 else { continue }
-                list.append(Function(address: value, size: ELFFile.u64(symbols, i + 16), nameOffset: ELFFile.u32(symbols, i)))
+                list.append(
+                    Function(address: value, size: ELFFile.u64(symbols, i + 16), nameOffset: ELFFile.u32(symbols, i))
+                )
             }
             // The first table with functions wins: .symtab includes everything .dynsym has.
             if !list.isEmpty {

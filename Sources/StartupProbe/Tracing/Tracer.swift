@@ -1,9 +1,10 @@
+import CStartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CStartupProbe
 
 /// What tracing learned about how the program ended, for the verdict.
 public struct TracingFindings: Sendable {
@@ -77,7 +78,10 @@ final class Tracer {
             unwinderChecked = true
             var why = [CChar](repeating: 0, count: 256)
             if spr_unwind_load(&why, why.count) == 0 {
-                unwindUnavailable = String(decoding: why.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                unwindUnavailable = String(
+                    decoding: why.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
+                    as: UTF8.self
+                )
                 findings.reason = "backtraces unavailable: \(unwindUnavailable!)"
                 supervisor.warning(findings.reason!)
             }
@@ -131,11 +135,22 @@ final class Tracer {
             case .notOurs: break
             case .reached(let name, let address, let how):
                 let now = supervisor.offset()
-                if name == "entry" { findings.entryReachedMilliseconds = now } else { findings.mainReachedMilliseconds = now }
+                if name == "entry" {
+                    findings.entryReachedMilliseconds = now
+                } else {
+                    findings.mainReachedMilliseconds = now
+                }
                 findings.mainLocated = milestones.mainLocated || name == "main"
-                supervisor.trace.append(TraceEvent("milestone", at: now, [
-                    ("name", .string(name)), ("address", .string("0x" + String(address, radix: 16))), ("how", .string(how)),
-                ]))
+                supervisor.trace.append(
+                    TraceEvent(
+                        "milestone",
+                        at: now,
+                        [
+                            ("name", .string(name)), ("address", .string("0x" + String(address, radix: 16))),
+                            ("how", .string(how)),
+                        ]
+                    )
+                )
                 resume(tid)
                 return
             case .step:
@@ -164,7 +179,9 @@ final class Tracer {
             ("tid", .int(tid)), ("signal", .int(signal)), ("name", .string(SignalName.name(signal))),
         ]
         if let info {
-            fields += [("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code, signal: signal)))]
+            fields += [
+                ("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code, signal: signal))),
+            ]
             if info.kind == 1 {
                 let sender = info.sender_pid
                 let kind: String
@@ -175,7 +192,9 @@ final class Tracer {
                 } else {
                     kind = "process"
                 }
-                fields += [("sender_kind", .string(kind)), ("sender_pid", .int(sender)), ("sender_uid", .int(info.sender_uid))]
+                fields += [
+                    ("sender_kind", .string(kind)), ("sender_pid", .int(sender)), ("sender_uid", .int(info.sender_uid)),
+                ]
                 let comm = kind == "probe-exec" ? "probe-exec" : ProcessFacts.command(of: sender)
                 fields.append(("sender_comm", comm.map { .string($0) } ?? .null))
             } else {
@@ -197,16 +216,29 @@ final class Tracer {
             maps[tid] = nil  // a new image
             guard programThreads.contains(tid) else {
                 // A child followed with --follow-forks ran another program.
-                supervisor.trace.append(TraceEvent("target_exec", at: supervisor.offset(), [
-                    ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("child", true),
-                ]))
+                supervisor.trace.append(
+                    TraceEvent(
+                        "target_exec",
+                        at: supervisor.offset(),
+                        [
+                            ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("child", true),
+                        ]
+                    )
+                )
                 break
             }
             findings.execCount += 1
             findings.lastImage = path
-            supervisor.trace.append(TraceEvent("target_exec", at: supervisor.offset(), [
-                ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("count", .int(findings.execCount)),
-            ]))
+            supervisor.trace.append(
+                TraceEvent(
+                    "target_exec",
+                    at: supervisor.offset(),
+                    [
+                        ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null),
+                        ("count", .int(findings.execCount)),
+                    ]
+                )
+            )
             findings.entryReachedMilliseconds = nil
             findings.mainReachedMilliseconds = nil
             milestones.arm(pid: tid)
@@ -283,14 +315,31 @@ final class Tracer {
     private func recoverLostOutput(tid: Int32) {
         let process = ProcessFacts.threadGroup(of: tid) ?? tid
         let redact = supervisor.redactRegex
-        for (stream, raw) in LostOutput.recover(pid: process, map: MemoryMap(pid: process), executable: findings.lastImage) {
-            let bytes = redact == nil ? raw : Array(Redaction.output(String(decoding: raw, as: UTF8.self), pattern: redact).utf8)
+        for (stream, raw) in LostOutput.recover(
+            pid: process,
+            map: MemoryMap(pid: process),
+            executable: findings.lastImage
+        ) {
+            let bytes =
+                redact == nil
+                ? raw : Array(Redaction.output(String(decoding: raw, as: UTF8.self), pattern: redact).utf8)
             findings.lostOutput[stream] = bytes
-            supervisor.trace.append(TraceEvent("lost_output", at: supervisor.offset(), [
-                ("stream", .string(stream)), ("bytes", .int(bytes.count)),
-                ("text", .string(String(decoding: bytes, as: UTF8.self))),
-                ("explanation", .string("written by the program into its C library's \(stream) buffer, never flushed to the \(stream) pipe: lost when it died")),
-            ]))
+            supervisor.trace.append(
+                TraceEvent(
+                    "lost_output",
+                    at: supervisor.offset(),
+                    [
+                        ("stream", .string(stream)), ("bytes", .int(bytes.count)),
+                        ("text", .string(String(decoding: bytes, as: UTF8.self))),
+                        (
+                            "explanation",
+                            .string(
+                                "written by the program into its C library's \(stream) buffer, never flushed to the \(stream) pipe: lost when it died"
+                            )
+                        ),
+                    ]
+                )
+            )
         }
     }
 
@@ -343,19 +392,26 @@ final class Tracer {
 
     private func backtrace(tid: Int32) -> [BacktraceFrame] {
         let process = ProcessFacts.threadGroup(of: tid) ?? tid
-        let known = maps[process] ?? {
-            let map = MemoryMap(pid: process)
-            let located = RemoteBacktrace.unwindTables(map)
-            return (map, located.tables, located.buildIDs)
-        }()
+        let known =
+            maps[process]
+            ?? {
+                let map = MemoryMap(pid: process)
+                let located = RemoteBacktrace.unwindTables(map)
+                return (map, located.tables, located.buildIDs)
+            }()
         maps[process] = known
         return RemoteBacktrace.capture(
-            tid: tid, map: known.map, tables: known.tables, buildIDs: known.buildIDs, symbols: symbols
+            tid: tid,
+            map: known.map,
+            tables: known.tables,
+            buildIDs: known.buildIDs,
+            symbols: symbols
         ).frames
     }
 
     @discardableResult
-    private func record(tid: Int32, reason: String, extra: [(String, JSONValue)], sourceLines: Bool) -> [BacktraceFrame] {
+    private func record(tid: Int32, reason: String, extra: [(String, JSONValue)], sourceLines: Bool) -> [BacktraceFrame]
+    {
         var frames = backtrace(tid: tid)
         if sourceLines { RemoteBacktrace.addSourceLines(&frames) }
         append(tid: tid, reason: reason, frames: frames, extra: extra)
@@ -363,8 +419,14 @@ final class Tracer {
     }
 
     private func append(tid: Int32, reason: String, frames: [BacktraceFrame], extra: [(String, JSONValue)]) {
-        supervisor.trace.append(TraceEvent("backtrace", at: supervisor.offset(), [
-            ("tid", .int(tid)), ("reason", .string(reason)),
-        ] + extra + [("frames", .array(frames.map(\.json)))]))
+        supervisor.trace.append(
+            TraceEvent(
+                "backtrace",
+                at: supervisor.offset(),
+                [
+                    ("tid", .int(tid)), ("reason", .string(reason)),
+                ] + extra + [("frames", .array(frames.map(\.json)))]
+            )
+        )
     }
 }

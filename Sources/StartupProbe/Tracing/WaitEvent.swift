@@ -35,7 +35,8 @@ enum WaitEvent: Equatable {
             let signal = spr_wstopsig(status)
             let event = spr_wptrace_event(status)
             if event == spr_event_stop() {
-                self = [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal)
+                self =
+                    [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal)
                     ? .groupStop(tid: tid, signal: signal) : .eventStop(tid: tid)
             } else if event != 0 {
                 self = .ptraceEvent(tid: tid, event: event)

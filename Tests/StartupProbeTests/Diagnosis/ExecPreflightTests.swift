@@ -1,9 +1,11 @@
+import Foundation
+import Testing
+
+@testable import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-@testable import StartupProbe
-import Testing
 
 /// Exec failures explained from the file itself, on real files that really fail to exec.
 @Suite(.serialized) struct ExecPreflightTests {
@@ -54,7 +56,8 @@ import Testing
         let path = try patchedTrue("musl-binary") { bytes in
             let old = Array("/lib64/ld-linux-x86-64.so.2".utf8)
             let new = Array("/lib/ld-musl-x86_64.so.1".utf8) + [0, 0, 0]
-            if let at = (0...(bytes.count - old.count)).first(where: { bytes[$0..<($0 + old.count)].elementsEqual(old) }) {
+            if let at = (0...(bytes.count - old.count)).first(where: { bytes[$0..<($0 + old.count)].elementsEqual(old) }
+            ) {
                 bytes.replaceSubrange(at..<(at + old.count), with: new)
             }
         }
@@ -70,7 +73,10 @@ import Testing
         let r = try run([Binaries.probeExec, "--", "api-sever"], environment: env.merging(["PATH": dir]) { $1 })
         #expect(r.status == 127)
         #expect(r.stderr.contains("did you mean api-server (in \(dir))?"))
-        let local = try run(["/bin/sh", "-c", "cd \(dir) && PATH=/usr/bin:/bin \(Binaries.probeExec) -- api-server"], environment: env)
+        let local = try run(
+            ["/bin/sh", "-c", "cd \(dir) && PATH=/usr/bin:/bin \(Binaries.probeExec) -- api-server"],
+            environment: env
+        )
         #expect(local.stderr.contains("it is in the current directory: run it as ./api-server"))
     }
 

@@ -1,8 +1,10 @@
+import Testing
+
+@testable import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import StartupProbe
-import Testing
 
 /// Ports: listening recorded as it happens, a held port's holder named, readiness checks.
 @Suite(.serialized) struct PortTests {
@@ -11,7 +13,9 @@ import Testing
     @Test func listeningIsRecorded() throws {
         let port = Self.freePort()
         let trace = Binaries.freshDirectory("listen") + "/t.ndjson"
-        let server = try ChildProcess([Binaries.probeExec, "-q", "-o", trace, "--", Binaries.tracee(), "serve", String(port)])
+        let server = try ChildProcess([
+            Binaries.probeExec, "-q", "-o", trace, "--", Binaries.tracee(), "serve", String(port),
+        ])
         #expect(server.readLine() == "listening")
         usleep(100_000)
         server.signal(SIGTERM)
@@ -20,7 +24,11 @@ import Testing
         let listen = try #require(events.first { $0.kind == "listen" })
         #expect(listen["port"]?.intValue == port)
         #expect(listen["address"]?.stringValue == "127.0.0.1")
-        #expect(events.last { $0.kind == "verdict" }?["summary"]?.stringValue?.contains("It was listening on 127.0.0.1:\(port)") == true)
+        #expect(
+            events.last { $0.kind == "verdict" }?["summary"]?.stringValue?.contains(
+                "It was listening on 127.0.0.1:\(port)"
+            ) == true
+        )
     }
 
     @Test func secondServerOnTheSamePortNamesTheHolder() throws {
@@ -36,14 +44,19 @@ import Testing
 
     @Test func checkSaysReadyAndStopsTheServer() throws {
         let port = Self.freePort()
-        let r = try run([Binaries.probeExec, "check", "--ready-port", String(port), "--timeout", "10", "--", Binaries.tracee(), "serve", String(port), "200"])
+        let r = try run([
+            Binaries.probeExec, "check", "--ready-port", String(port), "--timeout", "10", "--", Binaries.tracee(),
+            "serve", String(port), "200",
+        ])
         #expect(r.status == 0)
         #expect(r.stderr.contains("ready: "))
         #expect(r.stderr.contains("listened on port \(port) after"))
     }
 
     @Test func checkAgainstACrashingServerGivesTheDiagnosis() throws {
-        let r = try run([Binaries.probeExec, "check", "--ready-port", String(Self.freePort()), "--", Binaries.tracee(), "segv3"])
+        let r = try run([
+            Binaries.probeExec, "check", "--ready-port", String(Self.freePort()), "--", Binaries.tracee(), "segv3",
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("NOT ready: "))
         #expect(r.stderr.contains("was killed by SIGSEGV"))
@@ -52,10 +65,16 @@ import Testing
 
     @Test func checkByOutputLine() throws {
         let port = Self.freePort()
-        let r = try run([Binaries.probeExec, "check", "--ready-line", "^listen(ing)?$", "--", Binaries.tracee(), "serve", String(port), "100"])
+        let r = try run([
+            Binaries.probeExec, "check", "--ready-line", "^listen(ing)?$", "--", Binaries.tracee(), "serve",
+            String(port), "100",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("printed a line matching ^listen(ing)?$"))
-        let never = try run([Binaries.probeExec, "check", "--ready-line", "^accepting", "--timeout", "1", "--", Binaries.tracee(), "serve", String(port + 1)])
+        let never = try run([
+            Binaries.probeExec, "check", "--ready-line", "^accepting", "--timeout", "1", "--", Binaries.tracee(),
+            "serve", String(port + 1),
+        ])
         #expect(never.status == 1)
         #expect(never.stderr.contains("did not print a line matching ^accepting within 1.0 s"))
         let invalid = try run([Binaries.probeExec, "check", "--ready-line", "(", "--", "/bin/true"])
@@ -64,7 +83,10 @@ import Testing
 
     @Test func checkTimesOut() throws {
         let port = Self.freePort()
-        let r = try run([Binaries.probeExec, "check", "--ready-port", String(port), "--timeout", "1", "--", Binaries.tracee(), "wait"])
+        let r = try run([
+            Binaries.probeExec, "check", "--ready-port", String(port), "--timeout", "1", "--", Binaries.tracee(),
+            "wait",
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("did not listen on port \(port) within 1.0 s"))
     }
@@ -72,16 +94,32 @@ import Testing
     @Test(.enabled(if: has("python3"), "needs python3"))
     func checkAgainstPythonHTTPServer() throws {
         let port = Self.freePort()
-        let r = try run([Binaries.probeExec, "check", "--ready-port", String(port), "--", "python3", "-m", "http.server", String(port), "--bind", "127.0.0.1"])
+        let r = try run([
+            Binaries.probeExec, "check", "--ready-port", String(port), "--", "python3", "-m", "http.server",
+            String(port), "--bind", "127.0.0.1",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
     }
 
     @Test func portParsing() {
         #expect(Sockets.lastPort(in: "Error: listen EADDRINUSE: address already in use :::3000") == 3000)
         #expect(Sockets.lastPort(in: "listen tcp :8080: bind: address already in use") == 8080)
-        #expect(Sockets.lastPort(in: "[Errno 98] error while attempting to bind on address ('0.0.0.0', 8000): address already in use") == 8000)
-        #expect(Sockets.portInUse(stderr: "bind: Address already in use", command: ["srv", "--port", "9000", "--host", "127.0.0.1"], listening: [9000]) == 9000)
-        #expect(Sockets.portInUse(stderr: "bind: Address already in use", command: ["srv", "127.0.0.1"], listening: [1]) == nil)
+        #expect(
+            Sockets.lastPort(
+                in: "[Errno 98] error while attempting to bind on address ('0.0.0.0', 8000): address already in use"
+            ) == 8000
+        )
+        #expect(
+            Sockets.portInUse(
+                stderr: "bind: Address already in use",
+                command: ["srv", "--port", "9000", "--host", "127.0.0.1"],
+                listening: [9000]
+            ) == 9000
+        )
+        #expect(
+            Sockets.portInUse(stderr: "bind: Address already in use", command: ["srv", "127.0.0.1"], listening: [1])
+                == nil
+        )
         #expect(Sockets.portInUse(stderr: "all fine", command: ["srv", "9000"], listening: [9000]) == nil)
         #expect(Sockets.address("0100007F", v6: false) == "127.0.0.1")
         #expect(Sockets.address("00000000000000000000000000000000", v6: true) == "::")

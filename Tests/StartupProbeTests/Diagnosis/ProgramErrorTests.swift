@@ -1,9 +1,11 @@
+import Foundation
+import Testing
+
+@testable import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-@testable import StartupProbe
-import Testing
 
 func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "command -v \(tool)"]).status) == 0 }
 
@@ -11,14 +13,26 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
 @Suite(.serialized) struct ProgramErrorTests {
     let env = ["PROBE_EXEC_TRACE_DIR": Binaries.scratch + "/traces-program-errors"]
 
-    func verdictOf(_ argv: [String], in directory: String? = nil, environment: [String: String] = [:], removing: [String] = [])
+    func verdictOf(
+        _ argv: [String],
+        in directory: String? = nil,
+        environment: [String: String] = [:],
+        removing: [String] = []
+    )
         throws -> (status: Int32, verdict: String, event: TraceEvent?)
     {
         let trace = Binaries.freshDirectory("perr") + "/t.ndjson"
         let command = directory.map { ["/bin/sh", "-c", "cd \($0) && exec \"$@\"", "sh"] } ?? []
-        let r = try run(command + [Binaries.probeExec, "-o", trace, "--"] + argv, environment: env.merging(environment) { $1 }, removing: removing)
+        let r = try run(
+            command + [Binaries.probeExec, "-o", trace, "--"] + argv,
+            environment: env.merging(environment) { $1 },
+            removing: removing
+        )
         let events = try TraceReader.read(path: trace).events
-        return (r.status, events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? "", events.first { $0.kind == "program_error" })
+        return (
+            r.status, events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? "",
+            events.first { $0.kind == "program_error" }
+        )
     }
 
     @Test(.enabled(if: has("python3"), "needs python3"))
@@ -32,8 +46,16 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
         try writeFile(dir + "/pkg/models.py", "import sqlalchemy_not_installed\n", mode: 0o644)
         let r = try verdictOf(["python3", "app.py"], in: dir)
         #expect(r.status == 1)
-        #expect(r.verdict.contains("It reported a Python ModuleNotFoundError: No module named 'sqlalchemy_not_installed' at \(dir)/pkg/models.py:1."))
-        #expect(r.verdict.contains("Import chain: \(dir)/app.py:1 → \(dir)/pkg/api.py:1 → \(dir)/pkg/db.py:2 → \(dir)/pkg/models.py:1."))
+        #expect(
+            r.verdict.contains(
+                "It reported a Python ModuleNotFoundError: No module named 'sqlalchemy_not_installed' at \(dir)/pkg/models.py:1."
+            )
+        )
+        #expect(
+            r.verdict.contains(
+                "Import chain: \(dir)/app.py:1 → \(dir)/pkg/api.py:1 → \(dir)/pkg/db.py:2 → \(dir)/pkg/models.py:1."
+            )
+        )
         #expect(r.event?["import_chain"]?.arrayValue?.count == 4)
     }
 
@@ -43,7 +65,11 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
         try writeFile(dir + "/main.py", "from backend.core.config import settings\n", mode: 0o644)
         let r = try verdictOf(["python3", "main.py"], in: dir)
         #expect(r.status == 1)
-        #expect(r.verdict.contains("It reported a Python ModuleNotFoundError: No module named 'backend' at \(dir)/main.py:1."))
+        #expect(
+            r.verdict.contains(
+                "It reported a Python ModuleNotFoundError: No module named 'backend' at \(dir)/main.py:1."
+            )
+        )
     }
 
     @Test(.enabled(if: has("python3"), "needs python3"))
@@ -61,55 +87,86 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
         try writeFile(dir + "/server.js", "const express = require('express-not-installed');\n", mode: 0o644)
         let r = try verdictOf(["node", dir + "/server.js"])
         #expect(r.status == 1)
-        #expect(r.verdict.contains("It reported a Node.js Error: Cannot find module 'express-not-installed'"), "\(r.verdict)")
+        #expect(
+            r.verdict.contains("It reported a Node.js Error: Cannot find module 'express-not-installed'"),
+            "\(r.verdict)"
+        )
     }
 
     @Test(.enabled(if: has("javac") && has("java"), "needs a JDK"))
     func javaRootCause() throws {
         let dir = Binaries.freshDirectory("java")
-        try writeFile(dir + "/Main.java", """
+        try writeFile(
+            dir + "/Main.java",
+            """
             public class Main {
                 static void connect() { throw new IllegalStateException("pool exhausted"); }
                 public static void main(String[] a) {
                     try { connect(); } catch (Exception e) { throw new RuntimeException("startup failed", e); }
                 }
             }
-            """, mode: 0o644)
+            """,
+            mode: 0o644
+        )
         #expect(try run(["/bin/sh", "-c", "cd \(dir) && javac Main.java"]).status == 0)
         let r = try verdictOf(["java", "-cp", dir, "Main"])
         #expect(r.status == 1)
-        #expect(r.verdict.contains("It reported a Java IllegalStateException: pool exhausted at Main.java:2"), "\(r.verdict)")
+        #expect(
+            r.verdict.contains("It reported a Java IllegalStateException: pool exhausted at Main.java:2"),
+            "\(r.verdict)"
+        )
     }
 
     @Test func swiftFatalError() throws {
         let r = try verdictOf([Binaries.swiftFixture, "fatal"], environment: ["SWIFT_BACKTRACE": "enable=no"])
-        #expect(r.verdict.contains("It reported a Swift Fatal error: configuration invalid: missing DATABASE_URL at "), "\(r.verdict)")
+        #expect(
+            r.verdict.contains("It reported a Swift Fatal error: configuration invalid: missing DATABASE_URL at "),
+            "\(r.verdict)"
+        )
         #expect(r.event?["location"]?.stringValue?.contains("main.swift:") == true)
     }
 
     @Test func cannedReports() {
-        let rust = ProgramErrorParser.find(in: "thread 'main' (30773) panicked at src/main.rs:8:26:\nconfig path is empty\nnote: run with `RUST_BACKTRACE=1`\n")
-        #expect(rust == ProgramError(language: "Rust", kind: "panic", message: "config path is empty", location: "src/main.rs:8:26"))
+        let rust = ProgramErrorParser.find(
+            in:
+                "thread 'main' (30773) panicked at src/main.rs:8:26:\nconfig path is empty\nnote: run with `RUST_BACKTRACE=1`\n"
+        )
+        #expect(
+            rust
+                == ProgramError(
+                    language: "Rust",
+                    kind: "panic",
+                    message: "config path is empty",
+                    location: "src/main.rs:8:26"
+                )
+        )
         let oldRust = ProgramErrorParser.find(in: "thread 'main' panicked at 'PORT must be set', src/main.rs:4:5\n")
         #expect(oldRust?.message == "PORT must be set")
         #expect(oldRust?.location == "src/main.rs:4:5")
-        let go = ProgramErrorParser.find(in: """
-            panic: missing environment variable "REDIS_URL"
+        let go = ProgramErrorParser.find(
+            in: """
+                panic: missing environment variable "REDIS_URL"
 
-            goroutine 1 [running]:
-            main.mustEnv(...)
-            \t/app/config.go:12 +0x1d
-            main.main()
-            \t/app/main.go:8 +0x25
-            exit status 2
-            """)
+                goroutine 1 [running]:
+                main.mustEnv(...)
+                \t/app/config.go:12 +0x1d
+                main.main()
+                \t/app/main.go:8 +0x25
+                exit status 2
+                """
+        )
         #expect(go?.language == "Go")
         #expect(go?.location == "/app/config.go:12")
         #expect(go?.environmentVariable == "REDIS_URL")
-        let ruby = ProgramErrorParser.find(in: "app.rb:3:in 'load_config': no such file (Errno::ENOENT)\n\tfrom app.rb:7:in '<main>'\n")
+        let ruby = ProgramErrorParser.find(
+            in: "app.rb:3:in 'load_config': no such file (Errno::ENOENT)\n\tfrom app.rb:7:in '<main>'\n"
+        )
         #expect(ruby?.kind == "Errno::ENOENT")
         #expect(ruby?.location == "app.rb:3")
-        let last = ProgramErrorParser.find(in: "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nValueError: x\nFatal error: later\n")
+        let last = ProgramErrorParser.find(
+            in:
+                "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nValueError: x\nFatal error: later\n"
+        )
         #expect(last?.language == "Swift", "the report nearest the end wins")
         #expect(ProgramErrorParser.find(in: "all good\nlistening on :8080\n") == nil)
     }

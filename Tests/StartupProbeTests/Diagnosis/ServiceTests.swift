@@ -1,8 +1,9 @@
+import StartupProbe
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import StartupProbe
-import Testing
 
 /// --service flags exits nobody asked for; --unbuffered makes output arrive before a crash.
 @Suite(.serialized) struct ServiceTests {
@@ -24,7 +25,10 @@ import Testing
         let r = try runTraced(["--service", "--", "/bin/echo", "ok"])
         #expect(r.stdout == "ok\n")
         let summary = r.events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? ""
-        #expect(summary.contains("never listened on a port and left nothing running: is this a placeholder command"), "\(summary)")
+        #expect(
+            summary.contains("never listened on a port and left nothing running: is this a placeholder command"),
+            "\(summary)"
+        )
     }
 
     @Test func daemonizingIsNamed() throws {
@@ -47,7 +51,11 @@ import Testing
 
     @Test func unbufferedMakesOutputArriveBeforeACrash() throws {
         let dir = Binaries.freshDirectory("unbuffered")
-        try writeFile(dir + "/c.c", "#include <stdio.h>\n#include <stdlib.h>\nint main(void) { printf(\"ready\\n\"); abort(); }\n", mode: 0o644)
+        try writeFile(
+            dir + "/c.c",
+            "#include <stdio.h>\n#include <stdlib.h>\nint main(void) { printf(\"ready\\n\"); abort(); }\n",
+            mode: 0o644
+        )
         #expect(try run(["/usr/bin/env", "cc", "-o", dir + "/c", dir + "/c.c"]).status == 0)
         let buffered = try run([Binaries.probeExec, "-q", "--", dir + "/c"])
         #expect(buffered.stdout == "")  // fully buffered into a pipe: lost (the trace recovers it)
@@ -58,7 +66,10 @@ import Testing
         if has("python3") {
             let script = ["python3", "-c", "print('ready'); import os; os._exit(3)"]
             #expect(try run([Binaries.probeExec, "-q", "--"] + script, removing: ["PYTHONUNBUFFERED"]).stdout == "")
-            #expect(try run([Binaries.probeExec, "-q", "--unbuffered", "--"] + script, removing: ["PYTHONUNBUFFERED"]).stdout == "ready\n")
+            #expect(
+                try run([Binaries.probeExec, "-q", "--unbuffered", "--"] + script, removing: ["PYTHONUNBUFFERED"])
+                    .stdout == "ready\n"
+            )
         }
     }
 }

@@ -1,8 +1,10 @@
+import Testing
+
+@testable import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import StartupProbe
-import Testing
 
 /// The dynamic loader's failure, explained by resolving DT_NEEDED entries ourselves.
 @Suite(.serialized) struct SharedLibrariesTests {
@@ -13,7 +15,11 @@ import Testing
         try writeFile(dir + "/inner.c", "int inner(void) { return 1; }\n", mode: 0o644)
         try writeFile(dir + "/outer.c", "int inner(void);\nint outer(void) { return inner(); }\n", mode: 0o644)
         try writeFile(dir + "/direct.c", "int direct(void) { return 2; }\n", mode: 0o644)
-        try writeFile(dir + "/prog.c", "int outer(void); int direct(void);\nint main(void) { return outer() + direct(); }\n", mode: 0o644)
+        try writeFile(
+            dir + "/prog.c",
+            "int outer(void); int direct(void);\nint main(void) { return outer() + direct(); }\n",
+            mode: 0o644
+        )
         let script = """
             set -e
             cd \(dir)
@@ -33,7 +39,9 @@ import Testing
         let dir = try build()
         let missing = SharedLibraries.missing(program: dir + "/prog", libraryPath: nil)
         #expect(missing.contains(SharedLibraries.Missing(name: "libdirect.so.1", neededBy: dir + "/prog")))
-        #expect(missing.contains(SharedLibraries.Missing(name: "libinner.so.2", neededBy: dir + "/runpath/libouter.so.1")))
+        #expect(
+            missing.contains(SharedLibraries.Missing(name: "libinner.so.2", neededBy: dir + "/runpath/libouter.so.1"))
+        )
         #expect(!missing.contains { $0.name == "libouter.so.1" || $0.name == "libc.so.6" })
     }
 

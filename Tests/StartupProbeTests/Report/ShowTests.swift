@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import StartupProbe
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `probe-exec show` renders damaged traces as far as they go and never crashes on them.
 @Suite struct ShowTests {
@@ -61,7 +62,8 @@ import Testing
     }
 
     @Test func childOutputCannotDriveTheTerminal() {
-        let line = #"{"v":1,"event":"tail","t_ms":1,"stream":"stderr","bytes_total":9,"tail_bytes":9,"truncated":false,"text":"\u001b[2Jboom\rVERDICT fake"}"#
+        let line =
+            #"{"v":1,"event":"tail","t_ms":1,"stream":"stderr","bytes_total":9,"tail_bytes":9,"truncated":false,"text":"\u001b[2Jboom\rVERDICT fake"}"#
         let document = TraceReader.parse(Array((Self.good + line + "\n").utf8), path: "t")
         let text = ReportRenderer.render(document)
         #expect(!text.contains("\u{1b}"))

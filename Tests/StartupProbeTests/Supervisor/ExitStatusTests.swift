@@ -1,7 +1,8 @@
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
 
 /// probe-exec exits with the child's status: its code, or 128+N for signal N, like a shell.
 @Suite(.serialized) struct ExitStatusTests {
@@ -9,7 +10,10 @@ import Testing
 
     @Test(arguments: [0, 1, 42, 255])
     func exitCodePassesThrough(code: Int32) throws {
-        let result = try run([Binaries.probeExec, "-q", "--", Binaries.fixture, "exit", String(code)], environment: env)
+        let result = try run(
+            [Binaries.probeExec, "-q", "--", Binaries.fixture, "exit", String(code)],
+            environment: env
+        )
         #expect(result.status == code)
     }
 
@@ -22,7 +26,10 @@ import Testing
 
     @Test(arguments: [SIGTERM, SIGKILL, SIGUSR1])
     func deathBySignalGives128PlusSignal(signal: Int32) throws {
-        let result = try run([Binaries.probeExec, "-q", "--", Binaries.fixture, "killself", String(signal)], environment: env)
+        let result = try run(
+            [Binaries.probeExec, "-q", "--", Binaries.fixture, "killself", String(signal)],
+            environment: env
+        )
         #expect(result.status == 128 + signal)
         #expect(result.stderr.isEmpty, "-q silences the diagnosis")
     }
@@ -68,26 +75,41 @@ import Testing
     @Test func pathSearchFindsProgramsAndSkipsNonExecutables() throws {
         let dir = Binaries.freshDirectory("pathsearch")
         try writeFile(dir + "/tool", "not executable", mode: 0o644)
-        let result = try run([Binaries.probeExec, "-q", "--", "tool"], environment: env.merging(["PATH": "\(dir):/usr/bin:/bin"]) { $1 })
+        let result = try run(
+            [Binaries.probeExec, "-q", "--", "tool"],
+            environment: env.merging(["PATH": "\(dir):/usr/bin:/bin"]) { $1 }
+        )
         // A non-executable match earlier in PATH is skipped only if something later runs: here
         // nothing else is called `tool`, so EACCES is reported, as a shell does.
         #expect(result.status == 126)
-        let echo = try run([Binaries.probeExec, "--", "echo", "found"], environment: env.merging(["PATH": "\(dir):/usr/bin:/bin"]) { $1 })
+        let echo = try run(
+            [Binaries.probeExec, "--", "echo", "found"],
+            environment: env.merging(["PATH": "\(dir):/usr/bin:/bin"]) { $1 }
+        )
         #expect(echo.status == 0)
         #expect(echo.stdout == "found\n")
     }
 
     @Test func exitCodeRemapping() throws {
-        let remapped = try run([Binaries.probeExec, "-e", "3", "-q", "--", Binaries.fixture, "exit", "3"], environment: env)
+        let remapped = try run(
+            [Binaries.probeExec, "-e", "3", "-q", "--", Binaries.fixture, "exit", "3"],
+            environment: env
+        )
         #expect(remapped.status == 0)
-        let other = try run([Binaries.probeExec, "-e", "3", "-q", "--", Binaries.fixture, "exit", "4"], environment: env)
+        let other = try run(
+            [Binaries.probeExec, "-e", "3", "-q", "--", Binaries.fixture, "exit", "4"],
+            environment: env
+        )
         #expect(other.status == 4)
     }
 
     @Test func argumentParserFormsStillWork() throws {
         // `--trace=FILE` is not the fast entrypoint form: ArgumentParser parses it.
         let trace = Binaries.scratch + "/ap-form.ndjson"
-        let result = try run([Binaries.probeExec, "--trace=\(trace)", "-q", "--", Binaries.fixture, "exit", "5"], environment: env)
+        let result = try run(
+            [Binaries.probeExec, "--trace=\(trace)", "-q", "--", Binaries.fixture, "exit", "5"],
+            environment: env
+        )
         #expect(result.status == 5)
         #expect(access(trace, F_OK) == 0)
         let empty = try run([Binaries.probeExec], environment: env)

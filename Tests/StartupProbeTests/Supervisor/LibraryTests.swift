@@ -1,8 +1,9 @@
+import StartupProbe
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import StartupProbe
-import Testing
 
 /// The StartupProbe library in a Swift server (Sources/example-server): main reached with and
 /// without probe-exec, and its crash handler.
@@ -17,7 +18,9 @@ import Testing
         let events = try TraceReader.read(path: dir + "/latest").events
         #expect(events.first?.kind == "start")
         #expect(events.contains { $0.kind == "main_reached" && $0["source"]?.stringValue == "in_process" })
-        #expect(try run([Binaries.probeExec, "show", dir]).stdout.contains("main() reached (reported by the program itself"))
+        #expect(
+            try run([Binaries.probeExec, "show", dir]).stdout.contains("main() reached (reported by the program itself")
+        )
     }
 
     @Test func mainReachedUnderProbeExecJoinsItsTraceAndTheChannelIsRemoved() throws {
@@ -36,7 +39,10 @@ import Testing
     @Test(arguments: [("null", SIGSEGV), ("abort", SIGABRT), ("overflow", SIGSEGV)])
     func crashHandlerReportsAndTheStatusStaysTrue(mode: String, signal: Int32) throws {
         let dir = Binaries.freshDirectory("lib-crash")
-        let r = try run([Self.server, mode], environment: ["PROBE_EXEC_TRACE_DIR": dir, "SWIFT_BACKTRACE": "enable=no"])
+        let r = try run(
+            [Self.server, mode],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir, "SWIFT_BACKTRACE": "enable=no"]
+        )
         #expect(r.status == 128 + signal)
         #expect(r.stderr.contains("StartupProbe: fatal signal \(signal)"))
         let crash = try #require(try TraceReader.read(path: dir + "/latest").events.first { $0.kind == "crash" })
@@ -49,7 +55,10 @@ import Testing
     }
 
     @Test func forceUnwrapDiesOfTheTrapSignal() throws {
-        let r = try run([Self.server, "forceunwrap"], environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-trap"), "SWIFT_BACKTRACE": "enable=no"])
+        let r = try run(
+            [Self.server, "forceunwrap"],
+            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-trap"), "SWIFT_BACKTRACE": "enable=no"]
+        )
         #expect(r.status == 128 + SIGILL || r.status == 128 + SIGTRAP)
         #expect(r.stderr.contains("StartupProbe: fatal signal"))
         #expect(r.stderr.contains("Unexpectedly found nil"))
@@ -57,7 +66,11 @@ import Testing
 
     /// The Swift runtime's own backtracer (on by default) is chained, not replaced.
     @Test func swiftBacktracerStillRuns() throws {
-        let r = try run([Self.server, "null"], environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-chain")], removing: ["SWIFT_BACKTRACE"])
+        let r = try run(
+            [Self.server, "null"],
+            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-chain")],
+            removing: ["SWIFT_BACKTRACE"]
+        )
         #expect(r.status == 139)
         #expect(r.stderr.contains("StartupProbe: fatal signal 11"))
         #expect(r.stderr.contains("Program crashed"), "the runtime's backtracer ran after ours")

@@ -1,8 +1,9 @@
+import StartupProbe
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import StartupProbe
-import Testing
 
 /// Output goes through probe-exec as it arrives, byte-exact, on both streams at once.
 @Suite(.serialized) struct OutputTests {
@@ -19,10 +20,24 @@ import Testing
         let bare = try run(["/bin/sh", "-c", "\(Binaries.fixture) big \(size) > \(dir)/bare.out 2> \(dir)/bare.err"])
         #expect(bare.status == 0)
         // Through pipes, so probe-exec uses splice into a pipe (the common container case)…
-        let piped = try run(["/bin/sh", "-c", "{ \(Binaries.probeExec) -- \(Binaries.fixture) big \(size) 2>&3 | cat > \(dir)/pipe.out; } 3>&1 | cat > \(dir)/pipe.err"], environment: env, timeout: 120)
+        let piped = try run(
+            [
+                "/bin/sh", "-c",
+                "{ \(Binaries.probeExec) -- \(Binaries.fixture) big \(size) 2>&3 | cat > \(dir)/pipe.out; } 3>&1 | cat > \(dir)/pipe.err",
+            ],
+            environment: env,
+            timeout: 120
+        )
         #expect(piped.status == 0, "\(piped.stderr)")
         // …and into regular files.
-        let files = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -- \(Binaries.fixture) big \(size) > \(dir)/file.out 2> \(dir)/file.err"], environment: env, timeout: 120)
+        let files = try run(
+            [
+                "/bin/sh", "-c",
+                "\(Binaries.probeExec) -- \(Binaries.fixture) big \(size) > \(dir)/file.out 2> \(dir)/file.err",
+            ],
+            environment: env,
+            timeout: 120
+        )
         #expect(files.status == 0)
         let expectedOut = try sha256(dir + "/bare.out")
         let expectedErr = try sha256(dir + "/bare.err")
@@ -31,8 +46,12 @@ import Testing
         #expect(try sha256(dir + "/pipe.err") == expectedErr)
         #expect(try sha256(dir + "/file.out") == expectedOut)
         #expect(try sha256(dir + "/file.err") == expectedErr)
-        unlink(dir + "/bare.out"); unlink(dir + "/bare.err"); unlink(dir + "/pipe.out"); unlink(dir + "/pipe.err")
-        unlink(dir + "/file.out"); unlink(dir + "/file.err")
+        unlink(dir + "/bare.out")
+        unlink(dir + "/bare.err")
+        unlink(dir + "/pipe.out")
+        unlink(dir + "/pipe.err")
+        unlink(dir + "/file.out")
+        unlink(dir + "/file.err")
     }
 
     /// splice(2) refuses an O_APPEND file: the pump falls back to read/write, bytes unchanged.
@@ -40,7 +59,13 @@ import Testing
         let dir = Binaries.freshDirectory("append")
         let trace = dir + "/trace.ndjson"
         _ = try run(["/bin/sh", "-c", "\(Binaries.fixture) big 3000000 > \(dir)/bare.out 2> \(dir)/bare.err"])
-        let r = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -o \(trace) -- \(Binaries.fixture) big 3000000 >> \(dir)/app.out 2>> \(dir)/app.err"], environment: env)
+        let r = try run(
+            [
+                "/bin/sh", "-c",
+                "\(Binaries.probeExec) -o \(trace) -- \(Binaries.fixture) big 3000000 >> \(dir)/app.out 2>> \(dir)/app.err",
+            ],
+            environment: env
+        )
         #expect(r.status == 0)
         #expect(try sha256(dir + "/app.out") == (try sha256(dir + "/bare.out")))
         #expect(try sha256(dir + "/app.err") == (try sha256(dir + "/bare.err")))
@@ -55,7 +80,10 @@ import Testing
         let dir = Binaries.freshDirectory("tail")
         let trace = dir + "/trace.ndjson"
         let redirect = append.isEmpty ? "| cat >" : ">>"
-        _ = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -o \(trace) -- seq 1 300000 \(redirect) \(dir)/out"], environment: env)
+        _ = try run(
+            ["/bin/sh", "-c", "\(Binaries.probeExec) -o \(trace) -- seq 1 300000 \(redirect) \(dir)/out"],
+            environment: env
+        )
         let full = try #require(readFile(dir + "/out"))
         let tail = try #require(try TraceReader.read(path: trace).events.first { $0.kind == "tail" })
         #expect(tail["bytes_total"]?.intValue == full.utf8.count)
@@ -65,7 +93,8 @@ import Testing
     @Test func binaryWithoutTrailingNewlineIsExact() throws {
         let result = try run([Binaries.probeExec, "--", "/usr/bin/printf", "a\\000b\\377c"], environment: env)
         #expect(result.status == 0)
-        let bytes = try ChildProcess([Binaries.probeExec, "--", "/usr/bin/printf", "a\\000b\\377c"], environment: env).finish().stdout
+        let bytes = try ChildProcess([Binaries.probeExec, "--", "/usr/bin/printf", "a\\000b\\377c"], environment: env)
+            .finish().stdout
         #expect(bytes == [0x61, 0x00, 0x62, 0xFF, 0x63])
     }
 
@@ -80,7 +109,11 @@ import Testing
     @Test func readerGoneGivesTheChildSIGPIPE() throws {
         // Like `yes | head -c 10`: yes dies of SIGPIPE (141) with or without probe-exec.
         let bare = try run(["/bin/bash", "-c", "yes | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"])
-        let wrapped = try run(["/bin/bash", "-c", "\(Binaries.probeExec) -q -- yes | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"], environment: env, timeout: 20)
+        let wrapped = try run(
+            ["/bin/bash", "-c", "\(Binaries.probeExec) -q -- yes | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"],
+            environment: env,
+            timeout: 20
+        )
         #expect(bare.stdout == "141\n")
         #expect(wrapped.stdout == "141\n")
     }
@@ -96,7 +129,10 @@ import Testing
     }
 
     @Test func runsWithStdinClosed() throws {
-        let result = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -- /bin/sh -c 'echo ok; cat' <&-"], environment: env)
+        let result = try run(
+            ["/bin/sh", "-c", "\(Binaries.probeExec) -- /bin/sh -c 'echo ok; cat' <&-"],
+            environment: env
+        )
         #expect(result.stdout.hasPrefix("ok\n"))
         // cat fails on the closed stdin exactly as it would without probe-exec.
         let bare = try run(["/bin/sh", "-c", "/bin/sh -c 'echo ok; cat' <&-"])
@@ -106,10 +142,12 @@ import Testing
     @Test func runsWithStdoutClosed() throws {
         let script = "echo to-stdout; echo status=$? >&2"
         let bare = try run(["/bin/sh", "-c", "/bin/sh -c '\(script)' >&-"])
-        let wrapped = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -q -- /bin/sh -c '\(script)' >&-"], environment: env)
+        let wrapped = try run(
+            ["/bin/sh", "-c", "\(Binaries.probeExec) -q -- /bin/sh -c '\(script)' >&-"],
+            environment: env
+        )
         #expect(wrapped.status == bare.status)
         #expect(wrapped.stderr == bare.stderr)
         #expect(bare.stderr.contains("status=1") || bare.stderr.contains("Bad file descriptor"))
     }
 }
-

@@ -1,7 +1,8 @@
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
 
 /// probe-exec reaps orphans as PID 1 and as a subreaper, and does not wait for descendants that
 /// keep its output pipes open.
@@ -26,7 +27,13 @@ import Testing
 
     @Test(.enabled(if: canUnsharePID, "needs unshare -fp (root)"))
     func reapsOrphansAsPID1() throws {
-        let result = try run(["/usr/bin/unshare", "-fp", "--mount-proc", Binaries.probeExec, "--", "/bin/sh", "-c", Self.orphanScript, "sh", "1"], environment: env)
+        let result = try run(
+            [
+                "/usr/bin/unshare", "-fp", "--mount-proc", Binaries.probeExec, "--", "/bin/sh", "-c", Self.orphanScript,
+                "sh", "1",
+            ],
+            environment: env
+        )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "zombies=0\n")
     }
@@ -37,7 +44,10 @@ import Testing
         #expect(result.stdout == "zombies=0\n")
         // The control: without -s the orphans go to init, not to probe-exec, so none are ours.
         let trace = Binaries.scratch + "/subreaper.ndjson"
-        _ = try run([Binaries.probeExec, "-s", "-o", trace, "--", "/bin/sh", "-c", "(sleep 0.05 &); sleep 0.5"], environment: env)
+        _ = try run(
+            [Binaries.probeExec, "-s", "-o", trace, "--", "/bin/sh", "-c", "(sleep 0.05 &); sleep 0.5"],
+            environment: env
+        )
         #expect(readFile(trace)?.contains("\"orphans_reaped\":1") == true)
     }
 
@@ -45,7 +55,14 @@ import Testing
         let dir = Binaries.freshDirectory("grandchild")
         let start = now()
         // The grandchild keeps the stdout pipe for 30 s; probe-exec must exit when sh does.
-        let result = try run(["/bin/sh", "-c", "\(Binaries.probeExec) -q -- /bin/sh -c 'sleep 30 & echo started; exit 3' > \(dir)/out; echo $?"], environment: env, timeout: 40)
+        let result = try run(
+            [
+                "/bin/sh", "-c",
+                "\(Binaries.probeExec) -q -- /bin/sh -c 'sleep 30 & echo started; exit 3' > \(dir)/out; echo $?",
+            ],
+            environment: env,
+            timeout: 40
+        )
         let elapsed = now() - start
         #expect(result.stdout == "3\n")
         #expect(readFile(dir + "/out") == "started\n")

@@ -1,14 +1,18 @@
+import StartupProbe
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import StartupProbe
-import Testing
 
 /// Shutdown control: grace period, leftovers, signal delay, signal mapping, parent-death signal.
 @Suite(.serialized) struct ShutdownTests {
     @Test func gracePeriodKillsAChildThatIgnoresSIGTERM() throws {
         let trace = Binaries.freshDirectory("grace") + "/t.ndjson"
-        let child = try ChildProcess([Binaries.probeExec, "-q", "--grace-period", "1", "-o", trace, "--", "/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"])
+        let child = try ChildProcess([
+            Binaries.probeExec, "-q", "--grace-period", "1", "-o", trace, "--", "/bin/sh", "-c",
+            "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
         #expect(child.readLine() == "ready")
         let sent = now()
         child.signal(SIGTERM)
@@ -20,7 +24,10 @@ import Testing
 
     @Test func leftoversAreKilled() throws {
         let trace = Binaries.freshDirectory("leftovers") + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-s", "--kill-leftovers", "--grace-period", "1", "-o", trace, "--", "/bin/sh", "-c", "(trap '' TERM; exec sleep 30) & (exec sleep 30) & exit 0"])
+        let r = try run([
+            Binaries.probeExec, "-s", "--kill-leftovers", "--grace-period", "1", "-o", trace, "--", "/bin/sh", "-c",
+            "(trap '' TERM; exec sleep 30) & (exec sleep 30) & exit 0",
+        ])
         #expect(r.status == 0)
         let event = try #require(try TraceReader.read(path: trace).events.first { $0.kind == "leftovers" })
         let terminated = event["terminated"]?.arrayValue?.compactMap(\.intValue) ?? []
@@ -30,7 +37,9 @@ import Testing
     }
 
     @Test func signalDelayHoldsSIGTERM() throws {
-        let child = try ChildProcess([Binaries.probeExec, "-q", "--signal-delay", "500", "--", Binaries.fixture, "trapterm"])
+        let child = try ChildProcess([
+            Binaries.probeExec, "-q", "--signal-delay", "500", "--", Binaries.fixture, "trapterm",
+        ])
         #expect(child.readLine() == "ready")
         let sent = now()
         child.signal(SIGTERM)
@@ -41,7 +50,9 @@ import Testing
     }
 
     @Test func signalMapping() throws {
-        let child = try ChildProcess([Binaries.probeExec, "-q", "--map-signal", "TERM:USR1", "--", Binaries.fixture, "signals"])
+        let child = try ChildProcess([
+            Binaries.probeExec, "-q", "--map-signal", "TERM:USR1", "--", Binaries.fixture, "signals",
+        ])
         #expect(child.readLine() == "ready")
         child.signal(SIGTERM)
         #expect(child.readLine() == "got \(SIGUSR1)")
@@ -52,7 +63,9 @@ import Testing
     @Test func parentDeathSignalStopsTheProgram() throws {
         let trace = Binaries.freshDirectory("pdeath") + "/t.ndjson"
         // sh is probe-exec's parent; when sh is killed, probe-exec gets SIGTERM and forwards it.
-        let shell = try ChildProcess(["/bin/sh", "-c", "\(Binaries.probeExec) -q -p TERM -o \(trace) -- sleep 30 & echo started; wait"])
+        let shell = try ChildProcess([
+            "/bin/sh", "-c", "\(Binaries.probeExec) -q -p TERM -o \(trace) -- sleep 30 & echo started; wait",
+        ])
         #expect(shell.readLine() == "started")
         usleep(300_000)
         shell.signal(SIGKILL)
@@ -67,7 +80,12 @@ import Testing
     }
 
     @Test func flagsParseOnTheFastPath() throws {
-        let parsed = try #require(EntrypointArguments.parse(["--grace-period", "2.5", "--kill-leftovers", "--signal-delay", "100", "-p", "KILL", "--map-signal", "TERM:QUIT", "--", "x"]))
+        let parsed = try #require(
+            EntrypointArguments.parse([
+                "--grace-period", "2.5", "--kill-leftovers", "--signal-delay", "100", "-p", "KILL", "--map-signal",
+                "TERM:QUIT", "--", "x",
+            ])
+        )
         #expect(parsed.gracePeriodSeconds == 2.5)
         #expect(parsed.killLeftovers)
         #expect(parsed.signalDelayMilliseconds == 100)

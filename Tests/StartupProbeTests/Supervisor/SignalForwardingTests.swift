@@ -1,8 +1,9 @@
+import StartupProbe
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import StartupProbe
-import Testing
 
 /// Every catchable signal sent to probe-exec reaches the child, even in the first moments.
 @Suite(.serialized) struct SignalForwardingTests {
@@ -11,8 +12,10 @@ import Testing
     /// The signals tini forwards: all catchable ones except SIGCHLD (handled), the synchronous
     /// fault signals and SIGTTIN/SIGTTOU (ignored by the supervisor, as tini does).
     static let forwardable: [Int32] = {
-        var list: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT, SIGCONT,
-            SIGTSTP, SIGURG, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR]
+        var list: [Int32] = [
+            SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT, SIGCONT,
+            SIGTSTP, SIGURG, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR,
+        ]
         list += [34, 40, 64]  // real-time signals (SIGRTMIN is 34 under glibc)
         return list
     }()
@@ -36,7 +39,10 @@ import Testing
         let dir = Binaries.freshDirectory("early-term")
         for attempt in 0..<50 {
             let trace = "\(dir)/\(attempt).ndjson"
-            let child = try ChildProcess([Binaries.probeExec, "-q", "-o", trace, "--", Binaries.fixture, "sleep", "30"], environment: env)
+            let child = try ChildProcess(
+                [Binaries.probeExec, "-q", "-o", trace, "--", Binaries.fixture, "sleep", "30"],
+                environment: env
+            )
             let deadline = now() + 5
             while now() < deadline {
                 if let status = readFileText("/proc/\(child.pid)/status"),
@@ -51,7 +57,10 @@ import Testing
             #expect(status == 128 + SIGTERM, "attempt \(attempt): status \(status)")
             // 143 alone could mean probe-exec itself died of it; the trace proves the child did.
             let events = try TraceReader.read(path: trace).events
-            let exit = try #require(events.first { $0.kind == "exit" }, "attempt \(attempt): probe-exec did not survive")
+            let exit = try #require(
+                events.first { $0.kind == "exit" },
+                "attempt \(attempt): probe-exec did not survive"
+            )
             #expect(exit["signal"]?.intValue == Int(SIGTERM))
             #expect(events.contains { $0.kind == "signal" && $0["name"]?.stringValue == "SIGTERM" })
         }

@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
 
 /// A terminal on stdout/stderr is passed through to the child (it sees a terminal, as without
 /// probe-exec); --pipe-tty gives it pipes instead.
@@ -25,7 +26,8 @@ import Testing
     @Test(.enabled(if: hasScript, "needs script(1) from util-linux for a pseudo-terminal"))
     func childBecomesTheForegroundProcessGroup() throws {
         // The child's process group owns the terminal, so Ctrl-C and Ctrl-Z reach it directly.
-        let probe = "\(Binaries.probeExec) -- /bin/sh -c 'test \"$(ps -o tpgid= -p $$ | tr -d \" \")\" = \"$(ps -o pgid= -p $$ | tr -d \" \")\" && echo foreground'"
+        let probe =
+            "\(Binaries.probeExec) -- /bin/sh -c 'test \"$(ps -o tpgid= -p $$ | tr -d \" \")\" = \"$(ps -o pgid= -p $$ | tr -d \" \")\" && echo foreground'"
         let result = try run(["/usr/bin/script", "-qec", probe, "/dev/null"], environment: env)
         #expect(result.stdout.contains("foreground"), "\(result.stdout)")
     }

@@ -7,7 +7,9 @@ import Testing
     }
 
     @Test func searchesEachDirectoryAndEmptyMeansCurrent() {
-        #expect(CommandResolver.candidates(for: "app", searchPath: "/a:/b/::/c") == ["/a/app", "/b/app", "app", "/c/app"])
+        #expect(
+            CommandResolver.candidates(for: "app", searchPath: "/a:/b/::/c") == ["/a/app", "/b/app", "app", "/c/app"]
+        )
         #expect(CommandResolver.candidates(for: "app", searchPath: nil) == ["/bin/app", "/usr/bin/app"])
     }
 
@@ -20,7 +22,9 @@ import Testing
 
 @Suite struct EntrypointArgumentsTests {
     @Test func parsesTheEntrypointForm() throws {
-        let parsed = try #require(EntrypointArguments.parse(["-g", "-s", "-e", "143", "-o", "/t", "--", "./server", "-g", "--"]))
+        let parsed = try #require(
+            EntrypointArguments.parse(["-g", "-s", "-e", "143", "-o", "/t", "--", "./server", "-g", "--"])
+        )
         #expect(parsed.processGroup && parsed.subreaper)
         #expect(parsed.remapExitCodes == [143])
         #expect(parsed.trace == "/t")
@@ -28,9 +32,10 @@ import Testing
     }
 
     @Test func leavesEverythingElseToArgumentParser() {
-        for argv in [[], ["--"], ["show"], ["--help"], ["-gs", "--", "x"], ["--trace=/t", "--", "x"], ["-e", "300", "--", "x"],
-            ["-o", "--", "x"], ["./server"], ["-x", "--", "y"]]
-        {
+        for argv in [
+            [], ["--"], ["show"], ["--help"], ["-gs", "--", "x"], ["--trace=/t", "--", "x"], ["-e", "300", "--", "x"],
+            ["-o", "--", "x"], ["./server"], ["-x", "--", "y"],
+        ] {
             #expect(EntrypointArguments.parse(argv) == nil, "\(argv)")
         }
     }
@@ -39,7 +44,16 @@ import Testing
 @Suite struct DiagnoseTests {
     @Test func sigtermFromASenderExplainsAnExitZero() {
         var report = RunReport(command: ["./server"], cause: .exited(code: 0), durationMilliseconds: 1200)
-        report.signals = [ReceivedSignal(signal: 15, senderPID: 4242, senderUID: 0, senderCommand: "kubelet", offsetMilliseconds: 1100, forwarded: true)]
+        report.signals = [
+            ReceivedSignal(
+                signal: 15,
+                senderPID: 4242,
+                senderUID: 0,
+                senderCommand: "kubelet",
+                offsetMilliseconds: 1100,
+                forwarded: true
+            )
+        ]
         report.stdoutBytes = 0
         report.stderrBytes = 0
         let verdict = Diagnose.verdict(for: report)

@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
 
 /// Paths of the programs the tests run: the package's executables, built next to the test
 /// binary, and the C fixture, compiled once per test run with `cc`.
@@ -11,7 +12,9 @@ enum Binaries {
     static let buildDirectory: String = {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        let exe =
+            n > 0
+            ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
         var parts = exe.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast()
         // …/debug/StartupProbePackageTests.xctest is a file on Linux; executables sit beside it.
@@ -44,9 +47,12 @@ enum Binaries {
         defer { traceeLock.unlock() }
         let key = flags.joined(separator: " ")
         if let built = traceeBuilds[key] { return built }
-        let source = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"
+        let source =
+            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"
         let output = scratch + "/tracee-\(traceeBuilds.count)"
-        let result = try? run(["/usr/bin/env", "cc", "-O0", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", output, source] + flags)
+        let result = try? run(
+            ["/usr/bin/env", "cc", "-O0", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", output, source] + flags
+        )
         precondition(result?.status == 0, "cannot compile tracee.c \(key): \(result?.stderr ?? "cc did not run")")
         traceeBuilds[key] = output
         return output

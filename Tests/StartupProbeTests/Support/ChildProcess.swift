@@ -1,7 +1,8 @@
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
 
 /// A process started for a test with posix_spawn: empty signal mask and default dispositions
 /// (the test runner's worker threads block many signals, and a child would inherit that),
@@ -143,12 +144,19 @@ final class ChildProcess {
 }
 
 /// Runs a command to its end and returns status, stdout and stderr.
-func run(_ argv: [String], environment: [String: String] = [:], removing: [String] = [], timeout: Double = 60) throws
+func run(
+    _ argv: [String],
+    environment: [String: String] = [:],
+    removing: [String] = [],
+    timeout: Double = 60
+) throws
     -> (status: Int32, stdout: String, stderr: String)
 {
     let child = try ChildProcess(argv, environment: environment, removing: removing)
     let result = try child.finish(timeout: timeout)
-    return (result.status, String(decoding: result.stdout, as: UTF8.self), String(decoding: result.stderr, as: UTF8.self))
+    return (
+        result.status, String(decoding: result.stdout, as: UTF8.self), String(decoding: result.stderr, as: UTF8.self)
+    )
 }
 
 func now() -> Double {
@@ -165,7 +173,9 @@ struct TestFailure: Error, CustomStringConvertible {
 func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
+    defer {
+        for pointer in pointers { free(pointer) }
+    }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import StartupProbe
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Crash-loop history: bounded per program, summarised by `show --history`; the Kubernetes
 /// termination log gets the diagnosis.
@@ -13,8 +14,10 @@ import Testing
         try writeFile(dir + "/unrelated.ndjson", "keep me\n", mode: 0o644)
         symlink("/etc/hostname", dir + "/crashy-1-x.ndjson")
         for _ in 0..<5 {
-            _ = try run([Binaries.probeExec, "-q", "--keep-traces", "3", "--", Binaries.fixture, "exit", "3"],
-                environment: ["PROBE_EXEC_TRACE_DIR": dir])
+            _ = try run(
+                [Binaries.probeExec, "-q", "--keep-traces", "3", "--", Binaries.fixture, "exit", "3"],
+                environment: ["PROBE_EXEC_TRACE_DIR": dir]
+            )
         }
         let traces = TraceHistory.files(directory: dir, program: Binaries.fixture)
         #expect(traces.count == 3)

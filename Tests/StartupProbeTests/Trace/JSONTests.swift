@@ -4,7 +4,8 @@ import Testing
 @Suite struct JSONTests {
     @Test func roundTripsEscapesAndUnicode() throws {
         let value = JSONValue.object([
-            ("s", .string("a\"b\\c\n\t\u{0}\u{1b}é😀\u{2028}")), ("n", .number(-12.5)), ("i", .int(9_007_199_254_740_991)),
+            ("s", .string("a\"b\\c\n\t\u{0}\u{1b}é😀\u{2028}")), ("n", .number(-12.5)),
+            ("i", .int(9_007_199_254_740_991)),
             ("b", .bool(true)), ("z", .null), ("a", .array([.number(1), .string("x")])),
         ])
         let text = value.serialized

@@ -4,14 +4,18 @@ import Testing
 /// Real traces match docs/trace.schema.json: every event kind is declared and carries the fields
 /// the schema requires of it.
 @Suite struct SchemaTests {
-    static let schemaPath = String(#filePath).split(separator: "/").dropLast(4).map(String.init).joined(separator: "/")
+    static let schemaPath =
+        String(#filePath).split(separator: "/").dropLast(4).map(String.init).joined(separator: "/")
         + "/docs/trace.schema.json"
 
     @Test func realTracesCarryEveryRequiredField() throws {
         let schema = try JSONParser.parse(try #require(readFile("/" + Self.schemaPath)))
         let kinds = try #require(schema["properties"]?["event"]?["enum"]?.arrayValue).compactMap(\.stringValue)
         let dir = Binaries.freshDirectory("schema")
-        let child = try ChildProcess([Binaries.probeExec, "--", Binaries.fixture, "trapterm"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        let child = try ChildProcess(
+            [Binaries.probeExec, "--", Binaries.fixture, "trapterm"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir]
+        )
         #expect(child.readLine() == "ready")
         child.signal(15)
         _ = try child.wait()

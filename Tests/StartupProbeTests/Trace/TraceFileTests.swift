@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import StartupProbe
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The trace file: where it goes, how it is created, what it holds, and that it fails open.
 @Suite(.serialized) struct TraceFileTests {
@@ -14,7 +15,10 @@ import Testing
 
     @Test func traceIsCreated0600WithLatestLinkAndEveryEvent() throws {
         let dir = Binaries.freshDirectory("trace")
-        let result = try run([Binaries.probeExec, "--", Binaries.fixture, "segv"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        let result = try run(
+            [Binaries.probeExec, "--", Binaries.fixture, "segv"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir]
+        )
         #expect(result.status == 139)
         var info = stat()
         #expect(lstat(dir + "/latest", &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK)
@@ -33,7 +37,10 @@ import Testing
 
     @Test func signalEventsNameTheSender() throws {
         let dir = Binaries.freshDirectory("sender")
-        let child = try ChildProcess([Binaries.probeExec, "--", Binaries.fixture, "trapterm"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        let child = try ChildProcess(
+            [Binaries.probeExec, "--", Binaries.fixture, "trapterm"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir]
+        )
         #expect(child.readLine() == "ready")
         child.signal(SIGTERM)
         #expect(try child.wait() == 42)
@@ -48,7 +55,10 @@ import Testing
     @Test func environmentValuesNeverEnterTheTrace() throws {
         let dir = Binaries.freshDirectory("env")
         let secret = "hunter2-\(UInt32.random(in: 1000...9999))-secret"
-        _ = try run([Binaries.probeExec, "--", "/bin/true"], environment: ["PROBE_EXEC_TRACE_DIR": dir, "DB_PASSWORD": secret])
+        _ = try run(
+            [Binaries.probeExec, "--", "/bin/true"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir, "DB_PASSWORD": secret]
+        )
         let text = try #require(readFile(dir + "/latest"))
         #expect(text.contains("\"DB_PASSWORD\""))
         #expect(!text.contains(secret))
@@ -66,7 +76,10 @@ import Testing
     }
 
     @Test func unusableTraceDirectoryFailsOpen() throws {
-        let result = try run([Binaries.probeExec, "--", "/bin/sh", "-c", "echo out; exit 3"], environment: ["PROBE_EXEC_TRACE_DIR": "/etc/hostname/traces"])
+        let result = try run(
+            [Binaries.probeExec, "--", "/bin/sh", "-c", "echo out; exit 3"],
+            environment: ["PROBE_EXEC_TRACE_DIR": "/etc/hostname/traces"]
+        )
         #expect(result.status == 3)
         #expect(result.stdout == "out\n")
         #expect(result.stderr.contains("cannot use the trace directory"))
@@ -83,12 +96,15 @@ import Testing
 
     @Test func traceParsesAfterProbeExecIsKilled() throws {
         let dir = Binaries.freshDirectory("kill9")
-        let child = try ChildProcess([Binaries.probeExec, "--", "/bin/sh", "-c", "echo up; exec sleep 30"], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        let child = try ChildProcess(
+            [Binaries.probeExec, "--", "/bin/sh", "-c", "echo up; exec sleep 30"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir]
+        )
         #expect(child.readLine() == "up")
         let orphans = childrenOf(child.pid)
         child.signal(SIGKILL)
         #expect(try child.wait() == 128 + SIGKILL)
-        orphans.forEach { kill($0, SIGKILL) }
+        for orphan in orphans { kill(orphan, SIGKILL) }
         let document = try TraceReader.read(path: dir + "/latest")
         #expect(document.events.map(\.kind).starts(with: ["start", "exec"]))
         #expect(document.problems.contains { $0.contains("no exit event") })

@@ -1,16 +1,19 @@
+import Foundation
+import Testing
+
+@testable import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-@testable import StartupProbe
-import Testing
 
 /// The line-table reader runs inside the supervisor on whatever binary the user runs: damaged
 /// debug info must give fewer answers, never a crash or a hang.
 @Suite struct DWARFLinesTests {
     @Test func mutatedLineTablesNeverTrap() throws {
         let binary = Binaries.tracee()
-        let header = try run(["/bin/sh", "-c", "readelf -SW \(binary) | awk '$2 == \".debug_line\" {print $5, $6}'"]).stdout
+        let header = try run(["/bin/sh", "-c", "readelf -SW \(binary) | awk '$2 == \".debug_line\" {print $5, $6}'"])
+            .stdout
         let fields = header.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
         let offset = try #require(Int(fields.first ?? "", radix: 16))
         let size = try #require(Int(fields.last ?? "", radix: 16))
@@ -25,7 +28,10 @@ import Testing
         for _ in 0..<300 {
             var bytes = [UInt8](original)
             for _ in 0..<Int.random(in: 1...16, using: &generator) {
-                bytes[offset + Int.random(in: 0..<size, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                bytes[offset + Int.random(in: 0..<size, using: &generator)] = UInt8.random(
+                    in: 0...255,
+                    using: &generator
+                )
             }
             FileManager.default.createFile(atPath: copy, contents: Data(bytes))
             let mutated = try #require(ELFFile(path: copy))

@@ -1,13 +1,25 @@
-@testable import StartupProbe
 import Testing
+
+@testable import StartupProbe
 
 @Suite struct DemangleTests {
     @Test(arguments: [
-        ("static probe_fixture.Crashes.loadConfiguration(path: Swift.String) -> Swift.Int", "static Crashes.loadConfiguration(path:)"),
-        ("static probe_fixture.Crashes.forceUnwrap(Swift.Optional<Swift.Int>) -> Swift.Int", "static Crashes.forceUnwrap(_:)"),
-        ("closure #1 (Swift.UnsafeBufferPointer<Swift.UInt8>) -> () in closure #1 (Swift.UnsafeBufferPointer<Swift.UInt8>) -> () in Swift._assertionFailure(_: Swift.StaticString, _: Swift.StaticString, file: Swift.StaticString, line: Swift.UInt, flags: Swift.UInt32) -> Swift.Never",
-         "closure #1 in closure #1 in _assertionFailure(_:_:file:line:flags:)"),
-        ("App.Server.run(handler: (Swift.Int) -> Swift.String, port: Swift.Int) async throws -> ()", "Server.run(handler:port:)"),
+        (
+            "static probe_fixture.Crashes.loadConfiguration(path: Swift.String) -> Swift.Int",
+            "static Crashes.loadConfiguration(path:)"
+        ),
+        (
+            "static probe_fixture.Crashes.forceUnwrap(Swift.Optional<Swift.Int>) -> Swift.Int",
+            "static Crashes.forceUnwrap(_:)"
+        ),
+        (
+            "closure #1 (Swift.UnsafeBufferPointer<Swift.UInt8>) -> () in closure #1 (Swift.UnsafeBufferPointer<Swift.UInt8>) -> () in Swift._assertionFailure(_: Swift.StaticString, _: Swift.StaticString, file: Swift.StaticString, line: Swift.UInt, flags: Swift.UInt32) -> Swift.Never",
+            "closure #1 in closure #1 in _assertionFailure(_:_:file:line:flags:)"
+        ),
+        (
+            "App.Server.run(handler: (Swift.Int) -> Swift.String, port: Swift.Int) async throws -> ()",
+            "Server.run(handler:port:)"
+        ),
         ("main", "main"),
     ])
     func simplifiesSwiftNames(full: String, simplified: String) {
@@ -16,11 +28,17 @@ import Testing
 
     @Test func demanglesRealSymbols() {
         #expect(Demangle.name("$s13probe_fixture7CrashesO11forceUnwrapyS2iSgFZ") == "static Crashes.forceUnwrap(_:)")
-        #expect(Demangle.name("_ZN6config6LoaderC2ERKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE").hasPrefix("config::Loader::Loader("))
+        #expect(
+            Demangle.name("_ZN6config6LoaderC2ERKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE").hasPrefix(
+                "config::Loader::Loader("
+            )
+        )
         // Rust legacy: Itanium-compatible with a trailing hash.
         #expect(Demangle.name("_ZN4core9panicking5panic17h0123456789abcdefE") == "core::panicking::panic")
         #expect(Demangle.name("level3") == "level3")
-        #expect(Demangle.name("_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE")
-            == "std::rt::lang_start::{{closure}}")
+        #expect(
+            Demangle.name("_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE")
+                == "std::rt::lang_start::{{closure}}"
+        )
     }
 }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import StartupProbe
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Breakpoints prove how far start-up got: entry point, main(), or neither.
 @Suite(.serialized) struct MilestoneTests {
@@ -52,7 +53,9 @@ import Testing
 
     @Test(.enabled(if: access("/usr/bin/g++", X_OK) == 0, "needs g++"))
     func cxxStaticInitializerThatThrows() throws {
-        let source = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/static_init.cpp"
+        let source =
+            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+            + "/Fixtures/static_init.cpp"
         let binary = Binaries.scratch + "/static_init"
         #expect(try run(["/usr/bin/g++", "-O0", "-g", "-o", binary, source]).status == 0)
         let trace = Binaries.freshDirectory("cxx") + "/t.ndjson"
@@ -62,14 +65,21 @@ import Testing
         let events = try TraceReader.read(path: trace).events
         #expect(milestone(events, "main") == nil)
         let crash = try #require(events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })
-        #expect(functions(crash).contains("config::Loader::Loader(std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const&)"))
+        #expect(
+            functions(crash).contains(
+                "config::Loader::Loader(std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const&)"
+            )
+        )
         #expect(verdict(events).contains("main() was NOT reached"))
     }
 
     @Test(arguments: [("forceunwrap", "forceUnwrap"), ("fatal", "fatal")])
     func swiftCrashFramesAreDemangled(mode: String, function: String) throws {
         let trace = Binaries.freshDirectory("swift") + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-o", trace, "--", Binaries.swiftFixture, mode], environment: ["SWIFT_BACKTRACE": "enable=no"])
+        let r = try run(
+            [Binaries.probeExec, "-o", trace, "--", Binaries.swiftFixture, mode],
+            environment: ["SWIFT_BACKTRACE": "enable=no"]
+        )
         #expect(r.status == 128 + SIGTRAP || r.status == 128 + SIGILL)
         let events = try TraceReader.read(path: trace).events
         let crash = try #require(events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true })

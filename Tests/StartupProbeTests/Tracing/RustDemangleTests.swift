@@ -1,9 +1,11 @@
+import Foundation
+import Testing
+
+@testable import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-@testable import StartupProbe
-import Testing
 
 /// Rust v0 symbols from a real binary, demangled by us and by GNU c++filt (crate hashes removed).
 @Suite struct RustDemangleTests {
@@ -16,7 +18,9 @@ import Testing
         #expect(RustV0Demangler.demangle("_RNvNtNtCsjrHSEGnQ3l9_3std3sys4exit4exit") == "std::sys::exit::exit")
         #expect(RustV0Demangler.demangle("_RINvNtC3std3mem8align_ofjE") == "std::mem::align_of::<usize>")
         #expect(RustV0Demangler.demangle("_RNvMNtC3std3fooNtB2_3Bar3baz") != nil)
-        for garbage in ["_R", "_RN", "_RNvC", "_RB_", "_RIC3fooE", "_RNvC999999999x", String(repeating: "_RI", count: 500)] {
+        for garbage in [
+            "_R", "_RN", "_RNvC", "_RB_", "_RIC3fooE", "_RNvC999999999x", String(repeating: "_RI", count: 500),
+        ] {
             _ = RustV0Demangler.demangle(garbage)  // must not trap
         }
     }
@@ -25,7 +29,11 @@ import Testing
     func agreesWithCxxFiltOnARealBinary() throws {
         let dir = Binaries.freshDirectory("rust")
         let source = dir + "/p.rs"
-        try writeFile(source, "fn main() { let v: Vec<String> = std::env::args().collect(); if v.len() > 5 { panic!(\"x\") } }\n", mode: 0o644)
+        try writeFile(
+            source,
+            "fn main() { let v: Vec<String> = std::env::args().collect(); if v.len() > 5 { panic!(\"x\") } }\n",
+            mode: 0o644
+        )
         #expect(try run(["/usr/bin/env", "rustc", "-o", dir + "/p", source]).status == 0)
         let symbols = try run(["/usr/bin/nm", dir + "/p"]).stdout.split(separator: "\n").compactMap { line -> String? in
             let name = line.split(separator: " ").last.map(String.init) ?? ""
@@ -33,7 +41,8 @@ import Testing
         }
         #expect(symbols.count > 50)
         try writeFile(dir + "/symbols", symbols.joined(separator: "\n") + "\n", mode: 0o644)
-        let reference = try run(["/bin/sh", "-c", "c++filt -s rust < \(dir)/symbols | sed -E 's/\\[[0-9a-f]+\\]//g'"]).stdout
+        let reference = try run(["/bin/sh", "-c", "c++filt -s rust < \(dir)/symbols | sed -E 's/\\[[0-9a-f]+\\]//g'"])
+            .stdout
             .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var mismatches: [String] = []
         for (i, symbol) in symbols.enumerated() where i < reference.count {

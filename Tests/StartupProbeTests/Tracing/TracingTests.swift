@@ -1,17 +1,26 @@
+import Foundation
+import StartupProbe
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import StartupProbe
-import Foundation
-import Testing
 
 /// Runs the tracee under probe-exec and returns its status, stderr and trace events.
-func traced(_ arguments: [String], flags: [String] = [], options: [String] = [], environment: [String: String] = [:])
+func traced(
+    _ arguments: [String],
+    flags: [String] = [],
+    options: [String] = [],
+    environment: [String: String] = [:]
+)
     throws -> (status: Int32, stderr: String, events: [TraceEvent])
 {
     let dir = Binaries.freshDirectory("traced")
     let trace = dir + "/trace.ndjson"
-    let result = try run([Binaries.probeExec, "-o", trace] + options + ["--", Binaries.tracee(flags)] + arguments, environment: environment)
+    let result = try run(
+        [Binaries.probeExec, "-o", trace] + options + ["--", Binaries.tracee(flags)] + arguments,
+        environment: environment
+    )
     return (result.status, result.stderr, try TraceReader.read(path: trace).events)
 }
 
@@ -32,15 +41,24 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let frame = try #require(crash["frames"]?.arrayValue?.first)
         let readelf = try run(["/bin/sh", "-c", "readelf -n \(Binaries.tracee()) | sed -n 's/.*Build ID: //p'"]).stdout
         #expect(frame["build_id"]?.stringValue == readelf.split(separator: "\n").first.map(String.init))
-        #expect(frame["module"]?.stringValue?.hasSuffix("/tracee-0") == true || frame["module"]?.stringValue?.contains("tracee") == true)
+        #expect(
+            frame["module"]?.stringValue?.hasSuffix("/tracee-0") == true
+                || frame["module"]?.stringValue?.contains("tracee") == true
+        )
         let signal = try #require(r.events.first { $0.kind == "target_signal" })
         #expect(signal["name"]?.stringValue == "SIGSEGV")
         #expect(signal["sender_kind"]?.stringValue == "kernel")
         #expect(signal["fault_address"]?.stringValue == "0x10")
         #expect(signal["code_name"]?.stringValue?.hasPrefix("SEGV_MAPERR") == true)
         // file:line from the fixture's DWARF line table: the line that writes through the pointer.
-        let source = try #require(readFile("/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"))
-        let level3Line = (source.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("void level3(") } ?? -1) + 1
+        let source = try #require(
+            readFile(
+                "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"
+            )
+        )
+        let level3Line =
+            (source.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("void level3(") }
+                ?? -1) + 1
         #expect(frame["file"]?.stringValue?.hasSuffix("Fixtures/tracee.c") == true)
         #expect(frame["line"]?.intValue == level3Line)
         #expect(verdict(r.events).contains("(tracee.c:\(level3Line))"))
@@ -97,7 +115,11 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let names = functions(exit)
         let from = try #require(names.firstIndex(of: "exit_d"))
         #expect(Array(names[from...].prefix(5)) == ["exit_d", "exit_c", "exit_b", "exit_a", "main"])
-        #expect(verdict(r.events).contains("exit(3) was called from `exit_d` ← `exit_c` ← `exit_b` ← `exit_a` ← `main` (tracee.c:"))
+        #expect(
+            verdict(r.events).contains(
+                "exit(3) was called from `exit_d` ← `exit_c` ← `exit_b` ← `exit_a` ← `main` (tracee.c:"
+            )
+        )
     }
 
     @Test func returningFromMainIsRecognised() throws {
@@ -150,7 +172,10 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
     @Test func followForksTracesChildrenWithoutConfusingTheVerdict() throws {
         let dir = Binaries.freshDirectory("follow")
         let trace = dir + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "--follow-forks", "-o", trace, "--", "/bin/sh", "-c", "\(Binaries.tracee()) segv3; exit 3"])
+        let r = try run([
+            Binaries.probeExec, "--follow-forks", "-o", trace, "--", "/bin/sh", "-c",
+            "\(Binaries.tracee()) segv3; exit 3",
+        ])
         #expect(r.status == 3)
         let events = try TraceReader.read(path: trace).events
         // The child's crash is recorded…
@@ -162,9 +187,15 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(text.contains("exited with code 3"))
         #expect(!text.contains("level3"))
         // Without --follow-forks the child is not traced.
-        let untraced = try run([Binaries.probeExec, "-o", dir + "/u.ndjson", "--", "/bin/sh", "-c", "\(Binaries.tracee()) segv3; exit 3"])
+        let untraced = try run([
+            Binaries.probeExec, "-o", dir + "/u.ndjson", "--", "/bin/sh", "-c", "\(Binaries.tracee()) segv3; exit 3",
+        ])
         #expect(untraced.status == 3)
-        #expect(!(try TraceReader.read(path: dir + "/u.ndjson").events.contains { $0.kind == "backtrace" && $0["reason"]?.stringValue == "crash" }))
+        #expect(
+            !(try TraceReader.read(path: dir + "/u.ndjson").events.contains {
+                $0.kind == "backtrace" && $0["reason"]?.stringValue == "crash"
+            })
+        )
     }
 
     @Test(arguments: ["abort", "_exit"])
@@ -174,7 +205,9 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let lost = try #require(r.events.first { $0.kind == "lost_output" })
         #expect(lost["stream"]?.stringValue == "stdout")
         #expect(lost["text"]?.stringValue == "config loaded, starting workers")
-        #expect(verdict(r.events).contains("31 bytes it wrote to stdout were still in its stdio buffer and never came out"))
+        #expect(
+            verdict(r.events).contains("31 bytes it wrote to stdout were still in its stdio buffer and never came out")
+        )
         #expect(verdict(r.events).contains("Nothing reached stdout") == false, "stderr did get a line")
     }
 
@@ -182,8 +215,10 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let r = try traced(["buffered", "exit"])
         #expect(r.status == 0)
         #expect(!r.events.contains { $0.kind == "lost_output" })
-        #expect(r.events.first { $0.kind == "tail" && $0["stream"]?.stringValue == "stdout" }?["text"]?.stringValue
-            == "config loaded, starting workers")
+        #expect(
+            r.events.first { $0.kind == "tail" && $0["stream"]?.stringValue == "stdout" }?["text"]?.stringValue
+                == "config loaded, starting workers"
+        )
     }
 
     static var hasRustc: Bool { (try? run(["/usr/bin/env", "rustc", "--version"]).status) == 0 }
@@ -192,14 +227,18 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
     @Test(.enabled(if: hasRustc, "needs rustc"))
     func rustExitAndPanicAreExplained() throws {
         let dir = Binaries.freshDirectory("rust")
-        let source = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/service.rs"
+        let source =
+            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/service.rs"
         #expect(try run(["/usr/bin/env", "rustc", "-g", "-o", dir + "/service", source]).status == 0)
         let exitTrace = dir + "/exit.ndjson"
         let exited = try run([Binaries.probeExec, "-o", exitTrace, "--", dir + "/service"], removing: ["PORT"])
         #expect(exited.status == 0)
         let exitEvents = try TraceReader.read(path: exitTrace).events
         let text = verdict(exitEvents)
-        #expect(text.contains("exit(0) was called from `std::process::exit` ← `service::validate_env` ← `service::main`"), "\(text)")
+        #expect(
+            text.contains("exit(0) was called from `std::process::exit` ← `service::validate_env` ← `service::main`"),
+            "\(text)"
+        )
         #expect(text.contains("(process.rs:") || text.contains("(service.rs:6)"), "\(text)")
         #expect(text.contains("It wrote nothing on stdout or stderr."))
         let panicTrace = dir + "/panic.ndjson"
@@ -220,7 +259,9 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         // The wrapper forbids ptrace for itself and everything it runs, then execs probe-exec.
         let dir = Binaries.freshDirectory("seccomp")
         let trace = dir + "/t.ndjson"
-        let r = try run([Binaries.tracee(), "noptrace", Binaries.probeExec, "-o", trace, "--", Binaries.tracee(), "exit4", "7"])
+        let r = try run([
+            Binaries.tracee(), "noptrace", Binaries.probeExec, "-o", trace, "--", Binaries.tracee(), "exit4", "7",
+        ])
         #expect(r.status == 7)
         let events = try TraceReader.read(path: trace).events
         let tracing = try #require(events.first { $0.kind == "tracing" })
@@ -275,15 +316,21 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         let dir = Binaries.freshDirectory("threadexit")
         let trace = dir + "/t.ndjson"
         let source = dir + "/threads.c"
-        try writeFile(source, """
+        try writeFile(
+            source,
+            """
             #include <pthread.h>
             static void *work(void *a) { return a; }
             int main(void) { pthread_t t[4]; for (int i = 0; i < 4; i++) pthread_create(&t[i], 0, work, 0);
               for (int i = 0; i < 4; i++) pthread_join(t[i], 0); return 0; }
-            """, mode: 0o644)
+            """,
+            mode: 0o644
+        )
         #expect(try run(["/usr/bin/env", "cc", "-pthread", "-o", dir + "/threads", source]).status == 0)
         #expect(try run([Binaries.probeExec, "-o", trace, "--", dir + "/threads"]).status == 0)
-        let exits = try TraceReader.read(path: trace).events.filter { $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit" }
+        let exits = try TraceReader.read(path: trace).events.filter {
+            $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit"
+        }
         #expect(exits.count == 1)
         #expect(exits.first?["main_returned"] == .bool(true))
     }
