@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -68,9 +69,28 @@ int spr_unblock_supervised_signals(void) {
 }
 
 static int64_t spr_start_ns;
+static int spr_argc;
+static char **spr_argv;
 
-__attribute__((constructor)) static void spr_record_process_start(void) {
+// glibc calls constructors with (argc, argv, envp). This one runs before the Swift runtime's
+// own start-up work, which (in a static binary) needs /proc: it finds its own path through
+// /proc/self/exe — and aborts ("Unable to obtain Swift runtime path") unless SWIFT_ROOT names
+// one — and reads CommandLine.arguments from /proc/self/cmdline. Without /proc (a bare chroot)
+// probe-exec must still run its program, so: keep argv, and give the runtime a root.
+__attribute__((constructor(101))) static void spr_record_process_start(int argc, char **argv, char **envp) {
+    (void)envp;
     spr_start_ns = spr_monotonic_ns();
+    spr_argc = argc;
+    spr_argv = argv;
+    if (access("/proc/self/exe", F_OK) != 0) {
+        setenv("SWIFT_ROOT", "/", 0);
+    }
+}
+
+int spr_saved_argc(void) { return spr_argc; }
+
+const char *spr_saved_argv(int index) {
+    return (spr_argv != NULL && index >= 0 && index < spr_argc) ? spr_argv[index] : NULL;
 }
 
 int64_t spr_process_start_ns(void) { return spr_start_ns; }

@@ -14,8 +14,15 @@ _ = spr_block_supervised_signals()
 // trace or a pipe can never become "stdout".
 _ = spr_reserve_standard_fds()
 
+// The arguments as the kernel passed them: CommandLine.arguments comes from /proc/self/cmdline
+// in a static binary, and is empty where /proc is not mounted.
+var processArguments = CommandLine.arguments
+if processArguments.isEmpty {
+    processArguments = (0..<spr_saved_argc()).compactMap { spr_saved_argv($0).map { String(cString: $0) } }
+}
+
 // The entrypoint form is parsed directly (start-up cost); everything else goes to ArgumentParser.
-if let arguments = EntrypointArguments.parse(Array(CommandLine.arguments.dropFirst())) {
+if let arguments = EntrypointArguments.parse(Array(processArguments.dropFirst())) {
     exit(Runner.run(arguments))
 }
-ProbeExec.main()
+ProbeExec.main(Array(processArguments.dropFirst()))

@@ -32,6 +32,12 @@ int spr_unblock_supervised_signals(void);
 /// CLOCK_MONOTONIC nanoseconds taken by a constructor before `main` ran: the process start.
 int64_t spr_process_start_ns(void);
 
+/// argc and argv as the kernel passed them (saved by a constructor): CommandLine.arguments is
+/// read from /proc/self/cmdline in a static Swift binary and is empty without /proc.
+int spr_saved_argc(void);
+/// argv[index], or NULL.
+const char *_Nullable spr_saved_argv(int index);
+
 /// A close-on-exec signalfd for the set spr_block_supervised_signals blocks. Returns the fd or -1.
 int spr_signalfd_open(void);
 

@@ -153,7 +153,7 @@ public enum Diagnose {
 
     /// How far start-up got, proven by the tracer's breakpoints.
     static func startupStory(_ tracing: TracingFindings) -> [String] {
-        guard tracing.state == "on", tracing.execCount > 0 else { return [] }
+        guard tracing.state == "on", tracing.execCount > 0, tracing.milestonesArmed else { return [] }
         if let main = tracing.mainReachedMilliseconds {
             return ["main() was reached at +\(duration(main))."]
         }

@@ -35,11 +35,13 @@ struct Milestones {
     private(set) var mainLocated = false
 
     /// At PTRACE_EVENT_EXEC: plant the breakpoints of the new image (the old ones went with it).
-    mutating func arm(pid: Int32) {
+    /// Returns whether the entry breakpoint is in place (it needs /proc/PID/auxv).
+    @discardableResult
+    mutating func arm(pid: Int32) -> Bool {
         breakpoints = [:]
         stepping = nil
         mainLocated = false
-        guard let entry = Auxv(pid: pid).entry else { return }
+        guard let entry = Auxv(pid: pid).entry else { return false }
         self.entry = entry
         executable = ProcessFacts.executable(of: pid)
         if let path = executable, let elf = ELFFile(path: path) {
@@ -54,7 +56,7 @@ struct Milestones {
         {
             mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
         }
-        _ = insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
+        return insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
     }
 
     /// Reads the first 64 bytes of `_start` and finds the instruction that loads main into the

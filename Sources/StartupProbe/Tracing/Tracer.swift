@@ -33,6 +33,8 @@ public struct TracingFindings: Sendable {
     public var mainReachedMilliseconds: Double?
     /// Whether main() of the last image could be located (symbol, or the C library's start-up).
     public var mainLocated = false
+    /// Whether the start-up breakpoints of the last image were planted (not without /proc).
+    public var milestonesArmed = false
 
     public init() {}
 }
@@ -241,7 +243,7 @@ final class Tracer {
             )
             findings.entryReachedMilliseconds = nil
             findings.mainReachedMilliseconds = nil
-            milestones.arm(pid: tid)
+            findings.milestonesArmed = milestones.arm(pid: tid)
             findings.mainLocated = milestones.mainLocated
         case spr_event_clone():
             let new = Int32(truncatingIfNeeded: message)

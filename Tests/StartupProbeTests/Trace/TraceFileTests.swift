@@ -116,3 +116,24 @@ import Glibc
         #expect(parsed["complete"] == .bool(false))
     }
 }
+
+/// probe-exec where /proc is not mounted (a bare chroot): the program still runs, with its output
+/// and exit status (the Swift runtime needs /proc for its own path and CommandLine.arguments).
+@Suite(.serialized) struct NoProcTests {
+    static let canHideProc: Bool =
+        (try? run([
+            "/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", "mount -t tmpfs none /proc && test ! -e /proc/self",
+        ]).status) == 0
+
+    @Test(.enabled(if: canHideProc, "needs unshare -m and mount (root)"))
+    func runsWithoutProc() throws {
+        let script = "mount -t tmpfs none /proc && exec \(Binaries.probeExec) -- /bin/sh -c 'echo out; exit 3'"
+        let r = try run(
+            ["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", script],
+            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("noproc")]
+        )
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stdout == "out\n")
+        #expect(!r.stderr.contains("main() was NOT reached"), "no milestone claims without /proc")
+    }
+}
