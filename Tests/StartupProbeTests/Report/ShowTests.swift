@@ -45,7 +45,7 @@ import Glibc
     @Test func randomMutationsNeverCrashTheReader() {
         var generator = SystemRandomNumberGenerator()
         let base = Array(Self.good.utf8)
-        for _ in 0..<2000 {
+        for _ in 0..<10_000 {
             var bytes = base
             for _ in 0..<Int.random(in: 1...8, using: &generator) {
                 let i = Int.random(in: 0..<bytes.count, using: &generator)

@@ -104,6 +104,9 @@ import Glibc
         let orphans = childrenOf(child.pid)
         child.signal(SIGKILL)
         #expect(try child.wait() == 128 + SIGKILL)
+        // No PTRACE_O_EXITKILL and no parent-death signal asked for: the program lives on.
+        usleep(100_000)
+        #expect(orphans.allSatisfy { kill($0, 0) == 0 }, "the program survives probe-exec's death")
         for orphan in orphans { kill(orphan, SIGKILL) }
         let document = try TraceReader.read(path: dir + "/latest")
         #expect(document.events.map(\.kind).starts(with: ["start", "exec"]))

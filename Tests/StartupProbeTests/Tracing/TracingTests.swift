@@ -335,3 +335,34 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(exits.first?["main_returned"] == .bool(true))
     }
 }
+
+/// Tracing where libunwind is not installed: the program runs as ever, the trace says why there
+/// are no backtraces.
+@Suite(.serialized) struct NoLibunwindTests {
+    static let library = "/usr/lib/x86_64-linux-gnu/libunwind-x86_64.so.8"
+    static let canHide: Bool =
+        access(library, F_OK) == 0
+        && (try? run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", "mount --bind /dev/null \(library)"]).status)
+            == 0
+
+    @Test(.enabled(if: canHide, "needs libunwind installed, unshare -m and mount (root)"))
+    func crashWithoutLibunwindStillHasItsTrueStatus() throws {
+        let dir = Binaries.freshDirectory("nounwind")
+        let script =
+            "mount --bind /dev/null \(Self.library) && exec \(Binaries.probeExec) -o \(dir)/t.ndjson -- \(Binaries.tracee()) segv3"
+        let r = try run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 139)
+        #expect(r.stderr.contains("was killed by SIGSEGV"))
+        let events = try TraceReader.read(path: dir + "/t.ndjson").events
+        #expect(!events.contains { $0.kind == "backtrace" })
+        #expect(
+            events.contains {
+                $0.kind == "warning" && ($0["message"]?.stringValue?.contains("backtraces unavailable") ?? false)
+            }
+        )
+        #expect(
+            events.contains { $0.kind == "milestone" && $0["name"]?.stringValue == "main" },
+            "milestones need no libunwind"
+        )
+    }
+}
