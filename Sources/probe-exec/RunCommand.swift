@@ -158,7 +158,7 @@ struct RunCommand: ParsableCommand {
         arguments.signalDelayMilliseconds = signalDelay
         arguments.parentDeathSignal = parentDeathSignal.flatMap(SignalName.number)
         for mapping in mapSignal {
-            if let (from, to) = EntrypointArguments.signalMapping(mapping) { arguments.signalMap[from] = to }
+            if let (from, to) = EntrypointArguments.signalMapping(mapping) { arguments.signalMap.map(from, to: to) }
         }
         arguments.terminationLog = terminationLog
         arguments.service = service

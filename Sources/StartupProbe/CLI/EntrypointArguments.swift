@@ -38,7 +38,7 @@ public struct EntrypointArguments: Sendable, Equatable {
     /// `-p SIGNAL`.
     public var parentDeathSignal: Int32?
     /// `--map-signal FROM:TO`, repeatable.
-    public var signalMap: [Int32: Int32] = [:]
+    public var signalMap = SignalMap()
     /// `--redact REGEX`.
     public var redact: String?
     /// `-e CODE`, in order.
@@ -102,7 +102,7 @@ public struct EntrypointArguments: Sendable, Equatable {
                 index += 1
             case "--map-signal":
                 guard index < arguments.count, let (from, to) = Self.signalMapping(arguments[index]) else { return nil }
-                result.signalMap[from] = to
+                result.signalMap.map(from, to: to)
                 index += 1
             case "--keep-traces":
                 guard index < arguments.count, let n = Int(arguments[index]), n >= 1 else { return nil }

@@ -34,6 +34,7 @@ public struct ProgramError: Sendable, Equatable {
 public enum ProgramErrorParser {
     /// The error report nearest the end of `text`, or nil.
     public static func find(in text: String) -> ProgramError? {
+        guard !text.isEmpty else { return nil }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
             line.hasSuffix("\r") ? line.dropLast() : line
         }
@@ -263,40 +264,5 @@ public enum ProgramErrorParser {
             if parts.count >= 3, !parts[1].isEmpty, !parts[1].contains(" ") { return parts[1] }
         }
         return nil
-    }
-}
-
-extension StringProtocol {
-    /// A plain substring search (no Foundation in the library).
-    fileprivate func find(_ needle: String, backwards: Bool = false) -> Range<Index>? {
-        let n = Array(needle)
-        guard !n.isEmpty, count >= n.count else { return nil }
-        var positions = Array(indices)
-        if backwards { positions.reverse() }
-        for start in positions {
-            var i = start
-            var matched = true
-            for c in n {
-                guard i < endIndex, self[i] == c else {
-                    matched = false
-                    break
-                }
-                i = index(after: i)
-            }
-            if matched { return start..<i }
-        }
-        return nil
-    }
-
-    /// Splits on a separator string.
-    fileprivate func split(separatorText separator: String) -> [String] {
-        var result: [String] = []
-        var rest = Substring(self)
-        while let r = rest.find(separator) {
-            result.append(String(rest[..<r.lowerBound]))
-            rest = rest[r.upperBound...]
-        }
-        result.append(String(rest))
-        return result
     }
 }

@@ -100,7 +100,7 @@ extension String {
     fileprivate func replacingOrigin(with origin: String) -> String {
         var text = self
         for token in ["${ORIGIN}", "$ORIGIN"] {
-            while let range = text.firstRange(of: token) { text.replaceSubrange(range, with: origin) }
+            while let range = text.find(token) { text.replaceSubrange(range, with: origin) }
         }
         return text
     }

@@ -408,7 +408,7 @@ struct SupervisorLoop {
         let me = getpid()
         // Our own pump or our own diagnostics hitting a closed pipe: not for the child.
         if info.signo == SIGPIPE && info.sender_pid == me { return }
-        let signal = supervisor.options.signalMap[info.signo] ?? info.signo
+        let signal = supervisor.options.signalMap.target(of: info.signo)
         var delayed: Int? = nil
         var target = supervisor.options.forwardToProcessGroup ? -childPID : childPID
         var error: SystemError? = nil

@@ -43,7 +43,7 @@ public enum Redaction {
 
     /// `scheme://user:password@host` → `scheme://user:***@host`.
     static func maskingURLPassword(_ text: String) -> String {
-        guard let scheme = text.firstRange(of: "://") else { return text }
+        guard let scheme = text.find("://") else { return text }
         let rest = text[scheme.upperBound...]
         guard let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return text }
         return String(text[..<rest.index(after: colon)]) + mask + String(rest[at...])

@@ -40,7 +40,7 @@ public enum Demangle {
         guard text.contains("$") else { return text }
         // An identifier that starts with an escape is prefixed with "_" by rustc.
         var text = text
-        while let range = text.firstRange(of: "::_$") {
+        while let range = text.find("::_$") {
             text.replaceSubrange(range, with: "::$")
         }
         if text.hasPrefix("_$") { text.removeFirst() }
