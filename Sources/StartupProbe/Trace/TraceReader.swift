@@ -111,7 +111,7 @@ public enum TraceReader {
             problems.append("no events could be read: this is not a probe-exec trace, or it is empty")
         } else if !events.contains(where: { $0.kind == "exit" }) && !events.contains(where: { $0.kind == "verdict" }) {
             problems.append(
-                "the trace has no exit event: probe-exec was killed (for example with SIGKILL) or is still running"
+                "the trace has no exit event: probe-exec was killed (for example with SIGKILL), its disk filled up, or it is still running"
             )
         }
         return TraceDocument(path: path, events: events, problems: problems)

@@ -140,3 +140,66 @@ import Glibc
         #expect(!r.stderr.contains("main() was NOT reached"), "no milestone claims without /proc")
     }
 }
+
+/// Trace directories on real file systems that fail part-way: a tmpfs that fills up while the
+/// program runs, and a read-only mount. Each runs in its own mount namespace (needs root).
+@Suite(.serialized) struct FileSystemFaultTests {
+    static let canMount: Bool =
+        (try? run([
+            "/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", "mount -t tmpfs none /mnt && umount /mnt",
+        ]).status) == 0
+
+    /// Runs `probe-exec -- /bin/sh -c program` with its trace directory on a fresh tmpfs mounted
+    /// with `options`, then prints the trace as JSON (`show --json`) after the program's output.
+    func runOnMount(
+        _ options: String,
+        program: String,
+        tag: String
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let mountPoint = Binaries.freshDirectory(tag)
+        let quoted = program.replacingOccurrences(of: "'", with: "'\\''")
+        let script = """
+            mount -t tmpfs -o \(options) none \(mountPoint) || exit 99
+            PROBE_EXEC_TRACE_DIR=\(mountPoint) \(Binaries.probeExec) -- /bin/sh -c '\(quoted)'
+            status=$?
+            echo "=== status $status" >&2
+            \(Binaries.probeExec) show --json \(mountPoint)/latest 2>/dev/null
+            exit $status
+            """
+        return try run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", script])
+    }
+
+    @Test(.enabled(if: canMount, "needs unshare -m and mount (root)"))
+    func diskFillingMidRunKeepsTheProgramAndTheTraceSoFar() throws {
+        // 8 KiB hold the start and exec events and a few dozen signal events; then ENOSPC.
+        let program = "trap : USR1; i=0; while [ $i -lt 200 ]; do kill -USR1 $$; i=$((i+1)); done; echo done; exit 5"
+        let r = try runOnMount("size=8k", program: program, tag: "tmpfs-full")
+        #expect(r.status == 5, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("done\n"), "the program's output is untouched")
+        let warnings = r.stderr.split(separator: "\n").filter { $0.contains("cannot write the trace") }
+        #expect(warnings.count == 1, "said once: \(r.stderr)")
+        #expect(warnings.first?.contains("ENOSPC") == true)
+        // The verdict paragraph still reaches stderr even though the trace could not hold it.
+        #expect(r.stderr.contains("exited with code 5"))
+        let json = try JSONParser.parse(String(r.stdout.dropFirst("done\n".count)))
+        #expect(json["complete"] == .bool(false))
+        guard case .array(let events)? = json["events"] else {
+            Issue.record("no events in \(r.stdout)")
+            return
+        }
+        let kinds = events.compactMap { $0["event"]?.stringValue }
+        #expect(kinds.starts(with: ["start", "exec"]), "what fitted is readable: \(kinds)")
+        let signals = kinds.filter { $0 == "target_signal" }.count
+        #expect(signals > 5 && signals < 200, "some signals fitted, not all: \(signals)")
+    }
+
+    @Test(.enabled(if: canMount, "needs unshare -m and mount (root)"))
+    func readOnlyTraceDirectoryFailsOpen() throws {
+        let r = try runOnMount("ro", program: "echo out; exit 4", tag: "tmpfs-ro")
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stdout == "out\n", "nothing to show: no trace was written")
+        #expect(r.stderr.contains("cannot create the trace"))
+        #expect(r.stderr.contains("Read-only file system (EROFS)"), "\(r.stderr)")
+        #expect(r.stderr.components(separatedBy: "cannot create the trace").count == 2, "said once")
+    }
+}
