@@ -52,6 +52,21 @@ static void *crashing_thread_noop(void *arg) {
     return NULL;
 }
 
+static pthread_barrier_t all_started;
+
+static void *idle_thread(void *arg) {
+    (void)arg;
+    pthread_barrier_wait(&all_started);
+    for (;;) pause();
+    return NULL;
+}
+
+static void *crashing_after_barrier(void *arg) {
+    pthread_barrier_wait(&all_started);
+    usleep(50 * 1000);
+    return crashing_thread(arg);
+}
+
 static void *overflowing_thread(void *arg) {
     (void)arg;
     recurse(0);
@@ -98,6 +113,24 @@ int main(int argc, char **argv) {
         pthread_create(&t, NULL, !strcmp(mode, "thread-segv") ? crashing_thread : overflowing_thread, NULL);
         pthread_join(t, NULL);
         return 0;
+    }
+    if (!strcmp(mode, "threads-segv")) {
+        // N threads in all (argv[2]): main, N-2 idle ones and one that crashes once all have
+        // started and main is (after 50 ms) waiting in pthread_join. Not while main is still in
+        // clone3: glibc's clone3 has no unwind info after its syscall, so no unwinder gets past it.
+        int n = argc > 2 ? atoi(argv[2]) : 200;
+        pthread_barrier_init(&all_started, NULL, (unsigned)n);
+        pthread_attr_t small;
+        pthread_attr_init(&small);
+        pthread_attr_setstacksize(&small, 64 * 1024);
+        for (int i = 0; i < n - 2; i++) {
+            pthread_t t;
+            pthread_create(&t, &small, idle_thread, NULL);
+        }
+        pthread_t crasher;
+        pthread_create(&crasher, NULL, crashing_after_barrier, NULL);
+        pthread_barrier_wait(&all_started);
+        pthread_join(crasher, NULL);
     }
     if (!strcmp(mode, "wait")) {
         printf("ready %d\n", getpid());

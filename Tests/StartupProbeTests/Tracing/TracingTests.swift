@@ -97,6 +97,21 @@ func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdi
         #expect(verdict(r.events).contains("(thread \(crash["tid"]!.intValue!))"))
     }
 
+    /// 200 threads, one crashing: every thread is unwound into the trace, the crashed one first
+    /// named. (Its time is measured by scripts/bench.sh, not here.)
+    @Test func crashAmongTwoHundredThreadsUnwindsEveryThread() throws {
+        let r = try traced(["threads-segv", "200"])
+        #expect(r.status == 139)
+        let backtraces = r.events.filter { $0.kind == "backtrace" }
+        // The main thread, 198 idle ones and the crashing one.
+        #expect(backtraces.count == 200, "\(backtraces.count) threads unwound")
+        #expect(Set(backtraces.compactMap { $0["tid"]?.intValue }).count == backtraces.count)
+        let crash = try #require(backtraces.first { $0["crashed"]?.boolValue == true })
+        #expect(Array(functions(crash).prefix(4)) == ["level3", "level2", "level1", "crashing_thread"])
+        #expect(backtraces.filter { functions($0).contains("idle_thread") }.count == 198)
+        #expect(backtraces.filter { functions($0).contains("main") }.count == 1, "main, waiting in pthread_join")
+    }
+
     @Test(arguments: ["overflow", "thread-overflow"])
     func stackOverflowIsUnwoundFromOutside(mode: String) throws {
         let r = try traced([mode])
