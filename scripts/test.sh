@@ -3,8 +3,9 @@
 # with cc at test time, real signals, real crashes). Usage: scripts/test.sh [swift test options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# cc compiles the fixtures; unshare (util-linux) runs the PID 1 test; sha256sum and bash check output.
-scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256sum bash:bash
+# cc compiles the fixtures; unshare (util-linux) runs the PID 1 tests; sha256sum and bash check
+# output; tini and python3 run the conformance table (scripts/conformance.py).
+scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256sum bash:bash tini:tini python3:python3
 swift build --build-tests
 swift test --skip-build "$@"
 # Style (STYLE.md §8): the formatter's strict lint, with the configuration in .swift-format.
