@@ -203,3 +203,42 @@ import Glibc
         #expect(r.stderr.components(separatedBy: "cannot create the trace").count == 2, "said once")
     }
 }
+
+/// probe-exec run by an unprivileged user: tracing still works (a process may trace its own
+/// child), the trace is private to that user, and another unprivileged user cannot read it.
+@Suite(.serialized) struct NonRootTests {
+    static let canSwitchUser = getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0
+
+    static func asUser(_ uid: Int, _ argv: [String]) -> [String] {
+        ["/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups"] + argv
+    }
+
+    @Test(.enabled(if: canSwitchUser, "needs root to switch users with setpriv"))
+    func tracesArePrivateToTheirUser() throws {
+        // A sticky world-writable parent, like /tmp (the test scratch directory is root's own,
+        // 0700); the trace directory inside it is made by the user.
+        var template = Array("/tmp/startupprobe-nonroot-XXXXXX".utf8CString)
+        let parent = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        defer { _ = try? run(["/bin/rm", "-rf", parent]) }
+        chmod(parent, 0o1777)
+        let dir = parent + "/traces"
+        let result = try run(
+            Self.asUser(65534, [Binaries.probeExec, "--", "/bin/sh", "-c", "echo hi; exit 3"]),
+            environment: ["PROBE_EXEC_TRACE_DIR": dir]
+        )
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stdout == "hi\n")
+        #expect(result.stderr.contains("main() was reached"), "ptrace works unprivileged: \(result.stderr)")
+        var info = stat()
+        #expect(stat(dir, &info) == 0 && info.st_uid == 65534 && info.st_mode & 0o777 == 0o700)
+        #expect(stat(dir + "/latest", &info) == 0 && info.st_uid == 65534 && info.st_mode & 0o777 == 0o600)
+        // Its owner can read it; another unprivileged user can neither show it nor open it.
+        let own = try run(Self.asUser(65534, [Binaries.probeExec, "show", dir + "/latest"]))
+        #expect(own.status == 0 && own.stdout.contains("exit(3)"), "\(own.stdout)\(own.stderr)")
+        let other = try run(Self.asUser(65533, [Binaries.probeExec, "show", dir + "/latest"]))
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("Permission denied (EACCES)"), "\(other.stderr)")
+        let cat = try run(Self.asUser(65533, ["/bin/cat", dir + "/latest"]))
+        #expect(cat.status != 0 && cat.stdout.isEmpty)
+    }
+}
