@@ -107,6 +107,8 @@ print(f"  median {gaps[len(gaps)//2]:.1f} ms, max {gaps[-1]:.1f} ms")
 print()
 
 mb = 100 if quick else 500
+if "--stdout-mb" in sys.argv:  # e.g. --stdout-mb 10240 for the 10 GB run
+    mb = int(sys.argv[sys.argv.index("--stdout-mb") + 1])
 producer = f"dd if=/dev/zero bs=1M count={mb} status=none"
 runs = 3 if quick else 10
 times = hyperfine(
@@ -119,6 +121,8 @@ print(f"stdout throughput, {mb} MB from dd into `cat > /dev/null` through a pipe
 for name, (mean, sd) in zip(names, times):
     print(f"  {name:11} {mb / mean:8.0f} MB/s   ({mean*1e3:.0f} ms ± {sd*1e3:.0f})")
 print(f"  ratio probe-exec / bare = {times[0][0] / times[2][0]:.2f}   (target >= 0.8)")
+counted = subprocess.run(f"{probe} -q -- {producer} | wc -c", shell=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+print(f"  bytes through probe-exec: {counted} of {mb << 20}")
 print()
 
 rss_probe = peak_rss_kib([probe, "--", "sh", "-c", f"{producer} && sleep 0.05"])

@@ -3,7 +3,7 @@
 # Builds the fully static release binary that production images use (scripts/build-release.sh,
 # STYLE.md §9), then prints
 # start-up, stdout throughput and peak RSS with ratios. Not a test: it asserts nothing.
-# Usage: scripts/bench.sh [--quick]
+# Usage: scripts/bench.sh [--quick] [--stdout-mb N]   (N=10240 for the 10 GB run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh tini:tini hyperfine:hyperfine python3:python3
