@@ -81,11 +81,13 @@ def io_exact(w):
     return status == 0 and hashlib.sha256(out).digest() == hashlib.sha256(data).digest() and piped_in == data
 
 
-ORPHANS = r"""i=0; while [ $i -lt 50 ]; do (sleep 0.5 &); i=$((i+1)); done
+ORPHANS = r"""i=0; while [ $i -lt 50 ]; do (sleep 2 &); i=$((i+1)); done
 count() { n=0; for s in /proc/[0-9]*/status; do
   if grep -q "^Name:[[:space:]]*sleep" "$s" 2>/dev/null && grep -q "^State:.*$1" "$s" 2>/dev/null && grep -q "^PPid:[[:space:]]*$2\$" "$s" 2>/dev/null; then n=$((n+1)); fi
 done; echo $n; }
-echo adopted=$(count S $1); sleep 1.5; echo zombies=$(count Z $1)"""
+echo adopted=$(count "[RSD]" $1)
+i=0; while [ $i -lt 50 ] && [ "$(count "[RSD]" $1)" != 0 ]; do sleep 0.2; i=$((i+1)); done
+sleep 0.3; echo zombies=$(count Z $1)"""
 
 
 def reaped(status, out):

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <termios.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 enum { SPR_STEP_NONE = 0, SPR_STEP_EXEC = 1, SPR_STEP_DUP2 = 2, SPR_STEP_SETPGID = 3 };
@@ -67,6 +68,11 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
     sigset_t empty;
     sigemptyset(&empty);
     (void)sigprocmask(SIG_SETMASK, &empty, NULL);
+    if (config->parent_death_signal > 0) {
+        (void)prctl(PR_SET_PDEATHSIG, config->parent_death_signal, 0, 0, 0);
+        // probe-exec may have died before that took effect: then the signal is due now.
+        if (getppid() != config->parent_pid) (void)kill(getpid(), config->parent_death_signal);
+    }
 
     int decisive_err = ENOENT;
     int decisive_index = -1;

@@ -96,7 +96,8 @@ struct RunCommand: ParsableCommand {
 
     @Option(
         name: .customShort("p"),
-        help: "Signal probe-exec receives (and forwards) when its parent dies, as tini's -p."
+        help:
+            "Signal probe-exec receives (and forwards) when its parent dies, as tini's -p; the program gets it if probe-exec itself dies."
     )
     var parentDeathSignal: String?
 

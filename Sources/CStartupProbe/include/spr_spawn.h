@@ -25,6 +25,11 @@ typedef struct spr_spawn_config {
     int take_terminal;
     /// PTRACE_O_* options to PTRACE_SEIZE the child with before it execs, or 0 for no tracing.
     int trace_options;
+    /// Signal the child gets when probe-exec dies (PR_SET_PDEATHSIG, `-p`), or 0 for none: with
+    /// it, SIGKILL of probe-exec takes the program down too; without it the program lives on.
+    int parent_death_signal;
+    /// probe-exec's pid, to notice that it died before the child's PR_SET_PDEATHSIG took effect.
+    int parent_pid;
 } spr_spawn_config_t;
 
 /// How the exec attempt ended, read from the CLOEXEC status pipe.

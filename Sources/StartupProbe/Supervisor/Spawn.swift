@@ -27,12 +27,14 @@ enum Spawn {
     /// - Throws: ``SystemError`` when fork or the status pipe fails.
     ///   - traceOptions: PTRACE_O_* options to seize the child with before it execs, or 0.
     ///   - environment: the child's environment as NAME=value entries.
+    ///   - parentDeathSignal: the signal the child gets when probe-exec dies (`-p`), or 0.
     static func run(
         command: [String],
         stdoutFD: Int32,
         stderrFD: Int32,
         traceOptions: Int32,
-        environment: [String]
+        environment: [String],
+        parentDeathSignal: Int32 = 0
     )
         throws(SystemError) -> SpawnOutcome
     {
@@ -51,7 +53,9 @@ enum Spawn {
                         stdout_fd: stdoutFD,
                         stderr_fd: stderrFD,
                         take_terminal: Spawn.shouldTakeTerminal ? 1 : 0,
-                        trace_options: traceOptions
+                        trace_options: traceOptions,
+                        parent_death_signal: parentDeathSignal,
+                        parent_pid: getpid()
                     )
                     return spr_spawn(&config, &result)
                 }

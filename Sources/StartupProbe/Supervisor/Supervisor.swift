@@ -53,7 +53,8 @@ public final class Supervisor {
                 stdoutFD: streams.stdout?.write ?? -1,
                 stderrFD: streams.stderr?.write ?? -1,
                 traceOptions: options.ptrace ? spr_ptrace_options(options.followForks ? 1 : 0) : 0,
-                environment: childEnvironment()
+                environment: childEnvironment(),
+                parentDeathSignal: options.parentDeathSignal ?? 0
             )
         } catch {
             streams.closeAll()

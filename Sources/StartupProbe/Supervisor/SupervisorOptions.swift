@@ -46,7 +46,8 @@ public struct SupervisorOptions: Sendable {
     /// Hold SIGTERM this many milliseconds before forwarding it (`--signal-delay`): load
     /// balancers can drain first.
     public var signalDelayMilliseconds: Int?
-    /// probe-exec gets this signal (and so forwards it) when its parent dies (`-p`, as tini).
+    /// probe-exec gets this signal (and so forwards it) when its parent dies (`-p`, as tini); the
+    /// program gets it too when probe-exec itself dies, even by SIGKILL.
     public var parentDeathSignal: Int32?
     /// Signals rewritten before forwarding (`--map-signal FROM:TO`).
     public var signalMap = SignalMap()

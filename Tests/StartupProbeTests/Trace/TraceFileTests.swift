@@ -120,6 +120,34 @@ import Glibc
     }
 }
 
+extension TraceFileTests {
+    /// With `-p`, SIGKILL of probe-exec takes the program down too (its parent-death signal);
+    /// the trace written so far still parses.
+    @Test func parentDeathSignalReachesTheProgramWhenProbeExecIsKilled() throws {
+        let dir = Binaries.freshDirectory("kill9-p")
+        let child = try ChildProcess(
+            [Binaries.probeExec, "-p", "TERM", "--", "/bin/sh", "-c", "echo up; exec sleep 30"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir]
+        )
+        #expect(child.readLine() == "up")
+        let programs = childrenOf(child.pid)
+        #expect(programs.count == 1)
+        child.signal(SIGKILL)
+        #expect(try child.wait() == 128 + SIGKILL)
+        // Gone, or a zombie waiting for whoever adopted it: either way no longer running.
+        func running(_ pid: pid_t) -> Bool {
+            guard let status = readFileText("/proc/\(pid)/status") else { return false }
+            return !status.contains("State:\tZ")
+        }
+        let deadline = now() + 5
+        while now() < deadline && programs.contains(where: running) { usleep(10_000) }
+        #expect(!programs.contains(where: running), "the program died with probe-exec")
+        for program in programs { kill(program, SIGKILL) }
+        let document = try TraceReader.read(path: dir + "/latest")
+        #expect(document.events.map(\.kind).starts(with: ["start", "exec"]))
+    }
+}
+
 /// probe-exec where /proc is not mounted (a bare chroot): the program still runs, with its output
 /// and exit status (the Swift runtime needs /proc for its own path and CommandLine.arguments).
 @Suite(.serialized) struct NoProcTests {
