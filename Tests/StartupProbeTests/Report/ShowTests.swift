@@ -42,6 +42,34 @@ import Glibc
         _ = ReportRenderer.render(document)
     }
 
+    /// A 200 MiB trace with lines over the 4 MiB line limit: `show` reads the first 64 MiB only,
+    /// skips the long lines, says both, and stays far below the file's size in memory.
+    @Test func oversizedTraceIsReadWithinBounds() throws {
+        let path = Binaries.freshDirectory("oversized") + "/big.ndjson"
+        defer { unlink(path) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        #expect(fd >= 0)
+        let head = Array((Self.good.split(separator: "\n").prefix(2).joined(separator: "\n") + "\n").utf8)
+        var long = [UInt8](repeating: UInt8(ascii: "x"), count: (5 << 20))
+        long.append(0x0A)
+        _ = head.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        for _ in 0..<40 { _ = long.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } }
+        close(fd)
+        let result = try run([Binaries.probeExec, "show", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("only the first 64 MiB were read"))
+        #expect(result.stdout.contains("is longer than 4 MiB and was skipped"))
+        #expect(result.stdout.contains("/app/server") || result.stdout.contains("./server"))
+        // Peak RSS of `show` alone: python's only child, measured by the kernel (ru_maxrss, KiB).
+        let measure =
+            "import resource,subprocess,sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            + "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        let peak = try run(["/usr/bin/python3", "-c", measure, Binaries.probeExec, "show", path])
+        let kib = try #require(Int(peak.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kib < 200 << 10, "peak RSS \(kib) KiB for a 200 MiB trace")
+        print("show of a 200 MiB trace: peak RSS \(kib) KiB")
+    }
+
     @Test func randomMutationsNeverCrashTheReader() {
         var generator = SystemRandomNumberGenerator()
         let base = Array(Self.good.utf8)
