@@ -62,6 +62,12 @@ public struct EntrypointArguments: Sendable, Equatable {
     public static func parse(_ arguments: [String]) -> EntrypointArguments? {
         var result = EntrypointArguments()
         var index = 0
+        /// The option's value: the next argument, consumed; nil when there is none.
+        func value() -> String? {
+            guard index < arguments.count else { return nil }
+            index += 1
+            return arguments[index - 1]
+        }
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
@@ -77,45 +83,34 @@ public struct EntrypointArguments: Sendable, Equatable {
             case "--follow-forks": result.followForks = true
             case "--unbuffered": result.unbuffered = true
             case "--service": result.service = true
-            case "-e":
-                guard index < arguments.count, let code = Int32(arguments[index]), (0...255).contains(code) else {
-                    return nil
-                }
-                result.remapExitCodes.append(code)
-                index += 1
             case "--kill-leftovers": result.killLeftovers = true
+            case "-e":
+                guard let code = value().flatMap({ Int32($0) }), (0...255).contains(code) else { return nil }
+                result.remapExitCodes.append(code)
             case "--redact":
-                guard index < arguments.count, (try? Regex(arguments[index])) != nil else { return nil }
-                result.redact = arguments[index]
-                index += 1
+                guard let pattern = value(), (try? Regex(pattern)) != nil else { return nil }
+                result.redact = pattern
             case "--grace-period":
-                guard index < arguments.count, let s = Double(arguments[index]), s >= 0 else { return nil }
-                result.gracePeriodSeconds = s
-                index += 1
+                guard let seconds = value().flatMap({ Double($0) }), seconds >= 0 else { return nil }
+                result.gracePeriodSeconds = seconds
             case "--signal-delay":
-                guard index < arguments.count, let ms = Int(arguments[index]), ms >= 0 else { return nil }
-                result.signalDelayMilliseconds = ms
-                index += 1
+                guard let milliseconds = value().flatMap({ Int($0) }), milliseconds >= 0 else { return nil }
+                result.signalDelayMilliseconds = milliseconds
             case "-p":
-                guard index < arguments.count, let signal = SignalName.number(arguments[index]) else { return nil }
+                guard let signal = value().flatMap(SignalName.number) else { return nil }
                 result.parentDeathSignal = signal
-                index += 1
             case "--map-signal":
-                guard index < arguments.count, let (from, to) = Self.signalMapping(arguments[index]) else { return nil }
+                guard let (from, to) = value().flatMap(Self.signalMapping) else { return nil }
                 result.signalMap.map(from, to: to)
-                index += 1
             case "--keep-traces":
-                guard index < arguments.count, let n = Int(arguments[index]), n >= 1 else { return nil }
-                result.keepTraces = n
-                index += 1
+                guard let count = value().flatMap({ Int($0) }), count >= 1 else { return nil }
+                result.keepTraces = count
             case "--termination-log":
-                guard index < arguments.count, !arguments[index].hasPrefix("-") else { return nil }
-                result.terminationLog = arguments[index]
-                index += 1
+                guard let path = value(), !path.hasPrefix("-") else { return nil }
+                result.terminationLog = path
             case "-o", "--trace":
-                guard index < arguments.count, result.trace == nil, !arguments[index].hasPrefix("-") else { return nil }
-                result.trace = arguments[index]
-                index += 1
+                guard result.trace == nil, let path = value(), !path.hasPrefix("-") else { return nil }
+                result.trace = path
             default:
                 return nil
             }

@@ -85,7 +85,7 @@ import Glibc
                 break
             }
         }
-        let entries = try run(["/bin/ls", "-1A", dir]).stdout.split(separator: "\n").map(String.init)
+        let entries = try listDirectory(dir)
         let traces = entries.filter { $0.hasSuffix(".ndjson") }
         #expect(traces.count == keep, "\(traces.count) traces kept")
         #expect(entries.count <= keep + 2, "nothing else accumulates: \(entries.filter { !$0.hasSuffix(".ndjson") })")

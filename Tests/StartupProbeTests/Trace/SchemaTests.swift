@@ -35,7 +35,8 @@ import Testing
     }
 }
 
+/// The names in a directory, hidden ones included (without `.` and `..`).
 func listDirectory(_ path: String) throws -> [String] {
-    let r = try run(["/bin/ls", "-1", path])
+    let r = try run(["/bin/ls", "-1A", path])
     return r.stdout.split(separator: "\n").map(String.init)
 }
