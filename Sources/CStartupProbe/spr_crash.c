@@ -244,20 +244,34 @@ static void spr_crash_handler(int sig, siginfo_t *info, void *context) {
     raise(sig);  // sent by kill/raise/abort: returning would let the process go on
 }
 
+int spr_crash_install_altstack(void) {
+    stack_t current;
+    if (sigaltstack(NULL, &current) != 0) {
+        return errno;
+    }
+    if (!(current.ss_flags & SS_DISABLE)) {
+        return 0;  // the thread has one already (ours, or the program's): keep it
+    }
+    void *memory = mmap(NULL, SPR_ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (memory == MAP_FAILED) {
+        return errno;
+    }
+    stack_t stack = {.ss_sp = memory, .ss_flags = 0, .ss_size = SPR_ALTSTACK_SIZE};
+    if (sigaltstack(&stack, NULL) != 0) {
+        int error = errno;
+        munmap(memory, SPR_ALTSTACK_SIZE);
+        return error;
+    }
+    return 0;
+}
+
 int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns) {
     spr_trace_fd = trace_fd;
     spr_report_fd = report_fd;
     spr_start_ns = start_ns;
-    stack_t current;
-    if (sigaltstack(NULL, &current) == 0 && (current.ss_flags & SS_DISABLE)) {
-        void *memory = mmap(NULL, SPR_ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (memory == MAP_FAILED) {
-            return errno;
-        }
-        stack_t stack = {.ss_sp = memory, .ss_flags = 0, .ss_size = SPR_ALTSTACK_SIZE};
-        if (sigaltstack(&stack, NULL) != 0) {
-            return errno;
-        }
+    int error = spr_crash_install_altstack();
+    if (error != 0) {
+        return error;
     }
     struct sigaction action;
     memset(&action, 0, sizeof(action));

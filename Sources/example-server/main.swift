@@ -1,17 +1,28 @@
-import Logging
-import StartupProbe
-
 // A tiny Swift server that uses the StartupProbe library: the README's example, and the
 // library's test fixture (it crashes on request).
 //
 //   example-server serve PORT       listen on 127.0.0.1:PORT until stopped
 //   example-server null | forceunwrap | overflow | abort | exit N
+//   example-server signals          own SIGUSR1 handler, SIGTERM left at its default; waits
+//   example-server dispatch [N]     a DispatchSource for SIGUSR2 in dispatchMain(); exits 0 after N
+//   example-server info | sigign    what start() set up | what a child inherits (SigIgn)
+//   example-server overflow-thread [bare]   stack overflow on a second thread (bare: no altstack)
+import Dispatch
+import Logging
+import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
+func say(_ text: String) {
+    var line = text + "\n"
+    _ = line.withUTF8 { write(1, $0.baseAddress!, $0.count) }
+}
+
 LoggingSystem.bootstrap(StreamLogHandler.standardError)  // the application's choice, not the library's
-let logger = Logger(label: "example-server")
+var logger = Logger(label: "example-server")
+if getenv("LOG_LEVEL").map({ String(cString: $0) }) == "debug" { logger.logLevel = .debug }
 let probe = StartupProbe.start(logger: logger)
 
 enum Failures {
@@ -47,6 +58,38 @@ case "serve":
     listen(socketFD, 16)
     logger.info("listening on 127.0.0.1:\(port)")
     while true { pause() }
+case "signals":
+    // The program's own handler, installed after StartupProbe.start: it still runs.
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in
+        let text = "own SIGUSR1 handler ran\n"
+        _ = text.withCString { write(1, $0, strlen($0)) }
+    }
+    sigaction(SIGUSR1, &action, nil)
+    say("ready")
+    while true { pause() }
+case "dispatch":
+    let wanted = UInt(arguments.dropFirst().first ?? "1") ?? 1
+    let source = DispatchSource.makeSignalSource(signal: SIGUSR2, queue: .main)
+    nonisolated(unsafe) var received: UInt = 0
+    source.setEventHandler {
+        received += source.data
+        say("dispatch source: \(received) so far")
+        if received >= wanted { exit(0) }
+    }
+    source.resume()
+    say("ready")
+    dispatchMain()
+case "overflow-thread":
+    let bare = arguments.dropFirst().first == "bare"
+    var thread = pthread_t()
+    let body: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { bare in
+        if bare == nil { StartupProbe.installAlternateSignalStack() }
+        print(Failures.recurse(0))
+        return nil
+    }
+    pthread_create(&thread, nil, body, bare ? UnsafeMutableRawPointer(bitPattern: 1) : nil)
+    pthread_join(thread, nil)
 case "null": Failures.writeThroughNull()
 case "forceunwrap": print(Failures.loadPort(nil))
 case "overflow": print(Failures.recurse(0))
@@ -57,8 +100,11 @@ case "env":
     print("PROBE_EXEC_TRACE=\(getenv("PROBE_EXEC_TRACE").map { String(cString: $0) } ?? "unset")")
 case "info":
     print(
-        "trace=\(probe.tracePath ?? "none") under=\(probe.underProbeExec) handler=\(probe.crashHandlerInstalled) backtraces=\(probe.backtracesAvailable)"
+        "trace=\(probe.tracePath ?? "none") under=\(probe.underProbeExec) handler=\(probe.crashHandlerInstalled) backtraces=\(probe.backtracesAvailable) logged=\(probe.loggedSignals.map(SignalName.name).joined(separator: ","))"
     )
+case "sigign":
+    // What a child of the program inherits: an ignored signal stays ignored.
+    system("printf 'SigIgn of a child: '; grep SigIgn /proc/self/status | cut -f2")
 default:
     logger.error("unknown mode")
     exit(64)

@@ -12,14 +12,18 @@
 /// C++/Swift runtime's). Call outside any signal handler. Returns 1 when available.
 int spr_crash_load_unwinder(void);
 
-/// Installs the fatal-signal handler (SEGV, BUS, ILL, FPE, ABRT, TRAP) on an alternate signal
-/// stack for the calling thread (other threads overflowing their stack cannot be reported: they
-/// have no alternate stack). On a crash it writes a report to `report_fd` (stderr) and one NDJSON
+/// Installs the fatal-signal handler (SEGV, BUS, ILL, FPE, ABRT, TRAP) and an alternate signal
+/// stack for the calling thread (see spr_crash_install_altstack for the others). On a crash it writes a report to `report_fd` (stderr) and one NDJSON
 /// `crash` event to `trace_fd` (or -1), with offsets from `start_ns` (CLOCK_MONOTONIC), then
 /// chains to the handler it replaced (the Swift runtime's backtracer, a sanitizer) or restores
 /// the default so the process dies of the same signal (with its core dump).
 /// Returns 0 or an errno value.
 int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns);
+
+/// Gives the calling thread an alternate signal stack (256 KiB, mmap'd; kept if it has one), so a
+/// stack overflow on it can still be reported. A thread's alternate stack can only be set by the
+/// thread itself, and new threads do not inherit one. Returns 0 or an errno value.
+int spr_crash_install_altstack(void);
 
 #pragma clang assume_nonnull end
 

@@ -14,9 +14,10 @@ import Musl
 /// ```
 ///
 /// It records "main() reached" (into probe-exec's trace when run under probe-exec, else into a
-/// trace file of its own in the same format, so `probe-exec show` reads both), and installs an
-/// async-signal-safe crash handler that writes a backtrace before the process dies of the same
-/// signal. It never bootstraps the logging system.
+/// trace file of its own in the same format, so `probe-exec show` reads both), logs the signals
+/// the program receives with their sender, and installs an async-signal-safe crash handler that
+/// writes a backtrace before the process dies of the same signal. It never bootstraps the logging
+/// system.
 public enum StartupProbe {
     /// The environment variable through which probe-exec names its trace to the program.
     public static let traceVariable = "PROBE_EXEC_TRACE"
@@ -29,6 +30,12 @@ public enum StartupProbe {
         public var crashHandler = true
         /// Write our own trace when not run under probe-exec. Default true.
         public var ownTrace = true
+        /// The signals logged with their sender (empty: none). Default SIGTERM, SIGINT, SIGHUP,
+        /// SIGQUIT, SIGUSR1, SIGUSR2. What the program does on them does not change: its own
+        /// handlers, DispatchSource signal sources and swift-service-lifecycle's graceful shutdown
+        /// run as before. Signals the program ignores (SIG_IGN) are not logged: see
+        /// <doc:StartupProbe#Signal-logging>.
+        public var loggedSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
 
         /// The defaults.
         public init() {}
@@ -44,10 +51,28 @@ public enum StartupProbe {
         public let mainReachedMilliseconds: Double
         /// Whether the crash handler was installed, and with libunwind backtraces.
         public let crashHandlerInstalled: Bool
+        /// Whether crash reports carry libunwind backtraces (libunwind could be loaded).
         public let backtracesAvailable: Bool
+        /// The signals whose arrival is logged with the sender (those asked for, less ignored ones).
+        public let loggedSignals: [Int32]
     }
 
-    /// Records that main() was reached and installs the crash handler.
+    /// Gives the calling thread an alternate signal stack, so that a stack overflow on it is
+    /// reported by the crash handler.
+    ///
+    /// `start` does this for the thread that calls it. A thread's alternate stack can only be set
+    /// by the thread itself and is not inherited by new threads, so call this first thing in
+    /// threads you create (not needed for Swift concurrency or Dispatch threads, which run small
+    /// frames). Without it, a stack overflow on such a thread still ends the process with
+    /// SIGSEGV (exit status 139), but without the in-process report; under probe-exec, its
+    /// tracer reports the crash and backtrace anyway.
+    /// - Returns: false when the stack could not be set up (out of memory).
+    @discardableResult
+    public static func installAlternateSignalStack() -> Bool {
+        spr_crash_install_altstack() == 0
+    }
+
+    /// Records that main() was reached, starts logging signals and installs the crash handler.
     /// - Parameters:
     ///   - logger: where "main() reached" and problems are logged (never bootstrapped here).
     ///   - options: what to install.
@@ -90,12 +115,25 @@ public enum StartupProbe {
                 logger.notice("StartupProbe: libunwind is not installed; crash reports carry the faulting address only")
             }
         }
+        var logged: [Int32] = []
+        if !options.loggedSignals.isEmpty {
+            switch SignalLogger.start(
+                signals: options.loggedSignals,
+                logger: logger,
+                traceFD: fd,
+                startNanoseconds: start
+            ) {
+            case .success(let signals): logged = signals
+            case .failure(let error): logger.warning("StartupProbe cannot log signals: \(error)")
+            }
+        }
         return Handle(
             tracePath: path,
             underProbeExec: underProbeExec,
             mainReachedMilliseconds: offset,
             crashHandlerInstalled: installed,
-            backtracesAvailable: backtraces
+            backtracesAvailable: backtraces,
+            loggedSignals: logged
         )
     }
 

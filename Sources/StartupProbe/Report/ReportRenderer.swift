@@ -151,6 +151,24 @@ public enum ReportRenderer {
                 e["forward_error"] != nil
                 ? "forwarding failed: \(s("forward_error"))" : "forwarded to \(i("forwarded_to"))"
             return "received \(s("name")) from \(sender); \(action)"
+        case "program_signal":
+            let thread = e["tid"]?.intValue == 0 ? "read ahead of its DispatchSource" : "thread \(i("tid"))"
+            var text = "the program received \(s("name")) (\(thread))"
+            switch e["sender_kind"]?.stringValue {
+            case "kernel": text += " from the kernel (\(s("code_name")))"
+            case "self": text += " from itself"
+            case "outside": text += " from outside its PID namespace"
+            default:
+                let comm = e["sender_comm"]?.stringValue.map { " (\($0))" } ?? ""
+                text += " from pid \(i("sender_pid"))\(comm) uid \(i("sender_uid"))"
+            }
+            switch e["disposition"]?.stringValue {
+            case "handler": text += "; its handler ran"
+            case "default_ends": text += "; no handler: it ends the program"
+            case "default_stops": text += "; no handler: it stops the program"
+            default: text += "; ignored"
+            }
+            return text
         case "output":
             return "first byte on \(s("stream"))"
         case "output_error":

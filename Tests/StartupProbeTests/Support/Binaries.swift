@@ -60,6 +60,25 @@ enum Binaries {
     nonisolated(unsafe) private static var traceeBuilds: [String: String] = [:]
     private static let traceeLock = NSLock()
 
+    /// `Tests/Fixtures/ServiceGroupServer`, a package of its own (so that users of the library never
+    /// resolve swift-service-lifecycle), built on first use into `.build-servicegroup`.
+    static let serviceGroupServer: String = {
+        let root = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+        let scratchPath = root + "/../.build-servicegroup"
+        let result = try? run(
+            [
+                "/usr/bin/env", "swift", "build", "--package-path", root + "/Fixtures/ServiceGroupServer",
+                "--scratch-path", scratchPath,
+            ],
+            timeout: 900
+        )
+        precondition(
+            result?.status == 0,
+            "cannot build the ServiceGroup fixture: \(result?.stdout ?? "") \(result?.stderr ?? "")"
+        )
+        return scratchPath + "/debug/servicegroup-server"
+    }()
+
     /// A fresh empty directory under the scratch directory.
     static func freshDirectory(_ name: String) -> String {
         let dir = scratch + "/" + name + "-" + String(UInt32.random(in: 0...UInt32.max))

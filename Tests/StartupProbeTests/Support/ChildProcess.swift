@@ -12,6 +12,7 @@ final class ChildProcess {
     private var stdoutFD: Int32
     private var stderrFD: Int32
     private var lineBuffer: [UInt8] = []
+    private var errorBuffer: [UInt8] = []
     private(set) var exitStatus: Int32?
 
     /// Starts `argv[0]` (a path) with `argv`, the test's environment plus `environment`.
@@ -82,15 +83,31 @@ final class ChildProcess {
                 lineBuffer.removeSubrange(...nl)
                 return line
             }
-            let left = deadline - now()
-            if left <= 0 { return nil }
-            var p = pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, Int32(left * 1000) + 1) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = read(stdoutFD, &chunk, chunk.count)
-            if n <= 0 { return nil }
-            lineBuffer += chunk[0..<n]
+            guard let more = Self.readMore(stdoutFD, until: deadline) else { return nil }
+            lineBuffer += more
         }
+    }
+
+    /// Reads stderr until it holds `text` (kept for `finish`). False at end of file or after `timeout` seconds.
+    func waitForError(containing text: String, timeout: Double = 10) -> Bool {
+        let deadline = now() + timeout
+        while !String(decoding: errorBuffer, as: UTF8.self).contains(text) {
+            guard let more = Self.readMore(stderrFD, until: deadline) else { return false }
+            errorBuffer += more
+        }
+        return true
+    }
+
+    /// The next bytes from `fd` (possibly none, when poll was interrupted), or nil at end of file
+    /// or once `deadline` has passed.
+    private static func readMore(_ fd: Int32, until deadline: Double) -> [UInt8]? {
+        let left = deadline - now()
+        if left <= 0 { return nil }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(left * 1000) + 1) > 0 else { return [] }
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &chunk, chunk.count)
+        return n > 0 ? Array(chunk[0..<n]) : nil
     }
 
     /// Reads stdout and stderr to their end (or `timeout`), then waits for the exit.
@@ -98,8 +115,9 @@ final class ChildProcess {
     func finish(timeout: Double = 60) throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
         let deadline = now() + timeout
         var out = lineBuffer
-        var err: [UInt8] = []
+        var err = errorBuffer
         lineBuffer = []
+        errorBuffer = []
         var open = [stdoutFD, stderrFD]
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while !open.isEmpty {
