@@ -2,7 +2,7 @@
 // library's test fixture (it crashes on request).
 //
 //   example-server serve PORT       listen on 127.0.0.1:PORT until stopped
-//   example-server null | forceunwrap | overflow | abort | exit N
+//   example-server null | c-null | forceunwrap | overflow | abort | exit N
 //   example-server signals          own SIGUSR1 handler, SIGTERM left at its default; waits
 //   example-server dispatch [N]     a DispatchSource for SIGUSR2 in dispatchMain(); exits 0 after N
 //   example-server info | sigign    what start() set up | what a child inherits (SigIgn)
@@ -91,6 +91,11 @@ case "overflow-thread":
     pthread_create(&thread, nil, body, bare ? UnsafeMutableRawPointer(bitPattern: 1) : nil)
     pthread_join(thread, nil)
 case "null": Failures.writeThroughNull()
+case "c-null":
+    // A null pointer handed to C: the fault is inside the C library's strlen.
+    typealias CStrlen = @convention(c) (UnsafeRawPointer?) -> Int
+    let strlenC = unsafeBitCast(dlsym(nil, "strlen"), to: CStrlen.self)  // RTLD_DEFAULT
+    print(strlenC(nil))
 case "forceunwrap": print(Failures.loadPort(nil))
 case "overflow": print(Failures.recurse(0))
 case "abort": abort()

@@ -18,6 +18,18 @@ public enum ReportRenderer {
             out.append(
                 "VERDICT (\(v(verdict["category"]?.stringValue ?? "?", false))): \(v(verdict["summary"]?.stringValue ?? "", false))"
             )
+        } else if document.writtenInProcess {
+            out.append("")
+            if let crash = document.last("crash") {
+                let name = crash["signal_name"]?.stringValue ?? "signal \(crash["signal"]?.intValue ?? 0)"
+                out.append(
+                    "VERDICT (crash): the program crashed with \(v(name, false)) after main() was reached (its own report below)."
+                )
+            } else {
+                out.append(
+                    "VERDICT: none — this trace was written by the program itself; run it under probe-exec to record how it exits."
+                )
+            }
         } else {
             out.append("")
             out.append("VERDICT: none recorded — the run did not finish under probe-exec (see notes below).")
@@ -32,7 +44,9 @@ public enum ReportRenderer {
             if let kernel = start["kernel"]?.stringValue { facts.append("(\(v(kernel, false)))") }
             out.append("run:      " + facts.joined(separator: " "))
             var ids: [String] = []
-            if let pid = start["pid"]?.intValue { ids.append("probe-exec pid \(pid)") }
+            if let pid = start["pid"]?.intValue {
+                ids.append(document.writtenInProcess ? "pid \(pid)" : "probe-exec pid \(pid)")
+            }
             if let uid = start["uid"]?.intValue { ids.append("uid \(uid)") }
             if let gid = start["gid"]?.intValue { ids.append("gid \(gid)") }
             if let cwd = start["cwd"]?.stringValue { ids.append("cwd \(v(cwd, false))") }
@@ -136,6 +150,7 @@ public enum ReportRenderer {
         func i(_ k: String) -> String { e[k]?.intValue.map(String.init) ?? "?" }
         switch e.kind {
         case "start":
+            if e["source"]?.stringValue == "in_process" { return "the program started (pid \(i("pid")))" }
             return "probe-exec started (pid \(i("pid")))"
         case "exec":
             if e["ok"]?.boolValue == true {

@@ -20,6 +20,10 @@ public struct TraceDocument: Sendable {
 
     /// Whether the run was recorded to its end (a verdict exists).
     public var isComplete: Bool { first("verdict") != nil }
+    /// Whether the StartupProbe library wrote this trace inside the program (not under probe-exec).
+    public var writtenInProcess: Bool {
+        events.first?.kind == "start" && events.first?["source"]?.stringValue == "in_process"
+    }
 
     /// The whole document as one JSON value, for `show --json`.
     public var json: JSONValue {
@@ -109,6 +113,13 @@ public enum TraceReader {
         }
         if events.isEmpty {
             problems.append("no events could be read: this is not a probe-exec trace, or it is empty")
+        } else if TraceDocument(path: path, events: events, problems: []).writtenInProcess {
+            // Written by the StartupProbe library inside the program: nobody outside saw it exit.
+            if !events.contains(where: { $0.kind == "crash" }) {
+                problems.append(
+                    "written by the program itself (StartupProbe library, not under probe-exec): it records main() reached, signals and crashes, not the exit"
+                )
+            }
         } else if !events.contains(where: { $0.kind == "exit" }) && !events.contains(where: { $0.kind == "verdict" }) {
             problems.append(
                 "the trace has no exit event: probe-exec was killed (for example with SIGKILL), its disk filled up, or it is still running"

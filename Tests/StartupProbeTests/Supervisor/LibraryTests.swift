@@ -36,7 +36,7 @@ import Glibc
         #expect(reached.offsetMilliseconds > exec.offsetMilliseconds, "offsets share probe-exec's clock origin")
     }
 
-    @Test(arguments: [("null", SIGSEGV), ("abort", SIGABRT), ("overflow", SIGSEGV)])
+    @Test(arguments: [("null", SIGSEGV), ("c-null", SIGSEGV), ("abort", SIGABRT), ("overflow", SIGSEGV)])
     func crashHandlerReportsAndTheStatusStaysTrue(mode: String, signal: Int32) throws {
         let dir = Binaries.freshDirectory("lib-crash")
         let r = try run(
@@ -52,16 +52,27 @@ import Glibc
             let shown = try run([Binaries.probeExec, "show", dir])
             #expect(shown.stdout.contains("static Failures.writeThroughNull()"), "\(shown.stdout)")
         }
+        if mode == "c-null" {
+            let shown = try run([Binaries.probeExec, "show", dir])
+            // Debian's libc.so.6 keeps no names for its internal strlen variants: module + offset.
+            #expect(shown.stdout.contains("SIGSEGV at 0x0"), "\(shown.stdout)")
+            #expect(shown.stdout.contains("#0 0x") && shown.stdout.contains("(libc.so.6+0x"), "the fault is in C")
+            #expect(shown.stdout.contains("#1 main+"), "called from the program's main")
+            #expect(shown.stdout.contains("VERDICT (crash): the program crashed with SIGSEGV after main() was reached"))
+        }
     }
 
     @Test func forceUnwrapDiesOfTheTrapSignal() throws {
+        let dir = Binaries.freshDirectory("lib-trap")
         let r = try run(
             [Self.server, "forceunwrap"],
-            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-trap"), "SWIFT_BACKTRACE": "enable=no"]
+            environment: ["PROBE_EXEC_TRACE_DIR": dir, "SWIFT_BACKTRACE": "enable=no"]
         )
         #expect(r.status == 128 + SIGILL || r.status == 128 + SIGTRAP)
         #expect(r.stderr.contains("StartupProbe: fatal signal"))
         #expect(r.stderr.contains("Unexpectedly found nil"))
+        let shown = try run([Binaries.probeExec, "show", dir])
+        #expect(shown.stdout.contains("static Failures.loadPort(_:)"), "demangled: \(shown.stdout)")
     }
 
     /// The Swift runtime's own backtracer (on by default) is chained, not replaced.
