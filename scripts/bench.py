@@ -43,7 +43,14 @@ def peak_rss_kib(argv):
     return peak
 
 
-print(f"probe-exec binary: {probe} ({os.path.getsize(probe) / 1e6:.1f} MB)")
+def linkage(path):
+    """What ldd says of a binary, on one line."""
+    r = subprocess.run(["ldd", path], capture_output=True, text=True)
+    return " ".join((r.stdout + r.stderr).split()) or "?"
+
+
+print(f"probe-exec binary: {probe} ({os.path.getsize(probe) / 1e6:.1f} MB); ldd: {linkage(probe)}")
+print(f"tini binary:       {tini} ({os.path.getsize(tini) / 1e6:.2f} MB); ldd: {linkage(tini)}")
 print(f"machine: {os.cpu_count()} cores, kernel {os.uname().release}")
 print()
 

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 # cc compiles the fixtures; unshare (util-linux) runs the PID 1 tests; sha256sum and bash check
 # output; tini and python3 run the conformance table (scripts/conformance.py).
 scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256sum bash:bash tini:tini python3:python3
+# The OpenTelemetry proto definitions check the OTLP export (Tests/Fixtures/otlp_receiver.py);
+# Debian packages no Python module of them, so they come from PyPI.
+scripts/ensure-python-module.sh opentelemetry.proto opentelemetry-proto
 swift build --build-tests
 swift test --skip-build "$@"
 # Style (STYLE.md §8): the formatter's strict lint, with the configuration in .swift-format.

@@ -13,6 +13,31 @@ struct ProbeExec: ParsableCommand {
             It runs the program as its child, forwards every signal, reaps zombies (also as PID 1), \
             streams stdout/stderr unchanged, exits with the program's status (128+N for signal N), \
             and writes a startup trace. After a failure, `probe-exec show` explains it.
+
+            EXAMPLES:
+              # in place of `exec ./server --port 2000`; in a Dockerfile:
+              #   ENTRYPOINT ["probe-exec", "--"]
+              probe-exec -- ./server --port 2000
+              # what happened to the latest run; every kept run (a crash loop at a glance)
+              probe-exec show
+              probe-exec show --history
+              # stop in bounded time: SIGTERM to the group, SIGKILL after 10 s
+              probe-exec -g --grace-period 10 --kill-leftovers -- ./app
+              # send each run to an OpenTelemetry Collector as logs
+              probe-exec --otlp-endpoint http://localhost:4318 -- ./app
+              # a start-up test for CI: ready once it listens on port 8000
+              probe-exec check --ready-port 8000 --timeout 30 -- ./server
+
+            ENVIRONMENT:
+              PROBE_EXEC_TRACE_DIR  where traces go (${TMPDIR:-/tmp}/probe-exec-UID)
+              OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS
+                                    used by --otlp-file and --otlp-endpoint
+
+            EXIT STATUS:
+              the program's; 128+N when signal N killed it; 127 when it was not found;
+              126 when it could not be executed.
+
+            The trace format (NDJSON, schema version 1) is described by docs/trace.schema.json.
             """,
         version: ProbeExec.version,
         subcommands: [RunCommand.self, ShowCommand.self, CheckCommand.self],

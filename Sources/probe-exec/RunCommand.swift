@@ -19,6 +19,21 @@ struct RunCommand: ParsableCommand {
             When stdout or stderr is a terminal it is passed to the program unchanged (colours, line \
             buffering, Ctrl-C and Ctrl-Z behave as without probe-exec) and its output is not captured; \
             --pipe-tty captures it through a pipe instead.
+
+            EXAMPLES:
+              probe-exec -- ./server --port 2000
+              probe-exec -o /var/log/probe/run.ndjson --keep-traces 50 -- ./server
+              # SIGTERM to the whole group, SIGKILL after 10 s, then clean up leftovers
+              probe-exec -g --grace-period 10 --kill-leftovers -- ./app
+              # hold SIGTERM 5 s so the load balancer drains first
+              probe-exec --signal-delay 5000 -- ./api
+              # nginx stops gracefully on SIGQUIT
+              probe-exec --map-signal TERM:QUIT -- nginx -g 'daemon off;'
+              # a worker that must keep running: an exit on its own is an error
+              probe-exec --service -- ./worker
+              # the run as OpenTelemetry logs, to a file or a Collector
+              probe-exec --otlp-file /var/log/probe/runs.jsonl -- ./app
+              probe-exec --otlp-endpoint http://otel-collector:4318 -- ./api
             """
     )
 
@@ -113,6 +128,8 @@ struct RunCommand: ParsableCommand {
     )
     var redact: String?
 
+    @OptionGroup(title: "OpenTelemetry export") var otlp: OTLPOptions
+
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
     var command: [String] = []
 
@@ -163,6 +180,7 @@ struct RunCommand: ParsableCommand {
         }
         arguments.terminationLog = terminationLog
         arguments.service = service
+        otlp.apply(to: &arguments)
         arguments.command = command
         throw ExitCode(Runner.run(arguments))
     }

@@ -11,7 +11,9 @@ import Musl
 enum Runner {
     static func run(_ arguments: EntrypointArguments) -> Int32 {
         let (report, writer) = supervise(arguments, configure: { _ in })
-        return finish(report, writer: writer, arguments: arguments)
+        let status = finish(report, writer: writer, arguments: arguments)
+        OTLPExport.run(writer, arguments: arguments)  // after the diagnosis is out: the slow part last
+        return status
     }
 
     /// `probe-exec check`: ready (listening on the port) within the timeout, then stopped.
@@ -80,7 +82,11 @@ enum Runner {
         options.version = ProbeExec.version
         configure(&options)
 
-        let writer = TraceWriter(path: tracePath(arguments), warn: StandardError.say)
+        let writer = TraceWriter(
+            path: tracePath(arguments),
+            keepEvents: OTLPExport.wanted(arguments),
+            warn: StandardError.say
+        )
         let supervisor = Supervisor(options: options, trace: writer, startNanoseconds: spr_process_start_ns())
         return (supervisor.run(), writer)
     }

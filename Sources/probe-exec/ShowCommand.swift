@@ -17,6 +17,12 @@ struct ShowCommand: ParsableCommand {
             TRACE is a trace file or a trace directory (its `latest` trace is shown). Without TRACE, \
             the latest trace in $PROBE_EXEC_TRACE_DIR or ${TMPDIR:-/tmp}/probe-exec-<uid>/ is shown. \
             A damaged trace (cut short, garbage lines) is shown as far as it goes, with notes.
+
+            EXAMPLES:
+              probe-exec show
+              probe-exec show /var/log/probe              (the latest trace in that directory)
+              probe-exec show /var/log/probe/latest --json | jq .verdict
+              probe-exec show --history
             """
     )
 

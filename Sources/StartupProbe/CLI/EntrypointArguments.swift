@@ -1,5 +1,5 @@
 /// The arguments of probe-exec's run form, `probe-exec [-g] [-s] [-q] [--pipe-tty] [--no-ptrace]
-/// [--follow-forks] [--unbuffered] [--service] [-e CODE]… [-o FILE | --trace FILE] -- PROGRAM [ARGS…]`.
+/// [--follow-forks] [--unbuffered] [--service] [-e CODE]… [-o FILE | --trace FILE] [--otlp-…] -- PROGRAM [ARGS…]`.
 ///
 /// probe-exec runs before every start of a service, so the exact entrypoint form is parsed here
 /// without ArgumentParser (which costs about a millisecond per start in a static build,
@@ -41,6 +41,14 @@ public struct EntrypointArguments: Sendable, Equatable {
     public var signalMap = SignalMap()
     /// `--redact REGEX`.
     public var redact: String?
+    /// `--otlp-file PATH`: append the run as one OTLP/JSON logs request (a line) to this file.
+    public var otlpFile: String?
+    /// `--otlp-endpoint URL`: POST the run as OTLP/HTTP JSON to this Collector (`http://` only).
+    public var otlpEndpoint: String?
+    /// `--otlp-timeout SECONDS`: the export to the endpoint ends within this (default 2).
+    public var otlpTimeoutSeconds = 2.0
+    /// `--service-name NAME`: OpenTelemetry `service.name` (default `$OTEL_SERVICE_NAME`, else the program's name).
+    public var serviceName: String?
     /// `-e CODE`, in order.
     public var remapExitCodes: [Int32] = []
     /// The program and its arguments (everything after `--`).
@@ -108,6 +116,18 @@ public struct EntrypointArguments: Sendable, Equatable {
             case "--termination-log":
                 guard let path = value(), !path.hasPrefix("-") else { return nil }
                 result.terminationLog = path
+            case "--otlp-file":
+                guard let path = value(), !path.hasPrefix("-") else { return nil }
+                result.otlpFile = path
+            case "--otlp-endpoint":
+                guard let url = value(), OTLPHTTPExporter.Endpoint(url: url) != nil else { return nil }
+                result.otlpEndpoint = url
+            case "--otlp-timeout":
+                guard let seconds = value().flatMap({ Double($0) }), seconds > 0 else { return nil }
+                result.otlpTimeoutSeconds = seconds
+            case "--service-name":
+                guard let name = value(), !name.isEmpty else { return nil }
+                result.serviceName = name
             case "-o", "--trace":
                 guard result.trace == nil, let path = value(), !path.hasPrefix("-") else { return nil }
                 result.trace = path

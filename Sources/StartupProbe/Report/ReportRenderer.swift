@@ -166,6 +166,21 @@ public enum ReportRenderer {
                 e["forward_error"] != nil
                 ? "forwarding failed: \(s("forward_error"))" : "forwarded to \(i("forwarded_to"))"
             return "received \(s("name")) from \(sender); \(action)"
+        case "otlp_export":
+            var parts: [String] = []
+            if let file = e["file"]?.stringValue {
+                parts.append(
+                    e["file_error"] != nil ? "not written to \(file): \(s("file_error"))" : "appended to \(file)"
+                )
+            }
+            if let endpoint = e["endpoint"]?.stringValue {
+                parts.append(
+                    e["delivered"]?.boolValue == true
+                        ? "delivered to \(endpoint) (attempt \(i("attempts")))"
+                        : "NOT delivered to \(endpoint): \(s("endpoint_error")) (\(i("attempts")) attempts)"
+                )
+            }
+            return "OTLP export of \(i("records")) records: " + parts.joined(separator: "; ")
         case "program_signal":
             let thread = e["tid"]?.intValue == 0 ? "read ahead of its DispatchSource" : "thread \(i("tid"))"
             var text = "the program received \(s("name")) (\(thread))"

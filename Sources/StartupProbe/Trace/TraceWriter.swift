@@ -17,13 +17,21 @@ public final class TraceWriter {
     private var fd: Int32 = -1
     private let warn: (String) -> Void
     private var warned = false
+    /// The events appended so far (at most ``keptEventLimit``), when asked for at init: what an
+    /// export (OTLP) sends, even when the file could not be written.
+    public private(set) var keptEvents: [TraceEvent] = []
+    private let keepsEvents: Bool
+    /// How many events are kept in memory at most.
+    public static let keptEventLimit = 20_000
 
     /// Opens (creating with mode 0600, never through a symbolic link) the trace at `path`.
     /// - Parameters:
     ///   - path: the trace file, or nil to record nothing.
     ///   - warn: called at most once with a sentence saying what could not be recorded.
-    public init(path: String?, warn: @escaping (String) -> Void) {
+    ///   - keepEvents: also keep the events in memory (``keptEvents``).
+    public init(path: String?, keepEvents: Bool = false, warn: @escaping (String) -> Void) {
         self.warn = warn
+        self.keepsEvents = keepEvents
         guard let path else { return }
         let fd = spr_open_trace(path)
         if fd < 0 {
@@ -43,6 +51,9 @@ public final class TraceWriter {
 
     /// Appends one event as one line.
     public func append(_ event: TraceEvent) {
+        if keepsEvents && (keptEvents.count < Self.keptEventLimit || ["exit", "tail", "verdict"].contains(event.kind)) {
+            keptEvents.append(event)
+        }
         guard fd >= 0 else { return }
         var line = event.line
         let error = line.withUTF8 { buffer in spr_write_all(fd, buffer.baseAddress!, buffer.count) }

@@ -79,6 +79,15 @@ enum Binaries {
         return scratchPath + "/debug/servicegroup-server"
     }()
 
+    /// The fully static release binary, built on first use with `scripts/build-release.sh` into
+    /// `.build-static` (kept between runs; what `make release` and the benchmark build).
+    static let releaseBinary: String = {
+        let root = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/.."
+        let result = try? run([root + "/scripts/build-release.sh"], timeout: 1800)
+        precondition(result?.status == 0, "cannot build the release binary: \(result?.stderr.suffix(2000) ?? "")")
+        return result!.stdout.split(separator: "\n").last.map(String.init) ?? ""
+    }()
+
     /// A fresh empty directory under the scratch directory.
     static func freshDirectory(_ name: String) -> String {
         let dir = scratch + "/" + name + "-" + String(UInt32.random(in: 0...UInt32.max))

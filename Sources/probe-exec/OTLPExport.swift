@@ -1,0 +1,74 @@
+import CStartupProbe
+import StartupProbe
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `--otlp-file` and `--otlp-endpoint`: the finished run as OpenTelemetry logs. Fails open: what
+/// cannot be exported is said once on stderr and noted in the trace; the exit status never changes.
+enum OTLPExport {
+    static func wanted(_ arguments: EntrypointArguments) -> Bool {
+        arguments.otlpFile != nil || arguments.otlpEndpoint != nil
+    }
+
+    /// Exports `writer`'s events as `arguments` ask, then notes the outcome in the trace.
+    static func run(_ writer: TraceWriter, arguments: EntrypointArguments) {
+        guard wanted(arguments) else { return }
+        let request = OTLPLogs.request(
+            events: writer.keptEvents,
+            serviceName: arguments.serviceName ?? environment("OTEL_SERVICE_NAME"),
+            extraResource: OTLPLogs.resourceAttributes(fromEnvironment: environment("OTEL_RESOURCE_ATTRIBUTES")),
+            version: ProbeExec.version
+        )
+        let text = request.serialized
+        let started = spr_monotonic_ns()
+        var fields: [(String, JSONValue)] = [("records", .int(writer.keptEvents.count))]
+        if let path = arguments.otlpFile {
+            let error = appendLine(text, to: path)
+            fields.append(("file", .string(path)))
+            if error != 0 {
+                let problem = SystemError(error).description
+                fields.append(("file_error", .string(problem)))
+                StandardError.say("cannot write the OTLP file \(path): \(problem); the run is not exported there")
+            }
+        }
+        if let url = arguments.otlpEndpoint, let endpoint = OTLPHTTPExporter.Endpoint(url: url) {
+            let exporter = OTLPHTTPExporter(
+                endpoint: endpoint,
+                timeoutSeconds: arguments.otlpTimeoutSeconds,
+                headers: OTLPHTTPExporter.headers(fromEnvironment: environment("OTEL_EXPORTER_OTLP_HEADERS")),
+                userAgent: "probe-exec/\(ProbeExec.version)"
+            )
+            fields.append(("endpoint", .string(url)))
+            switch exporter.export(text) {
+            case .delivered(let attempts):
+                fields += [("delivered", true), ("attempts", .int(attempts))]
+            case .failed(let problem, let attempts):
+                fields += [("delivered", false), ("attempts", .int(attempts)), ("endpoint_error", .string(problem))]
+                StandardError.say(
+                    "could not export the run to \(url): \(problem) (\(attempts) attempt\(attempts == 1 ? "" : "s")); the exit status is unchanged"
+                )
+            }
+        }
+        let milliseconds = Double(spr_monotonic_ns() - started) / 1e6
+        fields.append(("duration_ms", .number((milliseconds * 1000).rounded() / 1000)))
+        let offset = Double(spr_monotonic_ns() - spr_process_start_ns()) / 1e6
+        writer.append(TraceEvent("otlp_export", at: offset, fields))
+    }
+
+    private static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Appends one line (0600, never through a symbolic link). Returns 0 or an errno value.
+    private static func appendLine(_ text: String, to path: String) -> Int32 {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        var line = text + "\n"
+        return line.withUTF8 { spr_write_all(fd, $0.baseAddress!, $0.count) }
+    }
+}

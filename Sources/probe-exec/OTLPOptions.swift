@@ -1,0 +1,48 @@
+import ArgumentParser
+import StartupProbe
+
+/// `--otlp-file`, `--otlp-endpoint`, `--otlp-timeout`, `--service-name`: the run as OpenTelemetry logs.
+struct OTLPOptions: ParsableArguments {
+    @Option(
+        name: .customLong("otlp-file"),
+        help:
+            "Append the run to this file as OpenTelemetry logs: one OTLP/JSON ExportLogsServiceRequest per line (what a Collector's otlpjsonfile receiver reads)."
+    )
+    var otlpFile: String?
+
+    @Option(
+        name: .customLong("otlp-endpoint"),
+        help:
+            "Send the run as OTLP/HTTP JSON to this Collector when the program has exited, e.g. http://localhost:4318 (path /v1/logs unless given; headers from $OTEL_EXPORTER_OTLP_HEADERS). Never changes the exit status."
+    )
+    var otlpEndpoint: String?
+
+    @Option(
+        name: .customLong("otlp-timeout"),
+        help: "The export to --otlp-endpoint, retries included, ends within SECONDS (default 2)."
+    )
+    var otlpTimeout: Double = 2
+
+    @Option(
+        name: .customLong("service-name"),
+        help: "OpenTelemetry service.name for --otlp-* (default $OTEL_SERVICE_NAME, else the program's file name)."
+    )
+    var serviceName: String?
+
+    func validate() throws {
+        if let otlpEndpoint, OTLPHTTPExporter.Endpoint(url: otlpEndpoint) == nil {
+            throw ValidationError(
+                "--otlp-endpoint takes http://HOST[:PORT][/PATH], not \(otlpEndpoint) (https is not supported: send to a Collector or agent beside the service)"
+            )
+        }
+        guard otlpTimeout > 0 else { throw ValidationError("--otlp-timeout takes more than 0 seconds") }
+    }
+
+    /// Copies the options into the run's arguments.
+    func apply(to arguments: inout EntrypointArguments) {
+        arguments.otlpFile = otlpFile
+        arguments.otlpEndpoint = otlpEndpoint
+        arguments.otlpTimeoutSeconds = otlpTimeout
+        arguments.serviceName = serviceName
+    }
+}

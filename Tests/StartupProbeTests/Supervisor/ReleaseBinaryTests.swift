@@ -1,0 +1,69 @@
+import StartupProbe
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The release binary (`scripts/build-release.sh`, also `make release`) in a root file system
+/// with no C library, no Swift runtime and no libunwind: only it and a static program, as in a
+/// `FROM scratch` image. It must start, wrap the program, keep its status and write a trace with
+/// a symbolised backtrace (libunwind is linked in).
+@Suite(.serialized) struct ReleaseBinaryTests {
+    static let canChroot: Bool =
+        (try? run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", "mount -t tmpfs none /mnt && umount /mnt"]).status)
+        == 0
+
+    /// A root holding only /probe-exec, /bin/tracee (static), /tmp and an empty /proc.
+    static func makeRoot() throws -> String {
+        let root = Binaries.freshDirectory("release-root")
+        for dir in ["bin", "tmp", "proc"] { mkdir(root + "/" + dir, 0o755) }
+        #expect(try run(["/bin/cp", Binaries.releaseBinary, root + "/probe-exec"]).status == 0)
+        #expect(try run(["/bin/cp", Binaries.tracee(["-static"]), root + "/bin/tracee"]).status == 0)
+        return root
+    }
+
+    @Test func isFullyStatic() throws {
+        let ldd = try run(["/usr/bin/ldd", Binaries.releaseBinary])
+        #expect(ldd.stdout.contains("not a dynamic executable") || ldd.stderr.contains("not a dynamic executable"))
+    }
+
+    @Test(.enabled(if: canChroot, "needs unshare -m, mount and chroot (root)"))
+    func runsInARootWithNothingElse() throws {
+        let root = try Self.makeRoot()
+        let found = try run([
+            "/usr/bin/find", root, "-name", "libc.so*", "-o", "-name", "libunwind*", "-o", "-name", "*swift*",
+        ])
+        #expect(found.stdout.isEmpty, "the root holds no C library, libunwind or Swift runtime")
+        let script = """
+            mount -t proc proc \(root)/proc || exit 99
+            exec /usr/sbin/chroot \(root) /probe-exec -o /tmp/t.ndjson -- /bin/tracee segv3
+            """
+        let r = try run(["/usr/bin/unshare", "-m", "-p", "-f", "--mount-proc", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 128 + SIGSEGV, "\(r.stderr)")
+        #expect(r.stderr.contains("probe-exec: `/bin/tracee` was killed by SIGSEGV"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("in `level3` ← `level2` ← `level1` ← `main` (tracee.c:20)"),
+            "backtrace named in the root"
+        )
+        let trace = try TraceReader.read(path: root + "/tmp/t.ndjson")
+        #expect(trace.events.contains { $0.kind == "exec" && $0["ok"]?.boolValue == true })
+        #expect(trace.events.contains { $0.kind == "milestone" && $0["name"]?.stringValue == "main" })
+        let shown = try run([Binaries.probeExec, "show", root + "/tmp/t.ndjson"]).stdout
+        for frame in ["level3", "level2", "level1", "main"] {
+            #expect(shown.contains(" \(frame)+"), "frame \(frame) in \(shown)")
+        }
+    }
+
+    /// Without /proc inside the root (a bare `chroot`): it still runs and keeps the status.
+    @Test(.enabled(if: canChroot, "needs chroot (root)"))
+    func runsInARootWithoutProc() throws {
+        let root = try Self.makeRoot()
+        let r = try run([
+            "/usr/sbin/chroot", root, "/probe-exec", "-o", "/tmp/t.ndjson", "--", "/bin/tracee", "return", "3",
+        ])
+        #expect(r.status == 3, "\(r.stderr)")
+        let trace = try TraceReader.read(path: root + "/tmp/t.ndjson")
+        #expect(trace.events.contains { $0.kind == "exit" && $0["code"]?.intValue == 3 })
+    }
+}
