@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -25,6 +26,9 @@ static int spr_trace_fd = -1;
 static int spr_report_fd = 2;
 static int64_t spr_start_ns;
 static volatile sig_atomic_t spr_in_handler;
+// Fault injection for the re-entrancy test: STARTUPPROBE_FAULT_INJECTION=crash-in-handler makes
+// the handler fault right after its first line (read at install time, never in the handler).
+static int spr_fault_in_handler;
 
 // libunwind's local API, found with dlsym; an unw_cursor_t is a plain array of words.
 typedef struct {
@@ -169,6 +173,9 @@ static void spr_report(int sig, siginfo_t *info, void *context) {
         spr_put(&o, "\n");
     }
     spr_write(spr_report_fd, buffer, (size_t)(o.p - buffer));
+    if (spr_fault_in_handler) {
+        *(volatile int *)8 = 1;  // a crash inside the handler: it must not hang
+    }
 
     if (spr_trace_fd < 0) {
         return;
@@ -269,6 +276,8 @@ int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns) {
     spr_trace_fd = trace_fd;
     spr_report_fd = report_fd;
     spr_start_ns = start_ns;
+    const char *injection = getenv("STARTUPPROBE_FAULT_INJECTION");
+    spr_fault_in_handler = injection != NULL && strcmp(injection, "crash-in-handler") == 0;
     int error = spr_crash_install_altstack();
     if (error != 0) {
         return error;

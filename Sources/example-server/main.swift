@@ -6,6 +6,7 @@
 //   example-server signals          own SIGUSR1 handler, SIGTERM left at its default; waits
 //   example-server dispatch [N]     a DispatchSource for SIGUSR2 in dispatchMain(); exits 0 after N
 //   example-server info | sigign    what start() set up | what a child inherits (SigIgn)
+//   example-server unwinder         the library `_Unwind_RaiseException` binds to
 //   example-server overflow-thread [bare]   stack overflow on a second thread (bare: no altstack)
 import Dispatch
 import Logging
@@ -90,6 +91,23 @@ case "overflow-thread":
     }
     pthread_create(&thread, nil, body, bare ? UnsafeMutableRawPointer(bitPattern: 1) : nil)
     pthread_join(thread, nil)
+case "unwinder":
+    // Which library the process's global scope binds the exception unwinder to, after start()
+    // loaded libunwind: it must still be libgcc_s (no `_Unwind_*` interposition).
+    let address = UInt(bitPattern: dlsym(nil, "_Unwind_RaiseException"))
+    var owner = "unresolved"
+    if let maps = fopen("/proc/self/maps", "r") {
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), maps) != nil {
+            let text = String(cString: line)
+            let range = text.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
+            if range.count == 2, range[0] <= address, address < range[1] {
+                owner = String(text.split(separator: " ", omittingEmptySubsequences: true).last ?? "")
+            }
+        }
+        fclose(maps)
+    }
+    print(owner)
 case "null": Failures.writeThroughNull()
 case "c-null":
     // A null pointer handed to C: the fault is inside the C library's strlen.

@@ -75,6 +75,33 @@ import Glibc
         #expect(shown.stdout.contains("static Failures.loadPort(_:)"), "demangled: \(shown.stdout)")
     }
 
+    /// A fault inside the crash handler itself: the process still dies of SIGSEGV (139), at once.
+    @Test func crashInsideTheHandlerDoesNotHang() throws {
+        let r = try run(
+            [Self.server, "null"],
+            environment: [
+                "PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-reentry"), "SWIFT_BACKTRACE": "enable=no",
+                "STARTUPPROBE_FAULT_INJECTION": "crash-in-handler",
+            ],
+            timeout: 20
+        )
+        #expect(r.status == 139)
+        #expect(r.stderr.contains("StartupProbe: fatal signal 11"), "the first line was out before the second fault")
+    }
+
+    /// Linking the library and loading libunwind (RTLD_LOCAL) leaves C++/Swift exception unwinding
+    /// to libgcc_s: the executable defines no `_Unwind_*`, and the process binds them to libgcc_s.
+    @Test func noUnwindInterposition() throws {
+        let r = try run(
+            [Self.server, "unwinder"],
+            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lib-unw")]
+        )
+        #expect(r.stdout.contains("libgcc_s.so"), "\(r.stdout)")
+        let symbols = try run(["/usr/bin/nm", "--defined-only", Self.server])
+        #expect(symbols.status == 0)
+        #expect(!symbols.stdout.split(separator: "\n").contains { $0.hasSuffix(" _Unwind_RaiseException") })
+    }
+
     /// The Swift runtime's own backtracer (on by default) is chained, not replaced.
     @Test func swiftBacktracerStillRuns() throws {
         let r = try run(
