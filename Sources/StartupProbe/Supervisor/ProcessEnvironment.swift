@@ -26,6 +26,19 @@ public enum ProcessEnvironment {
 
     /// Only the variable names: what a trace may record.
     public static var names: [String] {
-        entries.map { entry in entry.firstIndex(of: "=").map { String(entry[..<$0]) } ?? entry }
+        // Straight from the C strings: only the bytes before `=` become a String (the values,
+        // possibly long, are never copied). Runs before every start: kept cheap.
+        var result: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let length = strchr(entry, Int32(UInt8(ascii: "="))).map { $0 - entry } ?? strlen(entry)
+            result.append(
+                entry.withMemoryRebound(to: UInt8.self, capacity: length) {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                }
+            )
+            pointer += 1
+        }
+        return result
     }
 }

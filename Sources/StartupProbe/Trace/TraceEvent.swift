@@ -48,8 +48,15 @@ public struct TraceEvent: Sendable {
 
     /// The line written to the trace: compact JSON and a newline.
     public var line: String {
-        var out = json.serialized
-        out += "\n"
+        String(decoding: lineBytes, as: UTF8.self)
+    }
+
+    /// ``line`` as UTF-8 bytes, built without an intermediate String.
+    public var lineBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        json.write(to: &out)
+        out.append(UInt8(ascii: "\n"))
         return out
     }
 }

@@ -12,26 +12,30 @@ public enum TraceHistory {
 
     /// The trace files of `program` (its file-name prefix) in `directory`, oldest first.
     public static func files(directory: String, program: String) -> [String] {
-        let prefix = TraceLocation.safeName(program) + "-"
+        let prefix = Array((TraceLocation.safeName(program) + "-").utf8)
+        let suffix = Array(".ndjson".utf8)
         guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
-        var names: [String] = []
+        // Byte-wise (this runs before every start, over every file in the directory).
+        var keyed: [(key: String, name: String)] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard name.hasPrefix(prefix), name.hasSuffix(".ndjson") else { continue }
-            // <program>-<pid>-<time>.ndjson: the rest after the prefix is "<pid>-<time>.ndjson".
-            let rest = name.dropFirst(prefix.count)
-            guard let dash = rest.firstIndex(of: "-"), rest[..<dash].allSatisfy(\.isNumber) else { continue }
-            // Regular files only, without a stat per entry (this runs before every start).
+            // Regular files only, without a stat per entry.
             guard entry.pointee.d_type == UInt8(DT_REG) || entry.pointee.d_type == UInt8(DT_UNKNOWN) else { continue }
-            names.append(name)
-        }
-        // The UTC time stamp (after the last "-") sorts chronologically; the pid does not.
-        let keyed = names.map { name -> (key: Substring, name: String) in
-            let dash = name.lastIndex(of: "-").map { name.index(after: $0) } ?? name.startIndex
-            return (name[dash...], name)
+            let found: (String, String)? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                let name = raw.prefix { $0 != 0 }
+                guard name.count > prefix.count + suffix.count, name.starts(with: prefix),
+                    name.suffix(suffix.count).elementsEqual(suffix)
+                else { return nil }
+                // <program>-<pid>-<time>.ndjson: after the prefix, digits then "-".
+                let rest = name.dropFirst(prefix.count)
+                guard let dash = rest.firstIndex(of: UInt8(ascii: "-")), dash > rest.startIndex,
+                    rest[..<dash].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+                else { return nil }
+                // The UTC time stamp (after the last "-") sorts chronologically; the pid does not.
+                let stamp = name[(name.lastIndex(of: UInt8(ascii: "-"))! + 1)...]
+                return (String(decoding: stamp, as: UTF8.self), String(decoding: name, as: UTF8.self))
+            }
+            if let found { keyed.append(found) }
         }
         return keyed.sorted { $0.key < $1.key }.map { directory + "/" + $0.name }
     }

@@ -52,6 +52,17 @@ public enum TraceLocation {
     /// - Throws: ``SystemError`` when a directory cannot be created, or `ENOTDIR` when the path
     ///   exists and is not a directory (a symbolic link counts as not a directory).
     public static func makeDirectory(_ path: String) throws(SystemError) {
+        // Usually it exists, or only its last component is missing: one mkdir. Else each
+        // component in turn.
+        if mkdir(path, 0o700) != 0 && errno == ENOENT {
+            try makeEachComponent(path)
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw SystemError.current }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw SystemError(ENOTDIR) }
+    }
+
+    private static func makeEachComponent(_ path: String) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
@@ -59,9 +70,6 @@ public enum TraceLocation {
                 throw SystemError.current
             }
         }
-        var info = stat()
-        guard lstat(path, &info) == 0 else { throw SystemError.current }
-        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw SystemError(ENOTDIR) }
     }
 
     /// Checks that a shared-directory path is ours alone: a directory (not a link), owned by us.

@@ -55,8 +55,8 @@ public final class TraceWriter {
             keptEvents.append(event)
         }
         guard fd >= 0 else { return }
-        var line = event.line
-        let error = line.withUTF8 { buffer in spr_write_all(fd, buffer.baseAddress!, buffer.count) }
+        let line = event.lineBytes
+        let error = line.withUnsafeBufferPointer { buffer in spr_write_all(fd, buffer.baseAddress!, buffer.count) }
         if error != 0 {
             fail(
                 "cannot write the trace \(path ?? ""): \(SystemError(error).description); the program runs on, but the rest of its trace is lost"

@@ -13,6 +13,33 @@ import Testing
         #expect(try JSONParser.parse(text) == value)
     }
 
+    /// Every character that could break a line or drive a terminal is escaped, everything else
+    /// passes through; random strings over the tricky ranges read back unchanged.
+    @Test func escapesExactlyTheDangerousCharacters() throws {
+        #expect(
+            JSONValue.string("\u{85}\u{9f}\u{a0}\u{7f}\u{2028}\u{2029}\u{2027}é").serialized
+                == #""\u0085\u009f\#u{a0}\u007f\u2028\u2029\#u{2027}é""#
+        )
+        var generator = SystemRandomNumberGenerator()
+        let pool: [Unicode.Scalar] = [
+            "a", "\"", "\\", "\n", "\u{0}", "\u{1f}", "\u{7f}", "\u{80}", "\u{9f}", "\u{a0}", "é", "\u{2028}",
+            "\u{2029}", "\u{202a}", "😀",
+        ]
+        for _ in 0..<2000 {
+            var text = ""
+            for _ in 0..<Int.random(in: 0...12, using: &generator) {
+                text.unicodeScalars.append(pool.randomElement(using: &generator)!)
+            }
+            let serialized = JSONValue.string(text).serialized
+            #expect(
+                !serialized.unicodeScalars.contains {
+                    $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 || $0.value == 0x2029
+                }
+            )
+            #expect(try JSONParser.parse(serialized) == .string(text))
+        }
+    }
+
     @Test func rejectsMalformedInputWithoutTrapping() {
         for bad in ["", "{", "[1,", "{\"a\"}", "\"\\u12\"", "tru", "1e", "-", "{\"a\":1,}", "\"a\u{1}\"", "[] x"] {
             #expect(throws: JSONParser.Failure.self, "\(bad)") { try JSONParser.parse(bad) }
