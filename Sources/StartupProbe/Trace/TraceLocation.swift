@@ -86,8 +86,9 @@ public enum TraceLocation {
     public static func updateLatest(directory: String, fileName: String) {
         let link = "\(directory)/\(latestName)"
         let temporary = "\(directory)/.\(latestName).\(getpid())"
-        unlink(temporary)
-        guard symlink(fileName, temporary) == 0 else { return }
+        if symlink(fileName, temporary) != 0 {  // a stale one from a dead process with our pid
+            guard errno == EEXIST, unlink(temporary) == 0, symlink(fileName, temporary) == 0 else { return }
+        }
         if rename(temporary, link) != 0 { unlink(temporary) }
     }
 }

@@ -1,6 +1,10 @@
 import StartupProbe
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite struct JSONTests {
     @Test func roundTripsEscapesAndUnicode() throws {
         let value = JSONValue.object([
@@ -53,5 +57,29 @@ import Testing
 
     @Test func surrogatePairsDecode() throws {
         #expect(try JSONParser.parse(#""\ud83d\ude00""#) == .string("😀"))
+    }
+}
+
+/// UTC time stamps by arithmetic agree with the C library's gmtime_r, across centuries.
+@Suite struct TimestampTests {
+    @Test func civilDatesMatchGmtime() {
+        var generator = SystemRandomNumberGenerator()
+        let samples: [Int64] =
+            [0, -1, 86_399, 86_400, 951_782_400, 4_107_542_399, -2_208_988_800]
+            + (0..<5000).map { _ in Int64.random(in: -5_000_000_000...10_000_000_000, using: &generator) }
+        for seconds in samples {
+            var t = time_t(seconds)
+            var expected = tm()
+            gmtime_r(&t, &expected)
+            let c = Timestamp.civil(secondsSinceEpoch: seconds)
+            let got: [Int] = [c.year, c.month, c.day, c.secondOfDay]
+            let hour = Int(expected.tm_hour) * 3600
+            let minute = Int(expected.tm_min) * 60
+            let want: [Int] = [
+                Int(expected.tm_year) + 1900, Int(expected.tm_mon) + 1, Int(expected.tm_mday),
+                hour + minute + Int(expected.tm_sec),
+            ]
+            #expect(got == want, "\(seconds)")
+        }
     }
 }
