@@ -80,10 +80,22 @@ enum Runner {
         options.service = arguments.service
         if arguments.service { options.subreaper = true }  // so what it leaves behind is ours to see
         options.version = ProbeExec.version
+        let path = tracePath(arguments)
+        if arguments.trace == nil, let path {
+            // Pruning old traces and pointing `latest` at this one wait until the program runs.
+            let directory = TraceLocation.directory
+            let fileName = String(path.dropFirst(directory.count + 1))
+            let program = arguments.command[0]
+            let keep = arguments.keepTraces
+            options.afterSpawn = {
+                TraceHistory.prune(directory: directory, program: program, keep: keep)  // this run's included
+                TraceLocation.updateLatest(directory: directory, fileName: fileName)
+            }
+        }
         configure(&options)
 
         let writer = TraceWriter(
-            path: tracePath(arguments),
+            path: path,
             keepEvents: OTLPExport.wanted(arguments),
             warn: StandardError.say
         )
@@ -139,14 +151,13 @@ enum Runner {
             )
             return nil
         }
-        // Bounded history: this run's trace plus the newest keepTraces-1 before it.
-        TraceHistory.prune(directory: directory, program: arguments.command[0], keep: arguments.keepTraces - 1)
+        // Bounded history (this run's trace plus the newest keepTraces-1 before it) and the
+        // `latest` link are kept up after the spawn (SupervisorOptions.afterSpawn).
         let name = TraceLocation.fileName(
             program: arguments.command[0],
             pid: getpid(),
             realtimeNanoseconds: spr_realtime_ns()
         )
-        TraceLocation.updateLatest(directory: directory, fileName: name)
         return "\(directory)/\(name)"
     }
 }

@@ -57,6 +57,7 @@ public final class Supervisor {
                 parentDeathSignal: options.parentDeathSignal ?? 0
             )
         } catch {
+            options.afterSpawn?()
             streams.closeAll()
             let report = RunReport(
                 command: options.command,
@@ -77,6 +78,7 @@ public final class Supervisor {
             return report
         }
         streams.closeWriteEnds()
+        options.afterSpawn?()
         var tracing = TracingFindings()
         if !options.ptrace {
             tracing.state = "off"

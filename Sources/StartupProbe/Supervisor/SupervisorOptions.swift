@@ -58,6 +58,10 @@ public struct SupervisorOptions: Sendable {
     public var tailCapacity = 64 * 1024
     /// The version written into the start event.
     public var version = "unknown"
+    /// Work that can wait until the program has been started (trace-directory housekeeping):
+    /// run once the child has exec'd (or failed to), while it starts up on another core, so it
+    /// never delays the program's start.
+    public var afterSpawn: (@Sendable () -> Void)?
 
     /// Options for running `command`.
     public init(command: [String]) {
