@@ -125,7 +125,8 @@ static void spr_signal_observer(int sig, siginfo_t *info, void *context) {
     pid_t self = getpid();
     int recorded = 0;
     int dispatch_pipe = atomic_load(&spr_dispatch_pipe[sig]);
-    int pass_on = disposition == SPR_DISPOSITION_HANDLER && dispatch_pipe >= 0 && info != NULL;
+    // (Not in a fork of the program: the socket would carry its signal to the parent's libdispatch.)
+    int pass_on = disposition == SPR_DISPOSITION_HANDLER && dispatch_pipe >= 0 && info != NULL && self == spr_owner_pid;
     if (self == spr_owner_pid) {  // a fork of the program inherits the handler, not our reader
         spr_signal_record_t record;
         memset(&record, 0, sizeof(record));
@@ -363,6 +364,18 @@ static int spr_take_over(int sig) {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
         return -1;
+    }
+    // Look once more, just before replacing it: still a signalfd for this signal (not closed and
+    // its number reused by another file since the scan).
+    char link[64];
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", foreign);
+    ssize_t length = readlink(path, link, sizeof(link) - 1);
+    if (length <= 0 || (link[length] = 0, strcmp(link, "anon_inode:[signalfd]") != 0) ||
+        spr_signalfd_mask(foreign) != wanted) {
+        close(pair[0]);
+        close(pair[1]);
+        return 0;
     }
     if (dup3(pair[0], foreign, O_CLOEXEC) < 0) {
         close(pair[0]);
