@@ -146,11 +146,7 @@ struct RunCommand: ParsableCommand {
                 "--map-signal takes FROM:TO signal names or numbers, such as TERM:QUIT, not \(mapping)"
             )
         }
-        if let redact {
-            do { _ = try Regex(redact) } catch {
-                throw ValidationError("--redact is not a valid regular expression: \(error)")
-            }
-        }
+        try Validation.regularExpression(redact, option: "--redact")
         if let gracePeriod, gracePeriod < 0 { throw ValidationError("--grace-period takes 0 or more seconds") }
         if let signalDelay, signalDelay < 0 { throw ValidationError("--signal-delay takes 0 or more milliseconds") }
         for code in remapExitCodes where !(0...255).contains(code) {

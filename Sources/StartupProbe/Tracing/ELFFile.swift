@@ -37,45 +37,53 @@ struct ELFFile {
         let programOffset = ELFFile.u64(header, 32)
         let programEntrySize = Int(ELFFile.u16(header, 54))
         let programCount = Int(ELFFile.u16(header, 56))
-        if programOffset > 0, programEntrySize >= 56, programCount > 0, programCount < 4096 {
-            var table = [UInt8](repeating: 0, count: programCount * programEntrySize)
-            if pread(fd, &table, table.count, off_t(programOffset)) == table.count {
-                for i in 0..<programCount {
-                    let b = i * programEntrySize
-                    segments.append(
-                        (
-                            ELFFile.u32(table, b), ELFFile.u32(table, b + 4), ELFFile.u64(table, b + 8),
-                            ELFFile.u64(table, b + 16),
-                            ELFFile.u64(table, b + 32), ELFFile.u64(table, b + 40)
-                        )
+        if let table = ELFFile.readTable(
+            fd,
+            offset: programOffset,
+            entrySize: programEntrySize,
+            count: programCount,
+            minimumEntrySize: 56,
+            maximumCount: 4096
+        ) {
+            for i in 0..<programCount {
+                let b = i * programEntrySize
+                segments.append(
+                    (
+                        ELFFile.u32(table, b), ELFFile.u32(table, b + 4), ELFFile.u64(table, b + 8),
+                        ELFFile.u64(table, b + 16),
+                        ELFFile.u64(table, b + 32), ELFFile.u64(table, b + 40)
                     )
-                }
+                )
             }
         }
         let sectionOffset = ELFFile.u64(header, 40)
         let sectionEntrySize = Int(ELFFile.u16(header, 58))
         let sectionCount = Int(ELFFile.u16(header, 60))
-        if sectionOffset > 0, sectionEntrySize >= 64, sectionCount > 0, sectionCount < 65536 {
-            var table = [UInt8](repeating: 0, count: sectionCount * sectionEntrySize)
-            if pread(fd, &table, table.count, off_t(sectionOffset)) == table.count {
-                var nameOffsets: [Int] = []
-                for i in 0..<sectionCount {
-                    let base = i * sectionEntrySize
-                    sections.append(
-                        (
-                            ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
-                            ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
-                        )
+        if let table = ELFFile.readTable(
+            fd,
+            offset: sectionOffset,
+            entrySize: sectionEntrySize,
+            count: sectionCount,
+            minimumEntrySize: 64,
+            maximumCount: 65536
+        ) {
+            var nameOffsets: [Int] = []
+            for i in 0..<sectionCount {
+                let base = i * sectionEntrySize
+                sections.append(
+                    (
+                        ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
+                        ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
                     )
-                    nameOffsets.append(Int(ELFFile.u32(table, base)))
-                    sectionFlags.append(ELFFile.u64(table, base + 8))
-                }
-                let namesIndex = Int(ELFFile.u16(header, 62))
-                if namesIndex < sections.count, sections[namesIndex].size < 1 << 24,
-                    let names = read(offset: sections[namesIndex].offset, count: Int(sections[namesIndex].size))
-                {
-                    sectionNames = nameOffsets.map { DWARFReader.string(in: names, at: UInt64($0)) }
-                }
+                )
+                nameOffsets.append(Int(ELFFile.u32(table, base)))
+                sectionFlags.append(ELFFile.u64(table, base + 8))
+            }
+            let namesIndex = Int(ELFFile.u16(header, 62))
+            if namesIndex < sections.count, sections[namesIndex].size < 1 << 24,
+                let names = read(offset: sections[namesIndex].offset, count: Int(sections[namesIndex].size))
+            {
+                sectionNames = nameOffsets.map { DWARFReader.string(in: names, at: UInt64($0)) }
             }
         }
     }
@@ -243,6 +251,21 @@ struct ELFFile {
             }
         }
         return nil
+    }
+
+    /// A header table (program or section headers): `count` entries of `entrySize` bytes at
+    /// `offset`, or nil when the header's numbers are implausible or the file is short.
+    private static func readTable(
+        _ fd: Int32,
+        offset: UInt64,
+        entrySize: Int,
+        count: Int,
+        minimumEntrySize: Int,
+        maximumCount: Int
+    ) -> [UInt8]? {
+        guard offset > 0, entrySize >= minimumEntrySize, count > 0, count < maximumCount else { return nil }
+        var table = [UInt8](repeating: 0, count: count * entrySize)
+        return pread(fd, &table, table.count, off_t(offset)) == table.count ? table : nil
     }
 
     private func read(offset: UInt64, count: Int) -> [UInt8]? {
