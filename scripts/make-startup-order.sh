@@ -13,15 +13,19 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 strip --strip-debug -o "$work/probe-exec" "$binary"  # valgrind 3.19 cannot read its DWARF 5
 export PROBE_EXEC_TRACE_DIR="$work/traces"
+# In order of importance: the first run's functions come first in the file (the untraced start
+# of a program, then the traced one, a failing program, a shell).
+index=0
 for run in "--no-ptrace -- /bin/true" "-- /bin/true" "-- /bin/false" "-- sh -c exit" "--no-ptrace -- /bin/sh -c exit"; do
+    index=$((index + 1))
     # shellcheck disable=SC2086
-    valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.%p" "$work/probe-exec" $run \
+    valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.$index" "$work/probe-exec" $run \
         >/dev/null 2>&1 || true
 done
 python3 - "$work" scripts/startup.order <<'PY'
 import glob, re, sys
 names, seen = [], set()
-for path in sorted(glob.glob(sys.argv[1] + "/callgrind.*")):
+for path in sorted(glob.glob(sys.argv[1] + "/callgrind.*"), key=lambda p: int(p.rsplit(".", 1)[1])):
     for line in open(path, errors="replace"):
         m = re.match(r"^c?fn=\(\d+\) (.+)$", line)
         if m:
