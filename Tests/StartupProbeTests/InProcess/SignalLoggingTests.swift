@@ -72,9 +72,11 @@ import Glibc
 
     /// swift-service-lifecycle: SIGTERM triggers the graceful shutdown (the service's shutdown
     /// hook runs, the group ends, exit 0) and the sender is logged.
-    @Test func serviceGroupShutsDownGracefullyAndTheSenderIsLogged() throws {
+    @Test(arguments: [false, true]) func serviceGroupShutsDownGracefullyAndTheSenderIsLogged(startLate: Bool) throws {
         let dir = Binaries.freshDirectory("siglog-group")
-        let server = try ChildProcess([Binaries.serviceGroupServer], environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        var environment = ["PROBE_EXEC_TRACE_DIR": dir]
+        if startLate { environment["START_PROBE_LATE"] = "1" }  // start() after the group's DispatchSource
+        let server = try ChildProcess([Binaries.serviceGroupServer], environment: environment)
         #expect(server.readLine() == "worker: running")
         #expect(server.waitForError(containing: "SIGTERM is read by a DispatchSource"))
         let term = try Self.send("TERM", to: server.pid)
