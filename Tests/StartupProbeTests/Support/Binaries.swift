@@ -65,6 +65,11 @@ enum Binaries {
     static let serviceGroupServer: String = {
         let root = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
         let scratchPath = root + "/../.build-servicegroup"
+        // SwiftPM keeps the plan of an earlier build of this package and does not see source files
+        // added to StartupProbe (a path dependency) since: dropping the plan makes it look again,
+        // and the object files it has stay.
+        unlink(scratchPath + "/debug.yaml")
+        unlink(scratchPath + "/x86_64-unknown-linux-gnu/debug/description.json")
         let result = try? run(
             [
                 "/usr/bin/env", "swift", "build", "--package-path", root + "/Fixtures/ServiceGroupServer",
