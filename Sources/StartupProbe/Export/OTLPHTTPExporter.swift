@@ -153,20 +153,19 @@ private final class Attempts: @unchecked Sendable {  // `attempted` is read only
             return .problem("cannot resolve \(e.host): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(found) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .problem("socket: \(SystemError.current)") }
-        defer { close(fd) }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        if connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
-            guard errno == EINPROGRESS else {
-                return .problem("cannot connect to \(e.host):\(e.port): \(SystemError.current)")
+        // Each address in turn (`localhost` is ::1 and 127.0.0.1; a Collector may listen on one).
+        var fd: Int32 = -1
+        var problem = ""
+        var address: UnsafeMutablePointer<addrinfo>? = first
+        while let candidate = address, fd < 0 {
+            address = candidate.pointee.ai_next
+            switch connected(candidate.pointee) {
+            case .success(let socketFD): fd = socketFD
+            case .failure(let error): problem = error.reason
             }
-            guard wait(fd, for: Int16(POLLOUT)) else { return .problem("connecting to \(e.host):\(e.port) timed out") }
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-            if error != 0 { return .problem("cannot connect to \(e.host):\(e.port): \(SystemError(error))") }
         }
+        guard fd >= 0 else { return .problem(problem) }
+        defer { close(fd) }
         var sent = 0
         while sent < request.count {
             guard wait(fd, for: Int16(POLLOUT)) else { return .problem("sending timed out") }
@@ -194,6 +193,35 @@ private final class Attempts: @unchecked Sendable {  // `attempted` is read only
             return .problem("not an HTTP answer from \(e.host):\(e.port)")
         }
         return .status(status)
+    }
+
+    private struct ConnectFailure: Error {
+        let reason: String
+    }
+
+    /// A connected non-blocking socket to `address`, or why not.
+    private func connected(_ address: addrinfo) -> Result<Int32, ConnectFailure> {
+        let e = exporter.endpoint
+        let fd = socket(address.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(ConnectFailure(reason: "socket: \(SystemError.current)")) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var error: Int32 = 0
+        if connect(fd, address.ai_addr, address.ai_addrlen) != 0 {
+            if errno != EINPROGRESS {
+                error = errno
+            } else if !wait(fd, for: Int16(POLLOUT)) {
+                close(fd)
+                return .failure(ConnectFailure(reason: "connecting to \(e.host):\(e.port) timed out"))
+            } else {
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            }
+        }
+        guard error == 0 else {
+            close(fd)
+            return .failure(ConnectFailure(reason: "cannot connect to \(e.host):\(e.port): \(SystemError(error))"))
+        }
+        return .success(fd)
     }
 
     /// Polls until `fd` is ready or the deadline passes.

@@ -70,7 +70,8 @@ import Glibc
         let dir = Binaries.freshDirectory("otlp-endpoint")
         let r = try run(
             [
-                Binaries.probeExec, "-o", dir + "/t.ndjson", "--otlp-endpoint", "http://127.0.0.1:\(receiver.port)",
+                // localhost: ::1 and 127.0.0.1; the receiver listens on the second only.
+                Binaries.probeExec, "-o", dir + "/t.ndjson", "--otlp-endpoint", "http://localhost:\(receiver.port)",
                 "--service-name", "api", "--", Binaries.fixture, "exit", "0",
             ]
         )
