@@ -70,7 +70,8 @@ import Glibc
         let dir = Binaries.freshDirectory("otlp-endpoint")
         let r = try run(
             [
-                // localhost: ::1 and 127.0.0.1; the receiver listens on the second only.
+                // A host name, resolved in the export thread (where localhost is ::1 first, the
+                // receiver on 127.0.0.1 is reached by the next address).
                 Binaries.probeExec, "-o", dir + "/t.ndjson", "--otlp-endpoint", "http://localhost:\(receiver.port)",
                 "--service-name", "api", "--", Binaries.fixture, "exit", "0",
             ]
