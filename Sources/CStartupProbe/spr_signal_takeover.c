@@ -188,31 +188,28 @@ int spr_take_over(int sig) {
     return 1;
 }
 
-/// Reads one signal from our own signalfd for `sig`, reports it, and passes it to libdispatch.
-void spr_pass_on(int sig) {
-    struct signalfd_siginfo info;
-    if (read(spr_own_signalfd[sig], &info, sizeof(info)) != (ssize_t)sizeof(info)) {
-        return;
+int spr_read_taken_over(int sig, spr_signal_record_t *record, struct signalfd_siginfo *info) {
+    if (read(spr_own_signalfd[sig], info, sizeof(*info)) != (ssize_t)sizeof(*info)) {
+        return 0;
     }
-    spr_signal_record_t record;
-    memset(&record, 0, sizeof(record));
-    record.signal = (int32_t)info.ssi_signo;
-    record.code = info.ssi_code;
-    if (info.ssi_code <= 0) {
-        record.sender_pid = (int32_t)info.ssi_pid;
-        record.sender_uid = info.ssi_uid;
-        if (info.ssi_pid > 0) {
-            spr_read_comm((pid_t)info.ssi_pid, record.sender_comm, sizeof(record.sender_comm));
+    memset(record, 0, sizeof(*record));
+    record->signal = (int32_t)info->ssi_signo;
+    record->code = info->ssi_code;
+    if (info->ssi_code <= 0) {
+        record->sender_pid = (int32_t)info->ssi_pid;
+        record->sender_uid = info->ssi_uid;
+        if (info->ssi_pid > 0) {
+            spr_read_comm((pid_t)info->ssi_pid, record->sender_comm, sizeof(record->sender_comm));
         }
     }
-    record.pid = getpid();
-    record.tid = 0;  // not delivered to a thread: read from a signalfd
-    record.disposition = SPR_DISPOSITION_HANDLER;
+    record->pid = getpid();
+    record->tid = 0;  // not delivered to a thread: read from a signalfd
+    record->disposition = SPR_DISPOSITION_HANDLER;
+    record->pass_on = 1;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    record.monotonic_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-    spr_callback(&record, sig, spr_callback_context);
-    spr_send_to_dispatch(sig, &info);
+    record->monotonic_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    return 1;
 }
 
 /// Passes one signal on to libdispatch through the socket that took its signalfd's place.

@@ -30,8 +30,14 @@ static atomic_int spr_ending[SPR_MAX_SIGNAL];    // its default action is ending
 static int spr_record_pipe[2] = {-1, -1};
 static int spr_ack_pipe[2] = {-1, -1};
 static pid_t spr_owner_pid;
-spr_signal_callback_t spr_callback;
-void *spr_callback_context;
+static spr_signal_callback_t spr_callback;
+static void *spr_callback_context;
+// Reader -> logger: records to log, in order (the write end is non-blocking: when the logger is
+// that far behind, a record goes unlogged rather than the reader waiting). Logger -> reader: a
+// byte after each record logged, with spr_logged_sequence set.
+static int spr_log_pipe[2] = {-1, -1};
+static int spr_logged_pipe[2] = {-1, -1};
+static atomic_uint spr_logged_sequence;
 
 static void spr_signal_observer(int sig, siginfo_t *info, void *context);
 
@@ -235,90 +241,234 @@ static int spr_wrap(int sig) {
     return 1;
 }
 
+// ---- the logger thread: the only caller of the Swift callback ----
+
+static void *spr_signal_logger(void *unused) {
+    (void)unused;
+    for (;;) {
+        spr_signal_record_t record;
+        ssize_t got = read(spr_log_pipe[0], &record, sizeof(record));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got != (ssize_t)sizeof(record)) {
+            return NULL;
+        }
+        if (record.notice != 0) {
+            spr_callback(NULL, record.notice, spr_callback_context);
+        } else {
+            spr_callback(&record, record.signal, spr_callback_context);
+        }
+        atomic_store(&spr_logged_sequence, record.sequence);
+        (void)!write(spr_logged_pipe[1], "", 1);
+        if (record.disposition == SPR_DISPOSITION_DEFAULT_FATAL || record.disposition == SPR_DISPOSITION_DEFAULT_STOP) {
+            (void)!write(spr_ack_pipe[1], "", 1);  // the handler waits for this before the default action
+        }
+    }
+}
+
+// ---- the reader thread: records in, signals passed on, dispositions watched ----
+
+#define SPR_PASS_ON_WAIT_NS (100 * 1000000LL)
+#define SPR_PENDING_MAX 256
+
+/// Signals for libdispatch waiting for their log line (at most 100 ms), oldest first.
+typedef struct {
+    int signal;
+    uint32_t sequence;
+    int64_t deadline_ns;
+    struct signalfd_siginfo info;
+} spr_pending_t;
+
+typedef struct {
+    spr_pending_t items[SPR_PENDING_MAX];
+    int head;
+    int count;
+    uint32_t next_sequence;
+} spr_reader_state_t;
+
+static int64_t spr_now_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/// Hands `record` to the logger; returns its sequence number, or 0 when the logger is too far
+/// behind to take it (then nothing waits for it).
+static uint32_t spr_log(spr_reader_state_t *state, spr_signal_record_t *record) {
+    record->sequence = ++state->next_sequence;
+    if (record->sequence == 0) {
+        record->sequence = ++state->next_sequence;  // 0 means "not logged"
+    }
+    ssize_t written = write(spr_log_pipe[1], record, sizeof(*record));
+    return written == (ssize_t)sizeof(*record) ? record->sequence : 0;
+}
+
+static void spr_notice(spr_reader_state_t *state, int code) {
+    spr_signal_record_t record;
+    memset(&record, 0, sizeof(record));
+    record.notice = code;
+    (void)spr_log(state, &record);
+}
+
+/// Logs a signal for libdispatch, and passes it on once logged (see spr_flush_pending).
+static void spr_log_then_pass_on(spr_reader_state_t *state, spr_signal_record_t *record,
+                                 const struct signalfd_siginfo *info) {
+    uint32_t sequence = spr_log(state, record);
+    if (sequence == 0 || state->count == SPR_PENDING_MAX) {
+        spr_send_to_dispatch(record->signal, info);
+        return;
+    }
+    spr_pending_t *item = &state->items[(state->head + state->count) % SPR_PENDING_MAX];
+    item->signal = record->signal;
+    item->sequence = sequence;
+    item->deadline_ns = spr_now_ns() + SPR_PASS_ON_WAIT_NS;
+    item->info = *info;
+    state->count++;
+}
+
+/// Passes on, in order, the waiting signals that are logged or have waited 100 ms.
+static void spr_flush_pending(spr_reader_state_t *state) {
+    uint32_t logged = atomic_load(&spr_logged_sequence);
+    int64_t now = spr_now_ns();
+    while (state->count > 0) {
+        spr_pending_t *item = &state->items[state->head];
+        if ((int32_t)(logged - item->sequence) < 0 && now < item->deadline_ns) {
+            break;
+        }
+        spr_send_to_dispatch(item->signal, &item->info);
+        state->head = (state->head + 1) % SPR_PENDING_MAX;
+        state->count--;
+    }
+}
+
+static void spr_take_record(spr_reader_state_t *state) {
+    spr_signal_record_t record;
+    if (read(spr_record_pipe[0], &record, sizeof(record)) != (ssize_t)sizeof(record)) {
+        return;
+    }
+    if (!record.pass_on) {
+        (void)spr_log(state, &record);
+        return;
+    }
+    struct signalfd_siginfo info;  // what libdispatch's own signalfd would have read
+    memset(&info, 0, sizeof(info));
+    info.ssi_signo = (uint32_t)record.signal;
+    info.ssi_code = record.code;
+    info.ssi_pid = (uint32_t)record.sender_pid;
+    info.ssi_uid = record.sender_uid;
+    spr_log_then_pass_on(state, &record, &info);
+}
+
+/// Puts the observer back in front of handlers installed since, and takes over libdispatch's
+/// signalfd where it reads one of ours.
+static void spr_watch_dispositions(spr_reader_state_t *state, int *take_over_tries, int first_tick) {
+    for (int sig = 1; sig < SPR_MAX_SIGNAL; sig++) {
+        if (!atomic_load(&spr_watched[sig]) || atomic_load(&spr_ending[sig])) {
+            continue;
+        }
+        int wrapped = spr_wrap(sig);
+        if (wrapped != 0) {
+            spr_notice(state, wrapped > 0 ? sig : -sig);
+        }
+        // A handler that is not the default, put in front of us since: libdispatch's, if a
+        // signalfd of its own reads the signal too. Its registration may still be under way,
+        // so look again on the next ticks (50 of them at most).
+        struct sigaction previous = spr_previous[sig][atomic_load(&spr_previous_slot[sig])];
+        int handler = (previous.sa_flags & SA_SIGINFO) || (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN);
+        if ((wrapped > 0 || first_tick) && handler) {
+            take_over_tries[sig] = 50;
+        }
+        if (take_over_tries[sig] > 0 && atomic_load(&spr_observed[sig])) {
+            take_over_tries[sig]--;
+            int taken = spr_take_over(sig);
+            if (taken != 0) {
+                take_over_tries[sig] = 0;
+                spr_notice(state, taken > 0 ? 1000 + sig : -(1000 + sig));
+            }
+        }
+    }
+}
+
 static void *spr_signal_reader(void *unused) {
     (void)unused;
-    struct timespec started;
-    clock_gettime(CLOCK_MONOTONIC, &started);
+    static spr_reader_state_t state;
+    int64_t started = spr_now_ns();
+    int64_t next_watch = started;
     int take_over_tries[SPR_MAX_SIGNAL] = {0};
     int first_tick = 1;
     for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int timeout = now.tv_sec - started.tv_sec < 2 ? 20 : 250;
-        struct pollfd polled[SPR_MAX_SIGNAL + 1];
-        int signal_of[SPR_MAX_SIGNAL + 1];
-        int count = 1;
+        int64_t now = spr_now_ns();
+        if (now >= next_watch) {
+            spr_watch_dispositions(&state, take_over_tries, first_tick);
+            first_tick = 0;
+            next_watch = now + (now - started < 2000000000LL ? 20000000LL : 250000000LL);
+        }
+        int64_t wake = next_watch;
+        if (state.count > 0 && state.items[state.head].deadline_ns < wake) {
+            wake = state.items[state.head].deadline_ns;
+        }
+        struct pollfd polled[SPR_MAX_SIGNAL + 2];
+        int signal_of[SPR_MAX_SIGNAL + 2];
+        int count = 2;
         polled[0] = (struct pollfd){.fd = spr_record_pipe[0], .events = POLLIN};
+        polled[1] = (struct pollfd){.fd = spr_logged_pipe[0], .events = POLLIN};
         for (int sig = 1; sig < SPR_MAX_SIGNAL; sig++) {
             if (spr_own_signalfd[sig] >= 0) {
                 signal_of[count] = sig;
                 polled[count++] = (struct pollfd){.fd = spr_own_signalfd[sig], .events = POLLIN};
             }
         }
-        int ready = poll(polled, (nfds_t)count, timeout);
-        for (int i = 1; ready > 0 && i < count; i++) {
-            if (polled[i].revents & POLLIN) {
-                spr_pass_on(signal_of[i]);
-            }
+        int64_t wait_ms = (wake - now) / 1000000 + 1;
+        int ready = poll(polled, (nfds_t)count, wait_ms > 0 ? (int)wait_ms : 0);
+        if (ready > 0 && (polled[1].revents & POLLIN)) {
+            char drained[64];
+            (void)!read(spr_logged_pipe[0], drained, sizeof(drained));
         }
         if (ready > 0 && (polled[0].revents & POLLIN)) {
+            spr_take_record(&state);
+        }
+        for (int i = 2; ready > 0 && i < count; i++) {
             spr_signal_record_t record;
-            ssize_t got = read(spr_record_pipe[0], &record, sizeof(record));
-            if (got == (ssize_t)sizeof(record)) {
-                spr_callback(&record, record.signal, spr_callback_context);
-                if (record.pass_on) {
-                    struct signalfd_siginfo passed;
-                    memset(&passed, 0, sizeof(passed));
-                    passed.ssi_signo = (uint32_t)record.signal;
-                    passed.ssi_code = record.code;
-                    passed.ssi_pid = (uint32_t)record.sender_pid;
-                    passed.ssi_uid = record.sender_uid;
-                    spr_send_to_dispatch(record.signal, &passed);
-                }
-                if (record.disposition == SPR_DISPOSITION_DEFAULT_FATAL ||
-                    record.disposition == SPR_DISPOSITION_DEFAULT_STOP) {
-                    (void)!write(spr_ack_pipe[1], "", 1);
-                }
-            }
-            continue;
-        }
-        for (int sig = 1; sig < SPR_MAX_SIGNAL; sig++) {
-            if (!atomic_load(&spr_watched[sig]) || atomic_load(&spr_ending[sig])) {
-                continue;
-            }
-            int wrapped = spr_wrap(sig);
-            if (wrapped != 0) {
-                spr_callback(NULL, wrapped > 0 ? sig : -sig, spr_callback_context);
-            }
-            // A handler that is not the default, put in front of us since: libdispatch's, if a
-            // signalfd of its own reads the signal too. Its registration may still be under way,
-            // so look again on the next ticks (50 of them at most).
-            struct sigaction previous = spr_previous[sig][atomic_load(&spr_previous_slot[sig])];
-            int handler = (previous.sa_flags & SA_SIGINFO) || (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN);
-            if ((wrapped > 0 || first_tick) && handler) {
-                take_over_tries[sig] = 50;
-            }
-            if (take_over_tries[sig] > 0 && atomic_load(&spr_observed[sig])) {
-                take_over_tries[sig]--;
-                int taken = spr_take_over(sig);
-                if (taken != 0) {
-                    take_over_tries[sig] = 0;
-                    spr_callback(NULL, taken > 0 ? 1000 + sig : -(1000 + sig), spr_callback_context);
-                }
+            struct signalfd_siginfo info;
+            if ((polled[i].revents & POLLIN) && spr_read_taken_over(signal_of[i], &record, &info)) {
+                spr_log_then_pass_on(&state, &record, &info);
             }
         }
-        first_tick = 0;
+        spr_flush_pending(&state);
     }
     return NULL;
+}
+
+/// Starts a thread with every signal blocked (no handler ever runs on it: the observer waits for
+/// the logger when the default action is fatal, and must never wait for itself).
+static int spr_start_thread(void *(*body)(void *), const char *name) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attributes, 256 * 1024);
+    pthread_t thread;
+    int error = pthread_create(&thread, &attributes, body, NULL);
+    pthread_attr_destroy(&attributes);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (error == 0) {
+        pthread_setname_np(thread, name);
+    }
+    return error;
 }
 
 int spr_signals_observe(const int *signals, int count, spr_signal_callback_t callback, void *context) {
     if (spr_callback != NULL) {
         return EALREADY;
     }
-    if (pipe2(spr_record_pipe, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(spr_ack_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (pipe2(spr_record_pipe, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(spr_ack_pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
+        pipe2(spr_log_pipe, O_CLOEXEC) != 0 || pipe2(spr_logged_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         return errno;
     }
+    (void)fcntl(spr_log_pipe[1], F_SETFL, O_NONBLOCK);  // the reader never blocks on the logger
     spr_owner_pid = getpid();
     spr_takeover_reset();
     spr_callback = callback;
@@ -333,23 +483,8 @@ int spr_signals_observe(const int *signals, int count, spr_signal_callback_t cal
             return errno;
         }
     }
-    // The reader starts with every signal blocked, so no handler ever runs on it (the observer
-    // waits for the reader when the default action is fatal: it must never wait for itself).
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attributes, 256 * 1024);
-    pthread_t thread;
-    int error = pthread_create(&thread, &attributes, spr_signal_reader, NULL);
-    pthread_attr_destroy(&attributes);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (error == 0) {
-        pthread_setname_np(thread, "startupprobe-sig");
-    }
-    return error;
+    int error = spr_start_thread(spr_signal_logger, "startupprobe-log");
+    return error != 0 ? error : spr_start_thread(spr_signal_reader, "startupprobe-sig");
 }
 
 int spr_signals_is_observed(int signal) {

@@ -18,16 +18,14 @@
 extern int spr_own_signalfd[SPR_MAX_SIGNAL];
 extern atomic_int spr_dispatch_pipe[SPR_MAX_SIGNAL];
 
-/// The Swift side's callback and its context (set once by spr_signals_observe).
-extern spr_signal_callback_t spr_callback;
-extern void *spr_callback_context;
 
 /// Empties the take-over state (before the reader thread starts).
 void spr_takeover_reset(void);
 /// Takes over libdispatch's signalfd for `sig`: 1 done (or already), 0 none found (yet), -1 failed.
 int spr_take_over(int sig);
-/// Reads one signal from our signalfd for `sig`, reports it, passes it on to libdispatch.
-void spr_pass_on(int sig);
+/// Reads one signal from our signalfd for `sig` into a record (to log, then pass on) and the
+/// siginfo libdispatch gets. Returns 0 when there was none.
+int spr_read_taken_over(int sig, spr_signal_record_t *record, struct signalfd_siginfo *info);
 /// Passes one signal on to libdispatch through the socket that took its signalfd's place.
 void spr_send_to_dispatch(int sig, const struct signalfd_siginfo *info);
 /// The signalfd_siginfo libdispatch would have read for `info` (async-signal-safe).

@@ -39,9 +39,11 @@ typedef struct {
     int32_t pid;          ///< the receiving process (a fork of the program inherits the handler)
     int32_t tid;          ///< the thread it was delivered to
     int32_t disposition;  ///< SPR_DISPOSITION_*
-    int32_t pass_on;      ///< 1: the reader passes it on to libdispatch after logging it (taken over)
+    int32_t pass_on;      ///< 1: to be passed on to libdispatch (taken over), once logged
     int64_t monotonic_ns; ///< CLOCK_MONOTONIC at delivery
-    char sender_comm[24]; ///< /proc/PID/comm of the sender read in the handler (it may exit right after), or ""
+    uint32_t sequence;    ///< set by the reader thread: order of logging
+    int32_t notice;       ///< not a signal: a change to report (the callback's `signal` value)
+    char sender_comm[16]; ///< /proc/PID/comm of the sender (TASK_COMM_LEN), read in the handler before it can exit, or ""
 } spr_signal_record_t;
 
 /// Called on the reader thread for each record. With `record == NULL`, `signal` says what changed:
@@ -49,11 +51,15 @@ typedef struct {
 /// libdispatch's signalfd for N was taken over (see spr_signals.c); negative: that failed.
 typedef void (*spr_signal_callback_t)(const spr_signal_record_t *_Nullable record, int signal, void *_Nullable context);
 
-/// Wraps the dispositions of `signals` (SIG_IGN ones excepted) and starts the reader thread, which
-/// calls `callback` for each record and re-checks the dispositions every 20 ms for two seconds,
-/// then every 250 ms. When the wrapped disposition is the default fatal action, the handler waits
-/// (at most 250 ms) until `callback` has returned, so the log line is out before the process ends.
-/// Returns 0 or an errno value. Call once, outside any handler.
+/// Wraps the dispositions of `signals` (SIG_IGN ones excepted) and starts two threads: the reader,
+/// which takes the handler's records (and signals taken over from libdispatch), re-checks the
+/// dispositions every 20 ms for two seconds then every 250 ms, and passes signals on to
+/// libdispatch; and the logger, which calls `callback` for each record. The reader never waits on
+/// `callback` for long: a signal for libdispatch is passed on once logged or after 100 ms,
+/// whichever comes first, so a Logger that blocks (a full stderr pipe) delays the program's own
+/// handling by 100 ms at most. When the wrapped disposition is the default fatal action, the
+/// handler waits (at most 250 ms) until `callback` has returned, so the log line is out before
+/// the process ends. Returns 0 or an errno value. Call once, outside any handler.
 int spr_signals_observe(const int *signals, int count, spr_signal_callback_t callback, void *_Nullable context);
 
 /// Whether `signal` is currently observed (wrapped, not ignored).
