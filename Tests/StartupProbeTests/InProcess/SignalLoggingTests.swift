@@ -18,6 +18,18 @@ import Glibc
         return (sender, shell)
     }
 
+    /// example-server with a DispatchSource for SIGUSR2 (exiting after `count`), once StartupProbe
+    /// reads SIGUSR2 ahead of libdispatch.
+    static func dispatchServer(exitingAfter count: Int) throws -> ChildProcess {
+        let server = try ChildProcess(
+            [Self.server, "dispatch", String(count)],
+            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("siglog-dispatch"), "LOG_LEVEL": "debug"]
+        )
+        #expect(server.readLine() == "ready")
+        #expect(server.waitForError(containing: "SIGUSR2 is read by a DispatchSource"))
+        return server
+    }
+
     @Test func ownHandlerStillRunsAndTheDefaultActionStillEndsTheProgram() throws {
         let dir = Binaries.freshDirectory("siglog-own")
         let server = try ChildProcess(
@@ -49,12 +61,7 @@ import Glibc
     /// libdispatch reads a DispatchSource's signal from a signalfd of its own; every one of 20
     /// signals must reach the source once and be logged once.
     @Test func dispatchSourceGetsEverySignalAndEachIsLogged() throws {
-        let server = try ChildProcess(
-            [Self.server, "dispatch", "20"],
-            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("siglog-dispatch"), "LOG_LEVEL": "debug"]
-        )
-        #expect(server.readLine() == "ready")
-        #expect(server.waitForError(containing: "SIGUSR2 is read by a DispatchSource"))
+        let server = try Self.dispatchServer(exitingAfter: 20)
         var senders: [Int32] = []
         for n in 1...20 {
             let sent = try Self.send("USR2", to: server.pid)
@@ -76,12 +83,7 @@ import Glibc
     /// program goes on (one more signal afterwards reaches the source), and the default action of
     /// SIGTERM still ends it.
     @Test func floodOfSignalsAtADispatchSource() throws {
-        let server = try ChildProcess(
-            [Self.server, "dispatch", "1000000"],
-            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("siglog-flood"), "LOG_LEVEL": "debug"]
-        )
-        #expect(server.readLine() == "ready")
-        #expect(server.waitForError(containing: "SIGUSR2 is read by a DispatchSource"))
+        let server = try Self.dispatchServer(exitingAfter: 1_000_000)
         let flood = try run([
             "/bin/sh", "-c", "i=0; while [ $i -lt 2000 ]; do kill -USR2 \(server.pid) || exit 1; i=$((i+1)); done",
         ])
