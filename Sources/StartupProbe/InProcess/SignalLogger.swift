@@ -81,14 +81,14 @@ final class SignalLogger: @unchecked Sendable {  // immutable after init; used o
             )
         } else if signal < -1000 {
             logger.warning(
-                "StartupProbe: cannot read \(SignalName.name(-signal - 1000)) ahead of libdispatch (\(SystemError.current)); its sender may go unlogged"
+                "StartupProbe: cannot read \(SignalName.name(-signal - 1000)) ahead of libdispatch (a signalfd, socket or epoll call failed); its sender may go unlogged"
             )
         } else if signal > 0 {
             logger.debug(
                 "StartupProbe: the handler of \(SignalName.name(signal)) was replaced (by libdispatch or the program); observing it again, in front of the new one"
             )
         } else {
-            logger.warning("StartupProbe: cannot observe \(SignalName.name(-signal)) again: \(SystemError.current)")
+            logger.warning("StartupProbe: cannot observe \(SignalName.name(-signal)) again (sigaction failed)")
         }
     }
 
