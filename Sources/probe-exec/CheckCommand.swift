@@ -47,7 +47,7 @@ struct CheckCommand: ParsableCommand {
             throw ValidationError("say when it is ready: --ready-port PORT and/or --ready-line REGEX")
         }
         if let readyPort, !(1...65535).contains(readyPort) { throw ValidationError("--ready-port takes 1 to 65535") }
-        try Validation.regularExpression(readyLine, option: "--ready-line")
+        try Validation.check(readyLine.flatMap { OptionRules.regularExpression($0, option: "--ready-line") })
         guard timeout > 0, grace >= 0 else {
             throw ValidationError("--timeout must be positive and --grace not negative")
         }

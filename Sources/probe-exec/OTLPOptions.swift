@@ -30,12 +30,8 @@ struct OTLPOptions: ParsableArguments {
     var serviceName: String?
 
     func validate() throws {
-        if let otlpEndpoint, OTLPHTTPExporter.Endpoint(url: otlpEndpoint) == nil {
-            throw ValidationError(
-                "--otlp-endpoint takes http://HOST[:PORT][/PATH], not \(otlpEndpoint) (https is not supported: send to a Collector or agent beside the service)"
-            )
-        }
-        guard otlpTimeout > 0 else { throw ValidationError("--otlp-timeout takes more than 0 seconds") }
+        try Validation.check(otlpEndpoint.flatMap(OptionRules.otlpEndpoint))
+        try Validation.check(OptionRules.otlpTimeout(otlpTimeout))
     }
 
     /// Copies the options into the run's arguments.

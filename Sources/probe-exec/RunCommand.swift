@@ -137,21 +137,13 @@ struct RunCommand: ParsableCommand {
         guard !command.isEmpty else {
             throw ValidationError("name the program to run after `--`, e.g. `probe-exec -- ./server --port 2000`")
         }
-        guard keepTraces >= 1 else { throw ValidationError("--keep-traces takes 1 or more") }
-        if let parentDeathSignal, SignalName.number(parentDeathSignal) == nil {
-            throw ValidationError("-p takes a signal name or number, not \(parentDeathSignal)")
-        }
-        for mapping in mapSignal where EntrypointArguments.signalMapping(mapping) == nil {
-            throw ValidationError(
-                "--map-signal takes FROM:TO signal names or numbers, such as TERM:QUIT, not \(mapping)"
-            )
-        }
-        try Validation.regularExpression(redact, option: "--redact")
-        if let gracePeriod, gracePeriod < 0 { throw ValidationError("--grace-period takes 0 or more seconds") }
-        if let signalDelay, signalDelay < 0 { throw ValidationError("--signal-delay takes 0 or more milliseconds") }
-        for code in remapExitCodes where !(0...255).contains(code) {
-            throw ValidationError("-e takes an exit code from 0 to 255, not \(code)")
-        }
+        try Validation.check(OptionRules.keepTraces(keepTraces))
+        try Validation.check(parentDeathSignal.flatMap(OptionRules.parentDeathSignal))
+        for mapping in mapSignal { try Validation.check(OptionRules.signalMapping(mapping)) }
+        try Validation.check(redact.flatMap { OptionRules.regularExpression($0, option: "--redact") })
+        try Validation.check(gracePeriod.flatMap(OptionRules.gracePeriod))
+        try Validation.check(signalDelay.flatMap(OptionRules.signalDelay))
+        for code in remapExitCodes { try Validation.check(OptionRules.exitCode(code)) }
     }
 
     func run() throws {

@@ -1,12 +1,9 @@
 import ArgumentParser
 
-/// Checks shared by the subcommands' `validate()`.
+/// Turns an ``OptionRules`` finding into ArgumentParser's usage error.
 enum Validation {
-    /// Throws a ValidationError naming `option` when `pattern` is not a valid regular expression.
-    static func regularExpression(_ pattern: String?, option: String) throws {
-        guard let pattern else { return }
-        do { _ = try Regex(pattern) } catch {
-            throw ValidationError("\(option) is not a valid regular expression: \(error)")
-        }
+    /// Throws a ValidationError with `problem`, when there is one.
+    static func check(_ problem: String?) throws {
+        if let problem { throw ValidationError(problem) }
     }
 }

@@ -93,16 +93,23 @@ public struct EntrypointArguments: Sendable, Equatable {
             case "--service": result.service = true
             case "--kill-leftovers": result.killLeftovers = true
             case "-e":
-                guard let code = value().flatMap({ Int32($0) }), (0...255).contains(code) else { return nil }
+                guard let code = value().flatMap({ Int32($0) }), OptionRules.exitCode(code) == nil else { return nil }
                 result.remapExitCodes.append(code)
             case "--redact":
-                guard let pattern = value(), (try? Regex(pattern)) != nil else { return nil }
+                guard let pattern = value(), OptionRules.regularExpression(pattern, option: argument) == nil else {
+                    return nil
+                }
                 result.redact = pattern
             case "--grace-period":
-                guard let seconds = value().flatMap({ Double($0) }), seconds >= 0 else { return nil }
+                guard let seconds = value().flatMap({ Double($0) }), OptionRules.gracePeriod(seconds) == nil else {
+                    return nil
+                }
                 result.gracePeriodSeconds = seconds
             case "--signal-delay":
-                guard let milliseconds = value().flatMap({ Int($0) }), milliseconds >= 0 else { return nil }
+                guard let milliseconds = value().flatMap({ Int($0) }), OptionRules.signalDelay(milliseconds) == nil
+                else {
+                    return nil
+                }
                 result.signalDelayMilliseconds = milliseconds
             case "-p":
                 guard let signal = value().flatMap(SignalName.number) else { return nil }
@@ -111,7 +118,7 @@ public struct EntrypointArguments: Sendable, Equatable {
                 guard let (from, to) = value().flatMap(Self.signalMapping) else { return nil }
                 result.signalMap.map(from, to: to)
             case "--keep-traces":
-                guard let count = value().flatMap({ Int($0) }), count >= 1 else { return nil }
+                guard let count = value().flatMap({ Int($0) }), OptionRules.keepTraces(count) == nil else { return nil }
                 result.keepTraces = count
             case "--termination-log":
                 guard let path = value(), !path.hasPrefix("-") else { return nil }
@@ -120,10 +127,12 @@ public struct EntrypointArguments: Sendable, Equatable {
                 guard let path = value(), !path.hasPrefix("-") else { return nil }
                 result.otlpFile = path
             case "--otlp-endpoint":
-                guard let url = value(), OTLPHTTPExporter.Endpoint(url: url) != nil else { return nil }
+                guard let url = value(), OptionRules.otlpEndpoint(url) == nil else { return nil }
                 result.otlpEndpoint = url
             case "--otlp-timeout":
-                guard let seconds = value().flatMap({ Double($0) }), seconds > 0 else { return nil }
+                guard let seconds = value().flatMap({ Double($0) }), OptionRules.otlpTimeout(seconds) == nil else {
+                    return nil
+                }
                 result.otlpTimeoutSeconds = seconds
             case "--service-name":
                 guard let name = value(), !name.isEmpty else { return nil }
