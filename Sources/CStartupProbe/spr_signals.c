@@ -90,11 +90,28 @@ void spr_read_comm(pid_t pid, char *out, size_t size) {
     out[got] = 0;
 }
 
-static void spr_wait_for_ack(void) {
-    struct pollfd p = {.fd = spr_ack_pipe[0], .events = POLLIN};
-    if (poll(&p, 1, SPR_ACK_WAIT_MS) == 1) {
-        char byte;
-        (void)!read(spr_ack_pipe[0], &byte, 1);
+/// Waits (at most SPR_ACK_WAIT_MS in all) until the logger has logged this thread's record: the
+/// logger acknowledges each fatal or stopping record with the receiving thread's id, so a late
+/// acknowledgement for an earlier record is skipped, not taken for ours.
+static void spr_wait_for_ack(int32_t tid) {
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t spent_ms = ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec)) / 1000000;
+        if (spent_ms >= SPR_ACK_WAIT_MS) {
+            return;
+        }
+        struct pollfd p = {.fd = spr_ack_pipe[0], .events = POLLIN};
+        if (poll(&p, 1, (int)(SPR_ACK_WAIT_MS - spent_ms)) != 1) {
+            return;
+        }
+        int32_t acknowledged = 0;
+        if (read(spr_ack_pipe[0], &acknowledged, sizeof(acknowledged)) == (ssize_t)sizeof(acknowledged) &&
+            acknowledged == tid) {
+            return;
+        }
     }
 }
 
@@ -170,7 +187,7 @@ static void spr_signal_observer(int sig, siginfo_t *info, void *context) {
     // (the exit status says the same signal; a core dump records the same sender). The reader
     // thread puts the observer back if the process goes on (after a stop).
     if (recorded) {
-        spr_wait_for_ack();
+        spr_wait_for_ack((int32_t)syscall(SYS_gettid));
     }
     struct sigaction default_action;
     memset(&default_action, 0, sizeof(default_action));
@@ -262,7 +279,8 @@ static void *spr_signal_logger(void *unused) {
         atomic_store(&spr_logged_sequence, record.sequence);
         (void)!write(spr_logged_pipe[1], "", 1);
         if (record.disposition == SPR_DISPOSITION_DEFAULT_FATAL || record.disposition == SPR_DISPOSITION_DEFAULT_STOP) {
-            (void)!write(spr_ack_pipe[1], "", 1);  // the handler waits for this before the default action
+            // The handler waits for this (its thread's id) before the default action.
+            (void)!write(spr_ack_pipe[1], &record.tid, sizeof(record.tid));
         }
     }
 }
