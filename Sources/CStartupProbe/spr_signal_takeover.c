@@ -7,6 +7,7 @@
 // except spr_to_signalfd_siginfo, which the handler may call (async-signal-safe).
 
 #include "spr_signals_internal.h"
+#include "spr_sys.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 int spr_own_signalfd[SPR_MAX_SIGNAL];
@@ -206,9 +206,7 @@ int spr_read_taken_over(int sig, spr_signal_record_t *record, struct signalfd_si
     record->tid = 0;  // not delivered to a thread: read from a signalfd
     record->disposition = SPR_DISPOSITION_HANDLER;
     record->pass_on = 1;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    record->monotonic_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    record->monotonic_ns = spr_monotonic_ns();
     return 1;
 }
 

@@ -4,6 +4,7 @@
 
 #include "spr_signals.h"
 #include "spr_signals_internal.h"
+#include "spr_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SPR_ACK_WAIT_MS 250
@@ -94,12 +94,9 @@ void spr_read_comm(pid_t pid, char *out, size_t size) {
 /// logger acknowledges each fatal or stopping record with the receiving thread's id, so a late
 /// acknowledgement for an earlier record is skipped, not taken for ours.
 static void spr_wait_for_ack(int32_t tid) {
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start = spr_monotonic_ns();
     for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t spent_ms = ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec)) / 1000000;
+        int64_t spent_ms = (spr_monotonic_ns() - start) / 1000000;
         if (spent_ms >= SPR_ACK_WAIT_MS) {
             return;
         }
@@ -148,9 +145,7 @@ static void spr_signal_observer(int sig, siginfo_t *info, void *context) {
         record.tid = (int32_t)syscall(SYS_gettid);
         record.disposition = disposition;
         record.pass_on = pass_on;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        record.monotonic_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+        record.monotonic_ns = spr_monotonic_ns();
         recorded = write(spr_record_pipe[1], &record, sizeof(record)) == (ssize_t)sizeof(record);
     }
 
@@ -305,12 +300,6 @@ typedef struct {
     uint32_t next_sequence;
 } spr_reader_state_t;
 
-static int64_t spr_now_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
-
 /// Hands `record` to the logger; returns its sequence number, or 0 when the logger is too far
 /// behind to take it (then nothing waits for it).
 static uint32_t spr_log(spr_reader_state_t *state, spr_signal_record_t *record) {
@@ -340,7 +329,7 @@ static void spr_log_then_pass_on(spr_reader_state_t *state, spr_signal_record_t 
     spr_pending_t *item = &state->items[(state->head + state->count) % SPR_PENDING_MAX];
     item->signal = record->signal;
     item->sequence = sequence;
-    item->deadline_ns = spr_now_ns() + SPR_PASS_ON_WAIT_NS;
+    item->deadline_ns = spr_monotonic_ns() + SPR_PASS_ON_WAIT_NS;
     item->info = *info;
     state->count++;
 }
@@ -348,7 +337,7 @@ static void spr_log_then_pass_on(spr_reader_state_t *state, spr_signal_record_t 
 /// Passes on, in order, the waiting signals that are logged or have waited 100 ms.
 static void spr_flush_pending(spr_reader_state_t *state) {
     uint32_t logged = atomic_load(&spr_logged_sequence);
-    int64_t now = spr_now_ns();
+    int64_t now = spr_monotonic_ns();
     while (state->count > 0) {
         spr_pending_t *item = &state->items[state->head];
         if ((int32_t)(logged - item->sequence) < 0 && now < item->deadline_ns) {
@@ -411,12 +400,12 @@ static void spr_watch_dispositions(spr_reader_state_t *state, int *take_over_tri
 static void *spr_signal_reader(void *unused) {
     (void)unused;
     static spr_reader_state_t state;
-    int64_t started = spr_now_ns();
+    int64_t started = spr_monotonic_ns();
     int64_t next_watch = started;
     int take_over_tries[SPR_MAX_SIGNAL] = {0};
     int first_tick = 1;
     for (;;) {
-        int64_t now = spr_now_ns();
+        int64_t now = spr_monotonic_ns();
         if (now >= next_watch) {
             spr_watch_dispositions(&state, take_over_tries, first_tick);
             first_tick = 0;
