@@ -64,7 +64,9 @@ final class SignalLogger: @unchecked Sendable {  // immutable after init; used o
             fields.append(("sender_comm", comm.isEmpty ? .null : .string(comm)))
         }
         fields.append(("disposition", .string(Self.dispositionName(record.disposition))))
-        append(TraceEvent("program_signal", at: offset, fields))  // first: the log line may be the last thing
+        if traceFD >= 0 {  // first: the log line may be the last thing
+            TraceEvent("program_signal", at: offset, fields).write(to: traceFD)
+        }
         logger.notice(
             "received \(name) from \(sender.description) at +\(milliseconds) ms; \(action)",
             metadata: [
@@ -90,12 +92,6 @@ final class SignalLogger: @unchecked Sendable {  // immutable after init; used o
         } else {
             logger.warning("StartupProbe: cannot observe \(SignalName.name(-signal)) again (sigaction failed)")
         }
-    }
-
-    private func append(_ event: TraceEvent) {
-        guard traceFD >= 0 else { return }
-        var line = event.line
-        _ = line.withUTF8 { spr_write_all(traceFD, $0.baseAddress!, $0.count) }
     }
 
     private static func describe(disposition: Int32) -> String {

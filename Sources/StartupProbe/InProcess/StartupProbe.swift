@@ -172,9 +172,7 @@ public enum StartupProbe {
     }
 
     private static func append(_ fd: Int32, _ event: TraceEvent) {
-        guard fd >= 0 else { return }
-        var line = event.line
-        _ = line.withUTF8 { spr_write_all(fd, $0.baseAddress!, $0.count) }
+        if fd >= 0 { event.write(to: fd) }
     }
 
     /// The executable mappings, so raw crash addresses can be symbolised afterwards.

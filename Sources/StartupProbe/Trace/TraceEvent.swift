@@ -1,3 +1,5 @@
+import CStartupProbe
+
 /// One line of a startup trace: an event kind, its time offset and its fields.
 ///
 /// Every line carries `"v"` (the schema version), `"event"` and `"t_ms"` (milliseconds since
@@ -49,6 +51,14 @@ public struct TraceEvent: Sendable {
     /// The line written to the trace: compact JSON and a newline.
     public var line: String {
         String(decoding: lineBytes, as: UTF8.self)
+    }
+
+    /// Appends ``line`` to `fd` (a trace opened with O_APPEND) in one write(2), unless the kernel
+    /// takes less. Returns 0 or an errno value.
+    @discardableResult
+    public func write(to fd: Int32) -> Int32 {
+        let line = lineBytes
+        return line.withUnsafeBufferPointer { spr_write_all(fd, $0.baseAddress!, $0.count) }
     }
 
     /// ``line`` as UTF-8 bytes, built without an intermediate String.

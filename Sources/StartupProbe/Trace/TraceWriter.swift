@@ -55,8 +55,7 @@ public final class TraceWriter {
             keptEvents.append(event)
         }
         guard fd >= 0 else { return }
-        let line = event.lineBytes
-        let error = line.withUnsafeBufferPointer { buffer in spr_write_all(fd, buffer.baseAddress!, buffer.count) }
+        let error = event.write(to: fd)
         if error != 0 {
             fail(
                 "cannot write the trace \(path ?? ""): \(SystemError(error).description); the program runs on, but the rest of its trace is lost"
