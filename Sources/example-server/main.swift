@@ -99,7 +99,7 @@ case "unwinder":
     if let maps = fopen("/proc/self/maps", "r") {
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), maps) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let range = text.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
             if range.count == 2, range[0] <= address, address < range[1] {
                 owner = String(text.split(separator: " ", omittingEmptySubsequences: true).last ?? "")
