@@ -80,11 +80,10 @@ enum Runner {
         options.service = arguments.service
         if arguments.service { options.subreaper = true }  // so what it leaves behind is ours to see
         options.version = ProbeExec.version
-        let path = tracePath(arguments)
-        if arguments.trace == nil, let path {
+        let trace = traceFile(arguments)
+        if let trace, let directory = trace.directory {
             // Pruning old traces and pointing `latest` at this one wait until the program runs.
-            let directory = TraceLocation.directory
-            let fileName = String(path.dropFirst(directory.count + 1))
+            let fileName = trace.name
             let program = arguments.command[0]
             let keep = arguments.keepTraces
             options.afterSpawn = {
@@ -95,7 +94,7 @@ enum Runner {
         configure(&options)
 
         let writer = TraceWriter(
-            path: path,
+            path: trace?.path,
             keepEvents: OTLPExport.wanted(arguments),
             warn: StandardError.say
         )
@@ -135,10 +134,12 @@ enum Runner {
         _ = spr_write_all(fd, bytes, bytes.count)
     }
 
-    /// The trace file for this run, creating the trace directory when needed; nil (after one
-    /// warning) when it cannot be made: the program still runs.
-    private static func tracePath(_ arguments: EntrypointArguments) -> String? {
-        if let trace = arguments.trace { return trace }
+    /// The trace file for this run: `--trace`, or a new file in the trace directory (then with that
+    /// directory and the file's name, for the housekeeping after the spawn), creating the directory
+    /// when needed; nil (after one warning) when it cannot be made: the program still runs.
+    private static func traceFile(_ arguments: EntrypointArguments) -> (path: String, directory: String?, name: String)?
+    {
+        if let trace = arguments.trace { return (trace, nil, trace) }
         let directory = TraceLocation.directory
         do {
             try TraceLocation.makeDirectory(directory)
@@ -158,6 +159,6 @@ enum Runner {
             pid: getpid(),
             realtimeNanoseconds: spr_realtime_ns()
         )
-        return "\(directory)/\(name)"
+        return ("\(directory)/\(name)", directory, name)
     }
 }
