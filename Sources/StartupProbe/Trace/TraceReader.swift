@@ -21,7 +21,10 @@ public struct TraceDocument: Sendable {
     /// Whether the run was recorded to its end (a verdict exists).
     public var isComplete: Bool { first("verdict") != nil }
     /// Whether the StartupProbe library wrote this trace inside the program (not under probe-exec).
-    public var writtenInProcess: Bool {
+    public var writtenInProcess: Bool { TraceDocument.writtenInProcess(events) }
+
+    /// Whether a trace whose events are `events` was written by the StartupProbe library.
+    static func writtenInProcess(_ events: [TraceEvent]) -> Bool {
         events.first?.kind == "start" && events.first?["source"]?.stringValue == "in_process"
     }
 
@@ -113,7 +116,7 @@ public enum TraceReader {
         }
         if events.isEmpty {
             problems.append("no events could be read: this is not a probe-exec trace, or it is empty")
-        } else if TraceDocument(path: path, events: events, problems: []).writtenInProcess {
+        } else if TraceDocument.writtenInProcess(events) {
             // Written by the StartupProbe library inside the program: nobody outside saw it exit.
             if !events.contains(where: { $0.kind == "crash" }) {
                 problems.append(

@@ -10,9 +10,8 @@ import Glibc
 /// `FROM scratch` image. It must start, wrap the program, keep its status and write a trace with
 /// a symbolised backtrace (libunwind is linked in).
 @Suite(.serialized) struct ReleaseBinaryTests {
-    static let canChroot: Bool =
-        (try? run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", "mount -t tmpfs none /mnt && umount /mnt"]).status)
-        == 0
+    /// Mounting in a namespace of its own (root), as the file-system fault tests need too.
+    static var canChroot: Bool { FileSystemFaultTests.canMount }
 
     /// A root holding only /probe-exec, /bin/tracee (static), /tmp and an empty /proc.
     static func makeRoot() throws -> String {
