@@ -148,6 +148,11 @@ public enum ReportRenderer {
     static func describe(_ e: TraceEvent) -> String {
         func s(_ k: String) -> String { e[k]?.stringValue ?? "?" }
         func i(_ k: String) -> String { e[k]?.intValue.map(String.init) ?? "?" }
+        /// `pid 4242 (kill) uid 0`: the sender fields of signal, target_signal and program_signal.
+        func sender() -> String {
+            let comm = e["sender_comm"]?.stringValue.map { " (\($0))" } ?? ""
+            return "pid \(i("sender_pid"))\(comm) uid \(i("sender_uid"))"
+        }
         switch e.kind {
         case "start":
             if e["source"]?.stringValue == "in_process" { return "the program started (pid \(i("pid")))" }
@@ -158,14 +163,11 @@ public enum ReportRenderer {
             }
             return "exec FAILED: \(s("path")): \(s("error")) (\(s("errno_name"))), exit status \(i("exit_status"))"
         case "signal":
-            var sender = "pid \(i("sender_pid"))"
-            if let comm = e["sender_comm"]?.stringValue { sender += " (\(comm))" }
-            sender += " uid \(i("sender_uid"))"
-            if e["sender_pid"]?.intValue == 0 { sender = "outside this PID namespace" }
+            let from = e["sender_pid"]?.intValue == 0 ? "outside this PID namespace" : sender()
             let action =
                 e["forward_error"] != nil
                 ? "forwarding failed: \(s("forward_error"))" : "forwarded to \(i("forwarded_to"))"
-            return "received \(s("name")) from \(sender); \(action)"
+            return "received \(s("name")) from \(from); \(action)"
         case "otlp_export":
             var parts: [String] = []
             if let file = e["file"]?.stringValue {
@@ -189,8 +191,7 @@ public enum ReportRenderer {
             case "self": text += " from itself"
             case "outside": text += " from outside its PID namespace"
             default:
-                let comm = e["sender_comm"]?.stringValue.map { " (\($0))" } ?? ""
-                text += " from pid \(i("sender_pid"))\(comm) uid \(i("sender_uid"))"
+                text += " from \(sender())"
             }
             switch e["disposition"]?.stringValue {
             case "handler": text += "; its handler ran"
@@ -241,8 +242,7 @@ public enum ReportRenderer {
             case "self": text += " by the program itself (\(s("code_name")))"
             case "probe-exec": text += ", forwarded by probe-exec"
             case "process":
-                let comm = e["sender_comm"]?.stringValue.map { " (\($0))" } ?? ""
-                text += " from pid \(i("sender_pid"))\(comm) uid \(i("sender_uid"))"
+                text += " from \(sender())"
             default: break
             }
             return text
