@@ -19,8 +19,10 @@ enum OTLPExport {
         guard wanted(arguments) else { return }
         let request = OTLPLogs.request(
             events: writer.keptEvents,
-            serviceName: arguments.serviceName ?? environment("OTEL_SERVICE_NAME"),
-            extraResource: OTLPLogs.resourceAttributes(fromEnvironment: environment("OTEL_RESOURCE_ATTRIBUTES")),
+            serviceName: arguments.serviceName ?? ProcessEnvironment.value(of: "OTEL_SERVICE_NAME"),
+            extraResource: OTLPLogs.resourceAttributes(
+                fromEnvironment: ProcessEnvironment.value(of: "OTEL_RESOURCE_ATTRIBUTES")
+            ),
             version: ProbeExec.version
         )
         let text = request.serialized
@@ -39,7 +41,9 @@ enum OTLPExport {
             let exporter = OTLPHTTPExporter(
                 endpoint: endpoint,
                 timeoutSeconds: arguments.otlpTimeoutSeconds,
-                headers: OTLPHTTPExporter.headers(fromEnvironment: environment("OTEL_EXPORTER_OTLP_HEADERS")),
+                headers: OTLPHTTPExporter.headers(
+                    fromEnvironment: ProcessEnvironment.value(of: "OTEL_EXPORTER_OTLP_HEADERS")
+                ),
                 userAgent: "probe-exec/\(ProbeExec.version)"
             )
             fields.append(("endpoint", .string(url)))
@@ -57,10 +61,6 @@ enum OTLPExport {
         fields.append(("duration_ms", .number((milliseconds * 1000).rounded() / 1000)))
         let offset = Double(spr_monotonic_ns() - spr_process_start_ns()) / 1e6
         writer.append(TraceEvent("otlp_export", at: offset, fields))
-    }
-
-    private static func environment(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Appends one line (0600, never through a symbolic link). Returns 0 or an errno value.
