@@ -142,10 +142,7 @@ enum Runner {
         if let trace = arguments.trace { return (trace, nil, trace) }
         let directory = TraceLocation.directory
         do {
-            try TraceLocation.makeDirectory(directory)
-            if TraceLocation.configuredDirectory == nil {
-                try TraceLocation.checkPrivate(directory)
-            }
+            try TraceLocation.prepare(directory)
         } catch {
             StandardError.say(
                 "cannot use the trace directory \(directory): \(error); the program runs, but nothing is recorded"

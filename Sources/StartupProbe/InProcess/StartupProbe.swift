@@ -140,7 +140,7 @@ public enum StartupProbe {
     private static func ownTrace(start: Int64, logger: Logger) -> (String?, Int32) {
         let directory = TraceLocation.directory
         do {
-            try TraceLocation.makeDirectory(directory)
+            try TraceLocation.prepare(directory)
         } catch {
             logger.warning("StartupProbe cannot use the trace directory \(directory): \(error)")
             return (nil, -1)

@@ -48,6 +48,17 @@ public enum TraceLocation {
         return safe.count > 64 ? String(safe.prefix(64)) : safe
     }
 
+    /// Makes the trace directory `directory` (usually ``directory``) ready: created when missing and,
+    /// when it is the shared default under the temporary directory, checked to be ours alone.
+    /// What probe-exec and the library both do before creating a trace there.
+    /// - Throws: what mkdir or lstat found; `EPERM` or `ENOTDIR` as ``checkPrivate(_:)``.
+    public static func prepare(_ directory: String) throws(SystemError) {
+        try makeDirectory(directory)
+        if configuredDirectory == nil {
+            try checkPrivate(directory)
+        }
+    }
+
     /// Creates `path` and its missing parents with mode 0700.
     /// - Throws: ``SystemError`` when a directory cannot be created, or `ENOTDIR` when the path
     ///   exists and is not a directory (a symbolic link counts as not a directory).
