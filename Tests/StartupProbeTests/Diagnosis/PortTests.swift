@@ -8,7 +8,7 @@ import Glibc
 
 /// Ports: listening recorded as it happens, a held port's holder named, readiness checks.
 @Suite(.serialized) struct PortTests {
-    static func freePort() -> Int { Int.random(in: 20_000...40_000) }
+    static func freePort() -> Int { unusedPort() }
 
     @Test func listeningIsRecorded() throws {
         let port = Self.freePort()
