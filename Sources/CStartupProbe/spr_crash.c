@@ -3,6 +3,7 @@
 #endif
 
 #include "spr_crash.h"
+#include "spr_sys.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -112,17 +113,10 @@ static const char *spr_signal_name(int sig) {
     }
 }
 
+/// Writes a whole report to `fd` (-1: nowhere) with spr_sys's write loop (write(2) only).
 static void spr_write(int fd, const char *buffer, size_t length) {
-    while (fd >= 0 && length > 0) {
-        ssize_t n = write(fd, buffer, length);
-        if (n > 0) {
-            buffer += n;
-            length -= (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            return;
-        }
+    if (fd >= 0) {
+        (void)spr_write_all(fd, buffer, length);
     }
 }
 
