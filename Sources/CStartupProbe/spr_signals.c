@@ -4,6 +4,7 @@
 
 #include "spr_signals.h"
 #include "spr_signals_internal.h"
+#include "spr_format.h"
 #include "spr_sys.h"
 
 #include <errno.h>
@@ -61,19 +62,12 @@ static int spr_default_disposition(int sig) {
 // ---- the handler: async-signal-safe only ----
 
 void spr_read_comm(pid_t pid, char *out, size_t size) {
-    char path[32] = "/proc/";
-    char digits[12];
-    int n = 0;
-    unsigned value = (unsigned)pid;
-    do {
-        digits[n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value && n < 11);
-    size_t at = 6;
-    while (n > 0) {
-        path[at++] = digits[--n];
-    }
-    memcpy(path + at, "/comm", 6);
+    char path[32];
+    spr_out_t o = {path, path + sizeof(path) - 1};
+    spr_put(&o, "/proc/");
+    spr_put_dec(&o, pid);
+    spr_put(&o, "/comm");
+    *o.p = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return;
