@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The targets follow the data flow; every arrow points down:
+//
+//   probe-exec (CLI) ─► ProbeReport ─► ProbeDiagnosis ─► ProbeSupervisor ─► ProbeTracing ─► CProbeExec
+//                                                                   │              │
+//   StartupProbe (library) ─────────────────────────────────► ProbeTrace ─► ProbeCore ─► CStartupProbe
+//
+// A server that links the StartupProbe library gets ProbeTrace, ProbeCore and CStartupProbe (its
+// crash handler and signal observer) and swift-log: no supervisor, tracer, DWARF reader, OTLP
+// exporter or ArgumentParser.
 let package = Package(
     name: "StartupProbe",
     products: [
@@ -12,26 +21,52 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // Async-signal-safe parts: everything that runs between fork and exec, the output pump
-        // threads, and wrappers for what Swift cannot call (macros, variadic syscalls).
-        // libunwind (Debian libunwind-dev: headers at build time) is loaded with dlopen at run
-        // time, see spr_unwind.h: nothing of it is linked, so `_Unwind_*` stay libgcc_s's.
+        // C that runs inside a server that links the library (and in probe-exec): the crash
+        // handler and the signal observer (async-signal-safe), the clocks, whole writes, the trace
+        // file. libunwind (Debian libunwind-dev: headers at build time) is loaded with dlopen at
+        // run time, so nothing of it is linked and `_Unwind_*` stay libgcc_s's.
         .target(
             name: "CStartupProbe",
             cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("dl")]  // dlopen
+        ),
+        // C only probe-exec needs: fork/exec, the output pump, ptrace, remote unwinding, its early
+        // signal blocking and saved argv.
+        .target(
+            name: "CProbeExec",
+            dependencies: ["CStartupProbe"],
+            cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("stdc++")]  // dlopen; __cxa_demangle
         ),
+        // Typed errors, signals, wait statuses, clocks, process facts: with ProbeTracing, the only
+        // Swift that calls the C targets.
+        .target(name: "ProbeCore", dependencies: ["CStartupProbe"]),
+        // The trace format: events, JSON, writing, reading, where traces live.
+        .target(name: "ProbeTrace", dependencies: ["ProbeCore"]),
+        // ptrace: milestones, backtraces, symbolication (ELF, DWARF, demanglers).
+        .target(name: "ProbeTracing", dependencies: ["ProbeCore", "ProbeTrace", "CProbeExec"]),
+        // Spawn, signal forwarding, reaping, the output pump: writes events, returns facts.
+        .target(name: "ProbeSupervisor", dependencies: ["ProbeCore", "ProbeTrace", "ProbeTracing", "CProbeExec"]),
+        // From recorded facts to a verdict; the post-mortem collectors.
+        .target(name: "ProbeDiagnosis", dependencies: ["ProbeCore", "ProbeTrace", "ProbeTracing", "ProbeSupervisor"]),
+        // `show`, `--history`, OTLP export.
+        .target(
+            name: "ProbeReport",
+            dependencies: ["ProbeCore", "ProbeTrace", "ProbeTracing", "ProbeSupervisor", "ProbeDiagnosis"]
+        ),
+        // The library a Swift server links: one call at the top of main.
         .target(
             name: "StartupProbe",
             dependencies: [
-                "CStartupProbe",
+                "CStartupProbe", "ProbeCore", "ProbeTrace",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "probe-exec",
             dependencies: [
-                "StartupProbe",
+                "CProbeExec", "CStartupProbe", "ProbeCore", "ProbeTrace", "ProbeTracing", "ProbeSupervisor",
+                "ProbeDiagnosis", "ProbeReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,7 +79,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StartupProbeTests",
-            dependencies: ["StartupProbe", "probe-exec", "probe-fixture", "example-server"]
+            dependencies: [
+                "StartupProbe", "ProbeCore", "ProbeTrace", "ProbeTracing", "ProbeSupervisor", "ProbeDiagnosis",
+                "ProbeReport", "CStartupProbe", "CProbeExec", "probe-exec", "probe-fixture", "example-server",
+            ]
         ),
     ]
 )

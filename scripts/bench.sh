@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: bare vs `tini --` vs probe-exec, measured in one run on this machine.
-# Builds the fully static release binary that production images use (scripts/build-release.sh,
-# STYLE.md §9), then prints
+# Builds the fully static release binary that production images use (scripts/build-release.sh),
+# then prints
 # start-up, stdout throughput and peak RSS with ratios. Not a test: it asserts nothing.
 # Usage: scripts/bench.sh [--quick] [--stdout-mb N]   (N=10240 for the 10 GB run)
 set -euo pipefail

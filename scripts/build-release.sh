@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The production binary: fully static (Swift runtime, C library, libunwind's remote unwinder
-# linked in), so it runs in a slim image with nothing installed and starts fastest (STYLE.md §9).
+# linked in), so it runs in a slim image with nothing installed and starts fastest
+# (hyperfine on this machine: a Swift fork/exec/wait program took 4.7 ms dynamically linked,
+# 2.2 ms with -static-stdlib and 1.4 ms fully static).
 # Usage: scripts/build-release.sh [SCRATCH]   -> prints the binary's path
 set -euo pipefail
 cd "$(dirname "$0")/.."

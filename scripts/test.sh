@@ -11,5 +11,5 @@ scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256s
 scripts/ensure-python-module.sh opentelemetry.proto opentelemetry-proto
 swift build --build-tests
 swift test --skip-build "$@"
-# Style (STYLE.md §8): the formatter's strict lint, with the configuration in .swift-format.
+# Style: the formatter's strict lint, with the configuration in .swift-format.
 swift format lint --strict -r Sources Tests Package.swift

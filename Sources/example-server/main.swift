@@ -123,7 +123,7 @@ case "env":
     print("PROBE_EXEC_TRACE=\(getenv("PROBE_EXEC_TRACE").map { String(cString: $0) } ?? "unset")")
 case "info":
     print(
-        "trace=\(probe.tracePath ?? "none") under=\(probe.underProbeExec) handler=\(probe.crashHandlerInstalled) backtraces=\(probe.backtracesAvailable) logged=\(probe.loggedSignals.map(SignalName.name).joined(separator: ","))"
+        "trace=\(probe.tracePath ?? "none") under=\(probe.underProbeExec) handler=\(probe.crashHandlerInstalled) backtraces=\(probe.backtracesAvailable) logged=\(probe.loggedSignalNames.joined(separator: ","))"
     )
 case "sigign":
     // What a child of the program inherits: an ignored signal stays ignored.

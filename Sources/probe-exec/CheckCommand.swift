@@ -1,6 +1,10 @@
 import ArgumentParser
-import CStartupProbe
-import StartupProbe
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 /// `probe-exec check --ready-port PORT [--timeout S] -- SERVER…`: the start-up test every CI
 /// pipeline lacks. Starts the server, waits until it listens on the port, stops it gracefully

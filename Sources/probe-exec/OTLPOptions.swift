@@ -1,5 +1,10 @@
 import ArgumentParser
-import StartupProbe
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 /// `--otlp-file`, `--otlp-endpoint`, `--otlp-timeout`, `--service-name`: the run as OpenTelemetry logs.
 struct OTLPOptions: ParsableArguments {

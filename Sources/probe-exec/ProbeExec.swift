@@ -1,4 +1,10 @@
 import ArgumentParser
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 /// The `probe-exec` command: runs a program (the default subcommand) or shows a trace.
 struct ProbeExec: ParsableCommand {

@@ -1,6 +1,10 @@
 import ArgumentParser
-import CStartupProbe
-import StartupProbe
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 #if canImport(Glibc)
 import Glibc

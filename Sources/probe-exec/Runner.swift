@@ -1,5 +1,10 @@
 import CStartupProbe
-import StartupProbe
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 #if canImport(Glibc)
 import Glibc
@@ -10,8 +15,10 @@ import Musl
 /// Runs the supervisor for parsed run arguments and returns probe-exec's exit status.
 enum Runner {
     static func run(_ arguments: EntrypointArguments) -> Int32 {
-        let (report, writer) = supervise(arguments, configure: { _ in })
-        let status = finish(report, writer: writer, arguments: arguments)
+        let (report, recorder) = supervise(arguments, configure: { _ in })
+        let (_, verdict) = PostMortem.complete(report, recorder: recorder)
+        let writer = recorder.writer
+        let status = finish(report, verdict: verdict, writer: writer, arguments: arguments)
         OTLPExport.run(writer, arguments: arguments)  // after the diagnosis is out: the slow part last
         return status
     }
@@ -24,12 +31,14 @@ enum Runner {
         timeout: Double,
         grace: Double
     ) -> Int32 {
-        let (report, writer) = supervise(arguments) { options in
+        let (report, recorder) = supervise(arguments) { options in
             options.readyPort = port
             options.readyLine = line
             options.readyTimeoutSeconds = timeout
             options.stopGraceSeconds = grace
         }
+        let (_, verdict) = PostMortem.complete(report, recorder: recorder)
+        let writer = recorder.writer
         let trace = writer.path.map { " Trace: \($0) (probe-exec show \($0))." } ?? ""
         if let ready = report.readyMilliseconds {
             if !arguments.quiet {
@@ -52,7 +61,7 @@ enum Runner {
             paragraph +=
                 "`\(arguments.command[0])` did not \(wanted.joined(separator: " or ")) within \(Diagnose.duration(timeout * 1000)). "
         }
-        paragraph += Diagnose.verdict(for: report).summary + trace
+        paragraph += verdict.summary + trace
         StandardError.say(paragraph)
         return 1
     }
@@ -61,7 +70,7 @@ enum Runner {
         _ arguments: EntrypointArguments,
         configure: (inout SupervisorOptions) -> Void
     )
-        -> (RunReport, TraceWriter)
+        -> (RunReport, TraceRecorder)
     {
         var options = SupervisorOptions(command: arguments.command)
         options.forwardToProcessGroup = arguments.processGroup
@@ -80,6 +89,14 @@ enum Runner {
         options.service = arguments.service
         if arguments.service { options.subreaper = true }  // so what it leaves behind is ours to see
         options.version = ProbeExec.version
+        options.explainExecFailure = { path, command, error in
+            ExecPreflight.explain(
+                path: path,
+                command: command,
+                error: error,
+                searchPath: ProcessEnvironment.value(of: "PATH")
+            )
+        }
         let trace = traceFile(arguments)
         if let trace, let directory = trace.directory {
             // Pruning old traces and pointing `latest` at this one wait until the program runs.
@@ -99,10 +116,15 @@ enum Runner {
             warn: StandardError.say
         )
         let supervisor = Supervisor(options: options, trace: writer, startNanoseconds: spr_process_start_ns())
-        return (supervisor.run(), writer)
+        return (supervisor.run(), supervisor.recorder)
     }
 
-    private static func finish(_ report: RunReport, writer: TraceWriter, arguments: EntrypointArguments) -> Int32 {
+    private static func finish(
+        _ report: RunReport,
+        verdict: Verdict,
+        writer: TraceWriter,
+        arguments: EntrypointArguments
+    ) -> Int32 {
         var status = report.cause.shellStatus
         if case .exited = report.cause, arguments.remapExitCodes.contains(status) { status = 0 }
         let failedToStart: Bool
@@ -111,7 +133,7 @@ enum Runner {
         default: failedToStart = false
         }
         if failedToStart || status != 0 {
-            var paragraph = Diagnose.verdict(for: report).summary
+            var paragraph = verdict.summary
             if let path = writer.path {
                 paragraph += " Trace: \(path) (probe-exec show \(path))."
             }

@@ -1,6 +1,11 @@
 import ArgumentParser
-import CStartupProbe
-import StartupProbe
+import CProbeExec
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 #if canImport(Glibc)
 import Glibc

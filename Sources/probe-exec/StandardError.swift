@@ -1,4 +1,10 @@
 import CStartupProbe
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 /// Writes diagnostics to fd 2 with one write(2) per message, unbuffered.
 enum StandardError {

@@ -1,4 +1,10 @@
 import ArgumentParser
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 /// Turns an ``OptionRules`` finding into ArgumentParser's usage error.
 enum Validation {

@@ -1,5 +1,10 @@
-import CStartupProbe
-import StartupProbe
+import CProbeExec
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 
 #if canImport(Glibc)
 import Glibc

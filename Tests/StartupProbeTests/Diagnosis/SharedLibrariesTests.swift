@@ -1,6 +1,11 @@
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
+import StartupProbe
 import Testing
-
-@testable import StartupProbe
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,10 @@
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
+import StartupProbe
 import Testing
 
 /// `probe-exec --help` is the manual: its examples must work as written, and the completion

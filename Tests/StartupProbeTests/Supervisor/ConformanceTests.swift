@@ -1,3 +1,10 @@
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
+import StartupProbe
 import Testing
 
 #if canImport(Glibc)

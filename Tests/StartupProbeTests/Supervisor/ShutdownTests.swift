@@ -1,5 +1,13 @@
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 import StartupProbe
 import Testing
+
+@testable import probe_exec
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,9 @@
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 import StartupProbe
 import Testing
 

@@ -1,4 +1,11 @@
 import Foundation
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
+import StartupProbe
 import Testing
 
 #if canImport(Glibc)

@@ -1,3 +1,11 @@
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
+import StartupProbe
+
 #if canImport(Glibc)
 import Glibc
 #endif

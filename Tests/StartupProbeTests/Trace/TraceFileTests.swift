@@ -1,4 +1,10 @@
 import Foundation
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
 import StartupProbe
 import Testing
 

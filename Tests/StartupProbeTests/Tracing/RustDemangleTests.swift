@@ -1,7 +1,12 @@
 import Foundation
+import ProbeCore
+import ProbeDiagnosis
+import ProbeReport
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
+import StartupProbe
 import Testing
-
-@testable import StartupProbe
 
 #if canImport(Glibc)
 import Glibc

@@ -1,0 +1,73 @@
+#ifndef SPR_SUPERVISE_H
+#define SPR_SUPERVISE_H
+
+// What only probe-exec's supervisor needs from the system: its early signal blocking, the
+// signalfd, waitpid, prctl, eventfd and pipes. Provided in C because these are variadic (prctl,
+// fcntl) or missing from Glibc's Swift overlay (signalfd, eventfd, pipe2).
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#pragma clang assume_nonnull begin
+
+/// One signal read from a signalfd, with its sender.
+typedef struct spr_signal_info {
+    int signo;
+    int code;
+    pid_t sender_pid;
+    uid_t sender_uid;
+} spr_signal_info_t;
+
+/// Blocks every signal that a supervisor forwards or handles (all but the synchronous fault
+/// signals SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS) in the calling thread, and ignores SIGTTIN and
+/// SIGTTOU as tini does. Call first thing in main, before any thread exists, so that signals
+/// arriving during start-up stay pending until they can be forwarded. Returns 0 or an errno value.
+int spr_block_supervised_signals(void);
+
+/// Undoes spr_block_supervised_signals (for subcommands that supervise nothing, such as `show`,
+/// which must die of SIGINT and SIGPIPE as ordinary tools do). Returns 0 or an errno value.
+int spr_unblock_supervised_signals(void);
+
+/// argc and argv as the kernel passed them (saved by a constructor): CommandLine.arguments is
+/// read from /proc/self/cmdline in a static Swift binary and is empty without /proc.
+int spr_saved_argc(void);
+/// argv[index], or NULL.
+const char *_Nullable spr_saved_argv(int index);
+
+/// A close-on-exec signalfd for the set spr_block_supervised_signals blocks. Returns the fd or -1.
+int spr_signalfd_open(void);
+
+/// Reads one signal from a signalfd. Returns 1, 0 when none is pending (non-blocking fd), or -1.
+int spr_signalfd_read(int fd, spr_signal_info_t *info);
+
+/// waitpid(2) with __WALL added, retrying EINTR. Returns the pid, 0, or -1 with errno set.
+pid_t spr_waitpid(pid_t pid, int *status, int options);
+/// WNOHANG
+int spr_wnohang(void);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1). Returns 0 or an errno value.
+int spr_set_child_subreaper(void);
+
+/// prctl(PR_SET_PDEATHSIG, signo): this process gets `signo` when its parent dies.
+/// Returns 0 or an errno value.
+int spr_set_parent_death_signal(int signo);
+
+/// A close-on-exec, non-blocking eventfd (counter 0). Returns the fd or -1.
+int spr_eventfd_open(void);
+
+/// A pipe with both ends close-on-exec. Returns 0 or an errno value.
+int spr_pipe_cloexec(int fds[_Nonnull 2]);
+
+/// 1 when `fd` is an open descriptor, else 0.
+int spr_fd_is_open(int fd);
+
+/// Holds each of fds 0, 1, 2 that we were started without with /dev/null opened close-on-exec,
+/// so that no file we open later (the trace, a pipe) lands there, while the child still starts
+/// without it. Call first thing in main; later calls return the same answer.
+/// Returns a bit mask: bit N set when fd N was closed at the first call.
+int spr_reserve_standard_fds(void);
+
+#pragma clang assume_nonnull end
+
+#endif

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Reads the process environment without Foundation.
+package enum ProcessEnvironment {
+    /// The environment as `NAME=value` strings, in order.
+    package static var entries: [String] {
+        var result: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            result.append(String(cString: entry))
+            pointer += 1
+        }
+        return result
+    }
+
+    /// The value of one variable, or nil when it is unset or empty.
+    package static func value(of name: String) -> String? {
+        guard let raw = getenv(name) else { return nil }
+        let text = String(cString: raw)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Only the variable names: what a trace may record.
+    package static var names: [String] {
+        // Straight from the C strings: only the bytes before `=` become a String (the values,
+        // possibly long, are never copied). Runs before every start: kept cheap.
+        var result: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let length = strchr(entry, Int32(UInt8(ascii: "="))).map { $0 - entry } ?? strlen(entry)
+            result.append(
+                entry.withMemoryRebound(to: UInt8.self, capacity: length) {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                }
+            )
+            pointer += 1
+        }
+        return result
+    }
+}

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Facts about processes and the host read from /proc and uname, without Foundation.
+package enum ProcessFacts {
+    /// The command name of `pid` from `/proc/PID/comm`, or nil when it is gone or unreadable.
+    package static func command(of pid: Int32) -> String? {
+        guard pid > 0, let text = readSmallFile("/proc/\(pid)/comm") else { return nil }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
+    /// The process (thread group) a thread belongs to, from `/proc/TID/status`.
+    package static func threadGroup(of tid: Int32) -> Int32? {
+        guard let status = readSmallFile("/proc/\(tid)/status", limit: 8192),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") })
+        else { return nil }
+        return Int32(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+    }
+
+    /// The children of process `pid` (of all its threads), from /proc/PID/task/*/children.
+    package static func children(of pid: Int32) -> [Int32] {
+        guard let dir = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(dir) }
+        var result: [Int32] = []
+        while let entry = readdir(dir) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard Int32(tid) != nil, let text = readSmallFile("/proc/\(pid)/task/\(tid)/children", limit: 1 << 16)
+            else { continue }
+            result += text.split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
+        }
+        return result
+    }
+
+    /// The program `pid` runs, from `/proc/PID/exe`, or nil.
+    package static func executable(of pid: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The whole (small) file at `path` as text, or nil.
+    package static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
+        readSmallFileBytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The whole (small) file at `path`, or nil.
+    package static func readSmallFileBytes(_ path: String, limit: Int = 4096) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        // Read in 8 KiB steps: /proc files report size 0, and most are small.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(limit, 8192))
+        while bytes.count < limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, min($0.count, limit - bytes.count)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return bytes
+    }
+
+    /// The current working directory, or nil.
+    package static var workingDirectory: String? {
+        guard let p = getcwd(nil, 0) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// `(hostname, "Linux 6.1.0 x86_64")` from uname(2).
+    package static var host: (name: String, kernel: String) {
+        var u = utsname()
+        guard uname(&u) == 0 else { return ("unknown", "unknown") }
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+        }
+        return (field(u.nodename), "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))")
+    }
+}

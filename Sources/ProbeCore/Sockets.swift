@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Listening TCP sockets and who holds them, read from /proc — no syscall interception, so
+/// nothing is left in the program if probe-exec dies (a seccomp filter would outlive it and
+/// turn the program's later bind/listen into ENOSYS).
+package enum Sockets {
+    /// A listening socket.
+    package struct Listener: Sendable, Equatable, Hashable {
+        /// "0.0.0.0", "127.0.0.1", "::" …
+        package var address: String
+        package var port: Int
+        package var inode: UInt64
+    }
+
+    /// `pid` and its descendants (at most `limit` processes).
+    package static func processTree(_ pid: Int32, limit: Int = 64) -> [Int32] {
+        var result: [Int32] = []
+        var queue = [pid]
+        while let next = queue.first, result.count < limit {
+            queue.removeFirst()
+            result.append(next)
+            queue += ProcessFacts.children(of: next)
+        }
+        return result
+    }
+
+    /// The socket inodes open in process `pid`.
+    package static func socketInodes(of pid: Int32) -> Set<UInt64> {
+        guard let dir = opendir("/proc/\(pid)/fd") else { return [] }
+        defer { closedir(dir) }
+        var inodes: Set<UInt64> = []
+        var buffer = [CChar](repeating: 0, count: 64)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard Int(name) != nil else { continue }
+            let n = readlink("/proc/\(pid)/fd/\(name)", &buffer, buffer.count - 1)
+            guard n > 8 else { continue }
+            let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if target.hasPrefix("socket:["), let inode = UInt64(target.dropFirst(8).dropLast()) { inodes.insert(inode) }
+        }
+        return inodes
+    }
+
+    /// Every listening TCP socket in the network namespace of `pid`.
+    package static func listeners(namespaceOf pid: Int32) -> [Listener] {
+        var result: [Listener] = []
+        for (file, v6) in [("tcp", false), ("tcp6", true)] {
+            guard let text = ProcessFacts.readSmallFile("/proc/\(pid)/net/\(file)", limit: 4 << 20) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A" else { continue }  // TCP_LISTEN
+                let local = fields[1].split(separator: ":")
+                guard local.count == 2, let port = Int(local[1], radix: 16), let inode = UInt64(fields[9]) else {
+                    continue
+                }
+                result.append(Listener(address: address(String(local[0]), v6: v6), port: port, inode: inode))
+            }
+        }
+        return result
+    }
+
+    /// The listening sockets owned by the processes `pids` (one network namespace: the first's).
+    package static func listeners(ownedBy pids: [Int32]) -> [Listener] {
+        guard let first = pids.first else { return [] }
+        var inodes: Set<UInt64> = []
+        for pid in pids { inodes.formUnion(socketInodes(of: pid)) }
+        guard !inodes.isEmpty else { return [] }
+        return listeners(namespaceOf: first).filter { inodes.contains($0.inode) }
+    }
+
+    /// Processes (pid, command) holding a listening socket on `port`, seen from `pid`'s namespace.
+    package static func holders(ofPort port: Int, namespaceOf pid: Int32) -> [(pid: Int32, command: String?)] {
+        let inodes = Set(listeners(namespaceOf: pid).filter { $0.port == port }.map(\.inode))
+        guard !inodes.isEmpty, let proc = opendir("/proc") else { return [] }
+        defer { closedir(proc) }
+        var result: [(pid: Int32, command: String?)] = []
+        var scanned = 0
+        while let entry = readdir(proc), scanned < 10_000 {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let other = Int32(name) else { continue }
+            scanned += 1
+            if !socketInodes(of: other).isDisjoint(with: inodes) {
+                result.append((other, ProcessFacts.command(of: other)))
+            }
+        }
+        return result
+    }
+
+    /// /proc/net/tcp's hex address (network order words, little-endian host) as text.
+    package static func address(_ hex: String, v6: Bool) -> String {
+        let bytes = stride(from: 0, to: hex.count - 1, by: 2).compactMap { i -> UInt8? in
+            let start = hex.index(hex.startIndex, offsetBy: i)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
+        }
+        // Each 32-bit word is printed in host (little-endian) order.
+        var ordered: [UInt8] = []
+        for word in stride(from: 0, to: bytes.count, by: 4) where word + 4 <= bytes.count {
+            ordered += bytes[word..<(word + 4)].reversed()
+        }
+        if !v6 { return ordered.map(String.init).joined(separator: ".") }
+        if ordered.allSatisfy({ $0 == 0 }) { return "::" }
+        if ordered.prefix(10).allSatisfy({ $0 == 0 }) && ordered[10] == 0xFF && ordered[11] == 0xFF {
+            return ordered.suffix(4).map(String.init).joined(separator: ".")  // ::ffff:a.b.c.d
+        }
+        var groups: [String] = []
+        for g in stride(from: 0, to: 16, by: 2) {
+            groups.append(String(UInt16(ordered[g]) << 8 | UInt16(ordered[g + 1]), radix: 16))
+        }
+        return groups.joined(separator: ":")
+    }
+
+    /// The port a bind failure is about: from the error text near "in use", else the first
+    /// port-like argument (a bare number, `--port N`, `-p N`, `--port=N`, `host:N`) that some
+    /// process is listening on (`listening` says which ports are held).
+    package static func portInUse(stderr: String, command: [String], listening: Set<Int>? = nil) -> Int? {
+        let lines = stderr.split(separator: "\n").filter {
+            $0.localizedLowercaseContains("address already in use") || $0.contains("EADDRINUSE")
+                || $0.contains("Errno 98")
+        }
+        guard !lines.isEmpty else { return nil }
+        for line in lines.reversed() {
+            if let port = lastPort(in: String(line)) { return port }
+        }
+        var candidates: [Int] = []
+        let arguments = Array(command.dropFirst())
+        for (i, argument) in arguments.enumerated() {
+            var text = Substring(argument)
+            if let eq = text.firstIndex(of: "="), text[..<eq].lowercased().contains("port") {
+                text = text[text.index(after: eq)...]
+            } else if let colon = text.lastIndex(of: ":") {
+                text = text[text.index(after: colon)...]
+            } else if i > 0, ["--port", "-p", "--listen-port", "--http-port"].contains(arguments[i - 1]) {
+                // the value of a port option
+            } else if !text.allSatisfy(\.isNumber) {
+                continue
+            }
+            if let port = Int(text), (1...65535).contains(port) { candidates.append(port) }
+        }
+        let held = listening ?? Set(listeners(namespaceOf: getpid()).map(\.port))
+        return candidates.first(where: { held.contains($0) })
+    }
+
+    /// The last number in 1…65535 that follows ':', "port " or ", " in `text`.
+    package static func lastPort(in text: String) -> Int? {
+        let chars = Array(text)
+        var found: Int? = nil
+        var i = 0
+        while i < chars.count {
+            guard chars[i].isNumber else {
+                i += 1
+                continue
+            }
+            var j = i
+            while j < chars.count && chars[j].isNumber { j += 1 }
+            let before = String(chars[max(0, i - 5)..<i]).lowercased()
+            if before.hasSuffix(":") || before.hasSuffix("port ") || before.hasSuffix(", "),
+                let n = Int(String(chars[i..<j])),
+                (1...65535).contains(n), j == chars.count || !chars[j].isLetter
+            {
+                found = n
+            }
+            i = j
+        }
+        return found
+    }
+}
+
+extension Substring {
+    fileprivate func localizedLowercaseContains(_ text: String) -> Bool {
+        let lower = self.lowercased()
+        return lower.contains(text)
+    }
+}

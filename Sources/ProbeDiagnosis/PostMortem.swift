@@ -1,0 +1,104 @@
+import ProbeCore
+import ProbeSupervisor
+import ProbeTrace
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A finished run and what the post-mortem collectors found: everything a verdict is made of.
+///
+/// The run's own fields read through (`facts.cause`, `facts.tracing`, …).
+@dynamicMemberLookup
+package struct RunFacts: Sendable {
+    /// What the supervisor recorded.
+    package var run: RunReport
+    /// The runtime error the program reported on stderr (or stdout) before exiting, if any.
+    package var programError: ProgramError?
+    /// The port it could not bind because another process holds it, and who holds it.
+    package var portInUse: (port: Int, holders: [(pid: Int32, command: String?)])?
+    /// Shared libraries the dynamic loader could not find, when it failed to start the program.
+    package var missingLibraries: [SharedLibraries.Missing] = []
+
+    /// Facts of `run` with nothing found after it.
+    package init(_ run: RunReport) {
+        self.run = run
+    }
+
+    /// A field of the run.
+    package subscript<Value>(dynamicMember keyPath: KeyPath<RunReport, Value>) -> Value {
+        run[keyPath: keyPath]
+    }
+}
+
+/// The collectors that run once, after the program has gone: its reported error, a port someone
+/// else holds, missing shared libraries. Each finding is recorded in the trace, then the verdict.
+package enum PostMortem {
+    /// Runs the collectors over `report`, records their findings and the verdict in `recorder`,
+    /// and returns the facts and the verdict.
+    package static func complete(_ report: RunReport, recorder: TraceRecorder) -> (RunFacts, Verdict) {
+        let facts = collect(report)
+        record(facts, into: recorder)
+        let verdict = Diagnose.verdict(for: facts)
+        recorder.append(
+            "verdict",
+            [
+                ("category", .string(verdict.category.rawValue)), ("status", .int(report.cause.shellStatus)),
+                ("summary", .string(verdict.summary)),
+            ]
+        )
+        return (facts, verdict)
+    }
+
+    /// What the collectors find after `report`'s run (nothing for a program that never started).
+    package static func collect(_ report: RunReport) -> RunFacts {
+        var facts = RunFacts(report)
+        switch report.cause {
+        case .execFailed, .spawnFailed: return facts
+        case .exited, .killed: break
+        }
+        let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
+        facts.programError =
+            ProgramErrorParser.find(in: stderrText)
+            ?? ProgramErrorParser.find(in: String(decoding: report.stdoutTail, as: UTF8.self))
+        if report.cause != .exited(code: 0), let port = Sockets.portInUse(stderr: stderrText, command: report.command) {
+            facts.portInUse = (port, Sockets.holders(ofPort: port, namespaceOf: getpid()))
+        }
+        if case .exited(127) = report.cause, let program = report.programPath,
+            stderrText.contains("error while loading shared libraries")
+                || (report.tracing.state == "on" && report.tracing.entryReachedMilliseconds == nil)
+        {
+            facts.missingLibraries = SharedLibraries.missing(
+                program: program,
+                libraryPath: ProcessEnvironment.value(of: "LD_LIBRARY_PATH")
+            )
+        }
+        return facts
+    }
+
+    private static func record(_ facts: RunFacts, into recorder: TraceRecorder) {
+        if let error = facts.programError {
+            recorder.append("program_error", error.fields)
+        }
+        if let inUse = facts.portInUse {
+            let holders: [JSONValue] = inUse.holders.map {
+                .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)])
+            }
+            recorder.append("port_in_use", [("port", .int(inUse.port)), ("holders", .array(holders))])
+        }
+        if !facts.missingLibraries.isEmpty {
+            let libraries: [JSONValue] = facts.missingLibraries.map {
+                .object([("name", .string($0.name)), ("needed_by", .string($0.neededBy))])
+            }
+            recorder.append(
+                "missing_libraries",
+                [
+                    ("program", facts.programPath.map { .string($0) } ?? .null),
+                    ("libraries", .array(libraries)),
+                ]
+            )
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import ProbeCore
+import ProbeDiagnosis
+import ProbeSupervisor
+import ProbeTrace
+import ProbeTracing
+
+/// A run's trace as OpenTelemetry logs: one `ExportLogsServiceRequest` in the OTLP/JSON encoding
+/// (the proto3 JSON mapping: lowerCamelCase names, 64-bit integers as strings, enums as numbers),
+/// which a Collector's OTLP/HTTP receiver accepts at `/v1/logs` and its `otlpjsonfile` receiver
+/// reads one per line.
+///
+/// One resource per run, described with OpenTelemetry semantic conventions (`service.name`,
+/// `process.*`, `host.name`, `os.*`); one log record per trace event, its body the line `show`
+/// prints, its attributes `event.name` = `probe_exec.<kind>` and the event's fields as
+/// `probe_exec.<field>`.
+package enum OTLPLogs {
+    /// The instrumentation scope named in every export.
+    package static let scopeName = "probe-exec"
+
+    /// The request for `events` (a run's trace, in order).
+    /// - Parameters:
+    ///   - events: the run's events; the `start` event gives the wall-clock origin.
+    ///   - serviceName: `service.name`; nil: the program's file name.
+    ///   - extraResource: more resource attributes (from `OTEL_RESOURCE_ATTRIBUTES`).
+    ///   - version: probe-exec's version, for the scope.
+    package static func request(
+        events: [TraceEvent],
+        serviceName: String?,
+        extraResource: [(String, String)] = [],
+        version: String
+    ) -> JSONValue {
+        let start = events.first { $0.kind == "start" }
+        let exec = events.first { $0.kind == "exec" }
+        let argv = start?["argv"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let program = exec?["path"]?.stringValue ?? argv.first ?? "program"
+        let name = String(program.split(separator: "/").last ?? Substring(program))
+        var resource: [(String, JSONValue)] = [("service.name", .string(serviceName ?? name))]
+        if let pid = exec?["pid"]?.intValue { resource.append(("process.pid", .int(pid))) }
+        if let pid = start?["pid"]?.intValue { resource.append(("process.parent_pid", .int(pid))) }
+        resource.append(("process.executable.name", .string(name)))
+        if let path = exec?["path"]?.stringValue { resource.append(("process.executable.path", .string(path))) }
+        if !argv.isEmpty { resource.append(("process.command_args", .strings(argv))) }
+        if let host = start?["host"]?.stringValue { resource.append(("host.name", .string(host))) }
+        resource.append(("os.type", "linux"))
+        if let kernel = start?["kernel"]?.stringValue { resource.append(("os.description", .string(kernel))) }
+        for (key, value) in extraResource where !resource.contains(where: { $0.0 == key }) {
+            resource.append((key, .string(value)))
+        }
+
+        let origin = wallClockOrigin(start)
+        let records = events.filter { $0.kind != "modules" }.map { record(for: $0, origin: origin) }
+        return .object([
+            (
+                "resourceLogs",
+                .array([
+                    .object([
+                        ("resource", .object([("attributes", attributes(resource))])),
+                        (
+                            "scopeLogs",
+                            .array([
+                                .object([
+                                    ("scope", .object([("name", .string(scopeName)), ("version", .string(version))])),
+                                    ("logRecords", .array(records)),
+                                ])
+                            ])
+                        ),
+                    ])
+                ])
+            )
+        ])
+    }
+
+    /// Nanoseconds since the epoch at t_ms = 0, from the start event's clock reading.
+    private static func wallClockOrigin(_ start: TraceEvent?) -> Double {
+        guard let start, let realtime = start["clock"]?["realtime_s"]?.doubleValue else { return 0 }
+        return realtime * 1e9 - start.offsetMilliseconds * 1e6
+    }
+
+    private static func record(for event: TraceEvent, origin: Double) -> JSONValue {
+        let (number, text) = severity(of: event)
+        var fields: [(String, JSONValue)] = [("event.name", .string("probe_exec." + event.kind))]
+        fields.append(("probe_exec.t_ms", .number(event.offsetMilliseconds)))
+        for (key, value) in event.fields { fields.append(("probe_exec." + key, value)) }
+        let time = nanosecondText(origin + event.offsetMilliseconds * 1e6)
+        let body = event.kind == "verdict" ? event["summary"]?.stringValue ?? "" : ReportRenderer.describe(event)
+        return .object([
+            ("timeUnixNano", .string(time)), ("observedTimeUnixNano", .string(time)),
+            ("severityNumber", .int(number)), ("severityText", .string(text)),
+            ("body", .object([("stringValue", .string(body))])),
+            ("attributes", attributes(fields)),
+        ])
+    }
+
+    /// OpenTelemetry severity numbers: INFO 9, WARN 13, ERROR 17.
+    private static func severity(of event: TraceEvent) -> (Int, String) {
+        switch event.kind {
+        case "verdict":
+            return event["category"]?.stringValue == "clean_exit" ? (9, "INFO") : (17, "ERROR")
+        case "crash", "backtrace", "program_error", "missing_libraries", "port_in_use", "not_ready":
+            return (17, "ERROR")
+        case "exec":
+            return event["ok"]?.boolValue == false ? (17, "ERROR") : (9, "INFO")
+        case "exit":
+            return event["signal"] != nil || (event["code"]?.intValue ?? 0) != 0 ? (13, "WARN") : (9, "INFO")
+        case "signal", "target_signal", "program_signal", "warning", "lost_output", "grace_expired", "leftovers",
+            "output_error":
+            return (13, "WARN")
+        default:
+            return (9, "INFO")
+        }
+    }
+
+    /// `[{"key": …, "value": AnyValue}]`.
+    private static func attributes(_ pairs: [(String, JSONValue)]) -> JSONValue {
+        .array(pairs.map { .object([("key", .string($0.0)), ("value", anyValue($0.1))]) })
+    }
+
+    /// The OTLP `AnyValue` for a trace value: scalars and arrays as themselves (integers as
+    /// strings, as the JSON mapping of int64 wants), objects as key/value lists.
+    private static func anyValue(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .null: return .object([])  // an AnyValue with no value set: "empty"
+        case .bool(let b): return .object([("boolValue", .bool(b))])
+        case .number(let d):
+            if d.rounded() == d && abs(d) < 9.0e15 { return .object([("intValue", .string(String(Int64(d))))]) }
+            return .object([("doubleValue", .number(d))])
+        case .string(let s): return .object([("stringValue", .string(s))])
+        case .array(let items): return .object([("arrayValue", .object([("values", .array(items.map(anyValue)))]))])
+        case .object(let pairs):
+            return .object([("kvlistValue", .object([("values", attributes(pairs))]))])
+        }
+    }
+
+    private static func nanosecondText(_ nanoseconds: Double) -> String {
+        nanoseconds > 0 && nanoseconds < 9.2e18 ? String(UInt64(nanoseconds)) : "0"
+    }
+
+    /// `OTEL_RESOURCE_ATTRIBUTES` (`key=value,key=value`, values percent-encoded) as pairs; pairs
+    /// without `=` are skipped, as the specification says.
+    package static func resourceAttributes(fromEnvironment text: String?) -> [(String, String)] {
+        guard let text else { return [] }
+        return text.split(separator: ",").compactMap { pair in
+            guard let equals = pair.firstIndex(of: "=") else { return nil }
+            let key = pair[..<equals].trimmingSpaces
+            guard !key.isEmpty else { return nil }
+            return (key, percentDecoded(pair[pair.index(after: equals)...].trimmingSpaces))
+        }
+    }
+
+    private static func percentDecoded(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "%"), utf8.count >= 2,
+                let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,63 @@
+import CProbeExec
+import ProbeCore
+import ProbeTrace
+import ProbeTracing
+
+/// Copies one of the child's output streams to one of our descriptors on its own thread
+/// (C, `spr_pump.c`), as bytes arrive, and keeps the last bytes for the trace.
+package final class OutputPump {
+    /// `stdout` or `stderr`.
+    package let stream: String
+    private var pump = spr_pump_t()
+    package private(set) var isRunning = false
+
+    package init(stream: String) { self.stream = stream }
+
+    /// Starts forwarding `input` (a pipe read end, now owned by the pump) to `output`.
+    /// - Throws: ``SystemError`` when the thread or the tail pipe cannot be made.
+    package func start(input: Int32, output: Int32, stop: Int32, notify: Int32) throws(SystemError) {
+        let error = spr_pump_start(&pump, input, output, stop, notify)
+        guard error == 0 else { throw SystemError(error) }
+        isRunning = true
+    }
+
+    /// CLOCK_MONOTONIC nanoseconds of the first byte, or nil (safe to read while running).
+    package var firstByteNanoseconds: Int64? {
+        let ns = spr_pump_first_byte_ns(&pump)
+        return ns == 0 ? nil : ns
+    }
+
+    /// The output error that stopped forwarding (EPIPE when the reader left), once known.
+    package var outputError: SystemError? {
+        let e = spr_pump_out_errno(&pump)
+        return e == 0 ? nil : SystemError(e)
+    }
+
+    /// Waits for the thread; afterwards ``bytes`` and ``takeTail(capacity:)`` are final.
+    package func join() {
+        guard isRunning else { return }
+        _ = spr_pump_join(&pump)
+        isRunning = false
+    }
+
+    /// Bytes forwarded.
+    package var bytes: UInt64 { pump.bytes }
+
+    /// Whether splice carried the bytes (false: the read/write fallback did).
+    package var usedSplice: Bool { pump.spliced != 0 }
+
+    /// The most recent output (at most `capacity` bytes), without consuming it; while running.
+    package func peekTail(capacity: Int) -> [UInt8] {
+        guard isRunning else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            count = spr_pump_peek_tail(&pump, buffer.baseAddress!, capacity)
+        }
+    }
+
+    /// The last at most `capacity` bytes that went through. Call once, after ``join()``.
+    package func takeTail(capacity: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            count = spr_pump_take_tail(&pump, buffer.baseAddress!, capacity)
+        }
+    }
+}

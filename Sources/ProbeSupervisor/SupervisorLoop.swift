@@ -1,0 +1,460 @@
+import CProbeExec
+import CStartupProbe
+import ProbeCore
+import ProbeTrace
+import ProbeTracing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The supervisor's event loop, shaped like tini's: signals are read from a signalfd; SIGCHLD
+/// reaps, every other signal is forwarded; the output pumps wake the loop through an eventfd to
+/// have their milestones recorded as they happen.
+package struct SupervisorLoop {
+    package let supervisor: Supervisor
+    package let childPID: Int32
+    package let pumps: [OutputPump]
+    package let stopFD: Int32
+    package let notifyFD: Int32
+    package var recordedFirstByte: Set<String> = []
+    package var recordedOutputError: Set<String> = []
+    package var report: RunReport
+    package let tracer: Tracer?
+    /// Listening sockets already recorded.
+    package var seenListeners: Set<Sockets.Listener> = []
+    /// CLOCK_MONOTONIC of the next /proc scan for listening sockets; nil once watching ended.
+    package var nextSocketScan: Int64?
+    /// The SIGKILL deadline for the child's process group: after a readiness check's stop
+    /// request, or after a forwarded SIGTERM with --grace-period.
+    package var killDeadline: Int64?
+    /// Signals held back by --signal-delay: when to forward them.
+    package var delayedSignals: [(due: Int64, signal: Int32)] = []
+    /// Readiness check: --ready-line, compiled once.
+    package let readyRegex: Regex<AnyRegexOutput>?
+
+    package init(supervisor: Supervisor, childPID: Int32, streams: StandardStreams, tracer: Tracer?) {
+        self.supervisor = supervisor
+        self.childPID = childPID
+        self.tracer = tracer
+        self.readyRegex = supervisor.options.readyLine.flatMap { try? Regex($0) }
+        self.stopFD = spr_eventfd_open()
+        self.notifyFD = spr_eventfd_open()
+        var pumps: [OutputPump] = []
+        for (name, pipe, output) in [
+            ("stdout", streams.stdout, STDOUT_FILENO), ("stderr", streams.stderr, STDERR_FILENO),
+        ] {
+            guard let pipe else { continue }
+            let pump = OutputPump(stream: name)
+            do {
+                try pump.start(input: pipe.read, output: output, stop: stopFD, notify: notifyFD)
+                pumps.append(pump)
+            } catch {
+                // Without a pump the child would block on a full pipe: give it our descriptor's
+                // behaviour instead by closing the pipe (it sees EPIPE), and say so.
+                close(pipe.read)
+                supervisor.warning("cannot forward \(name): \(error); the program's \(name) is lost")
+            }
+        }
+        self.pumps = pumps
+        self.report = RunReport(command: supervisor.options.command, cause: .exited(code: 0), durationMilliseconds: 0)
+        self.report.childPID = childPID
+    }
+
+    /// Loops until the child has been reaped, then stops the pumps and returns the report.
+    package mutating func run() -> RunReport {
+        let signalFD = spr_signalfd_open()
+        if signalFD < 0 {
+            supervisor.warning("cannot read signals (signalfd: \(SystemError.current)); signals are not forwarded")
+        }
+        var status: Int32? = nil
+        nextSocketScan = supervisor.startNanoseconds + 10_000_000
+        while status == nil {
+            var fds = [
+                pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0),
+            ]
+            defer { timedWork() }
+            if signalFD < 0 {
+                // Degraded: no signals, so wait for the child directly.
+                var raw: Int32 = 0
+                if spr_waitpid(childPID, &raw, 0) == childPID { status = raw }
+                break
+            }
+            if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
+            if fds[1].revents != 0 { recordPumpMilestones() }
+            guard fds[0].revents != 0 else { continue }
+            var info = spr_signal_info_t()
+            while spr_signalfd_read(signalFD, &info) == 1 {
+                if info.signo == SIGCHLD {
+                    if let s = reap() { status = s }
+                } else {
+                    forward(info)
+                }
+            }
+        }
+        scanSockets()  // one last look: a listener seen only now still counts
+        let endNanoseconds = spr_monotonic_ns()
+        // Orphans re-parented to us (PID 1 or subreaper) are children of the main thread.
+        let me = getpid()
+        let left = (ProcessFacts.readSmallFile("/proc/\(me)/task/\(me)/children", limit: 1 << 16) ?? "")
+            .split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
+        report.leftRunning = left.map { ($0, ProcessFacts.command(of: $0)) }
+        if supervisor.options.killLeftovers && !left.isEmpty { killLeftovers(left) }
+        if signalFD >= 0 { close(signalFD) }
+        if let status { report.cause = Self.cause(status) }
+        if let tracer { report.tracing = tracer.findings }
+        report.durationMilliseconds = supervisor.offset(endNanoseconds)
+        var exitFields: [(String, JSONValue)] = [("pid", .int(childPID))]
+        switch report.cause {
+        case .exited(let code): exitFields.append(("code", .int(code)))
+        case .killed(let signal, let core):
+            exitFields += [
+                ("signal", .int(signal)), ("signal_name", .string(SignalName.name(signal))),
+                ("core_dumped", .bool(core)),
+            ]
+        default: break
+        }
+        exitFields += [
+            ("status", .int(report.cause.shellStatus)), ("duration_ms", .number(report.durationMilliseconds)),
+            ("orphans_reaped", .int(report.orphansReaped)),
+        ]
+        if !report.leftRunning.isEmpty {
+            exitFields.append(
+                (
+                    "left_running",
+                    .array(
+                        report.leftRunning.prefix(20).map {
+                            .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)])
+                        }
+                    )
+                )
+            )
+        }
+        supervisor.trace.append(TraceEvent("exit", at: report.durationMilliseconds, exitFields))
+        stopPumps()
+        return report
+    }
+
+    /// --kill-leftovers: SIGTERM the processes still running as our children, wait up to the
+    /// grace period (5 s by default) reaping them, then SIGKILL what remains — so a container
+    /// stops in bounded time.
+    private mutating func killLeftovers(_ pids: [Int32]) {
+        for pid in pids { kill(pid, SIGTERM) }
+        let grace = supervisor.options.gracePeriodSeconds ?? 5
+        let deadline = spr_monotonic_ns() + Int64(grace * 1e9)
+        var remaining = Set(pids)
+        while !remaining.isEmpty && spr_monotonic_ns() < deadline {
+            var status: Int32 = 0
+            let pid = spr_waitpid(-1, &status, spr_wnohang())
+            if pid > 0 {
+                remaining.remove(pid)
+                report.orphansReaped += 1
+            } else if pid < 0 {
+                break
+            } else {
+                usleep(5_000)
+            }
+        }
+        for pid in remaining { kill(pid, SIGKILL) }
+        for _ in remaining {
+            var status: Int32 = 0
+            if spr_waitpid(-1, &status, 0) > 0 { report.orphansReaped += 1 }
+        }
+        supervisor.trace.append(
+            TraceEvent(
+                "leftovers",
+                at: supervisor.offset(),
+                [
+                    ("terminated", .array(pids.filter { !remaining.contains($0) }.map { .int($0) })),
+                    ("killed", .array(remaining.map { .int($0) })),
+                ]
+            )
+        )
+    }
+
+    /// Start-up is watched closely, then less: every 10 ms for the first second, 50 ms until
+    /// 10 s, 250 ms until 60 s; then not at all (a readiness check keeps watching to its timeout).
+    private func socketScanInterval(elapsed: Int64) -> Int64? {
+        let limit: Int64 =
+            supervisor.options.isReadinessCheck
+            ? Int64(supervisor.options.readyTimeoutSeconds * 1e9) : 60_000_000_000
+        if elapsed > limit { return nil }
+        if elapsed < 1_000_000_000 { return 10_000_000 }
+        if elapsed < 10_000_000_000 { return 50_000_000 }
+        return 250_000_000
+    }
+
+    private func pollTimeoutMilliseconds() -> Int32 {
+        let deadlines = [nextSocketScan, killDeadline].compactMap { $0 } + delayedSignals.map(\.due)
+        guard let next = deadlines.min() else { return -1 }
+        return Int32(clamping: max(0, (next - spr_monotonic_ns()) / 1_000_000 + 1))
+    }
+
+    /// The periodic work between events: socket scans, readiness, the stop deadline.
+    private mutating func timedWork() {
+        let now = spr_monotonic_ns()
+        if let deadline = killDeadline, now >= deadline {
+            kill(-childPID, SIGKILL)
+            killDeadline = nil
+            supervisor.trace.append(
+                TraceEvent(
+                    "grace_expired",
+                    at: supervisor.offset(),
+                    [
+                        ("sent", "SIGKILL"), ("to", .int(-childPID)),
+                    ]
+                )
+            )
+        }
+        while let first = delayedSignals.first, now >= first.due {
+            delayedSignals.removeFirst()
+            deliver(first.signal)
+        }
+        guard let next = nextSocketScan, now >= next else { return }
+        scanSockets()
+        scanOutputForReadyLine()
+        let elapsed = now - supervisor.startNanoseconds
+        if let interval = socketScanInterval(elapsed: elapsed) {
+            nextSocketScan = now + interval
+        } else {
+            nextSocketScan = nil
+            if supervisor.options.isReadinessCheck && report.readyMilliseconds == nil {
+                supervisor.trace.append(
+                    TraceEvent(
+                        "not_ready",
+                        at: supervisor.offset(),
+                        [
+                            ("port", supervisor.options.readyPort.map { .int($0) } ?? .null),
+                            ("line", supervisor.options.readyLine.map { .string($0) } ?? .null),
+                            ("timeout_s", .number(supervisor.options.readyTimeoutSeconds)),
+                        ]
+                    )
+                )
+                requestStop()
+            }
+        }
+    }
+
+    /// Records sockets the program's process tree listens on that were not seen before.
+    private mutating func scanSockets() {
+        for listener in Sockets.listeners(ownedBy: Sockets.processTree(childPID))
+        where !seenListeners.contains(listener) {
+            seenListeners.insert(listener)
+            let at = supervisor.offset()
+            report.listening.append((listener, at))
+            supervisor.trace.append(
+                TraceEvent(
+                    "listen",
+                    at: at,
+                    [
+                        ("address", .string(listener.address)), ("port", .int(listener.port)),
+                    ]
+                )
+            )
+            if listener.port == supervisor.options.readyPort, report.readyMilliseconds == nil {
+                report.readyMilliseconds = at
+                supervisor.trace.append(TraceEvent("ready", at: at, [("port", .int(listener.port))]))
+                requestStop()
+            }
+        }
+    }
+
+    /// Readiness by output: the first line of recent output that matches --ready-line.
+    private mutating func scanOutputForReadyLine() {
+        guard report.readyMilliseconds == nil, let regex = readyRegex else { return }
+        for pump in pumps {
+            let text = String(decoding: pump.peekTail(capacity: 256 * 1024), as: UTF8.self)
+            for line in text.split(separator: "\n") where (try? regex.firstMatch(in: String(line))) != nil {
+                let at = supervisor.offset()
+                report.readyMilliseconds = at
+                supervisor.trace.append(
+                    TraceEvent(
+                        "ready",
+                        at: at,
+                        [
+                            ("line", .string(String(line.prefix(500)))), ("stream", .string(pump.stream)),
+                        ]
+                    )
+                )
+                requestStop()
+                return
+            }
+        }
+    }
+
+    /// A readiness check is done: ask the program's process group to stop, SIGKILL after the grace period.
+    private mutating func requestStop() {
+        kill(-childPID, SIGTERM)
+        killDeadline = spr_monotonic_ns() + Int64(supervisor.options.stopGraceSeconds * 1e9)
+    }
+
+    /// Lets the pumps take what is already readable, then waits for them: a grandchild that
+    /// still holds a pipe open does not keep us alive.
+    private mutating func stopPumps() {
+        var one: UInt64 = 1
+        _ = write(stopFD, &one, 8)
+        for pump in pumps {
+            pump.join()
+        }
+        recordPumpMilestones()
+        for pump in pumps {
+            let tail = pump.takeTail(capacity: supervisor.options.tailCapacity)
+            let transport = pump.usedSplice ? "splice" : "copy"
+            if pump.stream == "stdout" {
+                report.stdoutBytes = pump.bytes
+                report.stdoutTail = tail
+                report.stdoutTransport = transport
+            } else {
+                report.stderrBytes = pump.bytes
+                report.stderrTail = tail
+                report.stderrTransport = transport
+            }
+        }
+        close(stopFD)
+        close(notifyFD)
+    }
+
+    private mutating func recordPumpMilestones() {
+        var counter: UInt64 = 0
+        _ = read(notifyFD, &counter, 8)  // resets the eventfd; milestones are read from the pumps
+        for pump in pumps {
+            if !recordedFirstByte.contains(pump.stream), let ns = pump.firstByteNanoseconds {
+                recordedFirstByte.insert(pump.stream)
+                supervisor.trace.append(
+                    TraceEvent(
+                        "output",
+                        at: supervisor.offset(ns),
+                        [
+                            ("stream", .string(pump.stream)), ("milestone", "first_byte"),
+                        ]
+                    )
+                )
+            }
+            if !recordedOutputError.contains(pump.stream), let error = pump.outputError {
+                recordedOutputError.insert(pump.stream)
+                let why =
+                    error.code == EPIPE
+                    ? "the reader of probe-exec's \(pump.stream) went away; the program gets EPIPE/SIGPIPE on its next write, as it would without probe-exec"
+                    : "writing probe-exec's \(pump.stream) failed; the program's further \(pump.stream) is refused"
+                supervisor.trace.append(
+                    TraceEvent(
+                        "output_error",
+                        at: supervisor.offset(),
+                        [
+                            ("stream", .string(pump.stream)), ("errno", .int(error.code)),
+                            ("errno_name", .string(error.name)),
+                            ("explanation", .string(why)),
+                        ]
+                    )
+                )
+            }
+        }
+    }
+
+    /// Reaps every child that has changed state and handles every ptrace stop; returns the
+    /// child's wait status once it exits.
+    private mutating func reap() -> Int32? {
+        var childStatus: Int32? = nil
+        // PID 1 or subreaper: any child. A library caller: only what is ours (the child and,
+        // when traced, its threads), so that other children of the process are never stolen.
+        let targets: [Int32] =
+            supervisor.options.reapAnyChild ? [-1] : [childPID] + (tracer?.tids.subtracting([childPID]) ?? [])
+        for target in targets {
+            while true {
+                var raw: Int32 = 0
+                let pid = spr_waitpid(target, &raw, spr_wnohang())
+                if pid <= 0 { break }
+                let event = WaitEvent(tid: pid, status: raw)
+                let ended: Bool
+                switch event {
+                case .exited, .killed: ended = true
+                default: ended = false
+                }
+                if let tracer, event.isPtraceStop, !tracer.owns(pid) {
+                    // A new thread's (or followed child's) first stop can be reported before its
+                    // creator's PTRACE_EVENT_CLONE: it is ours already, and must be resumed.
+                    tracer.adopt(pid)
+                }
+                if let tracer, tracer.owns(pid) {
+                    if !ended {
+                        tracer.handle(event)
+                        continue
+                    }
+                    tracer.forget(pid)
+                }
+                if pid == childPID {
+                    if ended { childStatus = raw }
+                } else if ended && !(tracer?.wasTraced(pid) ?? false) {
+                    report.orphansReaped += 1
+                }
+                if target != -1 && ended { break }
+            }
+        }
+        return childStatus
+    }
+
+    /// Sends `signal` to the child (or its group), and starts the grace period after a SIGTERM.
+    /// Returns the target and the error, if any.
+    @discardableResult
+    private mutating func deliver(_ signal: Int32) -> (target: Int32, error: SystemError?) {
+        let target = supervisor.options.forwardToProcessGroup ? -childPID : childPID
+        let error = kill(target, signal) == 0 ? nil : SystemError.current
+        if signal == SIGTERM, let grace = supervisor.options.gracePeriodSeconds, killDeadline == nil {
+            killDeadline = spr_monotonic_ns() + Int64(grace * 1e9)
+        }
+        return (target, error)
+    }
+
+    private mutating func forward(_ info: spr_signal_info_t) {
+        let me = getpid()
+        // Our own pump or our own diagnostics hitting a closed pipe: not for the child.
+        if info.signo == SIGPIPE && info.sender_pid == me { return }
+        let signal = supervisor.options.signalMap.target(of: info.signo)
+        var delayed: Int? = nil
+        var target = supervisor.options.forwardToProcessGroup ? -childPID : childPID
+        var error: SystemError? = nil
+        if signal == SIGTERM, let delay = supervisor.options.signalDelayMilliseconds, delay > 0 {
+            delayed = delay
+            delayedSignals.append((spr_monotonic_ns() + Int64(delay) * 1_000_000, signal))
+        } else {
+            (target, error) = deliver(signal)
+        }
+        let command: String? = info.sender_pid == me ? "probe-exec" : ProcessFacts.command(of: info.sender_pid)
+        let received = ReceivedSignal(
+            signal: info.signo,
+            senderPID: info.sender_pid,
+            senderUID: info.sender_uid,
+            senderCommand: command,
+            offsetMilliseconds: supervisor.offset(),
+            forwarded: error == nil
+        )
+        report.signals.append(received)
+        var fields: [(String, JSONValue)] = [
+            ("signal", .int(info.signo)), ("name", .string(SignalName.name(info.signo))),
+            ("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code))),
+            ("sender_pid", .int(info.sender_pid)), ("sender_uid", .int(info.sender_uid)),
+            ("sender_comm", command.map { .string($0) } ?? .null),
+            ("forwarded_to", .int(target)),
+        ]
+        if signal != info.signo { fields.append(("forwarded_as", .string(SignalName.name(signal)))) }
+        if let delayed { fields.append(("delayed_ms", .int(delayed))) }
+        if info.sender_pid == 0 && info.code <= 0 {
+            fields.append(("sender_note", "sent from outside this PID namespace (e.g. the container runtime)"))
+        }
+        if let error {
+            fields.append(("forward_error", .string(error.description)))
+        }
+        supervisor.trace.append(TraceEvent("signal", at: received.offsetMilliseconds, fields))
+    }
+
+    package static func cause(_ status: Int32) -> ExitCause {
+        switch WaitStatus(status) {
+        case .killed(let signal, let core): return .killed(signal: signal, coreDumped: core)
+        case .exited(let code): return .exited(code: code)
+        case .stopped, .continued: return .exited(code: 0)  // not a termination: never passed here
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ProbeCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Where traces live: the directory, the file name of one run, and the `latest` link.
+///
+/// The directory is `$PROBE_EXEC_TRACE_DIR` when set, else `${TMPDIR:-/tmp}/probe-exec-<uid>`.
+/// Directories are created with mode 0700; the default one must be a real directory owned by
+/// the current user (not a link someone else planted in a shared /tmp).
+package enum TraceLocation {
+    /// The environment variable that names the trace directory.
+    package static let directoryVariable = "PROBE_EXEC_TRACE_DIR"
+    /// The name of the link to the newest trace in a trace directory.
+    package static let latestName = "latest"
+
+    /// The trace directory for this process's environment and user.
+    package static var directory: String {
+        if let dir = configuredDirectory { return dir }
+        let tmp = ProcessEnvironment.value(of: "TMPDIR") ?? "/tmp"
+        return "\(tmp)/probe-exec-\(getuid())"
+    }
+
+    /// `$PROBE_EXEC_TRACE_DIR`, when set and not empty.
+    package static var configuredDirectory: String? {
+        ProcessEnvironment.value(of: directoryVariable)
+    }
+
+    /// A file name for a run: `<program>-<pid>-<UTC time>.ndjson`, with the program's base name
+    /// reduced to characters that are safe in a file name.
+    package static func fileName(program: String, pid: Int32, realtimeNanoseconds: Int64) -> String {
+        let stamp = Timestamp.compactUTC(realtimeNanoseconds: realtimeNanoseconds)
+        return "\(safeName(program))-\(pid)-\(stamp).ndjson"
+    }
+
+    /// The program's base name reduced to characters safe in a file name (at most 64).
+    package static func safeName(_ program: String) -> String {
+        let base = program.split(separator: "/").last.map(String.init) ?? "program"
+        var safe = String(
+            base.unicodeScalars.map { c -> Character in
+                let ok =
+                    (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_"
+                return ok ? Character(c) : "_"
+            }
+        )
+        if safe.isEmpty || safe.hasPrefix(".") { safe = "_" + safe }
+        return safe.count > 64 ? String(safe.prefix(64)) : safe
+    }
+
+    /// Makes the trace directory `directory` (usually ``directory``) ready: created when missing and,
+    /// when it is the shared default under the temporary directory, checked to be ours alone.
+    /// What probe-exec and the library both do before creating a trace there.
+    /// - Throws: what mkdir or lstat found; `EPERM` or `ENOTDIR` as ``checkPrivate(_:)``.
+    package static func prepare(_ directory: String) throws(SystemError) {
+        try makeDirectory(directory)
+        if configuredDirectory == nil {
+            try checkPrivate(directory)
+        }
+    }
+
+    /// Creates `path` and its missing parents with mode 0700.
+    /// - Throws: ``SystemError`` when a directory cannot be created, or `ENOTDIR` when the path
+    ///   exists and is not a directory (a symbolic link counts as not a directory).
+    package static func makeDirectory(_ path: String) throws(SystemError) {
+        // Usually it exists, or only its last component is missing: one mkdir. Else each
+        // component in turn.
+        if mkdir(path, 0o700) != 0 && errno == ENOENT {
+            try makeEachComponent(path)
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw SystemError.current }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw SystemError(ENOTDIR) }
+    }
+
+    private static func makeEachComponent(_ path: String) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw SystemError.current
+            }
+        }
+    }
+
+    /// Checks that a shared-directory path is ours alone: a directory (not a link), owned by us.
+    /// - Throws: `EPERM` when it is owned by someone else, `ENOTDIR` when not a directory.
+    package static func checkPrivate(_ path: String) throws(SystemError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw SystemError.current }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw SystemError(ENOTDIR) }
+        guard info.st_uid == getuid() else { throw SystemError(EPERM) }
+    }
+
+    /// Points `<directory>/latest` at `fileName`, replacing any previous link atomically.
+    /// Errors are ignored: the link is a convenience.
+    package static func updateLatest(directory: String, fileName: String) {
+        let link = "\(directory)/\(latestName)"
+        let temporary = "\(directory)/.\(latestName).\(getpid())"
+        if symlink(fileName, temporary) != 0 {  // a stale one from a dead process with our pid
+            guard errno == EEXIST, unlink(temporary) == 0, symlink(fileName, temporary) == 0 else { return }
+        }
+        if rename(temporary, link) != 0 { unlink(temporary) }
+    }
+}

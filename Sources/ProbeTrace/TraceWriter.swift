@@ -1,0 +1,79 @@
+import CStartupProbe
+import ProbeCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Appends events to a trace file, one `write(2)` per line, so that a supervisor killed at any
+/// moment leaves a readable prefix.
+///
+/// It fails open: when the file cannot be created or a write fails (read-only directory, disk
+/// full), it stops recording and reports the problem once through `warn`; the caller goes on.
+package final class TraceWriter {
+    /// Where the trace goes, or nil when nothing is recorded.
+    package private(set) var path: String?
+    private var fd: Int32 = -1
+    private let warn: (String) -> Void
+    private var warned = false
+    /// The events appended so far (at most ``keptEventLimit``), when asked for at init: what an
+    /// export (OTLP) sends, even when the file could not be written.
+    package private(set) var keptEvents: [TraceEvent] = []
+    private let keepsEvents: Bool
+    /// How many events are kept in memory at most.
+    package static let keptEventLimit = 20_000
+
+    /// Opens (creating with mode 0600, never through a symbolic link) the trace at `path`.
+    /// - Parameters:
+    ///   - path: the trace file, or nil to record nothing.
+    ///   - warn: called at most once with a sentence saying what could not be recorded.
+    ///   - keepEvents: also keep the events in memory (``keptEvents``).
+    package init(path: String?, keepEvents: Bool = false, warn: @escaping (String) -> Void) {
+        self.warn = warn
+        self.keepsEvents = keepEvents
+        guard let path else { return }
+        let fd = spr_open_trace(path)
+        if fd < 0 {
+            let error = SystemError.current
+            let reason =
+                error.code == ELOOP
+                ? "it is a symbolic link, which probe-exec refuses to follow" : error.description
+            self.fail("cannot create the trace \(path): \(reason); the program runs, but nothing is recorded")
+            return
+        }
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Whether events still reach the file.
+    package var isRecording: Bool { fd >= 0 }
+
+    /// Appends one event as one line.
+    package func append(_ event: TraceEvent) {
+        if keepsEvents && (keptEvents.count < Self.keptEventLimit || ["exit", "tail", "verdict"].contains(event.kind)) {
+            keptEvents.append(event)
+        }
+        guard fd >= 0 else { return }
+        let error = event.write(to: fd)
+        if error != 0 {
+            fail(
+                "cannot write the trace \(path ?? ""): \(SystemError(error).description); the program runs on, but the rest of its trace is lost"
+            )
+            close(fd)
+            fd = -1
+        }
+    }
+
+    /// Reports a problem once (later ones are dropped so stderr is not flooded).
+    package func fail(_ message: String) {
+        guard !warned else { return }
+        warned = true
+        warn(message)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+}

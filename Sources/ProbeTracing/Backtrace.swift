@@ -1,0 +1,237 @@
+import CProbeExec
+import ProbeCore
+import ProbeTrace
+
+/// One frame of a remote backtrace, located and named.
+package struct BacktraceFrame {
+    package var ip: UInt64
+    package var module: String?
+    package var moduleOffset: UInt64?
+    package var buildID: String?
+    package var symbol: String?
+    package var symbolOffset: UInt64
+    package var demangled: String?
+    package var file: String?
+    package var line: Int?
+
+    /// A frame at `ip`, with what is known of it.
+    package init(
+        ip: UInt64,
+        module: String? = nil,
+        moduleOffset: UInt64? = nil,
+        buildID: String? = nil,
+        symbol: String? = nil,
+        symbolOffset: UInt64 = 0,
+        demangled: String? = nil,
+        file: String? = nil,
+        line: Int? = nil
+    ) {
+        self.ip = ip
+        self.module = module
+        self.moduleOffset = moduleOffset
+        self.buildID = buildID
+        self.symbol = symbol
+        self.symbolOffset = symbolOffset
+        self.demangled = demangled
+        self.file = file
+        self.line = line
+    }
+
+    package var json: JSONValue {
+        var fields: [(String, JSONValue)] = [("ip", .string("0x" + String(ip, radix: 16)))]
+        if let module { fields.append(("module", .string(module))) }
+        if let moduleOffset { fields.append(("module_offset", .string("0x" + String(moduleOffset, radix: 16)))) }
+        if let buildID { fields.append(("build_id", .string(buildID))) }
+        if let symbol {
+            fields.append(("symbol", .string(symbol)))
+            fields.append(("function", .string(demangled ?? symbol)))
+            fields.append(("function_offset", .int(symbolOffset)))
+        }
+        if let file, let line {
+            fields.append(("file", .string(file)))
+            fields.append(("line", .int(line)))
+        }
+        return .object(fields)
+    }
+}
+
+/// Remote backtraces of stopped tracee threads through libunwind-ptrace.
+package enum RemoteBacktrace {
+    /// The deepest backtrace taken.
+    package static let maximumFrames = 256
+
+    /// Unwinds `tid` (stopped) and names each frame's module. Returns nil and a reason when
+    /// libunwind is unavailable.
+    package static func capture(
+        tid: Int32,
+        map: MemoryMap,
+        tables: [spr_unwind_table_t],
+        buildIDs: [String: String] = [:],
+        symbols: SymbolResolver
+    ) -> (frames: [BacktraceFrame], error: String?) {
+        tables.withUnsafeBufferPointer { spr_unwind_set_tables($0.baseAddress, Int32($0.count)) }
+        var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
+        var error: Int32 = 0
+        let count = Int(spr_unwind_thread(tid, &raw, Int32(maximumFrames), &error))
+        var frames: [BacktraceFrame] = []
+        for i in 0..<count {
+            let f = raw[i]
+            // A return address points after the call: look up ip-1 so the frame is the call's
+            // function and line, not whatever follows it (a call to a noreturn function is
+            // often the last instruction of its function).
+            let lookup = (i == 0 || f.signal_frame != 0) ? f.ip : f.ip &- 1
+            let place = map.locate(lookup)
+            frames.append(
+                BacktraceFrame(
+                    ip: f.ip,
+                    module: place?.module,
+                    moduleOffset: place?.offset,
+                    buildID: place.flatMap { buildIDs[$0.module] },
+                    symbol: nil,
+                    symbolOffset: lookup == f.ip ? 0 : 1,
+                    demangled: nil
+                )
+            )
+        }
+        name(&frames, symbols: symbols)
+        return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
+    }
+
+    /// Calls `body` once per module file with the module's own virtual address of each of its
+    /// frames (by frame index).
+    private static func forEachModule(
+        _ frames: [BacktraceFrame],
+        _ body: (_ module: String, _ elf: ELFFile, _ addressOf: [Int: UInt64]) -> Void
+    ) {
+        var byModule: [String: [Int]] = [:]
+        for (i, frame) in frames.enumerated() where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil {
+            byModule[frame.module!, default: []].append(i)
+        }
+        for (module, indices) in byModule {
+            guard let elf = ELFFile(path: module) else { continue }
+            defer { elf.close() }
+            var addressOf: [Int: UInt64] = [:]
+            for i in indices {
+                if let address = elf.address(ofFileOffset: frames[i].moduleOffset!) { addressOf[i] = address }
+            }
+            body(module, elf, addressOf)
+        }
+    }
+
+    /// Names the frames from their modules' symbol tables, one pass per module.
+    package static func name(_ frames: inout [BacktraceFrame], symbols: SymbolResolver) {
+        var named = frames
+        forEachModule(frames) { module, elf, addressOf in
+            let names = symbols.names(module: module, elf: elf, addresses: Array(addressOf.values))
+            for (i, address) in addressOf {
+                guard let found = names[address] else { continue }
+                named[i].symbol = found.name
+                // symbolOffset holds 1 for return addresses (looked up at ip-1): report ip's offset.
+                named[i].symbolOffset = found.offset + named[i].symbolOffset
+                named[i].demangled = Demangle.name(found.name)
+            }
+        }
+        for i in named.indices where named[i].symbol == nil { named[i].symbolOffset = 0 }
+        frames = named
+    }
+
+    /// Fills in file:line for the frames whose module has DWARF line tables.
+    package static func addSourceLines(_ frames: inout [BacktraceFrame]) {
+        var lined = frames
+        forEachModule(frames) { _, elf, addressOf in
+            let lines = DWARFLines.lookup(elf, addresses: Array(addressOf.values))
+            for (i, address) in addressOf {
+                guard let found = lines[address] else { continue }
+                lined[i].file = found.file
+                lined[i].line = found.line
+            }
+        }
+        frames = lined
+    }
+
+    /// Where each executable mapping's `.eh_frame_hdr` is at run time: the load bias comes from the
+    /// program header of the segment mapped there (its address may differ from its file offset).
+    package static func unwindTables(_ map: MemoryMap) -> (tables: [spr_unwind_table_t], buildIDs: [String: String]) {
+        var files: [String: ELFFile?] = [:]
+        var tables: [spr_unwind_table_t] = []
+        var buildIDs: [String: String] = [:]
+        for region in map.regions where region.executable && region.path.hasPrefix("/") {
+            if files[region.path] == nil {
+                let elf = ELFFile(path: region.path)
+                files[region.path] = .some(elf)
+                if let id = elf?.buildID { buildIDs[region.path] = id }
+            }
+            guard let elf = files[region.path] ?? nil,
+                let frameHeader = elf.segments.first(where: { $0.type == 0x6474_E550 }),  // PT_GNU_EH_FRAME
+                let bias = elf.loadBias(of: region, executable: true)
+            else { continue }
+            tables.append(
+                spr_unwind_table_t(start: region.start, end: region.end, eh_frame_hdr: bias &+ frameHeader.address)
+            )
+        }
+        for case let elf? in files.values { elf.close() }
+        return (tables, buildIDs)
+    }
+
+    /// "crash3 ← crash2 ← crash1 ← main": the program's own frames, innermost first, ending at
+    /// `main`. C-library frames are left out (Debian's libc has no .symtab, so its internal
+    /// functions carry the names of unrelated exports); unnamed frames show as module+offset.
+    package static func summary(_ frames: [BacktraceFrame], limit: Int = 6) -> String {
+        var names: [String] = []
+        for frame in frames {
+            let name = frame.demangled ?? frame.symbol
+            if isSystemModule(frame.module) || name.map(isPlumbing) == true { continue }
+            if let name {
+                names.append(name)
+            } else if let module = frame.module {
+                names.append(
+                    (module.split(separator: "/").last.map(String.init) ?? module) + "+0x"
+                        + String(frame.moduleOffset ?? 0, radix: 16)
+                )
+            }
+            if let name, name == "main" || name.hasSuffix("::main") || name.hasPrefix("std::rt::lang_start") { break }
+            if names.count == limit { break }
+        }
+        var text = ""
+        for name in names {
+            if !text.isEmpty { text += " ← " }
+            text += name
+        }
+        return text
+    }
+
+    /// "tracee.c:18": the source location of the innermost frame of the program's own code that
+    /// has one (the same frames as ``summary(_:limit:)``), or nil.
+    package static func sourceLocation(_ frames: [BacktraceFrame]) -> String? {
+        for frame in frames {
+            let name = frame.demangled ?? frame.symbol
+            if isSystemModule(frame.module) || name.map(isPlumbing) == true { continue }
+            guard let file = frame.file, let line = frame.line else { continue }
+            return (file.split(separator: "/").last.map(String.init) ?? file) + ":\(line)"
+        }
+        return nil
+    }
+
+    /// The C library, the dynamic loader and the vDSO: plumbing, not the program.
+    package static func isSystemModule(_ module: String?) -> Bool {
+        guard let module else { return false }
+        let base = module.split(separator: "/").last.map(String.init) ?? module
+        // libswiftCore: the runtime's failure path (_assertionFailure, fatalError's closures)
+        // sits above the program's own frame that failed.
+        return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux")
+            || base.hasPrefix("ld-musl")
+            || base.hasPrefix("libpthread") || base == "[vdso]" || base.hasPrefix("libswiftCore")
+    }
+
+    /// Start-up and exit plumbing of the C library, not the program's own code.
+    package static func isPlumbing(_ name: String) -> Bool {
+        [
+            "_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl", "__run_exit_handlers",
+            "_exit", "_Exit", "__GI__exit", "exit", "__GI_exit", "raise", "__GI_raise", "abort", "__GI_abort",
+            "__pthread_kill_implementation",
+            "__pthread_kill_internal", "pthread_kill", "__pthread_kill", "start_thread", "clone3", "__clone3", "clone",
+            "__clone",
+            "gsignal", "__restore_rt", "killpg", "kill", "std::sys::exit::exit", "std::sys::pal::unix::os::exit",
+        ].contains(name)
+    }
+}

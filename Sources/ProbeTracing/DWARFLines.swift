@@ -1,0 +1,277 @@
+import ProbeCore
+import ProbeTrace
+
+/// Source file and line of code addresses, from an ELF file's `.debug_line` (DWARF 2 to 5).
+///
+/// One pass over every line program of the module answers all the addresses of a backtrace.
+/// Bounded: a section over ``maximumSectionBytes`` or a compressed one is skipped; malformed
+/// data ends the pass early; nothing traps.
+package enum DWARFLines {
+    /// The largest `.debug_line` read (a crash must not wait on a huge debug build).
+    package static let maximumSectionBytes = 32 << 20
+
+    /// For each address (the module's own virtual addresses), the file and line covering it.
+    package static func lookup(_ elf: ELFFile, addresses: [UInt64]) -> [UInt64: (file: String, line: Int)] {
+        guard !addresses.isEmpty, let lines = elf.section(named: ".debug_line", limit: maximumSectionBytes) else {
+            return [:]
+        }
+        let lineStrings = elf.section(named: ".debug_line_str", limit: maximumSectionBytes) ?? []
+        let strings = elf.section(named: ".debug_str", limit: maximumSectionBytes) ?? []
+        let targets = Array(Set(addresses)).sorted()
+        var found: [UInt64: (file: String, line: Int)] = [:]
+        var reader = DWARFReader(bytes: lines)
+        while reader.index < lines.count && found.count < targets.count {
+            guard
+                let next = runUnit(&reader, lineStrings: lineStrings, strings: strings, targets: targets, into: &found)
+            else {
+                break
+            }
+            reader.index = next
+        }
+        return found
+    }
+
+    /// Runs one unit's line program; returns where the next unit starts, or nil when malformed.
+    private static func runUnit(
+        _ r: inout DWARFReader,
+        lineStrings: [UInt8],
+        strings: [UInt8],
+        targets: [UInt64],
+        into found: inout [UInt64: (file: String, line: Int)]
+    ) -> Int? {
+        var length = UInt64(r.u32())
+        var is64 = false
+        if length == 0xFFFF_FFFF {
+            length = r.u64()
+            is64 = true
+        }
+        let unitEnd = r.index + Int(clamping: length)
+        guard length > 0, unitEnd <= r.count, !r.failed else { return nil }
+        let version = r.u16()
+        guard (2...5).contains(version) else { return unitEnd }
+        var addressSize = 8
+        if version >= 5 {
+            addressSize = Int(r.u8())
+            _ = r.u8()  // segment selector size
+        }
+        let headerLength = is64 ? r.u64() : UInt64(r.u32())
+        let programStart = r.index + Int(clamping: headerLength)
+        let minimumInstructionLength = UInt64(r.u8())
+        if version >= 4 { _ = r.u8() }  // maximum operations per instruction
+        let defaultIsStatement = r.u8() != 0
+        _ = defaultIsStatement
+        let lineBase = Int(Int8(bitPattern: r.u8()))
+        let lineRange = Int(r.u8())
+        let opcodeBase = Int(r.u8())
+        guard lineRange > 0, opcodeBase > 0 else { return unitEnd }
+        var standardLengths: [Int] = []
+        for _ in 1..<opcodeBase { standardLengths.append(Int(r.u8())) }
+
+        var directories: [String] = []
+        var files: [(name: String, directory: Int)] = []
+        if version >= 5 {
+            let directoryFormats = formats(&r)
+            for _ in 0..<min(r.uleb(), 1 << 16) {
+                directories.append(
+                    entry(&r, directoryFormats, is64: is64, lineStrings: lineStrings, strings: strings).path
+                )
+            }
+            let fileFormats = formats(&r)
+            for _ in 0..<min(r.uleb(), 1 << 20) {
+                let e = entry(&r, fileFormats, is64: is64, lineStrings: lineStrings, strings: strings)
+                files.append((e.path, e.directory))
+            }
+        } else {
+            directories.append("")  // 0: the compilation directory, not recorded here
+            while !r.failed, r.index < programStart {
+                let directory = r.cstring()
+                if directory.isEmpty { break }
+                directories.append(directory)
+            }
+            files.append(("", 0))  // file numbers start at 1
+            while !r.failed, r.index < programStart {
+                let name = r.cstring()
+                if name.isEmpty { break }
+                let directory = Int(r.uleb())
+                _ = r.uleb()
+                _ = r.uleb()
+                files.append((name, directory))
+            }
+        }
+        guard !r.failed, programStart <= unitEnd else { return unitEnd }
+        func fileName(_ index: UInt64) -> String {
+            guard index < files.count else { return "?" }
+            let f = files[Int(index)]
+            if f.name.hasPrefix("/") || f.directory >= directories.count || directories[f.directory].isEmpty {
+                return f.name
+            }
+            return directories[f.directory] + "/" + f.name
+        }
+
+        r.index = programStart
+        var address: UInt64 = 0
+        var file: UInt64 = 1
+        var line = 1
+        var previous: (address: UInt64, file: UInt64, line: Int)? = nil
+        /// A new row at `address` closes the range [previous.address, address).
+        func emit(_ rowAddress: UInt64, closingOnly: Bool) {
+            if let p = previous, rowAddress > p.address {
+                var i = lowerBound(targets, p.address)
+                while i < targets.count && targets[i] < rowAddress {
+                    if found[targets[i]] == nil { found[targets[i]] = (fileName(p.file), p.line) }
+                    i += 1
+                }
+            }
+            previous = closingOnly ? nil : (rowAddress, file, line)
+        }
+        while r.index < unitEnd && !r.failed {
+            let opcode = Int(r.u8())
+            if opcode >= opcodeBase {
+                let adjusted = opcode - opcodeBase
+                address &+= UInt64(adjusted / lineRange) &* minimumInstructionLength
+                line += lineBase + adjusted % lineRange
+                emit(address, closingOnly: false)
+                continue
+            }
+            switch opcode {
+            case 0:
+                let length = Int(clamping: r.uleb())
+                let end = r.index + length
+                let sub = r.u8()
+                switch sub {
+                case 1:  // end_sequence
+                    emit(address, closingOnly: true)
+                    address = 0
+                    file = 1
+                    line = 1
+                case 2:  // set_address
+                    address = addressSize == 4 ? UInt64(r.u32()) : r.u64()
+                default: break
+                }
+                r.index = end
+            case 1: emit(address, closingOnly: false)  // copy
+            case 2: address &+= r.uleb() &* minimumInstructionLength
+            case 3: line += Int(r.sleb())
+            case 4: file = r.uleb()
+            case 5: _ = r.uleb()
+            case 6, 7, 10, 11: break
+            case 8: address &+= UInt64((255 - opcodeBase) / lineRange) &* minimumInstructionLength
+            case 9: address &+= UInt64(r.u16())
+            case 12: _ = r.uleb()
+            default:
+                for _ in 0..<(opcode - 1 < standardLengths.count ? standardLengths[opcode - 1] : 0) { _ = r.uleb() }
+            }
+        }
+        return unitEnd
+    }
+
+    private static func formats(_ r: inout DWARFReader) -> [(content: UInt64, form: UInt64)] {
+        var result: [(UInt64, UInt64)] = []
+        for _ in 0..<r.u8() { result.append((r.uleb(), r.uleb())) }
+        return result
+    }
+
+    /// One directory or file entry of a DWARF 5 line header: its path and directory index.
+    private static func entry(
+        _ r: inout DWARFReader,
+        _ formats: [(content: UInt64, form: UInt64)],
+        is64: Bool,
+        lineStrings: [UInt8],
+        strings: [UInt8]
+    ) -> (path: String, directory: Int) {
+        var path = ""
+        var directory = 0
+        for (content, form) in formats {
+            var text: String? = nil
+            var number: UInt64 = 0
+            switch form {
+            case 0x08: text = r.cstring()  // DW_FORM_string
+            case 0x1F: text = DWARFReader.string(in: lineStrings, at: is64 ? r.u64() : UInt64(r.u32()))  // line_strp
+            case 0x0E: text = DWARFReader.string(in: strings, at: is64 ? r.u64() : UInt64(r.u32()))  // strp
+            case 0x0B: number = UInt64(r.u8())
+            case 0x05: number = UInt64(r.u16())
+            case 0x06: number = UInt64(r.u32())
+            case 0x07: number = r.u64()
+            case 0x0F: number = r.uleb()
+            case 0x1E: r.index += 16  // data16 (MD5)
+            case 0x09: r.index += Int(clamping: r.uleb())  // block
+            default: r.failed = true
+            }
+            if content == 1, let text { path = text }  // DW_LNCT_path
+            if content == 2 { directory = Int(clamping: number) }  // DW_LNCT_directory_index
+        }
+        return (path, directory)
+    }
+
+    private static func lowerBound(_ sorted: [UInt64], _ value: UInt64) -> Int {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+}
+
+/// Little-endian reading of DWARF data that never traps: reading past the end sets `failed`.
+package struct DWARFReader {
+    package let bytes: [UInt8]
+    package var index = 0
+    package var failed = false
+    package var count: Int { bytes.count }
+
+    package mutating func u8() -> UInt8 {
+        guard index < bytes.count else {
+            failed = true
+            return 0
+        }
+        defer { index += 1 }
+        return bytes[index]
+    }
+    package mutating func u16() -> UInt16 { UInt16(u8()) | UInt16(u8()) << 8 }
+    package mutating func u32() -> UInt32 { UInt32(u16()) | UInt32(u16()) << 16 }
+    package mutating func u64() -> UInt64 { UInt64(u32()) | UInt64(u32()) << 32 }
+
+    package mutating func uleb() -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = u8()
+            if shift < 64 { result |= UInt64(byte & 0x7F) << shift }
+            shift += 7
+            if byte & 0x80 == 0 || failed { return result }
+        }
+    }
+
+    package mutating func sleb() -> Int64 {
+        var result: Int64 = 0
+        var shift: Int64 = 0
+        var byte: UInt8 = 0
+        repeat {
+            byte = u8()
+            if shift < 64 { result |= Int64(byte & 0x7F) << shift }
+            shift += 7
+        } while byte & 0x80 != 0 && !failed
+        if shift < 64 && byte & 0x40 != 0 { result |= -(Int64(1) << shift) }
+        return result
+    }
+
+    package mutating func cstring() -> String {
+        let start = index
+        while index < bytes.count && bytes[index] != 0 { index += 1 }
+        guard index < bytes.count else {
+            failed = true
+            return ""
+        }
+        defer { index += 1 }
+        return String(decoding: bytes[start..<index], as: UTF8.self)
+    }
+
+    package static func string(in table: [UInt8], at offset: UInt64) -> String {
+        guard offset < table.count else { return "" }
+        let start = Int(offset)
+        let end = table[start...].firstIndex(of: 0) ?? table.count
+        return String(decoding: table[start..<end], as: UTF8.self)
+    }
+}

@@ -1,0 +1,290 @@
+import ProbeCore
+import ProbeTrace
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Just enough of a 64-bit little-endian ELF file to find the entry point and a function's
+/// address: read with pread, never mapped or loaded whole.
+package struct ELFFile {
+    /// ET_EXEC (fixed addresses) or ET_DYN (position-independent).
+    package var type: UInt16
+    /// e_entry, before relocation.
+    package var entry: UInt64
+    /// Program headers: type, flags, file offset, virtual address, sizes in file and memory.
+    package var segments:
+        [(type: UInt32, flags: UInt32, offset: UInt64, address: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
+    private let fd: Int32
+    private var sections: [(type: UInt32, offset: UInt64, size: UInt64, link: UInt32, entrySize: UInt64)] = []
+    /// Section names and flags, parallel to `sections`.
+    private var sectionNames: [String] = []
+    private var sectionFlags: [UInt64] = []
+
+    /// Opens `path`; nil when it is not a 64-bit little-endian ELF file.
+    package init?(path: String) {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var header = [UInt8](repeating: 0, count: 64)
+        guard pread(fd, &header, 64, 0) == 64, header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C,
+            header[3] == 0x46,
+            header[4] == 2, header[5] == 1
+        else {
+            Glibc.close(fd)
+            return nil
+        }
+        type = ELFFile.u16(header, 16)
+        entry = ELFFile.u64(header, 24)
+        let programOffset = ELFFile.u64(header, 32)
+        let programEntrySize = Int(ELFFile.u16(header, 54))
+        let programCount = Int(ELFFile.u16(header, 56))
+        if let table = ELFFile.readTable(
+            fd,
+            offset: programOffset,
+            entrySize: programEntrySize,
+            count: programCount,
+            minimumEntrySize: 56,
+            maximumCount: 4096
+        ) {
+            for i in 0..<programCount {
+                let b = i * programEntrySize
+                segments.append(
+                    (
+                        ELFFile.u32(table, b), ELFFile.u32(table, b + 4), ELFFile.u64(table, b + 8),
+                        ELFFile.u64(table, b + 16),
+                        ELFFile.u64(table, b + 32), ELFFile.u64(table, b + 40)
+                    )
+                )
+            }
+        }
+        let sectionOffset = ELFFile.u64(header, 40)
+        let sectionEntrySize = Int(ELFFile.u16(header, 58))
+        let sectionCount = Int(ELFFile.u16(header, 60))
+        if let table = ELFFile.readTable(
+            fd,
+            offset: sectionOffset,
+            entrySize: sectionEntrySize,
+            count: sectionCount,
+            minimumEntrySize: 64,
+            maximumCount: 65536
+        ) {
+            var nameOffsets: [Int] = []
+            for i in 0..<sectionCount {
+                let base = i * sectionEntrySize
+                sections.append(
+                    (
+                        ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
+                        ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
+                    )
+                )
+                nameOffsets.append(Int(ELFFile.u32(table, base)))
+                sectionFlags.append(ELFFile.u64(table, base + 8))
+            }
+            let namesIndex = Int(ELFFile.u16(header, 62))
+            if namesIndex < sections.count, sections[namesIndex].size < 1 << 24,
+                let names = read(offset: sections[namesIndex].offset, count: Int(sections[namesIndex].size))
+            {
+                sectionNames = nameOffsets.map { DWARFReader.string(in: names, at: UInt64($0)) }
+            }
+        }
+    }
+
+    /// Closes the file.
+    package func close() { _ = Glibc.close(fd) }
+
+    /// The raw symbol tables with their string tables: .symtab first, then .dynsym.
+    package func symbolTables(limit: Int = 256 << 20) -> [(symbols: [UInt8], strings: [UInt8])] {
+        var tables: [(symbols: [UInt8], strings: [UInt8])] = []
+        for tableType: UInt32 in [2, 11] {  // SHT_SYMTAB, SHT_DYNSYM
+            for section in sections where section.type == tableType && section.entrySize == 24 {
+                guard Int(section.link) < sections.count, section.size < UInt64(limit) else { continue }
+                let strings = sections[Int(section.link)]
+                guard strings.size < UInt64(limit),
+                    let symbolBytes = read(offset: section.offset, count: Int(section.size)),
+                    let stringBytes = read(offset: strings.offset, count: Int(strings.size))
+                else { continue }
+                tables.append((symbolBytes, stringBytes))
+            }
+        }
+        return tables
+    }
+
+    /// The value (unrelocated address) of a defined function named `names[0]`, else `names[1]`…,
+    /// from .symtab, else .dynsym.
+    package func functionAddress(named names: [String]) -> UInt64? {
+        let tables = symbolTables()
+        for name in names {
+            let target = Array(name.utf8) + [0]
+            for table in tables {
+                if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings) { return value }
+            }
+        }
+        return nil
+    }
+
+    /// The value of a defined data object (STT_OBJECT) named `name`, from .symtab, else .dynsym.
+    package func objectAddress(named name: String) -> UInt64? {
+        let target = Array(name.utf8) + [0]
+        for table in symbolTables() {
+            if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings, type: 1) {
+                return value
+            }
+        }
+        return nil
+    }
+
+    /// Scans Elf64_Sym entries (24 bytes) for a defined symbol of `type` (STT_FUNC by default)
+    /// whose name is `target` (with NUL).
+    private static func find(_ target: [UInt8], symbols: [UInt8], strings: [UInt8], type: UInt8 = 2) -> UInt64? {
+        var i = 0
+        while i + 24 <= symbols.count {
+            defer { i += 24 }
+            guard symbols[i + 4] & 0xF == type, u16(symbols, i + 6) != 0 else { continue }  // defined, of that type
+            let nameOffset = Int(u32(symbols, i))
+            guard nameOffset + target.count <= strings.count, strings[nameOffset] == target[0] else { continue }
+            if strings[nameOffset..<(nameOffset + target.count)].elementsEqual(target) {
+                let value = u64(symbols, i + 8)
+                if value != 0 { return value }
+            }
+        }
+        return nil
+    }
+
+    /// The contents of the section called `name`, or nil when absent, empty, compressed
+    /// (SHF_COMPRESSED) or larger than `limit`.
+    package func section(named name: String, limit: Int) -> [UInt8]? {
+        guard let i = sectionNames.firstIndex(of: name), sections[i].type != 8,  // SHT_NOBITS
+            sectionFlags[i] & 0x800 == 0, sections[i].size > 0, sections[i].size <= UInt64(limit)
+        else { return nil }
+        return read(offset: sections[i].offset, count: Int(sections[i].size))
+    }
+
+    /// The load bias of this file in a process, from one of its mappings: the mapping puts file
+    /// offset `region.fileOffset` at `region.start`, so a PT_LOAD segment overlapping it (file
+    /// offset o, address a) starts at region.start + o - region.fileOffset. Mappings start at
+    /// page boundaries, segments need not, and a segment's address may differ from its offset
+    /// (LLD). `executable` picks the executable segment.
+    package func loadBias(of region: MemoryMap.Region, executable: Bool = false) -> UInt64? {
+        guard
+            let load = segments.first(where: {
+                $0.type == 1 && (!executable || $0.flags & 1 != 0)
+                    && $0.offset < region.fileOffset + (region.end - region.start)
+                    && region.fileOffset < $0.offset + max($0.fileSize, 1)
+            })
+        else { return nil }
+        return region.start &+ load.offset &- region.fileOffset &- load.address
+    }
+
+    /// The virtual address of file offset `offset`, through the PT_LOAD segment holding it.
+    package func address(ofFileOffset offset: UInt64) -> UInt64? {
+        guard
+            let load = segments.first(where: { $0.type == 1 && $0.offset <= offset && offset < $0.offset + $0.fileSize }
+            )
+        else { return nil }
+        return load.address &+ (offset - load.offset)
+    }
+
+    /// DT_NEEDED names, DT_RPATH and DT_RUNPATH from the PT_DYNAMIC segment.
+    package func dynamicEntries() -> (needed: [String], rpath: String?, runpath: String?) {
+        guard let dynamic = segments.first(where: { $0.type == 2 }), dynamic.fileSize < 1 << 20,  // PT_DYNAMIC
+            let entries = read(offset: dynamic.offset, count: Int(dynamic.fileSize))
+        else { return ([], nil, nil) }
+        var neededOffsets: [UInt64] = []
+        var rpath: UInt64?
+        var runpath: UInt64?
+        var stringTable: UInt64?
+        var stringSize: UInt64 = 0
+        var i = 0
+        while i + 16 <= entries.count {
+            let tag = ELFFile.u64(entries, i)
+            let value = ELFFile.u64(entries, i + 8)
+            switch tag {
+            case 0: i = entries.count
+            case 1: neededOffsets.append(value)  // DT_NEEDED
+            case 5: stringTable = value  // DT_STRTAB (an address)
+            case 10: stringSize = value  // DT_STRSZ
+            case 15: rpath = value  // DT_RPATH
+            case 29: runpath = value  // DT_RUNPATH
+            default: break
+            }
+            i += 16
+        }
+        guard let stringTable, stringSize > 0, stringSize < 16 << 20,
+            let load = segments.first(where: {
+                $0.type == 1 && $0.address <= stringTable && stringTable < $0.address + $0.fileSize
+            }),
+            let strings = read(offset: load.offset + (stringTable - load.address), count: Int(stringSize))
+        else { return ([], nil, nil) }
+        return (
+            neededOffsets.map { DWARFReader.string(in: strings, at: $0) },
+            rpath.map { DWARFReader.string(in: strings, at: $0) },
+            runpath.map { DWARFReader.string(in: strings, at: $0) }
+        )
+    }
+
+    /// The PT_INTERP path (the dynamic loader the kernel must load), or nil for a static binary.
+    package var interpreter: String? {
+        guard let segment = segments.first(where: { $0.type == 3 }), segment.fileSize < 4096,  // PT_INTERP
+            let bytes = read(offset: segment.offset, count: Int(segment.fileSize))
+        else { return nil }
+        return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+
+    /// The GNU build-id (hex) from a PT_NOTE segment, or nil.
+    package var buildID: String? {
+        for note in segments where note.type == 4 && note.fileSize < 1 << 16 {  // PT_NOTE
+            guard let bytes = read(offset: note.offset, count: Int(note.fileSize)) else { continue }
+            var i = 0
+            while i + 12 <= bytes.count {
+                let nameSize = Int(ELFFile.u32(bytes, i))
+                let descriptionSize = Int(ELFFile.u32(bytes, i + 4))
+                let type = ELFFile.u32(bytes, i + 8)
+                let name = i + 12
+                let description = name + ((nameSize + 3) & ~3)
+                guard description + descriptionSize <= bytes.count else { break }
+                // NT_GNU_BUILD_ID
+                if type == 3, nameSize == 4, bytes[name..<(name + 3)].elementsEqual(Array("GNU".utf8)) {
+                    return bytes[description..<(description + descriptionSize)].map { b in
+                        (b < 16 ? "0" : "") + String(b, radix: 16)
+                    }.joined()
+                }
+                i = description + ((descriptionSize + 3) & ~3)
+            }
+        }
+        return nil
+    }
+
+    /// A header table (program or section headers): `count` entries of `entrySize` bytes at
+    /// `offset`, or nil when the header's numbers are implausible or the file is short.
+    private static func readTable(
+        _ fd: Int32,
+        offset: UInt64,
+        entrySize: Int,
+        count: Int,
+        minimumEntrySize: Int,
+        maximumCount: Int
+    ) -> [UInt8]? {
+        guard offset > 0, entrySize >= minimumEntrySize, count > 0, count < maximumCount else { return nil }
+        var table = [UInt8](repeating: 0, count: count * entrySize)
+        return pread(fd, &table, table.count, off_t(offset)) == table.count ? table : nil
+    }
+
+    private func read(offset: UInt64, count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
+            if n <= 0 { return nil }
+            done += n
+        }
+        return bytes
+    }
+
+    package static func u16(_ b: [UInt8], _ i: Int) -> UInt16 { UInt16(b[i]) | UInt16(b[i + 1]) << 8 }
+    package static func u32(_ b: [UInt8], _ i: Int) -> UInt32 { UInt32(u16(b, i)) | UInt32(u16(b, i + 2)) << 16 }
+    package static func u64(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(u32(b, i)) | UInt64(u32(b, i + 4)) << 32 }
+}

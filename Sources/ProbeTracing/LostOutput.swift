@@ -1,0 +1,55 @@
+import CProbeExec
+import ProbeCore
+import ProbeTrace
+
+/// Output a dying program had written into its C library's stdio buffers but not yet to the
+/// pipe — what a crash or `_exit` throws away — read from the process while it is stopped at
+/// PTRACE_EVENT_EXIT.
+///
+/// glibc on x86_64 and aarch64: `stdout`/`stderr` are `FILE *` variables; a FILE's pending
+/// bytes lie between `_IO_write_base` (offset 32) and `_IO_write_ptr` (offset 40).
+package enum LostOutput {
+    /// The most bytes recovered per stream.
+    package static let maximumBytes = 64 * 1024
+
+    /// Unflushed bytes of stdout and stderr of process `pid`, by stream name.
+    package static func recover(pid: Int32, map: MemoryMap, executable: String?) -> [(stream: String, bytes: [UInt8])] {
+        // The C library, or a static executable carrying its own.
+        var paths: [String] = []
+        for region in map.regions where region.path.hasPrefix("/") && !paths.contains(region.path) {
+            let base = region.path.split(separator: "/").last.map(String.init) ?? ""
+            if base.hasPrefix("libc.so") || base.hasPrefix("libc-") || region.path == executable {
+                paths.append(region.path)
+            }
+        }
+        for path in paths {
+            guard let elf = ELFFile(path: path) else { continue }
+            defer { elf.close() }
+            guard let region = map.regions.first(where: { $0.path == path }), let bias = elf.loadBias(of: region) else {
+                continue
+            }
+            var found: [(stream: String, bytes: [UInt8])] = []
+            var located = false
+            for (stream, symbol) in [("stdout", "stdout"), ("stderr", "stderr")] {
+                guard let variable = elf.objectAddress(named: symbol) else { continue }
+                located = true
+                guard let file = readWord(pid, bias &+ variable), file != 0,
+                    let base = readWord(pid, file &+ 32), let pointer = readWord(pid, file &+ 40), pointer > base
+                else { continue }
+                let count = Int(min(pointer - base, UInt64(maximumBytes)))
+                var bytes = [UInt8](repeating: 0, count: count)
+                let n = bytes.withUnsafeMutableBytes {
+                    spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count)
+                }
+                if n == count { found.append((stream, bytes)) }
+            }
+            if located { return found }
+        }
+        return []
+    }
+
+    private static func readWord(_ pid: Int32, _ address: UInt64) -> UInt64? {
+        var word: UInt64 = 0
+        return spr_read_memory(pid, address, &word, 8) == 8 ? word : nil
+    }
+}

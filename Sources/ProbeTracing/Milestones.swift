@@ -1,0 +1,154 @@
+import CProbeExec
+import ProbeCore
+import ProbeTrace
+
+/// Start-up milestones of the traced program image: its ELF entry point (the dynamic loader is
+/// done) and `main()`, proven with one-shot breakpoints that are removed when hit.
+///
+/// `main` is found in the symbol table (`main`, or Go's `main.main`); in a stripped binary, from
+/// `_start`, which passes it as the first argument of `__libc_start_main(main, argc, argv, …)`:
+/// on x86_64 by decoding `_start`'s `lea main(%rip), %rdi` (or `mov $main, %rdi`) right before
+/// the call, else by single-stepping `_start` until the call and reading the argument register.
+package struct Milestones {
+    package struct Breakpoint {
+        package var address: UInt64
+        package var original: UInt64
+        package var name: String
+        package var how: String
+    }
+
+    /// What a stop of the traced program means for the milestones.
+    package enum Outcome {
+        /// Not ours: handle the stop as usual.
+        case notOurs
+        /// A milestone was reached (recorded); the thread was repositioned: continue it.
+        case reached(name: String, address: UInt64, how: String)
+        /// Keep single-stepping this thread.
+        case step
+        /// Done stepping: continue the thread.
+        case resume
+    }
+
+    package private(set) var breakpoints: [UInt64: Breakpoint] = [:]
+    private var entry: UInt64?
+    private var executable: String?
+    private var stepping: (tid: Int32, count: Int)?
+    /// Whether main's address is known (by symbol, or once found by stepping).
+    package private(set) var mainLocated = false
+
+    /// At PTRACE_EVENT_EXEC: plant the breakpoints of the new image (the old ones went with it).
+    /// Returns whether the entry breakpoint is in place (it needs /proc/PID/auxv).
+    @discardableResult
+    package mutating func arm(pid: Int32) -> Bool {
+        breakpoints = [:]
+        stepping = nil
+        mainLocated = false
+        guard let entry = Auxv(pid: pid).entry else { return false }
+        self.entry = entry
+        executable = ProcessFacts.executable(of: pid)
+        if let path = executable, let elf = ELFFile(path: path) {
+            let bias = entry &- elf.entry
+            if let main = elf.functionAddress(named: ["main", "main.main"]), main &+ bias != entry {
+                mainLocated = insert(pid: pid, address: main &+ bias, name: "main", how: "symbol table")
+            }
+            elf.close()
+        }
+        if !mainLocated, let main = Milestones.decodeMainFromStart(pid: pid, entry: entry),
+            MemoryMap(pid: pid).locate(main)?.module == executable
+        {
+            mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
+        }
+        return insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
+    }
+
+    /// Reads the first 64 bytes of `_start` and finds the instruction that loads main into the
+    /// first argument register just before a call: `lea disp32(%rip), %rdi` (48 8d 3d) or
+    /// `mov $imm32, %rdi` (48 c7 c7), followed by `call *disp32(%rip)` (ff 15) or `call rel32` (e8).
+    package static func decodeMainFromStart(pid: Int32, entry: UInt64) -> UInt64? {
+        #if arch(x86_64)
+        var code: [UInt8] = []
+        for i in 0..<8 {
+            var word: UInt64 = 0
+            guard spr_ptrace_peek(pid, entry &+ UInt64(i * 8), &word) == 0 else { return nil }
+            for b in 0..<8 { code.append(UInt8(truncatingIfNeeded: word >> (UInt64(b) * 8))) }
+        }
+        var i = 0
+        while i + 9 <= code.count {
+            let isLea = code[i] == 0x48 && code[i + 1] == 0x8D && code[i + 2] == 0x3D
+            let isMov = code[i] == 0x48 && code[i + 1] == 0xC7 && code[i + 2] == 0xC7
+            if isLea || isMov {
+                let value = Int32(bitPattern: ELFFile.u32(code, i + 3))
+                let next = i + 7
+                let callFollows = code[next] == 0xE8 || (code[next] == 0xFF && code[next + 1] == 0x15)
+                if callFollows {
+                    return isLea
+                        ? entry &+ UInt64(next) &+ UInt64(bitPattern: Int64(value)) : UInt64(UInt32(bitPattern: value))
+                }
+            }
+            i += 1
+        }
+        return nil
+        #else
+        return nil
+        #endif
+    }
+
+    /// At a SIGTRAP signal-delivery-stop of `tid`.
+    package mutating func trap(tid: Int32) -> Outcome {
+        var regs = spr_regs_t()
+        guard spr_ptrace_regs(tid, &regs) == 0 else { return .notOurs }
+        if let s = stepping, s.tid == tid {
+            return step(tid: tid, regs: regs, count: s.count)
+        }
+        #if arch(x86_64)
+        let address = regs.ip &- 1  // int3 has executed: ip is past it
+        #else
+        let address = regs.ip
+        #endif
+        guard let bp = breakpoints.removeValue(forKey: address) else { return .notOurs }
+        _ = spr_ptrace_poke(tid, bp.address, bp.original)
+        _ = spr_ptrace_set_ip(tid, bp.address)
+        if bp.name == "entry" && !mainLocated {
+            stepping = (tid, 0)
+        }
+        return .reached(name: bp.name, address: bp.address, how: bp.how)
+    }
+
+    /// Gives up walking `_start` (another stop intervened).
+    package mutating func stopStepping() { stepping = nil }
+
+    /// Whether `tid` is being single-stepped through `_start`.
+    package func isStepping(_ tid: Int32) -> Bool { stepping?.tid == tid }
+
+    private mutating func step(tid: Int32, regs: spr_regs_t, count: Int) -> Outcome {
+        guard let entry, count < 64 else {
+            stepping = nil
+            return .resume
+        }
+        // Still inside _start: keep going until control leaves it through the call.
+        if regs.ip >= entry && regs.ip < entry &+ 256 {
+            stepping = (tid, count + 1)
+            return .step
+        }
+        stepping = nil
+        let candidate = regs.first_argument
+        let map = MemoryMap(pid: tid)
+        if let place = map.locate(candidate), place.module == executable,
+            insert(pid: tid, address: candidate, name: "main", how: "first argument of __libc_start_main")
+        {
+            mainLocated = true
+        }
+        return .resume
+    }
+
+    private mutating func insert(pid: Int32, address: UInt64, name: String, how: String) -> Bool {
+        var word: UInt64 = 0
+        guard breakpoints[address] == nil, spr_ptrace_peek(pid, address, &word) == 0 else { return false }
+        var length: Int32 = 0
+        let instruction = spr_breakpoint_instruction(&length)
+        let mask: UInt64 = length >= 8 ? ~0 : (1 << (UInt64(length) * 8)) - 1
+        guard spr_ptrace_poke(pid, address, (word & ~mask) | instruction) == 0 else { return false }
+        breakpoints[address] = Breakpoint(address: address, original: word, name: name, how: how)
+        return true
+    }
+}

@@ -1,0 +1,438 @@
+import CProbeExec
+import CStartupProbe
+import ProbeCore
+import ProbeTrace
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What tracing learned about how the program ended, for the verdict.
+package struct TracingFindings: Sendable {
+    /// `on`, `off` (--no-ptrace) or `unavailable`.
+    package var state = "off"
+    /// Why tracing or backtraces are unavailable.
+    package var reason: String?
+    /// The crashing thread, its fault address and its frames summarised ("f ← g ← main").
+    package var crashThread: Int32?
+    package var faultAddress: UInt64?
+    package var crashSummary: String?
+    /// "file.c:12" of the innermost frame of the program's own code, when debug info has it.
+    package var crashLocation: String?
+    package var exitLocation: String?
+    /// Who called exit, summarised, and whether main() had returned normally.
+    package var exitSummary: String?
+    package var mainReturned: Bool?
+    /// How many programs the target exec'd (a script that execs a binary counts 2).
+    package var execCount = 0
+    /// The file of the last program image.
+    package var lastImage: String?
+    /// Bytes the program had written to its stdio buffers but that never reached the output.
+    package var lostOutput: [String: [UInt8]] = [:]
+    /// Milliseconds since start when the last program image reached its entry point and main().
+    package var entryReachedMilliseconds: Double?
+    package var mainReachedMilliseconds: Double?
+    /// Whether main() of the last image could be located (symbol, or the C library's start-up).
+    package var mainLocated = false
+    /// Whether the start-up breakpoints of the last image were planted (not without /proc).
+    package var milestonesArmed = false
+
+    package init() {}
+}
+
+/// Handles the ptrace stops of the traced program: records each signal delivered to it (with
+/// its sender), follows threads and execs, and takes libunwind backtraces at exit.
+///
+/// Every call comes from the supervisor loop's thread, the one that seized the program: the
+/// kernel accepts ptrace requests only from the tracing thread.
+package final class Tracer {
+    /// Where events go.
+    package let recorder: TraceRecorder
+    /// --redact, applied to recovered output.
+    package let redact: Regex<AnyRegexOutput>?
+    package let leader: Int32
+    package private(set) var tids: Set<Int32>
+    /// The threads of the program itself (not of children followed with --follow-forks): only
+    /// these decide the milestones and the verdict.
+    private var programThreads: Set<Int32>
+    package private(set) var findings = TracingFindings()
+    /// The thread each signal was last delivered to: the crashing thread of a fatal signal.
+    private var lastDelivered: [Int32: (tid: Int32, info: spr_siginfo_t)] = [:]
+    /// Memory maps by process (thread group), read once per process at its first backtrace.
+    private var maps: [Int32: (map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String])] = [:]
+    private var unwindUnavailable: String?
+    private var milestones = Milestones()
+    private let symbols = SymbolResolver()
+    private var recordedSignals = 0
+    /// Signals recorded one by one; after that they are only counted (a shell gets one
+    /// SIGCHLD per command it runs).
+    package static let signalRecordLimit = 500
+
+    /// Traces the program whose first thread is `leader`, recording into `recorder`.
+    package init(recorder: TraceRecorder, redact: Regex<AnyRegexOutput>?, leader: Int32) {
+        self.recorder = recorder
+        self.redact = redact
+        self.leader = leader
+        self.tids = [leader]
+        self.programThreads = [leader]
+        findings.state = "on"
+    }
+
+    /// Loads libunwind on first use (a program that never exits through a backtrace point never
+    /// pays for it); nil when backtraces are available, else why not (reported once).
+    private func unwinderUnavailable() -> String? {
+        if !unwinderChecked {
+            unwinderChecked = true
+            var why = [CChar](repeating: 0, count: 256)
+            if spr_unwind_load(&why, why.count) == 0 {
+                unwindUnavailable = String(
+                    decoding: why.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
+                    as: UTF8.self
+                )
+                findings.reason = "backtraces unavailable: \(unwindUnavailable!)"
+                recorder.warning(findings.reason!)
+            }
+        }
+        return unwindUnavailable
+    }
+    private var unwinderChecked = false
+
+    /// Whether `tid` is one of the traced threads or processes.
+    package func owns(_ tid: Int32) -> Bool { tids.contains(tid) }
+
+    /// A tracee reported a stop before the event announcing it was handled: take it in.
+    package func adopt(_ tid: Int32) {
+        tids.insert(tid)
+        // Same process as the program? Then its thread.
+        if let group = ProcessFacts.threadGroup(of: tid), programThreads.contains(group) { programThreads.insert(tid) }
+    }
+
+    /// A traced thread or process is gone for good.
+    package func forget(_ tid: Int32) {
+        if tids.remove(tid) != nil { gone.insert(tid) }
+    }
+
+    /// Whether `tid` was a traced thread that has ended (not an orphan to count).
+    package func wasTraced(_ tid: Int32) -> Bool { gone.contains(tid) }
+    private var gone: Set<Int32> = []
+
+    /// Acts on one stop of a tracee and resumes it.
+    package func handle(_ event: WaitEvent) {
+        switch event {
+        case .signalStop(let tid, let signal):
+            handleSignal(tid: tid, signal: signal)
+        case .groupStop(let tid, _):
+            // Job control: stay stopped, but let SIGCONT through (PTRACE_LISTEN).
+            _ = spr_ptrace_listen(tid)
+        case .eventStop(let tid):
+            _ = spr_ptrace_cont(tid, 0)
+        case .ptraceEvent(let tid, let event):
+            handleEvent(tid: tid, event: event)
+        case .exited, .killed, .other:
+            break
+        }
+    }
+
+    private func handleSignal(tid: Int32, signal: Int32) {
+        if signal == SIGTRAP {
+            switch milestones.trap(tid: tid) {
+            case .notOurs: break
+            case .reached(let name, let address, let how):
+                let now = recorder.offset()
+                if name == "entry" {
+                    findings.entryReachedMilliseconds = now
+                } else {
+                    findings.mainReachedMilliseconds = now
+                }
+                findings.mainLocated = milestones.mainLocated || name == "main"
+                recorder.writer.append(
+                    TraceEvent(
+                        "milestone",
+                        at: now,
+                        [
+                            ("name", .string(name)), ("address", .string("0x" + String(address, radix: 16))),
+                            ("how", .string(how)),
+                        ]
+                    )
+                )
+                resume(tid)
+                return
+            case .step:
+                stepThroughStart(tid)
+                return
+            case .resume:
+                findings.mainLocated = milestones.mainLocated
+                _ = spr_ptrace_cont(tid, 0)
+                return
+            }
+        }
+        var info = spr_siginfo_t()
+        let haveInfo = spr_ptrace_siginfo(tid, &info) == 0
+        if haveInfo { lastDelivered[signal] = (tid, info) }
+        if signal != SIGCHLD && recordedSignals < Tracer.signalRecordLimit {
+            recordedSignals += 1
+            recorder.writer.append(signalEvent(tid: tid, signal: signal, info: haveInfo ? info : nil))
+        }
+        _ = spr_ptrace_cont(tid, signal)  // delivered unchanged
+    }
+
+    private func signalEvent(tid: Int32, signal: Int32, info: spr_siginfo_t?) -> TraceEvent {
+        var fields: [(String, JSONValue)] = [
+            ("tid", .int(tid)), ("signal", .int(signal)), ("name", .string(SignalName.name(signal))),
+        ]
+        if let info {
+            fields += [
+                ("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code, signal: signal))),
+            ]
+            if info.kind == 1 {
+                let sender = info.sender_pid
+                let kind: String
+                if sender == leader || tids.contains(sender) {
+                    kind = "self"
+                } else if sender == getpid() {
+                    kind = "probe-exec"
+                } else {
+                    kind = "process"
+                }
+                fields += [
+                    ("sender_kind", .string(kind)), ("sender_pid", .int(sender)), ("sender_uid", .int(info.sender_uid)),
+                ]
+                let comm = kind == "probe-exec" ? "probe-exec" : ProcessFacts.command(of: sender)
+                fields.append(("sender_comm", comm.map { .string($0) } ?? .null))
+            } else {
+                fields.append(("sender_kind", "kernel"))
+                if info.kind == 2 {
+                    fields.append(("fault_address", .string("0x" + String(info.fault_address, radix: 16))))
+                }
+            }
+        }
+        return TraceEvent("target_signal", at: recorder.offset(), fields)
+    }
+
+    private func handleEvent(tid: Int32, event: Int32) {
+        var message: UInt = 0
+        _ = spr_ptrace_event_message(tid, &message)
+        switch event {
+        case spr_event_exec():
+            let path = ProcessFacts.executable(of: tid)
+            maps[tid] = nil  // a new image
+            guard programThreads.contains(tid) else {
+                // A child followed with --follow-forks ran another program.
+                recorder.writer.append(
+                    TraceEvent(
+                        "target_exec",
+                        at: recorder.offset(),
+                        [
+                            ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("child", true),
+                        ]
+                    )
+                )
+                break
+            }
+            findings.execCount += 1
+            findings.lastImage = path
+            recorder.writer.append(
+                TraceEvent(
+                    "target_exec",
+                    at: recorder.offset(),
+                    [
+                        ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null),
+                        ("count", .int(findings.execCount)),
+                    ]
+                )
+            )
+            findings.entryReachedMilliseconds = nil
+            findings.mainReachedMilliseconds = nil
+            findings.milestonesArmed = milestones.arm(pid: tid)
+            findings.mainLocated = milestones.mainLocated
+        case spr_event_clone():
+            let new = Int32(truncatingIfNeeded: message)
+            tids.insert(new)
+            if programThreads.contains(tid) { programThreads.insert(new) }
+        case spr_event_fork(), spr_event_vfork():
+            tids.insert(Int32(truncatingIfNeeded: message))
+        case spr_event_exit():
+            handleExit(tid: tid, status: Int32(truncatingIfNeeded: message))
+        default:
+            break
+        }
+        _ = spr_ptrace_cont(tid, 0)
+    }
+
+    /// At PTRACE_EVENT_EXIT the thread's registers and memory are still there: take the
+    /// backtrace of every thread of a crash, and of the thread that called exit.
+    private func handleExit(tid: Int32, status: Int32) {
+        if programThreads.contains(tid) && !checkedLostOutput {
+            checkedLostOutput = true
+            recoverLostOutput(tid: tid)
+        }
+        guard unwinderUnavailable() == nil else { return }
+        switch WaitStatus(status) {
+        case .killed(let signal, _):
+            guard SignalName.isFault(signal) else { return }
+            let crashed = lastDelivered[signal]?.tid == tid
+            let frames = record(tid: tid, reason: "crash", extra: [("crashed", .bool(crashed))], sourceLines: crashed)
+            guard programThreads.contains(tid) else { return }
+            if crashed || (findings.crashSummary == nil && tid == leader) {
+                findings.crashThread = tid
+                findings.crashSummary = RemoteBacktrace.summary(frames)
+                findings.crashLocation = RemoteBacktrace.sourceLocation(frames)
+                if let info = lastDelivered[signal]?.info, info.kind == 2 { findings.faultAddress = info.fault_address }
+            }
+        case .exited(let code):
+            var regs = spr_regs_t()
+            guard spr_ptrace_regs(tid, &regs) == 0, Tracer.exitSyscalls.contains(regs.syscall_number) else { return }
+            var frames = backtrace(tid: tid)
+            RemoteBacktrace.addSourceLines(&frames)
+            let mainReturned = Tracer.mainReturned(frames)
+            var extra: [(String, JSONValue)] = [("code", .int(code))]
+            extra.append(("main_returned", mainReturned.map { .bool($0) } ?? .null))
+            append(tid: tid, reason: "exit", frames: frames, extra: extra)
+            guard programThreads.contains(tid) else { return }
+            findings.exitSummary = RemoteBacktrace.summary(frames)
+            findings.exitLocation = RemoteBacktrace.sourceLocation(frames)
+            findings.mainReturned = mainReturned
+        case .stopped, .continued:
+            break
+        }
+    }
+
+    /// glibc calls `exit(main(argc, argv, envp))` from `__libc_start_call_main`: main returned
+    /// normally when the frame that called `exit` is that C-library start-up code. Debian's libc
+    /// has no .symtab, so that local function is named after its nearest export
+    /// (`__libc_init_first`); what identifies it then is that it lies in libc itself, beside `exit`.
+    /// nil when no `exit` frame is found (e.g. `_exit` called directly).
+    package static func mainReturned(_ frames: [BacktraceFrame]) -> Bool? {
+        guard let exitIndex = frames.firstIndex(where: { ["exit", "__GI_exit"].contains($0.symbol ?? "") }),
+            exitIndex + 1 < frames.count
+        else { return nil }
+        let caller = frames[exitIndex + 1]
+        let name = caller.symbol ?? ""
+        if name.hasPrefix("__libc_start") { return true }
+        let exitModule = frames[exitIndex].module ?? ""
+        return caller.module == exitModule && exitModule.contains("libc") && name != "main"
+    }
+
+    private var checkedLostOutput = false
+
+    /// Records what the program's stdio buffers still held when it started to die.
+    private func recoverLostOutput(tid: Int32) {
+        let process = ProcessFacts.threadGroup(of: tid) ?? tid
+        let redact = redact
+        for (stream, raw) in LostOutput.recover(
+            pid: process,
+            map: MemoryMap(pid: process),
+            executable: findings.lastImage
+        ) {
+            let bytes =
+                redact == nil
+                ? raw : Array(Redaction.output(String(decoding: raw, as: UTF8.self), pattern: redact).utf8)
+            findings.lostOutput[stream] = bytes
+            recorder.writer.append(
+                TraceEvent(
+                    "lost_output",
+                    at: recorder.offset(),
+                    [
+                        ("stream", .string(stream)), ("bytes", .int(bytes.count)),
+                        ("text", .string(String(decoding: bytes, as: UTF8.self))),
+                        (
+                            "explanation",
+                            .string(
+                                "written by the program into its C library's \(stream) buffer, never flushed to the \(stream) pipe: lost when it died"
+                            )
+                        ),
+                    ]
+                )
+            )
+        }
+    }
+
+    /// Continues `tid`, single-stepping it first when the milestones need to walk `_start`.
+    private func resume(_ tid: Int32) {
+        if milestones.isStepping(tid) {
+            stepThroughStart(tid)
+        } else {
+            _ = spr_ptrace_cont(tid, 0)
+        }
+    }
+
+    /// Single-steps `tid` through `_start` right here (a dozen instructions), waiting for each
+    /// step directly instead of through the event loop. Any stop that is not a step's SIGTRAP
+    /// (a signal arrived) ends the walk and is handled as usual.
+    private func stepThroughStart(_ tid: Int32) {
+        while milestones.isStepping(tid) {
+            guard spr_ptrace_single_step(tid) == 0 else { return }
+            var status: Int32 = 0
+            guard spr_waitpid(tid, &status, 0) == tid else { return }
+            let event = WaitEvent(tid: tid, status: status)
+            guard case .signalStop(_, SIGTRAP) = event else {
+                milestones.stopStepping()
+                handle(event)
+                return
+            }
+            switch milestones.trap(tid: tid) {
+            case .step: continue
+            case .resume, .notOurs:
+                findings.mainLocated = milestones.mainLocated
+                _ = spr_ptrace_cont(tid, 0)
+                return
+            case .reached:
+                _ = spr_ptrace_cont(tid, 0)
+                return
+            }
+        }
+    }
+
+    /// exit_group on this architecture: what exit(3) and returning from main end in. The plain
+    /// `exit` system call ends one thread (pthread_exit, a runtime's helper thread), not the
+    /// process, and is not a reason for a backtrace.
+    package static let exitSyscalls: Set<Int64> = {
+        #if arch(x86_64)
+        return [231]
+        #else
+        return [94]
+        #endif
+    }()
+
+    private func backtrace(tid: Int32) -> [BacktraceFrame] {
+        let process = ProcessFacts.threadGroup(of: tid) ?? tid
+        let known =
+            maps[process]
+            ?? {
+                let map = MemoryMap(pid: process)
+                let located = RemoteBacktrace.unwindTables(map)
+                return (map, located.tables, located.buildIDs)
+            }()
+        maps[process] = known
+        return RemoteBacktrace.capture(
+            tid: tid,
+            map: known.map,
+            tables: known.tables,
+            buildIDs: known.buildIDs,
+            symbols: symbols
+        ).frames
+    }
+
+    @discardableResult
+    private func record(tid: Int32, reason: String, extra: [(String, JSONValue)], sourceLines: Bool) -> [BacktraceFrame]
+    {
+        var frames = backtrace(tid: tid)
+        if sourceLines { RemoteBacktrace.addSourceLines(&frames) }
+        append(tid: tid, reason: reason, frames: frames, extra: extra)
+        return frames
+    }
+
+    private func append(tid: Int32, reason: String, frames: [BacktraceFrame], extra: [(String, JSONValue)]) {
+        recorder.writer.append(
+            TraceEvent(
+                "backtrace",
+                at: recorder.offset(),
+                [
+                    ("tid", .int(tid)), ("reason", .string(reason)),
+                ] + extra + [("frames", .array(frames.map(\.json)))]
+            )
+        )
+    }
+}

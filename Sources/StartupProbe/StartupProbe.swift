@@ -1,0 +1,195 @@
+import CStartupProbe
+import Logging
+import ProbeCore
+import ProbeTrace
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The in-process side of StartupProbe, for Swift servers: one call at the top of `main`.
+///
+/// ```swift
+/// let probe = StartupProbe.start(logger: logger)
+/// ```
+///
+/// It records "main() reached" (into probe-exec's trace when run under probe-exec, else into a
+/// trace file of its own in the same format, so `probe-exec show` reads both), logs the signals
+/// the program receives with their sender, and installs an async-signal-safe crash handler that
+/// writes a backtrace before the process dies of the same signal. It never bootstraps the logging
+/// system.
+public enum StartupProbe {
+    /// The environment variable through which probe-exec names its trace to the program.
+    public static let traceVariable = HandOver.traceVariable
+    /// The environment variable with probe-exec's start time (CLOCK_MONOTONIC nanoseconds).
+    public static let startVariable = HandOver.startVariable
+
+    /// What `start` installs.
+    public struct Options: Sendable {
+        /// Install the fatal-signal handler (SEGV, BUS, ILL, FPE, ABRT, TRAP). Default true.
+        public var crashHandler = true
+        /// Write our own trace when not run under probe-exec. Default true.
+        public var ownTrace = true
+        /// The signals logged with their sender (empty: none). Default SIGTERM, SIGINT, SIGHUP,
+        /// SIGQUIT, SIGUSR1, SIGUSR2. What the program does on them does not change: its own
+        /// handlers, DispatchSource signal sources and swift-service-lifecycle's graceful shutdown
+        /// run as before. Signals the program ignores (SIG_IGN) are not logged: see
+        /// <doc:StartupProbe#Signal-logging>.
+        public var loggedSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// What `start` set up.
+    public struct Handle: Sendable {
+        /// The trace events go to (probe-exec's, or our own), if any.
+        public let tracePath: String?
+        /// Whether the program runs under probe-exec.
+        public let underProbeExec: Bool
+        /// Milliseconds from the start (probe-exec's, or this process's) to the `start` call.
+        public let mainReachedMilliseconds: Double
+        /// Whether the crash handler was installed, and with libunwind backtraces.
+        public let crashHandlerInstalled: Bool
+        /// Whether crash reports carry libunwind backtraces (libunwind could be loaded).
+        public let backtracesAvailable: Bool
+        /// The signals whose arrival is logged with the sender (those asked for, less ignored ones).
+        public let loggedSignals: [Int32]
+        /// The names of ``loggedSignals``, such as `SIGTERM`.
+        public var loggedSignalNames: [String] { loggedSignals.map(SignalName.name) }
+    }
+
+    /// Gives the calling thread an alternate signal stack, so that a stack overflow on it is
+    /// reported by the crash handler.
+    ///
+    /// `start` does this for the thread that calls it. A thread's alternate stack can only be set
+    /// by the thread itself and is not inherited by new threads, so call this first thing in
+    /// threads you create (not needed for Swift concurrency or Dispatch threads, which run small
+    /// frames). Without it, a stack overflow on such a thread still ends the process with
+    /// SIGSEGV (exit status 139), but without the in-process report; under probe-exec, its
+    /// tracer reports the crash and backtrace anyway.
+    /// - Returns: false when the stack could not be set up (out of memory).
+    @discardableResult
+    public static func installAlternateSignalStack() -> Bool {
+        spr_crash_install_altstack() == 0
+    }
+
+    /// Records that main() was reached, starts logging signals and installs the crash handler.
+    /// - Parameters:
+    ///   - logger: where "main() reached" and problems are logged (never bootstrapped here).
+    ///   - options: what to install.
+    /// - Returns: what was set up. Never throws: a probe must not stop the program (fail open).
+    @discardableResult
+    public static func start(logger: Logger, options: Options = Options()) -> Handle {
+        let now = spr_monotonic_ns()
+        var start = spr_process_start_ns()
+        var path: String? = nil
+        var fd: Int32 = -1
+        var underProbeExec = false
+        if let inherited = ProcessEnvironment.value(of: traceVariable) {
+            // Read, then removed, so that the program's own children do not write into it.
+            underProbeExec = true
+            if let given = ProcessEnvironment.value(of: startVariable).flatMap(Int64.init) { start = given }
+            unsetenv(traceVariable)
+            unsetenv(startVariable)
+            fd = open(inherited, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 {
+                path = inherited
+            } else {
+                logger.warning("StartupProbe cannot open probe-exec's trace \(inherited): \(SystemError.current)")
+            }
+        } else if options.ownTrace {
+            (path, fd) = ownTrace(start: start, logger: logger)
+        }
+        let offset = Double(now - start) / 1_000_000
+        append(fd, TraceEvent("main_reached", at: offset, [("source", "in_process"), ("pid", .int(getpid()))]))
+        append(fd, TraceEvent("modules", at: offset, [("pid", .int(getpid())), ("modules", modulesJSON())]))
+        logger.info("main() reached", metadata: ["startup_ms": "\(offset)", "trace": "\(path ?? "none")"])
+
+        var installed = false
+        var backtraces = false
+        if options.crashHandler {
+            backtraces = spr_crash_load_unwinder() == 1
+            let error = spr_crash_install(fd, STDERR_FILENO, start)
+            installed = error == 0
+            if !installed { logger.warning("StartupProbe cannot install its crash handler: \(SystemError(error))") }
+            if !backtraces {
+                logger.notice("StartupProbe: libunwind is not installed; crash reports carry the faulting address only")
+            }
+        }
+        var logged: [Int32] = []
+        if !options.loggedSignals.isEmpty {
+            switch SignalLogger.start(
+                signals: options.loggedSignals,
+                logger: logger,
+                traceFD: fd,
+                startNanoseconds: start
+            ) {
+            case .success(let signals): logged = signals
+            case .failure(let error): logger.warning("StartupProbe cannot log signals: \(error)")
+            }
+        }
+        return Handle(
+            tracePath: path,
+            underProbeExec: underProbeExec,
+            mainReachedMilliseconds: offset,
+            crashHandlerInstalled: installed,
+            backtracesAvailable: backtraces,
+            loggedSignals: logged
+        )
+    }
+
+    private static func ownTrace(start: Int64, logger: Logger) -> (String?, Int32) {
+        let directory = TraceLocation.directory
+        do {
+            try TraceLocation.prepare(directory)
+        } catch {
+            logger.warning("StartupProbe cannot use the trace directory \(directory): \(error)")
+            return (nil, -1)
+        }
+        let program = CommandLine.arguments.first ?? "program"
+        let name = TraceLocation.fileName(program: program, pid: getpid(), realtimeNanoseconds: spr_realtime_ns())
+        let path = directory + "/" + name
+        let fd = spr_open_trace(path)
+        guard fd >= 0 else {
+            logger.warning("StartupProbe cannot create its trace \(path): \(SystemError.current)")
+            return (nil, -1)
+        }
+        TraceLocation.updateLatest(directory: directory, fileName: name)
+        append(
+            fd,
+            TraceEvent(
+                "start",
+                at: 0,
+                [
+                    ("source", "in_process"),
+                    ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
+                    ("argv", .strings(Redaction.arguments(CommandLine.arguments))), ("pid", .int(getpid())),
+                    ("uid", .int(getuid())), ("gid", .int(getgid())), ("env_names", .strings(ProcessEnvironment.names)),
+                    ("host", .string(ProcessFacts.host.name)), ("kernel", .string(ProcessFacts.host.kernel)),
+                ]
+            )
+        )
+        return (path, fd)
+    }
+
+    private static func append(_ fd: Int32, _ event: TraceEvent) {
+        if fd >= 0 { event.write(to: fd) }
+    }
+
+    /// The executable mappings, so raw crash addresses can be symbolised afterwards.
+    private static func modulesJSON() -> JSONValue {
+        let map = MemoryMap(pid: getpid())
+        return .array(
+            map.regions.filter { $0.executable && $0.path.hasPrefix("/") }.map {
+                .object([
+                    ("path", .string($0.path)), ("start", .string("0x" + String($0.start, radix: 16))),
+                    ("end", .string("0x" + String($0.end, radix: 16))),
+                    ("offset", .string("0x" + String($0.fileOffset, radix: 16))),
+                ])
+            }
+        )
+    }
+}
