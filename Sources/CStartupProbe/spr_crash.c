@@ -137,7 +137,7 @@ static void spr_report(int sig, siginfo_t *info, void *context) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t micros = ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - spr_start_ns) / 1000;
     o.p = buffer;
-    spr_put(&o, "{\"v\":1,\"event\":\"crash\",\"t_ms\":");
+    spr_put(&o, "{\"v\":2,\"event\":\"crash\",\"t_ms\":");
     spr_put_dec(&o, micros / 1000);
     spr_put(&o, ".");
     int64_t frac = micros % 1000;

@@ -42,13 +42,11 @@ package enum PostMortem {
         let facts = collect(report)
         record(facts, into: recorder)
         let verdict = Diagnose.verdict(for: facts)
-        recorder.append(
-            "verdict",
-            [
-                ("category", .string(verdict.category.rawValue)), ("status", .int(report.cause.shellStatus)),
-                ("summary", .string(verdict.summary)),
-            ]
-        )
+        var event = TraceEvent.Verdict()
+        event.category = verdict.category.rawValue
+        event.status = report.cause.shellStatus
+        event.summary = verdict.summary
+        recorder.append(.verdict(event))
         return (facts, verdict)
     }
 
@@ -80,25 +78,24 @@ package enum PostMortem {
 
     private static func record(_ facts: RunFacts, into recorder: TraceRecorder) {
         if let error = facts.programError {
-            recorder.append("program_error", error.fields)
+            recorder.append(.programError(error.traceEvent))
         }
         if let inUse = facts.portInUse {
-            let holders: [JSONValue] = inUse.holders.map {
-                .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)])
-            }
-            recorder.append("port_in_use", [("port", .int(inUse.port)), ("holders", .array(holders))])
+            var event = TraceEvent.PortInUse()
+            event.port = inUse.port
+            event.holders = inUse.holders.map { TraceEvent.Process(pid: $0.pid, command: $0.command) }
+            recorder.append(.portInUse(event))
         }
         if !facts.missingLibraries.isEmpty {
-            let libraries: [JSONValue] = facts.missingLibraries.map {
-                .object([("name", .string($0.name)), ("needed_by", .string($0.neededBy))])
+            var event = TraceEvent.MissingLibraries()
+            event.program = facts.programPath
+            event.libraries = facts.missingLibraries.map {
+                var library = TraceEvent.Library()
+                library.name = $0.name
+                library.neededBy = $0.neededBy
+                return library
             }
-            recorder.append(
-                "missing_libraries",
-                [
-                    ("program", facts.programPath.map { .string($0) } ?? .null),
-                    ("libraries", .array(libraries)),
-                ]
-            )
+            recorder.append(.missingLibraries(event))
         }
     }
 }

@@ -37,13 +37,16 @@ package struct ProgramError: Sendable, Equatable {
         self.environmentVariable = environmentVariable
     }
 
-    /// The trace event fields.
-    package var fields: [(String, JSONValue)] {
-        [
-            ("language", .string(language)), ("kind", .string(kind)), ("message", .string(message)),
-            ("location", location.map { .string($0) } ?? .null), ("import_chain", .strings(importChain)),
-            ("environment_variable", environmentVariable.map { .string($0) } ?? .null),
-        ]
+    /// The error as the trace records it.
+    package var traceEvent: TraceEvent.ProgramError {
+        var event = TraceEvent.ProgramError()
+        event.language = language
+        event.kind = kind
+        event.message = message
+        event.location = location
+        event.importChain = importChain
+        event.environmentVariable = environmentVariable
+        return event
     }
 }
 

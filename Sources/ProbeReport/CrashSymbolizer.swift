@@ -1,6 +1,4 @@
 import ProbeCore
-import ProbeDiagnosis
-import ProbeSupervisor
 import ProbeTrace
 import ProbeTracing
 
@@ -11,22 +9,14 @@ package struct CrashSymbolizer {
     private let symbols = SymbolResolver()
 
     /// From the `modules` event's list.
-    package init(modules: JSONValue?) {
-        regions = (modules?.arrayValue ?? []).compactMap { module in
-            guard let path = module["path"]?.stringValue, let start = Self.hex(module["start"]),
-                let end = Self.hex(module["end"]), let offset = Self.hex(module["offset"])
-            else { return nil }
-            return MemoryMap.Region(start: start, end: end, fileOffset: offset, path: path, executable: true)
+    package init(modules: [TraceEvent.Module]) {
+        regions = modules.map {
+            MemoryMap.Region(start: $0.start, end: $0.end, fileOffset: $0.offset, path: $0.path, executable: true)
         }
     }
 
-    private static func hex(_ value: JSONValue?) -> UInt64? {
-        guard let text = value?.stringValue, text.hasPrefix("0x") else { return nil }
-        return UInt64(text.dropFirst(2), radix: 16)
-    }
-
     /// Frames as backtrace frames: module, offset, name, file:line where the files allow.
-    package func frames(_ ips: [UInt64]) -> [BacktraceFrame] {
+    package func frames(_ ips: [UInt64]) -> [TraceEvent.Frame] {
         let map = MemoryMap(regions: regions)
         var frames = ips.enumerated().map { i, ip -> BacktraceFrame in
             let lookup = i == 0 ? ip : ip &- 1
@@ -42,6 +32,6 @@ package struct CrashSymbolizer {
         }
         RemoteBacktrace.name(&frames, symbols: symbols)
         RemoteBacktrace.addSourceLines(&frames)
-        return frames
+        return frames.map(\.traceFrame)
     }
 }

@@ -24,30 +24,33 @@ package enum OTLPLogs {
     ///   - extraResource: more resource attributes (from `OTEL_RESOURCE_ATTRIBUTES`).
     ///   - version: probe-exec's version, for the scope.
     package static func request(
-        events: [TraceEvent],
+        events: [TraceRecord],
         serviceName: String?,
         extraResource: [(String, String)] = [],
         version: String
     ) -> JSONValue {
-        let start = events.first { $0.kind == "start" }
-        let exec = events.first { $0.kind == "exec" }
-        let argv = start?["argv"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let program = exec?["path"]?.stringValue ?? argv.first ?? "program"
+        let startRecord = events.first { $0.kind == "start" }
+        var start: TraceEvent.Start? = nil
+        if case .start(let e) = startRecord?.event { start = e }
+        var exec: TraceEvent.Exec? = nil
+        if case .exec(let e) = events.first(where: { $0.kind == "exec" })?.event { exec = e }
+        let argv = start?.argv ?? []
+        let program = exec?.path ?? argv.first ?? "program"
         let name = String(program.split(separator: "/").last ?? Substring(program))
         var resource: [(String, JSONValue)] = [("service.name", .string(serviceName ?? name))]
-        if let pid = exec?["pid"]?.intValue { resource.append(("process.pid", .int(pid))) }
-        if let pid = start?["pid"]?.intValue { resource.append(("process.parent_pid", .int(pid))) }
+        if let pid = exec?.pid { resource.append(("process.pid", .int(pid))) }
+        if let pid = start?.pid { resource.append(("process.parent_pid", .int(pid))) }
         resource.append(("process.executable.name", .string(name)))
-        if let path = exec?["path"]?.stringValue { resource.append(("process.executable.path", .string(path))) }
+        if let path = exec?.path { resource.append(("process.executable.path", .string(path))) }
         if !argv.isEmpty { resource.append(("process.command_args", .strings(argv))) }
-        if let host = start?["host"]?.stringValue { resource.append(("host.name", .string(host))) }
+        if let host = start?.host { resource.append(("host.name", .string(host))) }
         resource.append(("os.type", "linux"))
-        if let kernel = start?["kernel"]?.stringValue { resource.append(("os.description", .string(kernel))) }
+        if let kernel = start?.kernel { resource.append(("os.description", .string(kernel))) }
         for (key, value) in extraResource where !resource.contains(where: { $0.0 == key }) {
             resource.append((key, .string(value)))
         }
 
-        let origin = wallClockOrigin(start)
+        let origin = wallClockOrigin(start, at: startRecord?.offsetMilliseconds ?? 0)
         let records = events.filter { $0.kind != "modules" }.map { record(for: $0, origin: origin) }
         return .object([
             (
@@ -71,18 +74,19 @@ package enum OTLPLogs {
     }
 
     /// Nanoseconds since the epoch at t_ms = 0, from the start event's clock reading.
-    private static func wallClockOrigin(_ start: TraceEvent?) -> Double {
-        guard let start, let realtime = start["clock"]?["realtime_s"]?.doubleValue else { return 0 }
-        return realtime * 1e9 - start.offsetMilliseconds * 1e6
+    private static func wallClockOrigin(_ start: TraceEvent.Start?, at offsetMilliseconds: Double) -> Double {
+        guard let realtime = start?.clock?.realtimeSeconds else { return 0 }
+        return realtime * 1e9 - offsetMilliseconds * 1e6
     }
 
-    private static func record(for event: TraceEvent, origin: Double) -> JSONValue {
+    private static func record(for event: TraceRecord, origin: Double) -> JSONValue {
         let (number, text) = severity(of: event)
         var fields: [(String, JSONValue)] = [("event.name", .string("probe_exec." + event.kind))]
         fields.append(("probe_exec.t_ms", .number(event.offsetMilliseconds)))
         for (key, value) in event.fields { fields.append(("probe_exec." + key, value)) }
         let time = nanosecondText(origin + event.offsetMilliseconds * 1e6)
-        let body = event.kind == "verdict" ? event["summary"]?.stringValue ?? "" : ReportRenderer.describe(event)
+        var body = ReportRenderer.describe(event)
+        if case .verdict(let verdict) = event.event { body = verdict.summary }
         return .object([
             ("timeUnixNano", .string(time)), ("observedTimeUnixNano", .string(time)),
             ("severityNumber", .int(number)), ("severityText", .string(text)),
@@ -92,21 +96,20 @@ package enum OTLPLogs {
     }
 
     /// OpenTelemetry severity numbers: INFO 9, WARN 13, ERROR 17.
-    private static func severity(of event: TraceEvent) -> (Int, String) {
-        switch event.kind {
-        case "verdict":
-            return event["category"]?.stringValue == "clean_exit" ? (9, "INFO") : (17, "ERROR")
-        case "crash", "backtrace", "program_error", "missing_libraries", "port_in_use", "not_ready":
-            return (17, "ERROR")
-        case "exec":
-            return event["ok"]?.boolValue == false ? (17, "ERROR") : (9, "INFO")
-        case "exit":
-            return event["signal"] != nil || (event["code"]?.intValue ?? 0) != 0 ? (13, "WARN") : (9, "INFO")
-        case "signal", "target_signal", "program_signal", "warning", "lost_output", "grace_expired", "leftovers",
-            "output_error":
-            return (13, "WARN")
-        default:
-            return (9, "INFO")
+    private static func severity(of record: TraceRecord) -> (Int, String) {
+        let info = (9, "INFO")
+        let warn = (13, "WARN")
+        let error = (17, "ERROR")
+        switch record.event {
+        case .verdict(let e): return e.category == "clean_exit" ? info : error
+        case .crash, .backtrace, .programError, .missingLibraries, .portInUse, .notReady: return error
+        case .exec(let e): return e.ok ? info : error
+        case .exit(let e): return e.signal != nil || (e.code ?? 0) != 0 ? warn : info
+        case .signal, .targetSignal, .programSignal, .warning, .lostOutput, .graceExpired, .leftovers, .outputError:
+            return warn
+        case .start, .tracing, .output, .tail, .targetExec, .milestone, .listen, .ready, .mainReached, .modules,
+            .otlpExport, .unknown:
+            return info
         }
     }
 

@@ -66,24 +66,23 @@ package enum TraceHistory {
         var runs: [Run] = []
         for path in paths {
             guard let document = try? TraceReader.read(path: path) else { continue }
-            let start = document.first("start")
-            let verdict = document.last("verdict")
-            let exit = document.last("exit")
-            let error = document.last("program_error")
-            var cause = error.map { "\($0["kind"]?.stringValue ?? "?"): \($0["message"]?.stringValue ?? "")" } ?? ""
-            if cause.isEmpty, let signal = exit?["signal_name"]?.stringValue { cause = "killed by \(signal)" }
-            if cause.isEmpty, verdict?["category"]?.stringValue == "exec_failed" {
-                cause =
-                    document.first("exec")?["explanation"]?.stringValue ?? document.first("exec")?["error"]?.stringValue
-                    ?? "exec failed"
+            let start = document.first { if case .start(let e) = $0 { e } else { nil } }
+            let verdict = document.last { if case .verdict(let e) = $0 { e } else { nil } }
+            let exit = document.last { if case .exit(let e) = $0 { e } else { nil } }
+            let error = document.last { if case .programError(let e) = $0 { e } else { nil } }
+            let exec = document.first { if case .exec(let e) = $0 { e } else { nil } }
+            var cause = error.map { "\($0.kind): \($0.message)" } ?? ""
+            if cause.isEmpty, let signal = exit?.signalName { cause = "killed by \(signal)" }
+            if cause.isEmpty, verdict?.category == "exec_failed" {
+                cause = exec?.explanation ?? exec?.error ?? "exec failed"
             }
             runs.append(
                 Run(
-                    time: start?["time"]?.stringValue ?? "?",
-                    realtime: start?["clock"]?["realtime_s"]?.doubleValue,
-                    category: verdict?["category"]?.stringValue ?? "unfinished",
-                    status: verdict?["status"]?.intValue,
-                    durationMilliseconds: exit?["duration_ms"]?.doubleValue,
+                    time: start?.time ?? "?",
+                    realtime: start?.clock?.realtimeSeconds,
+                    category: verdict?.category ?? "unfinished",
+                    status: verdict.map { Int($0.status) },
+                    durationMilliseconds: exit?.durationMilliseconds,
                     cause: cause
                 )
             )

@@ -45,7 +45,7 @@ package final class Supervisor {
     /// happens, then the exit and the output tails. What it means is decided elsewhere
     /// (ProbeDiagnosis), from these facts.
     package func run() -> RunReport {
-        trace.append(startEvent())
+        recorder.append(startEvent())
         if let signal = options.parentDeathSignal {
             let error = spr_set_parent_death_signal(signal)
             if error != 0 { warning("cannot set the parent-death signal: \(SystemError(error))") }
@@ -73,16 +73,11 @@ package final class Supervisor {
                 cause: .spawnFailed(error: error),
                 durationMilliseconds: offset()
             )
-            trace.append(
-                TraceEvent(
-                    "exec",
-                    at: offset(),
-                    [
-                        ("ok", false), ("errno", .int(error.code)),
-                        ("errno_name", .string(error.name)), ("error", .string("cannot fork: \(error.message)")),
-                    ]
-                )
-            )
+            var exec = TraceEvent.Exec()
+            exec.errno = error.code
+            exec.errnoName = error.name
+            exec.error = "cannot fork: \(error.message)"
+            recorder.append(.exec(exec))
             writeTails(report)
             return report
         }
@@ -108,33 +103,23 @@ package final class Supervisor {
             // Explained once, here, while the PATH and files are as execve saw them; the verdict
             // reads this recorded explanation.
             report.execExplanation = options.explainExecFailure?(failure.path, options.command[0], failure.error.code)
-            trace.append(execFailedEvent(failure.error, path: failure.path, explanation: report.execExplanation))
+            recorder.append(execFailedEvent(failure.error, path: failure.path, explanation: report.execExplanation))
             writeTails(report)
             return report
         }
-        trace.append(
-            TraceEvent(
-                "exec",
-                at: offset(),
-                [
-                    ("ok", true), ("pid", .int(outcome.pid)),
-                    ("path", outcome.path.map { .string($0) } ?? .null),
-                ]
-            )
-        )
+        var exec = TraceEvent.Exec()
+        exec.ok = true
+        exec.pid = outcome.pid
+        exec.path = outcome.path
+        recorder.append(.exec(exec))
         let tracer =
             options.ptrace && outcome.traceError == nil
             ? Tracer(recorder: recorder, redact: redactRegex, leader: outcome.pid) : nil
         if let tracer { tracing = tracer.findings }
-        trace.append(
-            TraceEvent(
-                "tracing",
-                at: offset(),
-                [
-                    ("state", .string(tracing.state)), ("reason", tracing.reason.map { .string($0) } ?? .null),
-                ]
-            )
-        )
+        var tracingEvent = TraceEvent.Tracing()
+        tracingEvent.state = tracing.state
+        tracingEvent.reason = tracing.reason
+        recorder.append(.tracing(tracingEvent))
         if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
         var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
         var report = loop.run()
@@ -224,36 +209,30 @@ package final class Supervisor {
         ] {
             guard let total, total > 0 else { continue }
             let text = String(decoding: tail, as: UTF8.self)
-            trace.append(
-                TraceEvent(
-                    "tail",
-                    at: offset(),
-                    [
-                        ("stream", .string(stream)), ("bytes_total", .int(total)), ("tail_bytes", .int(tail.count)),
-                        ("transport", transport.map { .string($0) } ?? .null),
-                        ("truncated", .bool(UInt64(tail.count) < total)), ("text", .string(text)),
-                    ]
-                )
-            )
+            var event = TraceEvent.Tail()
+            event.stream = stream
+            event.bytesTotal = total
+            event.tailBytes = tail.count
+            event.transport = transport
+            event.truncated = UInt64(tail.count) < total
+            event.text = text
+            recorder.append(.tail(event))
         }
     }
 
     package func warning(_ message: String) {
-        trace.append(TraceEvent("warning", at: offset(), [("message", .string(message))]))
+        recorder.warning(message)
     }
 
     private func execFailedEvent(_ error: SystemError, path: String, explanation: String?) -> TraceEvent {
-        TraceEvent(
-            "exec",
-            at: offset(),
-            [
-                ("ok", false), ("path", .string(path)), ("errno", .int(error.code)),
-                ("errno_name", .string(error.name)),
-                ("error", .string(error.message)),
-                ("exit_status", .int(CommandResolver.exitStatus(forExecError: error.code))),
-                ("explanation", explanation.map { .string($0) } ?? .null),
-            ]
-        )
+        var exec = TraceEvent.Exec()
+        exec.path = path
+        exec.errno = error.code
+        exec.errnoName = error.name
+        exec.error = error.message
+        exec.exitStatus = CommandResolver.exitStatus(forExecError: error.code)
+        exec.explanation = explanation
+        return .exec(exec)
     }
 
     /// Seconds with microsecond resolution (exact in a Double for any realistic clock value).
@@ -261,45 +240,35 @@ package final class Supervisor {
 
     private func startEvent() -> TraceEvent {
         let host = ProcessFacts.host
-        return TraceEvent(
-            "start",
-            at: offset(),
-            [
-                ("probe_exec_version", .string(options.version)),
-                ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
-                (
-                    "argv",
-                    .strings(Redaction.arguments(options.command).map { Redaction.output($0, pattern: redactRegex) })
-                ),
-                ("cwd", ProcessFacts.workingDirectory.map { .string($0) } ?? .null),
-                ("pid", .int(getpid())), ("ppid", .int(getppid())), ("uid", .int(getuid())), ("gid", .int(getgid())),
-                ("env_names", .strings(ProcessEnvironment.names)),
-                ("host", .string(host.name)), ("kernel", .string(host.kernel)),
-                (
-                    "clock",
-                    .object([
-                        ("realtime_s", .number(seconds(spr_realtime_ns()))),
-                        ("monotonic_s", .number(seconds(spr_monotonic_ns()))),
-                    ])
-                ),
-                (
-                    "options",
-                    .object([
-                        ("forward_to_group", .bool(options.forwardToProcessGroup)),
-                        ("subreaper", .bool(options.subreaper)),
-                        ("pid1", .bool(getpid() == 1)), ("pipe_terminals", .bool(options.pipeTerminals)),
-                        ("unbuffered", .bool(options.unbuffered)), ("service", .bool(options.service)),
-                    ])
-                ),
-                (
-                    "streams",
-                    .object([
-                        ("stdin", .string(StandardStreams.describe(STDIN_FILENO))),
-                        ("stdout", .string(StandardStreams.describe(STDOUT_FILENO))),
-                        ("stderr", .string(StandardStreams.describe(STDERR_FILENO))),
-                    ])
-                ),
-            ]
-        )
+        var start = TraceEvent.Start()
+        start.probeExecVersion = options.version
+        start.time = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns())
+        start.argv = Redaction.arguments(options.command).map { Redaction.output($0, pattern: redactRegex) }
+        start.cwd = ProcessFacts.workingDirectory
+        start.pid = getpid()
+        start.ppid = getppid()
+        start.uid = getuid()
+        start.gid = getgid()
+        start.envNames = ProcessEnvironment.names
+        start.host = host.name
+        start.kernel = host.kernel
+        var clock = TraceEvent.Clock()
+        clock.realtimeSeconds = seconds(spr_realtime_ns())
+        clock.monotonicSeconds = seconds(spr_monotonic_ns())
+        start.clock = clock
+        var flags = TraceEvent.Options()
+        flags.forwardToGroup = options.forwardToProcessGroup
+        flags.subreaper = options.subreaper
+        flags.pid1 = getpid() == 1
+        flags.pipeTerminals = options.pipeTerminals
+        flags.unbuffered = options.unbuffered
+        flags.service = options.service
+        start.options = flags
+        var streams = TraceEvent.Streams()
+        streams.stdin = StandardStreams.describe(STDIN_FILENO)
+        streams.stdout = StandardStreams.describe(STDOUT_FILENO)
+        streams.stderr = StandardStreams.describe(STDERR_FILENO)
+        start.streams = streams
+        return .start(start)
     }
 }

@@ -107,33 +107,21 @@ package struct SupervisorLoop {
         if let status { report.cause = Self.cause(status) }
         if let tracer { report.tracing = tracer.findings }
         report.durationMilliseconds = supervisor.offset(endNanoseconds)
-        var exitFields: [(String, JSONValue)] = [("pid", .int(childPID))]
+        var exit = TraceEvent.Exit()
+        exit.pid = childPID
         switch report.cause {
-        case .exited(let code): exitFields.append(("code", .int(code)))
+        case .exited(let code): exit.code = code
         case .killed(let signal, let core):
-            exitFields += [
-                ("signal", .int(signal)), ("signal_name", .string(SignalName.name(signal))),
-                ("core_dumped", .bool(core)),
-            ]
+            exit.signal = signal
+            exit.signalName = SignalName.name(signal)
+            exit.coreDumped = core
         default: break
         }
-        exitFields += [
-            ("status", .int(report.cause.shellStatus)), ("duration_ms", .number(report.durationMilliseconds)),
-            ("orphans_reaped", .int(report.orphansReaped)),
-        ]
-        if !report.leftRunning.isEmpty {
-            exitFields.append(
-                (
-                    "left_running",
-                    .array(
-                        report.leftRunning.prefix(20).map {
-                            .object([("pid", .int($0.pid)), ("command", $0.command.map { .string($0) } ?? .null)])
-                        }
-                    )
-                )
-            )
-        }
-        supervisor.trace.append(TraceEvent("exit", at: report.durationMilliseconds, exitFields))
+        exit.status = report.cause.shellStatus
+        exit.durationMilliseconds = report.durationMilliseconds
+        exit.orphansReaped = report.orphansReaped
+        exit.leftRunning = report.leftRunning.prefix(20).map { TraceEvent.Process(pid: $0.pid, command: $0.command) }
+        supervisor.recorder.append(.exit(exit), at: report.durationMilliseconds)
         stopPumps()
         return report
     }
@@ -163,16 +151,10 @@ package struct SupervisorLoop {
             var status: Int32 = 0
             if spr_waitpid(-1, &status, 0) > 0 { report.orphansReaped += 1 }
         }
-        supervisor.trace.append(
-            TraceEvent(
-                "leftovers",
-                at: supervisor.offset(),
-                [
-                    ("terminated", .array(pids.filter { !remaining.contains($0) }.map { .int($0) })),
-                    ("killed", .array(remaining.map { .int($0) })),
-                ]
-            )
-        )
+        var leftovers = TraceEvent.Leftovers()
+        leftovers.terminated = pids.filter { !remaining.contains($0) }
+        leftovers.killed = Array(remaining)
+        supervisor.recorder.append(.leftovers(leftovers))
     }
 
     /// Start-up is watched closely, then less: every 10 ms for the first second, 50 ms until
@@ -199,15 +181,10 @@ package struct SupervisorLoop {
         if let deadline = killDeadline, now >= deadline {
             kill(-childPID, SIGKILL)
             killDeadline = nil
-            supervisor.trace.append(
-                TraceEvent(
-                    "grace_expired",
-                    at: supervisor.offset(),
-                    [
-                        ("sent", "SIGKILL"), ("to", .int(-childPID)),
-                    ]
-                )
-            )
+            var expired = TraceEvent.GraceExpired()
+            expired.sent = "SIGKILL"
+            expired.to = -childPID
+            supervisor.recorder.append(.graceExpired(expired))
         }
         while let first = delayedSignals.first, now >= first.due {
             delayedSignals.removeFirst()
@@ -222,17 +199,11 @@ package struct SupervisorLoop {
         } else {
             nextSocketScan = nil
             if supervisor.options.isReadinessCheck && report.readyMilliseconds == nil {
-                supervisor.trace.append(
-                    TraceEvent(
-                        "not_ready",
-                        at: supervisor.offset(),
-                        [
-                            ("port", supervisor.options.readyPort.map { .int($0) } ?? .null),
-                            ("line", supervisor.options.readyLine.map { .string($0) } ?? .null),
-                            ("timeout_s", .number(supervisor.options.readyTimeoutSeconds)),
-                        ]
-                    )
-                )
+                var notReady = TraceEvent.NotReady()
+                notReady.port = supervisor.options.readyPort
+                notReady.line = supervisor.options.readyLine
+                notReady.timeoutSeconds = supervisor.options.readyTimeoutSeconds
+                supervisor.recorder.append(.notReady(notReady))
                 requestStop()
             }
         }
@@ -245,18 +216,15 @@ package struct SupervisorLoop {
             seenListeners.insert(listener)
             let at = supervisor.offset()
             report.listening.append((listener, at))
-            supervisor.trace.append(
-                TraceEvent(
-                    "listen",
-                    at: at,
-                    [
-                        ("address", .string(listener.address)), ("port", .int(listener.port)),
-                    ]
-                )
-            )
+            var listen = TraceEvent.Listen()
+            listen.address = listener.address
+            listen.port = listener.port
+            supervisor.recorder.append(.listen(listen), at: at)
             if listener.port == supervisor.options.readyPort, report.readyMilliseconds == nil {
                 report.readyMilliseconds = at
-                supervisor.trace.append(TraceEvent("ready", at: at, [("port", .int(listener.port))]))
+                var ready = TraceEvent.Ready()
+                ready.port = listener.port
+                supervisor.recorder.append(.ready(ready), at: at)
                 requestStop()
             }
         }
@@ -270,15 +238,10 @@ package struct SupervisorLoop {
             for line in text.split(separator: "\n") where (try? regex.firstMatch(in: String(line))) != nil {
                 let at = supervisor.offset()
                 report.readyMilliseconds = at
-                supervisor.trace.append(
-                    TraceEvent(
-                        "ready",
-                        at: at,
-                        [
-                            ("line", .string(String(line.prefix(500)))), ("stream", .string(pump.stream)),
-                        ]
-                    )
-                )
+                var ready = TraceEvent.Ready()
+                ready.line = String(line.prefix(500))
+                ready.stream = pump.stream
+                supervisor.recorder.append(.ready(ready), at: at)
                 requestStop()
                 return
             }
@@ -323,15 +286,10 @@ package struct SupervisorLoop {
         for pump in pumps {
             if !recordedFirstByte.contains(pump.stream), let ns = pump.firstByteNanoseconds {
                 recordedFirstByte.insert(pump.stream)
-                supervisor.trace.append(
-                    TraceEvent(
-                        "output",
-                        at: supervisor.offset(ns),
-                        [
-                            ("stream", .string(pump.stream)), ("milestone", "first_byte"),
-                        ]
-                    )
-                )
+                var output = TraceEvent.Output()
+                output.stream = pump.stream
+                output.milestone = "first_byte"
+                supervisor.recorder.append(.output(output), at: supervisor.offset(ns))
             }
             if !recordedOutputError.contains(pump.stream), let error = pump.outputError {
                 recordedOutputError.insert(pump.stream)
@@ -339,17 +297,12 @@ package struct SupervisorLoop {
                     error.code == EPIPE
                     ? "the reader of probe-exec's \(pump.stream) went away; the program gets EPIPE/SIGPIPE on its next write, as it would without probe-exec"
                     : "writing probe-exec's \(pump.stream) failed; the program's further \(pump.stream) is refused"
-                supervisor.trace.append(
-                    TraceEvent(
-                        "output_error",
-                        at: supervisor.offset(),
-                        [
-                            ("stream", .string(pump.stream)), ("errno", .int(error.code)),
-                            ("errno_name", .string(error.name)),
-                            ("explanation", .string(why)),
-                        ]
-                    )
-                )
+                var outputError = TraceEvent.OutputError()
+                outputError.stream = pump.stream
+                outputError.errno = error.code
+                outputError.errnoName = error.name
+                outputError.explanation = why
+                supervisor.recorder.append(.outputError(outputError))
             }
         }
     }
@@ -432,22 +385,22 @@ package struct SupervisorLoop {
             forwarded: error == nil
         )
         report.signals.append(received)
-        var fields: [(String, JSONValue)] = [
-            ("signal", .int(info.signo)), ("name", .string(SignalName.name(info.signo))),
-            ("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code))),
-            ("sender_pid", .int(info.sender_pid)), ("sender_uid", .int(info.sender_uid)),
-            ("sender_comm", command.map { .string($0) } ?? .null),
-            ("forwarded_to", .int(target)),
-        ]
-        if signal != info.signo { fields.append(("forwarded_as", .string(SignalName.name(signal)))) }
-        if let delayed { fields.append(("delayed_ms", .int(delayed))) }
+        var event = TraceEvent.Signal()
+        event.signal = info.signo
+        event.name = SignalName.name(info.signo)
+        event.code = info.code
+        event.codeName = SignalName.codeName(info.code)
+        event.senderPID = info.sender_pid
+        event.senderUID = info.sender_uid
+        event.senderCommand = command
+        event.forwardedTo = target
+        if signal != info.signo { event.forwardedAs = SignalName.name(signal) }
+        event.delayedMilliseconds = delayed
         if info.sender_pid == 0 && info.code <= 0 {
-            fields.append(("sender_note", "sent from outside this PID namespace (e.g. the container runtime)"))
+            event.senderNote = "sent from outside this PID namespace (e.g. the container runtime)"
         }
-        if let error {
-            fields.append(("forward_error", .string(error.description)))
-        }
-        supervisor.trace.append(TraceEvent("signal", at: received.offsetMilliseconds, fields))
+        event.forwardError = error?.description
+        supervisor.recorder.append(.signal(event), at: received.offsetMilliseconds)
     }
 
     package static func cause(_ status: Int32) -> ExitCause {

@@ -11,14 +11,26 @@ package struct TraceDocument: Sendable {
     /// Where it was read from.
     package var path: String
     /// The events, in file order.
-    package var events: [TraceEvent]
+    package var events: [TraceRecord]
     /// Sentences about damage: garbage lines, a cut-off last line, a missing exit or verdict.
     package var problems: [String]
 
     /// The first event of `kind`.
-    package func first(_ kind: String) -> TraceEvent? { events.first { $0.kind == kind } }
+    package func first(_ kind: String) -> TraceRecord? { events.first { $0.kind == kind } }
     /// The last event of `kind`.
-    package func last(_ kind: String) -> TraceEvent? { events.last { $0.kind == kind } }
+    package func last(_ kind: String) -> TraceRecord? { events.last { $0.kind == kind } }
+
+    /// The payload of the first event `pick` accepts (`{ if case .exit(let e) = $0 { e } else { nil } }`).
+    package func first<Payload>(_ pick: (TraceEvent) -> Payload?) -> Payload? {
+        for record in events { if let payload = pick(record.event) { return payload } }
+        return nil
+    }
+
+    /// The payload of the last event `pick` accepts.
+    package func last<Payload>(_ pick: (TraceEvent) -> Payload?) -> Payload? {
+        for record in events.reversed() { if let payload = pick(record.event) { return payload } }
+        return nil
+    }
 
     /// Whether the run was recorded to its end (a verdict exists).
     package var isComplete: Bool { first("verdict") != nil }
@@ -26,8 +38,9 @@ package struct TraceDocument: Sendable {
     package var writtenInProcess: Bool { TraceDocument.writtenInProcess(events) }
 
     /// Whether a trace whose events are `events` was written by the StartupProbe library.
-    package static func writtenInProcess(_ events: [TraceEvent]) -> Bool {
-        events.first?.kind == "start" && events.first?["source"]?.stringValue == "in_process"
+    package static func writtenInProcess(_ events: [TraceRecord]) -> Bool {
+        guard case .start(let start) = events.first?.event else { return false }
+        return start.source == "in_process"
     }
 
     /// The whole document as one JSON value, for `show --json`.
@@ -78,7 +91,7 @@ package enum TraceReader {
 
     /// Parses trace bytes.
     package static func parse(_ bytes: [UInt8], path: String) -> TraceDocument {
-        var events: [TraceEvent] = []
+        var events: [TraceRecord] = []
         var problems: [String] = []
         var lineNumber = 0
         var start = 0
@@ -96,8 +109,8 @@ package enum TraceReader {
             }
             do {
                 let value = try JSONParser.parse(line)
-                if let event = TraceEvent(value) {
-                    if value["v"]?.intValue.map({ $0 > TraceEvent.schemaVersion }) == true {
+                if let event = TraceRecord(value) {
+                    if value["v"]?.intValue.map({ $0 > TraceRecord.schemaVersion }) == true {
                         problems.append(
                             "line \(lineNumber) uses a newer schema (v\(value["v"]!.intValue!)); fields may be missed"
                         )

@@ -19,14 +19,14 @@ package final class TraceRecorder {
         clock.milliseconds(at: nanoseconds)
     }
 
-    /// Appends an event of `kind` with `fields`, at `offset` (now by default).
-    package func append(_ kind: String, at offset: Double? = nil, _ fields: [(String, JSONValue)] = []) {
-        writer.append(TraceEvent(kind, at: offset ?? self.offset(), fields))
+    /// Appends `event` at `offset` (now by default).
+    package func append(_ event: TraceEvent, at offset: Double? = nil) {
+        writer.append(TraceRecord(event, at: offset ?? self.offset()))
     }
 
     /// Records a `warning` event.
     package func warning(_ message: String) {
-        append("warning", [("message", .string(message))])
+        append(.warning(.init(message)))
     }
 
     /// Says `message` once on probe-exec's stderr (through the writer's warning channel).

@@ -20,7 +20,7 @@ package final class TraceWriter {
     private var warned = false
     /// The events appended so far (at most ``keptEventLimit``), when asked for at init: what an
     /// export (OTLP) sends, even when the file could not be written.
-    package private(set) var keptEvents: [TraceEvent] = []
+    package private(set) var keptEvents: [TraceRecord] = []
     private let keepsEvents: Bool
     /// How many events are kept in memory at most.
     package static let keptEventLimit = 20_000
@@ -51,7 +51,7 @@ package final class TraceWriter {
     package var isRecording: Bool { fd >= 0 }
 
     /// Appends one event as one line.
-    package func append(_ event: TraceEvent) {
+    package func append(_ event: TraceRecord) {
         if keepsEvents && (keptEvents.count < Self.keptEventLimit || ["exit", "tail", "verdict"].contains(event.kind)) {
             keptEvents.append(event)
         }

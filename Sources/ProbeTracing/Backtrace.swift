@@ -37,21 +37,23 @@ package struct BacktraceFrame {
         self.line = line
     }
 
-    package var json: JSONValue {
-        var fields: [(String, JSONValue)] = [("ip", .string("0x" + String(ip, radix: 16)))]
-        if let module { fields.append(("module", .string(module))) }
-        if let moduleOffset { fields.append(("module_offset", .string("0x" + String(moduleOffset, radix: 16)))) }
-        if let buildID { fields.append(("build_id", .string(buildID))) }
+    /// The frame as the trace records it.
+    package var traceFrame: TraceEvent.Frame {
+        var frame = TraceEvent.Frame()
+        frame.ip = ip
+        frame.module = module
+        frame.moduleOffset = moduleOffset
+        frame.buildID = buildID
         if let symbol {
-            fields.append(("symbol", .string(symbol)))
-            fields.append(("function", .string(demangled ?? symbol)))
-            fields.append(("function_offset", .int(symbolOffset)))
+            frame.symbol = symbol
+            frame.function = demangled ?? symbol
+            frame.functionOffset = symbolOffset
         }
         if let file, let line {
-            fields.append(("file", .string(file)))
-            fields.append(("line", .int(line)))
+            frame.file = file
+            frame.line = line
         }
-        return .object(fields)
+        return frame
     }
 }
 

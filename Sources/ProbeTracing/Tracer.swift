@@ -147,16 +147,11 @@ package final class Tracer {
                     findings.mainReachedMilliseconds = now
                 }
                 findings.mainLocated = milestones.mainLocated || name == "main"
-                recorder.writer.append(
-                    TraceEvent(
-                        "milestone",
-                        at: now,
-                        [
-                            ("name", .string(name)), ("address", .string("0x" + String(address, radix: 16))),
-                            ("how", .string(how)),
-                        ]
-                    )
-                )
+                var milestone = TraceEvent.Milestone()
+                milestone.name = name
+                milestone.address = address
+                milestone.how = how
+                recorder.append(.milestone(milestone), at: now)
                 resume(tid)
                 return
             case .step:
@@ -173,19 +168,19 @@ package final class Tracer {
         if haveInfo { lastDelivered[signal] = (tid, info) }
         if signal != SIGCHLD && recordedSignals < Tracer.signalRecordLimit {
             recordedSignals += 1
-            recorder.writer.append(signalEvent(tid: tid, signal: signal, info: haveInfo ? info : nil))
+            recorder.append(signalEvent(tid: tid, signal: signal, info: haveInfo ? info : nil))
         }
         _ = spr_ptrace_cont(tid, signal)  // delivered unchanged
     }
 
     private func signalEvent(tid: Int32, signal: Int32, info: spr_siginfo_t?) -> TraceEvent {
-        var fields: [(String, JSONValue)] = [
-            ("tid", .int(tid)), ("signal", .int(signal)), ("name", .string(SignalName.name(signal))),
-        ]
+        var event = TraceEvent.TargetSignal()
+        event.tid = tid
+        event.signal = signal
+        event.name = SignalName.name(signal)
         if let info {
-            fields += [
-                ("code", .int(info.code)), ("code_name", .string(SignalName.codeName(info.code, signal: signal))),
-            ]
+            event.code = info.code
+            event.codeName = SignalName.codeName(info.code, signal: signal)
             if info.kind == 1 {
                 let sender = info.sender_pid
                 let kind: String
@@ -196,19 +191,16 @@ package final class Tracer {
                 } else {
                     kind = "process"
                 }
-                fields += [
-                    ("sender_kind", .string(kind)), ("sender_pid", .int(sender)), ("sender_uid", .int(info.sender_uid)),
-                ]
-                let comm = kind == "probe-exec" ? "probe-exec" : ProcessFacts.command(of: sender)
-                fields.append(("sender_comm", comm.map { .string($0) } ?? .null))
+                event.senderKind = kind
+                event.senderPID = sender
+                event.senderUID = info.sender_uid
+                event.senderCommand = kind == "probe-exec" ? "probe-exec" : ProcessFacts.command(of: sender)
             } else {
-                fields.append(("sender_kind", "kernel"))
-                if info.kind == 2 {
-                    fields.append(("fault_address", .string("0x" + String(info.fault_address, radix: 16))))
-                }
+                event.senderKind = "kernel"
+                if info.kind == 2 { event.faultAddress = info.fault_address }
             }
         }
-        return TraceEvent("target_signal", at: recorder.offset(), fields)
+        return .targetSignal(event)
     }
 
     private func handleEvent(tid: Int32, event: Int32) {
@@ -220,29 +212,20 @@ package final class Tracer {
             maps[tid] = nil  // a new image
             guard programThreads.contains(tid) else {
                 // A child followed with --follow-forks ran another program.
-                recorder.writer.append(
-                    TraceEvent(
-                        "target_exec",
-                        at: recorder.offset(),
-                        [
-                            ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null), ("child", true),
-                        ]
-                    )
-                )
+                var event = TraceEvent.TargetExec()
+                event.pid = tid
+                event.path = path
+                event.child = true
+                recorder.append(.targetExec(event))
                 break
             }
             findings.execCount += 1
             findings.lastImage = path
-            recorder.writer.append(
-                TraceEvent(
-                    "target_exec",
-                    at: recorder.offset(),
-                    [
-                        ("pid", .int(tid)), ("path", path.map { .string($0) } ?? .null),
-                        ("count", .int(findings.execCount)),
-                    ]
-                )
-            )
+            var event = TraceEvent.TargetExec()
+            event.pid = tid
+            event.path = path
+            event.count = findings.execCount
+            recorder.append(.targetExec(event))
             findings.entryReachedMilliseconds = nil
             findings.mainReachedMilliseconds = nil
             findings.milestonesArmed = milestones.arm(pid: tid)
@@ -273,7 +256,10 @@ package final class Tracer {
         case .killed(let signal, _):
             guard SignalName.isFault(signal) else { return }
             let crashed = lastDelivered[signal]?.tid == tid
-            let frames = record(tid: tid, reason: "crash", extra: [("crashed", .bool(crashed))], sourceLines: crashed)
+            var event = TraceEvent.Backtrace()
+            event.reason = "crash"
+            event.crashed = crashed
+            let frames = record(tid: tid, event, sourceLines: crashed)
             guard programThreads.contains(tid) else { return }
             if crashed || (findings.crashSummary == nil && tid == leader) {
                 findings.crashThread = tid
@@ -287,9 +273,11 @@ package final class Tracer {
             var frames = backtrace(tid: tid)
             RemoteBacktrace.addSourceLines(&frames)
             let mainReturned = Tracer.mainReturned(frames)
-            var extra: [(String, JSONValue)] = [("code", .int(code))]
-            extra.append(("main_returned", mainReturned.map { .bool($0) } ?? .null))
-            append(tid: tid, reason: "exit", frames: frames, extra: extra)
+            var event = TraceEvent.Backtrace()
+            event.reason = "exit"
+            event.code = code
+            event.mainReturned = mainReturned
+            append(tid: tid, event, frames: frames)
             guard programThreads.contains(tid) else { return }
             findings.exitSummary = RemoteBacktrace.summary(frames)
             findings.exitLocation = RemoteBacktrace.sourceLocation(frames)
@@ -330,22 +318,13 @@ package final class Tracer {
                 redact == nil
                 ? raw : Array(Redaction.output(String(decoding: raw, as: UTF8.self), pattern: redact).utf8)
             findings.lostOutput[stream] = bytes
-            recorder.writer.append(
-                TraceEvent(
-                    "lost_output",
-                    at: recorder.offset(),
-                    [
-                        ("stream", .string(stream)), ("bytes", .int(bytes.count)),
-                        ("text", .string(String(decoding: bytes, as: UTF8.self))),
-                        (
-                            "explanation",
-                            .string(
-                                "written by the program into its C library's \(stream) buffer, never flushed to the \(stream) pipe: lost when it died"
-                            )
-                        ),
-                    ]
-                )
-            )
+            var event = TraceEvent.LostOutput()
+            event.stream = stream
+            event.bytes = bytes.count
+            event.text = String(decoding: bytes, as: UTF8.self)
+            event.explanation =
+                "written by the program into its C library's \(stream) buffer, never flushed to the \(stream) pipe: lost when it died"
+            recorder.append(.lostOutput(event))
         }
     }
 
@@ -415,24 +394,19 @@ package final class Tracer {
         ).frames
     }
 
+    /// Takes the backtrace of `tid` and records it in `event` (its reason and extra fields set).
     @discardableResult
-    private func record(tid: Int32, reason: String, extra: [(String, JSONValue)], sourceLines: Bool) -> [BacktraceFrame]
-    {
+    private func record(tid: Int32, _ event: TraceEvent.Backtrace, sourceLines: Bool) -> [BacktraceFrame] {
         var frames = backtrace(tid: tid)
         if sourceLines { RemoteBacktrace.addSourceLines(&frames) }
-        append(tid: tid, reason: reason, frames: frames, extra: extra)
+        append(tid: tid, event, frames: frames)
         return frames
     }
 
-    private func append(tid: Int32, reason: String, frames: [BacktraceFrame], extra: [(String, JSONValue)]) {
-        recorder.writer.append(
-            TraceEvent(
-                "backtrace",
-                at: recorder.offset(),
-                [
-                    ("tid", .int(tid)), ("reason", .string(reason)),
-                ] + extra + [("frames", .array(frames.map(\.json)))]
-            )
-        )
+    private func append(tid: Int32, _ event: TraceEvent.Backtrace, frames: [BacktraceFrame]) {
+        var event = event
+        event.tid = tid
+        event.frames = frames.map(\.traceFrame)
+        recorder.append(.backtrace(event))
     }
 }

@@ -55,19 +55,22 @@ final class SignalLogger: @unchecked Sendable {  // immutable after init; used o
             ? "read ahead of the program's DispatchSource, which gets it next"
             : Self.describe(disposition: record.disposition)
         let milliseconds = (offset * 10).rounded() / 10
-        var fields: [(String, JSONValue)] = [
-            ("source", "in_process"), ("pid", .int(record.pid)), ("tid", .int(record.tid)),
-            ("signal", .int(record.signal)), ("name", .string(name)), ("code", .int(record.code)),
-            ("code_name", .string(SignalName.codeName(record.code, signal: record.signal))),
-            ("sender_kind", .string(sender.kind)),
-        ]
+        var event = TraceEvent.ProgramSignal()
+        event.pid = record.pid
+        event.tid = record.tid
+        event.signal = record.signal
+        event.name = name
+        event.code = record.code
+        event.codeName = SignalName.codeName(record.code, signal: record.signal)
+        event.senderKind = sender.kind
         if sender.kind == "process" || sender.kind == "self" {
-            fields += [("sender_pid", .int(record.sender_pid)), ("sender_uid", .int(record.sender_uid))]
-            fields.append(("sender_comm", comm.isEmpty ? .null : .string(comm)))
+            event.senderPID = record.sender_pid
+            event.senderUID = record.sender_uid
+            event.senderCommand = comm.isEmpty ? nil : comm
         }
-        fields.append(("disposition", .string(Self.dispositionName(record.disposition))))
+        event.disposition = Self.dispositionName(record.disposition)
         if traceFD >= 0 {  // first: the log line may be the last thing
-            TraceEvent("program_signal", at: offset, fields).write(to: traceFD)
+            TraceRecord(.programSignal(event), at: offset).write(to: traceFD)
         }
         logger.notice(
             "received \(name) from \(sender.description) at +\(milliseconds) ms; \(action)",

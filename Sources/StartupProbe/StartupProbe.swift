@@ -104,8 +104,13 @@ public enum StartupProbe {
             (path, fd) = ownTrace(start: start, logger: logger)
         }
         let offset = Double(now - start) / 1_000_000
-        append(fd, TraceEvent("main_reached", at: offset, [("source", "in_process"), ("pid", .int(getpid()))]))
-        append(fd, TraceEvent("modules", at: offset, [("pid", .int(getpid())), ("modules", modulesJSON())]))
+        var reached = TraceEvent.MainReached()
+        reached.pid = getpid()
+        append(fd, TraceRecord(.mainReached(reached), at: offset))
+        var modules = TraceEvent.Modules()
+        modules.pid = getpid()
+        modules.modules = executableModules()
+        append(fd, TraceRecord(.modules(modules), at: offset))
         logger.info("main() reached", metadata: ["startup_ms": "\(offset)", "trace": "\(path ?? "none")"])
 
         var installed = false
@@ -158,38 +163,33 @@ public enum StartupProbe {
             return (nil, -1)
         }
         TraceLocation.updateLatest(directory: directory, fileName: name)
-        append(
-            fd,
-            TraceEvent(
-                "start",
-                at: 0,
-                [
-                    ("source", "in_process"),
-                    ("time", .string(Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()))),
-                    ("argv", .strings(Redaction.arguments(CommandLine.arguments))), ("pid", .int(getpid())),
-                    ("uid", .int(getuid())), ("gid", .int(getgid())), ("env_names", .strings(ProcessEnvironment.names)),
-                    ("host", .string(ProcessFacts.host.name)), ("kernel", .string(ProcessFacts.host.kernel)),
-                ]
-            )
-        )
+        var event = TraceEvent.Start()
+        event.source = "in_process"
+        event.time = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns())
+        event.argv = Redaction.arguments(CommandLine.arguments)
+        event.pid = getpid()
+        event.uid = getuid()
+        event.gid = getgid()
+        event.envNames = ProcessEnvironment.names
+        event.host = ProcessFacts.host.name
+        event.kernel = ProcessFacts.host.kernel
+        append(fd, TraceRecord(.start(event), at: 0))
         return (path, fd)
     }
 
-    private static func append(_ fd: Int32, _ event: TraceEvent) {
+    private static func append(_ fd: Int32, _ event: TraceRecord) {
         if fd >= 0 { event.write(to: fd) }
     }
 
     /// The executable mappings, so raw crash addresses can be symbolised afterwards.
-    private static func modulesJSON() -> JSONValue {
-        let map = MemoryMap(pid: getpid())
-        return .array(
-            map.regions.filter { $0.executable && $0.path.hasPrefix("/") }.map {
-                .object([
-                    ("path", .string($0.path)), ("start", .string("0x" + String($0.start, radix: 16))),
-                    ("end", .string("0x" + String($0.end, radix: 16))),
-                    ("offset", .string("0x" + String($0.fileOffset, radix: 16))),
-                ])
-            }
-        )
+    private static func executableModules() -> [TraceEvent.Module] {
+        MemoryMap(pid: getpid()).regions.filter { $0.executable && $0.path.hasPrefix("/") }.map {
+            var module = TraceEvent.Module()
+            module.path = $0.path
+            module.start = $0.start
+            module.end = $0.end
+            module.offset = $0.fileOffset
+            return module
+        }
     }
 }

@@ -32,13 +32,14 @@ enum OTLPExport {
         )
         let text = request.serialized
         let started = spr_monotonic_ns()
-        var fields: [(String, JSONValue)] = [("records", .int(writer.keptEvents.count))]
+        var event = TraceEvent.OTLPExport()
+        event.records = writer.keptEvents.count
         if let path = arguments.otlpFile {
             let error = appendLine(text, to: path)
-            fields.append(("file", .string(path)))
+            event.file = path
             if error != 0 {
                 let problem = SystemError(error).description
-                fields.append(("file_error", .string(problem)))
+                event.fileError = problem
                 StandardError.say("cannot write the OTLP file \(path): \(problem); the run is not exported there")
             }
         }
@@ -51,21 +52,23 @@ enum OTLPExport {
                 ),
                 userAgent: "probe-exec/\(ProbeExec.version)"
             )
-            fields.append(("endpoint", .string(url)))
+            event.endpoint = url
             switch exporter.export(text) {
             case .delivered(let attempts):
-                fields += [("delivered", true), ("attempts", .int(attempts))]
+                event.delivered = true
+                event.attempts = attempts
             case .failed(let problem, let attempts):
-                fields += [("delivered", false), ("attempts", .int(attempts)), ("endpoint_error", .string(problem))]
+                event.delivered = false
+                event.attempts = attempts
+                event.endpointError = problem
                 StandardError.say(
                     "could not export the run to \(url): \(problem) (\(attempts) attempt\(attempts == 1 ? "" : "s")); the exit status is unchanged"
                 )
             }
         }
         let milliseconds = Double(spr_monotonic_ns() - started) / 1e6
-        fields.append(("duration_ms", .number((milliseconds * 1000).rounded() / 1000)))
-        let offset = Double(spr_monotonic_ns() - spr_process_start_ns()) / 1e6
-        writer.append(TraceEvent("otlp_export", at: offset, fields))
+        event.durationMilliseconds = (milliseconds * 1000).rounded() / 1000
+        writer.append(TraceRecord(.otlpExport(event), at: TraceClock.processStart.milliseconds()))
     }
 
     /// Appends one line (0600, never through a symbolic link). Returns 0 or an errno value.

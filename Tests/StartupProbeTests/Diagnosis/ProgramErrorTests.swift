@@ -24,7 +24,7 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
         environment: [String: String] = [:],
         removing: [String] = []
     )
-        throws -> (status: Int32, verdict: String, event: TraceEvent?)
+        throws -> (status: Int32, verdict: String, event: TraceRecord?)
     {
         let trace = Binaries.freshDirectory("perr") + "/t.ndjson"
         let command = directory.map { ["/bin/sh", "-c", "cd \($0) && exec \"$@\"", "sh"] } ?? []

@@ -13,7 +13,7 @@ import Glibc
 
 /// --service flags exits nobody asked for; --unbuffered makes output arrive before a crash.
 @Suite(.serialized) struct ServiceTests {
-    func runTraced(_ arguments: [String]) throws -> (status: Int32, stdout: String, events: [TraceEvent]) {
+    func runTraced(_ arguments: [String]) throws -> (status: Int32, stdout: String, events: [TraceRecord]) {
         let trace = Binaries.freshDirectory("service") + "/t.ndjson"
         let r = try run([Binaries.probeExec, "-o", trace] + arguments)
         return (r.status, r.stdout, try TraceReader.read(path: trace).events)

@@ -79,7 +79,7 @@ import Glibc
         shell.signal(SIGKILL)
         _ = try shell.wait()
         let deadline = now() + 5
-        var exit: TraceEvent? = nil
+        var exit: TraceRecord? = nil
         while now() < deadline && exit == nil {
             exit = try? TraceReader.read(path: trace).events.first { $0.kind == "exit" }
             usleep(20_000)

@@ -14,7 +14,7 @@ import Glibc
 
 /// The trace file: where it goes, how it is created, what it holds, and that it fails open.
 @Suite(.serialized) struct TraceFileTests {
-    func events(_ path: String) throws -> [TraceEvent] {
+    func events(_ path: String) throws -> [TraceRecord] {
         let document = try TraceReader.read(path: path)
         return document.events
     }

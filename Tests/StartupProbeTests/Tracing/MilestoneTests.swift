@@ -14,7 +14,7 @@ import Glibc
 
 /// Breakpoints prove how far start-up got: entry point, main(), or neither.
 @Suite(.serialized) struct MilestoneTests {
-    func milestone(_ events: [TraceEvent], _ name: String) -> TraceEvent? {
+    func milestone(_ events: [TraceRecord], _ name: String) -> TraceRecord? {
         events.first { $0.kind == "milestone" && $0["name"]?.stringValue == name }
     }
 

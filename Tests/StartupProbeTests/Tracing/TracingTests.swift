@@ -19,7 +19,7 @@ func traced(
     options: [String] = [],
     environment: [String: String] = [:]
 )
-    throws -> (status: Int32, stderr: String, events: [TraceEvent])
+    throws -> (status: Int32, stderr: String, events: [TraceRecord])
 {
     let dir = Binaries.freshDirectory("traced")
     let trace = dir + "/trace.ndjson"
@@ -31,11 +31,11 @@ func traced(
 }
 
 /// The function names of a backtrace event, innermost first.
-func functions(_ event: TraceEvent?) -> [String] {
+func functions(_ event: TraceRecord?) -> [String] {
     (event?["frames"]?.arrayValue ?? []).compactMap { $0["function"]?.stringValue }
 }
 
-func verdict(_ events: [TraceEvent]) -> String { events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? "" }
+func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? "" }
 
 /// ptrace + libunwind: what the trace proves about how the program ended.
 @Suite(.serialized) struct TracingTests {

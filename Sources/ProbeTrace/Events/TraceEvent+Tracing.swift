@@ -1,0 +1,123 @@
+// The payloads the ptrace tracer writes: images, signals, milestones, backtraces, lost output.
+
+extension TraceEvent {
+    /// `target_exec`: the traced program (or, with `child`, a followed child) exec'd an image.
+    package struct TargetExec: TraceObject {
+        package var pid: Int32 = 0
+        package var path: String?
+        /// A child followed with --follow-forks, not the program itself.
+        package var child: Bool?
+        /// The program's image number (a script that execs a binary: 2).
+        package var count: Int?
+
+        package static let fields: [TraceField<TargetExec>] = [
+            .int("pid", \.pid), .string("path", \.path, .nullWhenNil), .bool("child", \.child), .int("count", \.count),
+        ]
+
+        /// An empty record.
+        package init() {}
+    }
+
+    /// `target_signal`: a signal delivered to a thread of the traced program, and its sender.
+    package struct TargetSignal: TraceObject {
+        package var tid: Int32 = 0
+        package var signal: Int32 = 0
+        package var name = ""
+        package var code: Int32?
+        package var codeName: String?
+        /// `kernel`, `self`, `probe-exec` or `process`.
+        package var senderKind: String?
+        package var senderPID: Int32?
+        package var senderUID: UInt32?
+        package var senderCommand: String?
+        /// The faulting address of a fault signal.
+        package var faultAddress: UInt64?
+
+        package static let fields: [TraceField<TargetSignal>] = [
+            .int("tid", \.tid), .int("signal", \.signal), .string("name", \.name), .int("code", \.code),
+            .string("code_name", \.codeName), .string("sender_kind", \.senderKind), .int("sender_pid", \.senderPID),
+            .int("sender_uid", \.senderUID), .string("sender_comm", \.senderCommand),
+            .hex("fault_address", \.faultAddress),
+        ]
+
+        /// An empty record.
+        package init() {}
+    }
+
+    /// `backtrace`: the frames of a traced thread at a crash (`reason` = `crash`) or exit.
+    package struct Backtrace: TraceObject {
+        package var tid: Int32 = 0
+        /// `crash` or `exit`.
+        package var reason = ""
+        /// At a crash: whether this thread is the one that crashed.
+        package var crashed: Bool?
+        /// At exit: the exit code.
+        package var code: Int32?
+        /// At exit: whether main() returned (nil: unknown).
+        package var mainReturned: Bool?
+        package var frames: [Frame] = []
+
+        package static let fields: [TraceField<Backtrace>] = [
+            .int("tid", \.tid), .string("reason", \.reason), .bool("crashed", \.crashed), .int("code", \.code),
+            .bool("main_returned", \.mainReturned), .objects("frames", \.frames),
+        ]
+
+        /// An empty record.
+        package init() {}
+    }
+
+    /// One frame of a backtrace, located and named.
+    package struct Frame: TraceObject {
+        package var ip: UInt64 = 0
+        package var module: String?
+        package var moduleOffset: UInt64?
+        package var buildID: String?
+        /// The symbol as in the symbol table (mangled).
+        package var symbol: String?
+        /// The symbol demangled (or as is).
+        package var function: String?
+        package var functionOffset: UInt64?
+        package var file: String?
+        package var line: Int?
+
+        package static let fields: [TraceField<Frame>] = [
+            .hex("ip", \.ip), .string("module", \.module), .hex("module_offset", \.moduleOffset),
+            .string("build_id", \.buildID), .string("symbol", \.symbol), .string("function", \.function),
+            .int("function_offset", \.functionOffset), .string("file", \.file), .int("line", \.line),
+        ]
+
+        /// An empty frame.
+        package init() {}
+    }
+
+    /// `milestone`: a start-up point proven by a breakpoint (`entry`, `main`).
+    package struct Milestone: TraceObject {
+        package var name = ""
+        package var address: UInt64 = 0
+        /// How the address was found (`AT_ENTRY`, `symbol table`, …).
+        package var how = ""
+
+        package static let fields: [TraceField<Milestone>] = [
+            .string("name", \.name), .hex("address", \.address), .string("how", \.how),
+        ]
+
+        /// An empty record.
+        package init() {}
+    }
+
+    /// `lost_output`: bytes the program wrote into its C library's buffer that never came out.
+    package struct LostOutput: TraceObject {
+        package var stream = ""
+        package var bytes = 0
+        package var text = ""
+        package var explanation = ""
+
+        package static let fields: [TraceField<LostOutput>] = [
+            .string("stream", \.stream), .int("bytes", \.bytes), .string("text", \.text),
+            .string("explanation", \.explanation),
+        ]
+
+        /// An empty record.
+        package init() {}
+    }
+}
