@@ -49,11 +49,22 @@ static int64_t spr_now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/// Makes room in the tail pipe by discarding its oldest half.
+/// Makes room in the tail pipe by discarding its oldest half: spliced to /dev/null, or read into
+/// a scratch buffer where there is no /dev/null (a minimal root with an empty /dev).
 static void spr_pump_trim_tail(spr_pump_t *pump) {
     int size = fcntl(pump->tail_read_fd, F_GETPIPE_SZ);
     size_t amount = size > 0 ? (size_t)size / 2 : 4096;
-    (void)splice(pump->tail_read_fd, NULL, pump->null_fd, NULL, amount, SPLICE_F_NONBLOCK);
+    if (pump->null_fd >= 0 && splice(pump->tail_read_fd, NULL, pump->null_fd, NULL, amount, SPLICE_F_NONBLOCK) >= 0) {
+        return;
+    }
+    unsigned char scratch[4096];
+    while (amount > 0) {
+        ssize_t n = read(pump->tail_read_fd, scratch, amount < sizeof(scratch) ? amount : sizeof(scratch));
+        if (n <= 0) {
+            break;
+        }
+        amount -= (size_t)n;
+    }
 }
 
 /// Duplicates up to SPR_PUMP_CHUNK readable bytes of in_fd into the tail pipe without consuming
@@ -139,7 +150,11 @@ static void spr_pump_notify(spr_pump_t *pump) {
 static void *spr_pump_main(void *arg) {
     spr_pump_t *pump = arg;
     int stopping = 0;
+    int64_t deadline = 0;
     for (;;) {
+        if (stopping && spr_now_ns() >= deadline) {
+            break;  // a descendant keeps writing: what it writes after this gets EPIPE, as documented
+        }
         if (!stopping) {
             struct pollfd fds[2] = {
                 {.fd = pump->in_fd, .events = POLLIN, .revents = 0},
@@ -151,8 +166,11 @@ static void *spr_pump_main(void *arg) {
                 }
                 break;
             }
-            if (fds[1].revents != 0 && fds[0].revents == 0) {
-                stopping = 1;  // the child is gone: take what is readable now, then stop
+            if (fds[1].revents != 0) {
+                // The child is gone: take what is readable, until the pipe is empty or the drain
+                // time is up (a descendant may hold the pipe and write without end).
+                stopping = 1;
+                deadline = spr_now_ns() + (int64_t)pump->drain_ms * 1000000;
             }
         }
         ssize_t n = spr_pump_tee(pump);
@@ -175,7 +193,7 @@ static void *spr_pump_main(void *arg) {
             spr_pump_notify(pump);
             break;
         }
-        pump->bytes += (uint64_t)n;
+        __atomic_add_fetch(&pump->bytes, (uint64_t)n, __ATOMIC_RELEASE);
     }
     // Closing our read end makes the child's next write fail with EPIPE/SIGPIPE, exactly as
     // when its own reader disappears.
@@ -194,6 +212,7 @@ int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int not
     pump->out_fd = out_fd;
     pump->stop_fd = stop_fd;
     pump->spliced = 1;
+    pump->drain_ms = 500;
     pump->copy_buffer = malloc(SPR_PUMP_COPY_BUFFER);
     if (pump->copy_buffer == NULL) {
         return ENOMEM;
@@ -232,6 +251,25 @@ int spr_pump_join(spr_pump_t *pump) {
     return pthread_join(pump->thread, NULL);
 }
 
+int spr_pump_join_until(spr_pump_t *pump, int64_t deadline_ns) {
+    if (!pump->started) {
+        return 0;
+    }
+    struct timespec now_real;
+    clock_gettime(CLOCK_REALTIME, &now_real);
+    int64_t remaining = deadline_ns - spr_now_ns();
+    if (remaining < 0) {
+        remaining = 0;
+    }
+    int64_t until = (int64_t)now_real.tv_sec * 1000000000 + now_real.tv_nsec + remaining;
+    struct timespec limit = {.tv_sec = (time_t)(until / 1000000000), .tv_nsec = (long)(until % 1000000000)};
+    int err = pthread_timedjoin_np(pump->thread, NULL, &limit);
+    if (err == 0) {
+        pump->started = 0;
+    }
+    return err;
+}
+
 size_t spr_pump_peek_tail(spr_pump_t *pump, unsigned char *buffer, size_t capacity) {
     if (pump->tail_read_fd < 0 || capacity == 0) {
         return 0;
@@ -257,6 +295,11 @@ size_t spr_pump_peek_tail(spr_pump_t *pump, unsigned char *buffer, size_t capaci
 }
 
 size_t spr_pump_take_tail(spr_pump_t *pump, unsigned char *buffer, size_t capacity) {
+    if (pump->started) {
+        // Abandoned (it did not finish in time): its descriptors stay open, so that none of
+        // their numbers is reused while its thread may still use them; the process exits soon.
+        return spr_pump_peek_tail(pump, buffer, capacity);
+    }
     if (pump->tail_read_fd < 0 || capacity == 0) {
         spr_pump_release(pump);
         return 0;
@@ -294,3 +337,5 @@ int64_t spr_pump_first_byte_ns(spr_pump_t *pump) {
 }
 
 int spr_pump_out_errno(spr_pump_t *pump) { return __atomic_load_n(&pump->out_errno, __ATOMIC_ACQUIRE); }
+
+uint64_t spr_pump_bytes(spr_pump_t *pump) { return __atomic_load_n(&pump->bytes, __ATOMIC_ACQUIRE); }

@@ -3,6 +3,7 @@
 #endif
 
 #include "spr_spawn.h"
+#include "spr_supervise.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,8 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <termios.h>
@@ -37,6 +40,24 @@ static int spr_keeps_searching(int err) {
     return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT;
 }
 
+/// Writes `pid` in decimal, NUL-terminated, into `slot` (async-signal-safe: no allocation).
+static void spr_format_pid(char *slot, int size, pid_t pid) {
+    char digits[16];
+    int n = 0;
+    unsigned int value = (unsigned int)pid;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0 && n < (int)sizeof(digits));
+    if (n + 1 > size) {
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        slot[i] = digits[n - 1 - i];
+    }
+    slot[n] = '\0';
+}
+
 static void spr_child(const spr_spawn_config_t *config, int report_fd) {
     // Still with the parent's dispositions here: SIGTTOU is ignored, so tcsetpgrp cannot stop us.
     if (setpgid(0, 0) != 0) {
@@ -45,17 +66,20 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
     if (config->take_terminal) {
         (void)tcsetpgrp(STDIN_FILENO, getpgrp());
     }
-    // The raw system call, because glibc's sigaction refuses the two signals it reserves for
-    // itself (32 and 33), and an ignored disposition of those would survive execve too.
+    // What probe-exec changed goes back to what it inherited: SIG_IGN where it was started with
+    // a signal ignored (nohup, `trap '' HUP`: execve keeps that, as a bare start would), else
+    // SIG_DFL (handlers are reset by execve anyway). The raw system call, because glibc's
+    // sigaction refuses the two signals it reserves for itself (32 and 33).
     struct {
         void *handler;
         unsigned long flags;
         void *restorer;
         unsigned long mask;
-    } dfl = {SIG_DFL, 0, NULL, 0};
+    } disposition = {SIG_DFL, 0, NULL, 0};
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig != SIGKILL && sig != SIGSTOP) {
-            (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+            disposition.handler = spr_signal_inherited_ignored(sig) ? SIG_IGN : SIG_DFL;
+            (void)syscall(SYS_rt_sigaction, sig, &disposition, NULL, sizeof(disposition.mask));
         }
     }
     if (config->stdout_fd >= 0 && dup2(config->stdout_fd, STDOUT_FILENO) < 0) {
@@ -65,9 +89,13 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
         spr_report_and_exit(report_fd, errno, SPR_STEP_DUP2, -1);
     }
     // Every descriptor probe-exec made is O_CLOEXEC; inherited ones pass through untouched.
-    sigset_t empty;
-    sigemptyset(&empty);
-    (void)sigprocmask(SIG_SETMASK, &empty, NULL);
+    // The mask probe-exec inherited, whatever its own threads block (tini restores it too).
+    sigset_t inherited;
+    spr_inherited_mask(&inherited);
+    (void)sigprocmask(SIG_SETMASK, &inherited, NULL);
+    if (config->pid_slot != NULL) {
+        spr_format_pid(config->pid_slot, config->pid_slot_size, getpid());
+    }
     if (config->parent_death_signal > 0) {
         (void)prctl(PR_SET_PDEATHSIG, config->parent_death_signal, 0, 0, 0);
         // probe-exec may have died before that took effect: then the signal is due now.
@@ -203,7 +231,65 @@ static pid_t spr_start_untraced(const spr_spawn_config_t *config, int report_fd,
     return pid;
 }
 
+/// The traced child between its seizure and execve: a signal that arrives there (Ctrl-C, a
+/// resize, a kill of its group) stops it in a signal-delivery-stop only its tracer can end, so
+/// the parent never waits on the status pipe alone. It polls the pipe and, between polls, takes
+/// the child's stops: a signal is delivered as it would be without tracing, a group-stop is
+/// listened to (it stays stopped until SIGCONT, as bare), a death on the way is let through. The
+/// exec stop, or the child's end, is handed to the caller in `pending_status`.
+static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result) {
+    result->pending_status = 0;
+    result->has_pending_status = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+        int ready = poll(&p, 1, result->has_pending_status ? -1 : 10);
+        if (ready > 0 || (ready < 0 && errno != EINTR)) {
+            break;
+        }
+        if (result->has_pending_status) {
+            continue;
+        }
+        int status = 0;
+        pid_t got = waitpid(pid, &status, WNOHANG | __WALL);
+        if (got != pid) {
+            continue;
+        }
+        if (!WIFSTOPPED(status)) {
+            result->pending_status = status;  // gone: the caller reaps nothing more
+            result->has_pending_status = 1;
+            continue;
+        }
+        int event = (status >> 16) & 0xff;
+        int signal = WSTOPSIG(status);
+        if (event == PTRACE_EVENT_EXEC) {
+            result->pending_status = status;  // the exec stop: the tracer's to handle
+            result->has_pending_status = 1;
+        } else if (event == PTRACE_EVENT_STOP) {
+            if (signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU) {
+                (void)ptrace(PTRACE_LISTEN, pid, NULL, NULL);
+            } else {
+                (void)ptrace(PTRACE_CONT, pid, NULL, NULL);
+            }
+        } else if (event != 0) {
+            if (event == PTRACE_EVENT_EXIT) {
+                result->died_before_exec = 1;
+            }
+            (void)ptrace(PTRACE_CONT, pid, NULL, NULL);
+        } else {
+            if (signal != SIGTRAP) {
+                result->signal_before_exec = signal;
+            }
+            (void)ptrace(PTRACE_CONT, pid, NULL, (void *)(long)signal);
+        }
+    }
+    return spr_read_report(fd, pid, result);
+}
+
 int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
+    result->has_pending_status = 0;
+    result->pending_status = 0;
+    result->died_before_exec = 0;
+    result->signal_before_exec = 0;
     int status_pipe[2];
     if (pipe2(status_pipe, O_CLOEXEC) != 0) {
         return errno;
@@ -225,5 +311,8 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     // Both sides call setpgid so neither order of scheduling leaves a window. EACCES means the
     // child already exec'd (and did it itself); ESRCH that it already exited.
     (void)setpgid(pid, pid);
+    if (config->trace_options != 0 && result->trace_errno == 0) {
+        return spr_await_traced_report(status_pipe[0], pid, result);
+    }
     return spr_read_report(status_pipe[0], pid, result);
 }

@@ -11,18 +11,18 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int spr_is_fault_signal(int signo) {
+/// Signals the supervisor neither blocks nor forwards: the two no process can block or catch, and
+/// the terminal's background-read/-write stops, which probe-exec ignores as tini does. Every
+/// other signal is blocked and read from the signalfd — fault signals too: one sent with kill(2)
+/// is forwarded like any other, while a real fault of probe-exec's own is forced through the block
+/// by the kernel and stays fatal to it.
+static int spr_is_unsupervised_signal(int signo) {
     switch (signo) {
-    case SIGSEGV:
-    case SIGBUS:
-    case SIGILL:
-    case SIGFPE:
-    case SIGABRT:
-    case SIGTRAP:
-    case SIGSYS:
     case SIGTTIN:
     case SIGTTOU:
     case SIGKILL:
@@ -36,7 +36,7 @@ static int spr_is_fault_signal(int signo) {
 static void spr_supervised_set(sigset_t *set) {
     sigfillset(set);
     for (int sig = 1; sig < NSIG; sig++) {
-        if (spr_is_fault_signal(sig)) {
+        if (spr_is_unsupervised_signal(sig)) {
             sigdelset(set, sig);
         }
     }
@@ -58,32 +58,69 @@ int spr_block_supervised_signals(void) {
 }
 
 int spr_unblock_supervised_signals(void) {
-    sigset_t set;
-    spr_supervised_set(&set);
-    if (sigprocmask(SIG_UNBLOCK, &set, NULL) != 0) {
+    sigset_t inherited;
+    spr_inherited_mask(&inherited);
+    if (sigprocmask(SIG_SETMASK, &inherited, NULL) != 0) {
         return errno;
     }
-    signal(SIGTTIN, SIG_DFL);
-    signal(SIGTTOU, SIG_DFL);
+    signal(SIGTTIN, spr_signal_inherited_ignored(SIGTTIN) ? SIG_IGN : SIG_DFL);
+    signal(SIGTTOU, spr_signal_inherited_ignored(SIGTTOU) ? SIG_IGN : SIG_DFL);
     return 0;
 }
 
 static int spr_argc;
 static char **spr_argv;
 
+/// The signal mask and the ignored dispositions probe-exec was started with, read before anything
+/// of ours changed them: what the program gets (execve keeps both, as a bare start would).
+static sigset_t spr_inherited_signal_mask;
+static uint64_t spr_inherited_ignored_bits;
+
+/// The kernel's struct sigaction (the raw system call reads glibc's reserved signals 32 and 33 too).
+struct spr_kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    unsigned long mask;
+};
+
+static void spr_record_inherited_signals(void) {
+    (void)sigprocmask(SIG_SETMASK, NULL, &spr_inherited_signal_mask);
+    for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
+        struct spr_kernel_sigaction old;
+        memset(&old, 0, sizeof(old));
+        if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(old.mask)) == 0 && old.handler == SIG_IGN) {
+            spr_inherited_ignored_bits |= (uint64_t)1 << (sig - 1);
+        }
+    }
+}
+
 // glibc calls constructors with (argc, argv, envp). This one runs before the Swift runtime's
 // own start-up work, which (in a static binary) needs /proc: it finds its own path through
 // /proc/self/exe — and aborts ("Unable to obtain Swift runtime path") unless SWIFT_ROOT names
 // one — and reads CommandLine.arguments from /proc/self/cmdline. Without /proc (a bare chroot)
 // probe-exec must still run its program, so: keep argv, and give the runtime a root.
+// It also records the signal state probe-exec inherited, and as PID 1 blocks the supervised
+// signals at once: the kernel discards a signal sent to PID 1 that has no handler and is not
+// blocked, so a SIGTERM sent right after exec would otherwise be lost before main runs.
 __attribute__((constructor(101))) static void spr_record_arguments(int argc, char **argv, char **envp) {
     (void)envp;
-        spr_argc = argc;
+    spr_record_inherited_signals();
+    if (getpid() == 1) {
+        (void)spr_block_supervised_signals();
+    }
+    spr_argc = argc;
     spr_argv = argv;
     if (access("/proc/self/exe", F_OK) != 0) {
         setenv("SWIFT_ROOT", "/", 0);
     }
 }
+
+int spr_signal_inherited_ignored(int signo) {
+    return signo >= 1 && signo <= 64 && (spr_inherited_ignored_bits & ((uint64_t)1 << (signo - 1))) != 0;
+}
+
+void spr_inherited_mask(sigset_t *mask) { *mask = spr_inherited_signal_mask; }
 
 int spr_saved_argc(void) { return spr_argc; }
 
@@ -119,6 +156,22 @@ int spr_signalfd_read(int fd, spr_signal_info_t *info) {
 }
 
 int spr_wnohang(void) { return WNOHANG; }
+
+int spr_sigtimedwait_supervised(spr_signal_info_t *info, int timeout_ms) {
+    sigset_t set;
+    spr_supervised_set(&set);
+    siginfo_t raw;
+    struct timespec timeout = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000};
+    int signo = sigtimedwait(&set, &raw, timeout_ms < 0 ? NULL : &timeout);
+    if (signo < 0) {
+        return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+    }
+    info->signo = signo;
+    info->code = raw.si_code;
+    info->sender_pid = raw.si_pid;
+    info->sender_uid = raw.si_uid;
+    return 1;
+}
 
 pid_t spr_waitpid(pid_t pid, int *status, int options) {
     for (;;) {
@@ -164,3 +217,27 @@ int spr_reserve_standard_fds(void) {
     return mask;
 }
 
+
+int spr_same_open_file(int fd1, int fd2) {
+    pid_t self = getpid();
+    long same = syscall(SYS_kcmp, self, self, 0 /* KCMP_FILE */, fd1, fd2);
+    if (same == 0) {
+        return 1;
+    }
+    if (same > 0) {
+        return 0;
+    }
+    // kcmp is not available (a kernel without it, a seccomp profile): the same pipe or socket
+    // is enough (writes land in one queue, in order), a regular file only when both append.
+    struct stat a;
+    struct stat b;
+    if (fstat(fd1, &a) != 0 || fstat(fd2, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        return 0;
+    }
+    if (S_ISFIFO(a.st_mode) || S_ISSOCK(a.st_mode)) {
+        return 1;
+    }
+    int flags1 = fcntl(fd1, F_GETFL);
+    int flags2 = fcntl(fd2, F_GETFL);
+    return S_ISREG(a.st_mode) && flags1 >= 0 && flags2 >= 0 && (flags1 & O_APPEND) && (flags2 & O_APPEND);
+}

@@ -20,6 +20,18 @@ package enum CommandResolver {
         }
     }
 
+    /// The candidate paths for `command` as bytes (a program's name need not be UTF-8): the same
+    /// rule as ``candidates(for:searchPath:)``.
+    package static func candidates(for command: [UInt8], searchPath: [UInt8]?) -> [[UInt8]] {
+        let slash = UInt8(ascii: "/")
+        if command.contains(slash) || command.isEmpty { return [command] }
+        let path = searchPath ?? Array(defaultSearchPath.utf8)
+        return path.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map { dir in
+            if dir.isEmpty { return command }
+            return Array(dir) + (dir.last == slash ? [] : [slash]) + command
+        }
+    }
+
     /// The exit status a shell gives for an exec failure: 127 when the program was not found,
     /// 126 when it was found but cannot be run.
     package static func exitStatus(forExecError error: Int32) -> Int32 {

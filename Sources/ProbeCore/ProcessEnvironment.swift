@@ -17,6 +17,32 @@ package enum ProcessEnvironment {
         return result
     }
 
+    /// The environment as `NAME=value` bytes, in order, exactly as inherited (values need not be
+    /// UTF-8): what the program is given.
+    package static var entryBytes: [[UInt8]] {
+        var result: [[UInt8]] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let length = strlen(entry)
+            result.append(
+                entry.withMemoryRebound(to: UInt8.self, capacity: length) {
+                    Array(UnsafeBufferPointer(start: $0, count: length))
+                }
+            )
+            pointer += 1
+        }
+        return result
+    }
+
+    /// The raw bytes of one variable's value, or nil when it is unset.
+    package static func valueBytes(of name: String) -> [UInt8]? {
+        guard let raw = getenv(name) else { return nil }
+        let length = strlen(raw)
+        return raw.withMemoryRebound(to: UInt8.self, capacity: length) {
+            Array(UnsafeBufferPointer(start: $0, count: length))
+        }
+    }
+
     /// The value of one variable, or nil when it is unset or empty.
     package static func value(of name: String) -> String? {
         guard let raw = getenv(name) else { return nil }

@@ -256,7 +256,9 @@ package enum Diagnose {
             return parts
         }
         if let line = lastLine(report.stderrTail) ?? lastLine(report.stdoutTail) {
-            let stream = lastLine(report.stderrTail) != nil ? "stderr" : "stdout"
+            let stream =
+                report.mergedOutput
+                ? "its output (stdout and stderr, one file)" : lastLine(report.stderrTail) != nil ? "stderr" : "stdout"
             return ["Last line on \(stream): \"\(line)\"."]
         }
         return []

@@ -40,8 +40,18 @@ package final class OutputPump {
         isRunning = false
     }
 
+    /// Waits for the thread until CLOCK_MONOTONIC `deadline`; true when it has ended. A pump that
+    /// does not end is abandoned: ``takeTail(capacity:)`` then copies its tail without closing
+    /// anything it may still use.
+    package func join(until deadline: Int64) -> Bool {
+        guard isRunning else { return true }
+        guard spr_pump_join_until(&pump, deadline) == 0 else { return false }
+        isRunning = false
+        return true
+    }
+
     /// Bytes forwarded.
-    package var bytes: UInt64 { pump.bytes }
+    package var bytes: UInt64 { withUnsafeMutablePointer(to: &pump) { spr_pump_bytes($0) } }
 
     /// Whether splice carried the bytes (false: the read/write fallback did).
     package var usedSplice: Bool { pump.spliced != 0 }

@@ -78,6 +78,9 @@ package struct RunReport: Sendable {
     /// How each piped stream was carried: `splice`, or `copy` (read/write, e.g. to a terminal).
     package var stdoutTransport: String?
     package var stderrTransport: String?
+    /// stdout and stderr were one open file, carried by one pipe: its bytes and tail are in the
+    /// stderr fields.
+    package var mergedOutput = false
     /// Orphaned descendants reaped while the child ran.
     package var orphansReaped = 0
     /// The program file that was exec'd (the last image, when a script exec'd a binary).

@@ -1,7 +1,5 @@
 import CProbeExec
 import ProbeCore
-import ProbeTrace
-import ProbeTracing
 
 #if canImport(Glibc)
 import Glibc
@@ -19,36 +17,58 @@ package struct SpawnOutcome {
     package var path: String?
     /// Why PTRACE_SEIZE failed (the child then runs untraced), when tracing was asked for.
     package var traceError: SystemError?
+    /// A wait status of the traced child already taken while waiting for its exec (its exec
+    /// stop, or its end): to be handled before waiting again.
+    package var pendingStatus: Int32?
+    /// A signal delivered to the traced child between fork and execve, and whether it died of it.
+    package var signalBeforeExec: (signal: Int32, died: Bool)?
 }
 
 /// Forks and execs `command` through `spr_spawn` (C: only async-signal-safe calls in the child).
 package enum Spawn {
+    /// Room for the pid the child writes into its pid variable (digits and a NUL).
+    package static let pidSlotCapacity = 16
+
     /// - Parameters:
-    ///   - command: argv; `command[0]` is resolved through `PATH`.
+    ///   - command: argv as bytes, exactly as given; `command[0]` is resolved through `PATH`.
     ///   - stdoutFD: the pipe end to become the child's fd 1, or -1 to pass fd 1 through.
     ///   - stderrFD: the pipe end to become the child's fd 2, or -1 to pass fd 2 through.
-    /// - Throws: ``SystemError`` when fork or the status pipe fails.
     ///   - traceOptions: PTRACE_O_* options to seize the child with before it execs, or 0.
-    ///   - environment: the child's environment as NAME=value entries.
+    ///   - environment: the child's environment as `NAME=value` bytes.
+    ///   - pidVariable: a variable the child sets to its own pid before execve (nil: none).
     ///   - parentDeathSignal: the signal the child gets when probe-exec dies (`-p`), or 0.
+    /// - Throws: ``SystemError`` when fork or the status pipe fails.
     package static func run(
-        command: [String],
+        command: [[UInt8]],
         stdoutFD: Int32,
         stderrFD: Int32,
         traceOptions: Int32,
-        environment: [String],
+        environment: [[UInt8]],
+        pidVariable: String? = nil,
         parentDeathSignal: Int32 = 0
     )
         throws(SystemError) -> SpawnOutcome
     {
         let candidates = CommandResolver.candidates(
             for: command[0],
-            searchPath: getenv("PATH").map { String(cString: $0) }
+            searchPath: ProcessEnvironment.valueBytes(of: "PATH")
         )
+        var environment = environment
+        var slotIndex: Int? = nil
+        if let pidVariable {
+            let prefix = Array((pidVariable + "=").utf8)
+            environment.removeAll { $0.starts(with: prefix) }
+            slotIndex = environment.count
+            environment.append(prefix + [UInt8](repeating: UInt8(ascii: "0"), count: pidSlotCapacity - 1))
+        }
         var result = spr_spawn_result_t()
         let error: Int32 = withCStrings(candidates) { candidatePointers in
             withCStrings(command) { argvPointers in
                 withCStrings(environment) { environmentPointers in
+                    var slot: UnsafeMutablePointer<CChar>? = nil
+                    if let slotIndex, let entry = environmentPointers[slotIndex] {
+                        slot = UnsafeMutablePointer(mutating: entry) + (pidVariable!.utf8.count + 1)
+                    }
                     var config = spr_spawn_config_t(
                         candidates: candidatePointers,
                         argv: argvPointers,
@@ -58,7 +78,9 @@ package enum Spawn {
                         take_terminal: Spawn.shouldTakeTerminal ? 1 : 0,
                         trace_options: traceOptions,
                         parent_death_signal: parentDeathSignal,
-                        parent_pid: getpid()
+                        parent_pid: getpid(),
+                        pid_slot: slot,
+                        pid_slot_size: Int32(pidSlotCapacity)
                     )
                     return spr_spawn(&config, &result)
                 }
@@ -66,28 +88,32 @@ package enum Spawn {
         }
         guard error == 0 else { throw SystemError(error) }
         let traceError = result.trace_errno == 0 ? nil : SystemError(result.trace_errno)
+        var outcome = SpawnOutcome(pid: result.pid, execFailure: nil, path: nil, traceError: traceError)
+        if result.has_pending_status != 0 { outcome.pendingStatus = result.pending_status }
+        if result.signal_before_exec != 0 {
+            outcome.signalBeforeExec = (result.signal_before_exec, result.died_before_exec != 0)
+        }
         if result.exec_errno != 0 {
             let index = Int(result.candidate_index)
             var path = candidates.indices.contains(index) ? candidates[index] : command[0]
-            if result.exec_errno == ENOENT && !command[0].contains("/") {
+            if result.exec_errno == ENOENT && !command[0].contains(UInt8(ascii: "/")) {
                 path = command[0]  // not found anywhere in PATH: name the command, not the last directory
             }
-            return SpawnOutcome(
-                pid: result.pid,
-                execFailure: (SystemError(result.exec_errno), path),
-                path: nil,
-                traceError: traceError
-            )
+            outcome.execFailure = (SystemError(result.exec_errno), String(decoding: path, as: UTF8.self))
+            return outcome
         }
-        return SpawnOutcome(pid: result.pid, execFailure: nil, path: resolvedPath(candidates), traceError: traceError)
+        outcome.path = resolvedPath(candidates).map { String(decoding: $0, as: UTF8.self) }
+        return outcome
     }
 
     /// The first candidate that is an executable regular file: the one execve ran.
-    private static func resolvedPath(_ candidates: [String]) -> String? {
+    private static func resolvedPath(_ candidates: [[UInt8]]) -> [UInt8]? {
         if candidates.count == 1 { return candidates[0] }
         return candidates.first { path in
             var info = stat()
-            return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+            return withCString(path) {
+                stat($0, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access($0, X_OK) == 0
+            }
         }
     }
 
@@ -98,13 +124,28 @@ package enum Spawn {
     }
 }
 
-/// Calls `body` with a NULL-terminated array of C strings that lives for the call.
-package func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    let duplicates = strings.map { strdup($0) }
-    defer {
-        for pointer in duplicates { free(pointer) }
+/// Calls `body` with `bytes` as a NUL-terminated C string (bytes after an embedded NUL are cut,
+/// as the kernel would).
+package func withCString<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+    var terminated = bytes
+    terminated.append(0)
+    return terminated.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { body($0) }
     }
-    var pointers: [UnsafePointer<CChar>?] = duplicates.map { UnsafePointer($0) }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings that lives for the call.
+package func withCStrings<R>(_ strings: [[UInt8]], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>] = strings.map { bytes in
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+        copy[bytes.count] = 0
+        return copy
+    }
+    defer {
+        for pointer in copies { pointer.deallocate() }
+    }
+    var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
     pointers.append(nil)
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -18,6 +18,9 @@ package struct StandardStreams {
     }
     package var stdout: Pipe?
     package var stderr: Pipe?
+    /// stdout and stderr are the same open file (`> log 2>&1`): the child gets one pipe for both,
+    /// carried in ``stdout``, so the order of its writes is kept.
+    package var merged = false
 
     /// Makes the pipes for the streams that need one. Standard descriptors we were started without
     /// are held by CLOEXEC placeholders (`spr_reserve_standard_fds`, called first in `main`), so
@@ -30,6 +33,11 @@ package struct StandardStreams {
             var fds: [Int32] = [-1, -1]
             guard spr_pipe_cloexec(&fds) == 0 else { return nil }
             return Pipe(read: fds[0], write: fds[1])
+        }
+        let bothPiped =
+            closedMask & 0b110 == 0 && (pipeTerminals || (isatty(STDOUT_FILENO) == 0 && isatty(STDERR_FILENO) == 0))
+        if bothPiped && spr_same_open_file(STDOUT_FILENO, STDERR_FILENO) == 1 {
+            return StandardStreams(stdout: makePipe(for: STDOUT_FILENO), stderr: nil, merged: true)
         }
         return StandardStreams(stdout: makePipe(for: STDOUT_FILENO), stderr: makePipe(for: STDERR_FILENO))
     }
@@ -48,6 +56,9 @@ package struct StandardStreams {
         default: return "other"
         }
     }
+
+    /// The descriptor the child gets as its stderr: its own pipe, the merged one, or -1 (ours).
+    package var stderrWriteEnd: Int32 { merged ? (stdout?.write ?? -1) : (stderr?.write ?? -1) }
 
     /// After the fork: the child has its copies of the write ends.
     package func closeWriteEnds() {

@@ -58,11 +58,12 @@ package final class Supervisor {
         let outcome: SpawnOutcome
         do {
             outcome = try Spawn.run(
-                command: options.command,
+                command: options.commandBytes,
                 stdoutFD: streams.stdout?.write ?? -1,
-                stderrFD: streams.stderr?.write ?? -1,
+                stderrFD: streams.stderrWriteEnd,
                 traceOptions: options.ptrace ? spr_ptrace_options(options.followForks ? 1 : 0) : 0,
                 environment: childEnvironment(),
+                pidVariable: handsOver ? HandOver.pidVariable : nil,
                 parentDeathSignal: options.parentDeathSignal ?? 0
             )
         } catch {
@@ -92,7 +93,7 @@ package final class Supervisor {
         }
         if let failure = outcome.execFailure {
             streams.closeReadEnds()
-            _ = reapUntil(child: outcome.pid)
+            _ = reapUntil(child: outcome.pid, pending: outcome.pendingStatus)
             var report = RunReport(
                 command: options.command,
                 cause: .execFailed(error: failure.error, path: failure.path),
@@ -121,7 +122,21 @@ package final class Supervisor {
         tracingEvent.reason = tracing.reason
         recorder.append(.tracing(tracingEvent))
         if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
-        var loop = SupervisorLoop(supervisor: self, childPID: outcome.pid, streams: streams, tracer: tracer)
+        if let early = outcome.signalBeforeExec {
+            let name = SignalName.name(early.signal)
+            warning(
+                early.died
+                    ? "\(name) reached the program between fork and execve and ended it before it ran (as it would have ended it at its start without probe-exec)"
+                    : "\(name) reached the program between fork and execve; it was delivered, and the program went on to start"
+            )
+        }
+        var loop = SupervisorLoop(
+            supervisor: self,
+            childPID: outcome.pid,
+            streams: streams,
+            tracer: tracer,
+            pendingStatus: outcome.pendingStatus
+        )
         var report = loop.run()
         if let regex = redactRegex {
             // Everything derived from output (tails, verdict, program error) sees only this.
@@ -133,6 +148,7 @@ package final class Supervisor {
             )
         }
         report.service = options.service
+        report.mergedOutput = streams.merged
         if tracer == nil { report.tracing = tracing }
         report.programPath = report.tracing.lastImage ?? outcome.path
         writeTails(report)
@@ -141,7 +157,8 @@ package final class Supervisor {
 
     /// Reaps until `child` has exited (used when exec failed, before any loop exists); a traced
     /// child stops once more on its way out, and is let go.
-    private func reapUntil(child: Int32) -> Int32 {
+    private func reapUntil(child: Int32, pending: Int32?) -> Int32 {
+        if let pending, WaitStatus(pending).isTermination { return pending }
         var status: Int32 = 0
         while spr_waitpid(child, &status, 0) > 0 {
             switch WaitStatus(status) {
@@ -153,29 +170,34 @@ package final class Supervisor {
         return status
     }
 
-    /// The environment the child starts with: ours, plus the buffering requests of --unbuffered.
-    package func childEnvironment() -> [String] {
-        var entries = ProcessEnvironment.entries
-        func set(_ name: String, _ value: String) {
-            entries.removeAll { $0.hasPrefix(name + "=") }
-            entries.append(name + "=" + value)
+    /// The environment the child starts with: ours, byte for byte, plus the hand-over to the
+    /// library and the buffering requests of --unbuffered.
+    package func childEnvironment() -> [[UInt8]] {
+        var entries = ProcessEnvironment.entryBytes
+        func set(_ name: String, _ value: [UInt8]) {
+            let prefix = Array((name + "=").utf8)
+            entries.removeAll { $0.starts(with: prefix) }
+            entries.append(prefix + value)
         }
         // The channel for the StartupProbe library in the program: our trace and our start time.
         if let path = trace.path, trace.isRecording {
             let absolute = path.hasPrefix("/") ? path : (ProcessFacts.workingDirectory ?? ".") + "/" + path
-            set(HandOver.traceVariable, absolute)
-            set(HandOver.startVariable, String(startNanoseconds))
+            set(HandOver.traceVariable, Array(absolute.utf8))
+            set(HandOver.startVariable, Array(String(startNanoseconds).utf8))
         }
         guard options.unbuffered else { return entries }
-        set("PYTHONUNBUFFERED", "1")
+        set("PYTHONUNBUFFERED", Array("1".utf8))
         if let stdbuf = Supervisor.stdbufLibrary {
-            let preload = ProcessEnvironment.value(of: "LD_PRELOAD").map { $0 + ":" + stdbuf } ?? stdbuf
-            set("LD_PRELOAD", preload)
-            set("_STDBUF_O", "L")
-            set("_STDBUF_E", "0")
+            let inherited = ProcessEnvironment.valueBytes(of: "LD_PRELOAD") ?? []
+            set("LD_PRELOAD", inherited.isEmpty ? Array(stdbuf.utf8) : inherited + Array((":" + stdbuf).utf8))
+            set("_STDBUF_O", Array("L".utf8))
+            set("_STDBUF_E", Array("0".utf8))
         }
         return entries
     }
+
+    /// Whether the hand-over variables go to the program (its trace is recorded).
+    private var handsOver: Bool { trace.path != nil && trace.isRecording }
 
     /// coreutils' stdbuf preload library, where installed.
     package static var stdbufLibrary: String? {
@@ -210,7 +232,7 @@ package final class Supervisor {
             guard let total, total > 0 else { continue }
             let text = String(decoding: tail, as: UTF8.self)
             var event = TraceEvent.Tail()
-            event.stream = stream
+            event.stream = report.mergedOutput ? "merged" : stream
             event.bytesTotal = total
             event.tailBytes = tail.count
             event.transport = transport
@@ -244,6 +266,14 @@ package final class Supervisor {
         start.probeExecVersion = options.version
         start.time = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns())
         start.argv = Redaction.arguments(options.command).map { Redaction.output($0, pattern: redactRegex) }
+        // Arguments that are not UTF-8 are kept reversibly (unless redaction masked them).
+        for (index, bytes) in options.commandBytes.enumerated()
+        where String(validating: bytes, as: UTF8.self) == nil && start.argv[index] == options.command[index] {
+            var kept = TraceEvent.ArgumentBytes()
+            kept.index = index
+            kept.base64 = Base64.encode(bytes)
+            start.argvBase64.append(kept)
+        }
         start.cwd = ProcessFacts.workingDirectory
         start.pid = getpid()
         start.ppid = getppid()

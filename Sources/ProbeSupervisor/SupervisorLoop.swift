@@ -35,7 +35,17 @@ package struct SupervisorLoop {
     /// Readiness check: --ready-line, compiled once.
     package let readyRegex: Regex<AnyRegexOutput>?
 
-    package init(supervisor: Supervisor, childPID: Int32, streams: StandardStreams, tracer: Tracer?) {
+    /// A wait status of the child taken before the loop (while waiting for its exec).
+    package var pendingStatus: Int32?
+
+    package init(
+        supervisor: Supervisor,
+        childPID: Int32,
+        streams: StandardStreams,
+        tracer: Tracer?,
+        pendingStatus: Int32? = nil
+    ) {
+        self.pendingStatus = pendingStatus
         self.supervisor = supervisor
         self.childPID = childPID
         self.tracer = tracer
@@ -43,8 +53,10 @@ package struct SupervisorLoop {
         self.stopFD = spr_eventfd_open()
         self.notifyFD = spr_eventfd_open()
         var pumps: [OutputPump] = []
+        // Merged: one pipe, forwarded to fd 1 (the same open file as fd 2); its bytes count as stderr.
         for (name, pipe, output) in [
-            ("stdout", streams.stdout, STDOUT_FILENO), ("stderr", streams.stderr, STDERR_FILENO),
+            (streams.merged ? "merged" : "stdout", streams.stdout, STDOUT_FILENO),
+            ("stderr", streams.stderr, STDERR_FILENO),
         ] {
             guard let pipe else { continue }
             let pump = OutputPump(stream: name)
@@ -67,32 +79,38 @@ package struct SupervisorLoop {
     package mutating func run() -> RunReport {
         let signalFD = spr_signalfd_open()
         if signalFD < 0 {
-            supervisor.warning("cannot read signals (signalfd: \(SystemError.current)); signals are not forwarded")
+            // Degraded (the descriptor limit, say): signals are taken with sigtimedwait instead,
+            // which needs no descriptor; forwarding, reaping and tracing stay the same.
+            supervisor.warning(
+                "cannot open a signalfd (\(SystemError.current)); signals are read with sigtimedwait instead"
+            )
         }
         var status: Int32? = nil
+        if let pending = pendingStatus {
+            pendingStatus = nil
+            status = handleWaitResult(pid: childPID, raw: pending)
+        }
         nextSocketScan = supervisor.startNanoseconds + 10_000_000
         while status == nil {
+            defer { timedWork() }
+            if signalFD < 0 {
+                var info = spr_signal_info_t()
+                let got = spr_sigtimedwait_supervised(&info, min(pollTimeoutMilliseconds(), 50))
+                recordPumpMilestones()
+                if got == 1 { status = handle(info) ?? status }
+                if status == nil, let s = reap() { status = s }  // a SIGCHLD may have merged away
+                continue
+            }
             var fds = [
                 pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0),
             ]
-            defer { timedWork() }
-            if signalFD < 0 {
-                // Degraded: no signals, so wait for the child directly.
-                var raw: Int32 = 0
-                if spr_waitpid(childPID, &raw, 0) == childPID { status = raw }
-                break
-            }
             if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
             if fds[1].revents != 0 { recordPumpMilestones() }
             guard fds[0].revents != 0 else { continue }
             var info = spr_signal_info_t()
             while spr_signalfd_read(signalFD, &info) == 1 {
-                if info.signo == SIGCHLD {
-                    if let s = reap() { status = s }
-                } else {
-                    forward(info)
-                }
+                if let s = handle(info) { status = s }
             }
         }
         scanSockets()  // one last look: a listener seen only now still counts
@@ -103,7 +121,6 @@ package struct SupervisorLoop {
             .split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
         report.leftRunning = left.map { ($0, ProcessFacts.command(of: $0)) }
         if supervisor.options.killLeftovers && !left.isEmpty { killLeftovers(left) }
-        if signalFD >= 0 { close(signalFD) }
         if let status { report.cause = Self.cause(status) }
         if let tracer { report.tracing = tracer.findings }
         report.durationMilliseconds = supervisor.offset(endNanoseconds)
@@ -122,7 +139,8 @@ package struct SupervisorLoop {
         exit.orphansReaped = report.orphansReaped
         exit.leftRunning = report.leftRunning.prefix(20).map { TraceEvent.Process(pid: $0.pid, command: $0.command) }
         supervisor.recorder.append(.exit(exit), at: report.durationMilliseconds)
-        stopPumps()
+        stopPumps(signalFD: signalFD)
+        if signalFD >= 0 { close(signalFD) }
         return report
     }
 
@@ -254,13 +272,33 @@ package struct SupervisorLoop {
         killDeadline = spr_monotonic_ns() + Int64(supervisor.options.stopGraceSeconds * 1e9)
     }
 
-    /// Lets the pumps take what is already readable, then waits for them: a grandchild that
-    /// still holds a pipe open does not keep us alive.
-    private mutating func stopPumps() {
+    /// How long the pumps may go on after the child has exited: what a descendant still writes
+    /// into the pipes is forwarded for at most this long (then it gets EPIPE), so probe-exec
+    /// exits within about a second of the program, with its status.
+    static let drainSeconds = 1.0
+
+    /// Lets the pumps take what is readable, then waits for them, at most ``drainSeconds``: a
+    /// grandchild that still holds a pipe open, even one that writes without end into a slow
+    /// reader, does not keep us alive. Signals are still taken meanwhile: a SIGTERM cuts the wait
+    /// short (and goes to the process group with -g).
+    private mutating func stopPumps(signalFD: Int32) {
         var one: UInt64 = 1
         _ = write(stopFD, &one, 8)
+        let deadline = spr_monotonic_ns() + Int64(Self.drainSeconds * 1e9)
+        var abandoned = false
         for pump in pumps {
-            pump.join()
+            while !pump.join(until: min(deadline, spr_monotonic_ns() + 20_000_000)) {
+                if spr_monotonic_ns() >= deadline || takeStopRequest(signalFD: signalFD) {
+                    abandoned = true
+                    break
+                }
+            }
+            if abandoned { break }
+        }
+        if abandoned {
+            supervisor.warning(
+                "output was still arriving \(Self.drainSeconds) s after the program exited (a process it started holds its stdout or stderr); probe-exec stopped forwarding it and exits with the program's status"
+            )
         }
         recordPumpMilestones()
         for pump in pumps {
@@ -276,8 +314,27 @@ package struct SupervisorLoop {
                 report.stderrTransport = transport
             }
         }
-        close(stopFD)
-        close(notifyFD)
+        if !abandoned {
+            close(stopFD)
+            close(notifyFD)
+        }
+    }
+
+    /// While draining: reads pending signals; forwards them (the program's descendants may still
+    /// run) and returns true when one asks probe-exec to stop (TERM, INT, QUIT, HUP).
+    private mutating func takeStopRequest(signalFD: Int32) -> Bool {
+        guard signalFD >= 0 else { return false }
+        var info = spr_signal_info_t()
+        var stop = false
+        while spr_signalfd_read(signalFD, &info) == 1 {
+            if info.signo == SIGCHLD {
+                _ = reap()
+                continue
+            }
+            forward(info)
+            if [SIGTERM, SIGINT, SIGQUIT, SIGHUP].contains(info.signo) { stop = true }
+        }
+        return stop
     }
 
     private mutating func recordPumpMilestones() {
@@ -320,33 +377,38 @@ package struct SupervisorLoop {
                 var raw: Int32 = 0
                 let pid = spr_waitpid(target, &raw, spr_wnohang())
                 if pid <= 0 { break }
-                let event = WaitEvent(tid: pid, status: raw)
-                let ended: Bool
-                switch event {
-                case .exited, .killed: ended = true
-                default: ended = false
-                }
-                if let tracer, event.isPtraceStop, !tracer.owns(pid) {
-                    // A new thread's (or followed child's) first stop can be reported before its
-                    // creator's PTRACE_EVENT_CLONE: it is ours already, and must be resumed.
-                    tracer.adopt(pid)
-                }
-                if let tracer, tracer.owns(pid) {
-                    if !ended {
-                        tracer.handle(event)
-                        continue
-                    }
-                    tracer.forget(pid)
-                }
-                if pid == childPID {
-                    if ended { childStatus = raw }
-                } else if ended && !(tracer?.wasTraced(pid) ?? false) {
-                    report.orphansReaped += 1
-                }
+                let ended = WaitStatus(raw).isTermination
+                if let status = handleWaitResult(pid: pid, raw: raw) { childStatus = status }
                 if target != -1 && ended { break }
             }
         }
         return childStatus
+    }
+
+    /// Handles one `waitpid` result: a tracee's stop, a thread's end, the child's end (its status
+    /// is returned) or an orphan's.
+    private mutating func handleWaitResult(pid: Int32, raw: Int32) -> Int32? {
+        let event = WaitEvent(tid: pid, status: raw)
+        let ended = WaitStatus(raw).isTermination
+        if let tracer, event.isPtraceStop, !tracer.owns(pid) {
+            // A new thread's (or followed child's) first stop can be reported before its
+            // creator's PTRACE_EVENT_CLONE: it is ours already, and must be resumed.
+            tracer.adopt(pid)
+        }
+        if let tracer, tracer.owns(pid) {
+            if !ended {
+                tracer.handle(event)
+                return nil
+            }
+            tracer.forget(pid)
+        }
+        if pid == childPID {
+            return ended ? raw : nil
+        }
+        if ended && !(tracer?.wasTraced(pid) ?? false) {
+            report.orphansReaped += 1
+        }
+        return nil
     }
 
     /// Sends `signal` to the child (or its group), and starts the grace period after a SIGTERM.
@@ -361,10 +423,52 @@ package struct SupervisorLoop {
         return (target, error)
     }
 
+    /// A signal probe-exec was started with ignored: recorded with its sender, not forwarded.
+    private mutating func recordIgnored(_ info: spr_signal_info_t) {
+        let at = supervisor.offset()
+        let command = ProcessFacts.command(of: info.sender_pid)
+        report.signals.append(
+            ReceivedSignal(
+                signal: info.signo,
+                senderPID: info.sender_pid,
+                senderUID: info.sender_uid,
+                senderCommand: command,
+                offsetMilliseconds: at,
+                forwarded: false
+            )
+        )
+        var event = TraceEvent.Signal()
+        event.signal = info.signo
+        event.name = SignalName.name(info.signo)
+        event.code = info.code
+        event.codeName = SignalName.codeName(info.code)
+        event.senderPID = info.sender_pid
+        event.senderUID = info.sender_uid
+        event.senderCommand = command
+        event.forwardedTo = 0
+        event.forwardError =
+            "not forwarded: probe-exec was started with \(event.name) ignored, and so was the program (as without probe-exec)"
+        supervisor.recorder.append(.signal(event), at: at)
+    }
+
+    /// One signal taken from the signalfd (or sigtimedwait): SIGCHLD reaps (returning the
+    /// child's status once it ended), every other signal is forwarded.
+    private mutating func handle(_ info: spr_signal_info_t) -> Int32? {
+        if info.signo == SIGCHLD { return reap() }
+        forward(info)
+        return nil
+    }
+
     private mutating func forward(_ info: spr_signal_info_t) {
         let me = getpid()
         // Our own pump or our own diagnostics hitting a closed pipe: not for the child.
         if info.signo == SIGPIPE && info.sender_pid == me { return }
+        if spr_signal_inherited_ignored(info.signo) != 0 {
+            // probe-exec was started with it ignored, and so was the program: bare, it would have
+            // been ignored too. Recorded, not forwarded.
+            recordIgnored(info)
+            return
+        }
         let signal = supervisor.options.signalMap.target(of: info.signo)
         var delayed: Int? = nil
         var target = supervisor.options.forwardToProcessGroup ? -childPID : childPID

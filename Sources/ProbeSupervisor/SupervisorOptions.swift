@@ -4,8 +4,10 @@ import ProbeTracing
 
 /// What to run and how to supervise it.
 package struct SupervisorOptions: Sendable {
-    /// The program and its arguments; `command[0]` is resolved through `PATH`.
+    /// The program and its arguments, for display and diagnosis (not UTF-8: with U+FFFD).
     package var command: [String]
+    /// The program and its arguments exactly as given (bytes): what the program gets.
+    package var commandBytes: [[UInt8]]
     /// Forward signals to the child's whole process group instead of the child alone (`-g`).
     package var forwardToProcessGroup = false
     /// Become a child subreaper so orphaned descendants are re-parented to us and reaped (`-s`).
@@ -73,6 +75,13 @@ package struct SupervisorOptions: Sendable {
     /// Options for running `command`.
     package init(command: [String]) {
         self.command = command
+        self.commandBytes = command.map { Array($0.utf8) }
+    }
+
+    /// Options for running `commandBytes` (argv as the kernel passed it).
+    package init(commandBytes: [[UInt8]]) {
+        self.command = commandBytes.map { String(decoding: $0, as: UTF8.self) }
+        self.commandBytes = commandBytes
     }
 }
 

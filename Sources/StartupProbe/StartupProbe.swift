@@ -88,12 +88,18 @@ public enum StartupProbe {
         var path: String? = nil
         var fd: Int32 = -1
         var underProbeExec = false
-        if let inherited = ProcessEnvironment.value(of: traceVariable) {
-            // Read, then removed, so that the program's own children do not write into it.
+        // The hand-over from probe-exec is for the process whose pid it names (systemd's
+        // LISTEN_PID rule): a process the program started inherits the variables and ignores them.
+        // Read, then removed either way, so that the program's own children never see them.
+        let inherited = ProcessEnvironment.value(of: traceVariable)
+        let inheritedStart = ProcessEnvironment.value(of: startVariable)
+        let intendedPID = ProcessEnvironment.value(of: HandOver.pidVariable).flatMap { Int32($0) }
+        unsetenv(traceVariable)
+        unsetenv(startVariable)
+        unsetenv(HandOver.pidVariable)
+        if let inherited, intendedPID == getpid() {
             underProbeExec = true
-            if let given = ProcessEnvironment.value(of: startVariable).flatMap(Int64.init) { start = given }
-            unsetenv(traceVariable)
-            unsetenv(startVariable)
+            if let given = inheritedStart.flatMap(Int64.init) { start = given }
             fd = open(inherited, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
             if fd >= 0 {
                 path = inherited

@@ -1,3 +1,4 @@
+import CProbeExec
 import CStartupProbe
 import ProbeCore
 import ProbeDiagnosis
@@ -72,7 +73,7 @@ enum Runner {
     )
         -> (RunReport, TraceRecorder)
     {
-        var options = SupervisorOptions(command: arguments.command)
+        var options = SupervisorOptions(commandBytes: rawCommand(arguments.command))
         options.forwardToProcessGroup = arguments.processGroup
         options.subreaper = arguments.subreaper
         options.reapAnyChild = true  // this process owns all its children
@@ -137,10 +138,32 @@ enum Runner {
             if let path = writer.path {
                 paragraph += " Trace: \(path) (probe-exec show \(path))."
             }
-            if failedToStart || !arguments.quiet { StandardError.say(paragraph) }
+            // The program's stderr went through us: when it did not end its last line, end it.
+            let unfinishedLine = (report.stderrBytes ?? 0) > 0 && report.stderrTail.last != UInt8(ascii: "\n")
+            if failedToStart || !arguments.quiet { StandardError.say(paragraph, onNewLine: unfinishedLine) }
             writeTerminationLog(paragraph, to: arguments.terminationLog)
         }
         return status
+    }
+
+    /// The command as the kernel passed it (bytes: an argument need not be UTF-8): the last
+    /// `command.count` entries of argv, where the command always is.
+    static func rawCommand(_ command: [String]) -> [[UInt8]] {
+        let count = Int(spr_saved_argc())
+        guard count >= command.count else { return command.map { Array($0.utf8) } }
+        let raw: [[UInt8]] = (count - command.count..<count).compactMap { index in
+            spr_saved_argv(Int32(index)).map { pointer in
+                let length = strlen(pointer)
+                return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+                    Array(UnsafeBufferPointer(start: $0, count: length))
+                }
+            }
+        }
+        // The same arguments, as their display strings show: else (a test calling in) the strings.
+        let matches =
+            raw.count == command.count
+            && zip(raw, command).allSatisfy { String(decoding: $0.0, as: UTF8.self) == $0.1 }
+        return matches ? raw : command.map { Array($0.utf8) }
     }
 
     /// Kubernetes shows /dev/termination-log in `kubectl describe pod`: the diagnosis goes there

@@ -10,7 +10,13 @@ import ProbeTracing
 enum StandardError {
     /// Writes `probe-exec: <message>` and a newline.
     static func say(_ message: String) {
-        var line = "probe-exec: " + message + "\n"
+        say(message, onNewLine: false)
+    }
+
+    /// Writes `probe-exec: <message>` and a newline, first ending the program's last line when
+    /// `onNewLine` (its stderr did not end in a newline), so the paragraph starts a line.
+    static func say(_ message: String, onNewLine: Bool) {
+        var line = (onNewLine ? "\n" : "") + "probe-exec: " + message + "\n"
         _ = line.withUTF8 { spr_write_all(2, $0.baseAddress!, $0.count) }
     }
 }

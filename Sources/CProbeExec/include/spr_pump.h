@@ -37,6 +37,8 @@ typedef struct spr_pump {
     int out_errno;
     /// 1 when splice carried the bytes, 0 when the read/write fallback did.
     int spliced;
+    /// After the stop request: the longest the pump goes on taking what a descendant still writes.
+    int drain_ms;
 } spr_pump_t;
 
 /// Starts a thread that forwards `in_fd` (a pipe we own; the pump closes it) to `out_fd` until
@@ -48,11 +50,18 @@ int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int not
 /// CLOCK_MONOTONIC nanoseconds of the first byte, or 0; safe while the pump runs.
 int64_t spr_pump_first_byte_ns(spr_pump_t *pump);
 
+/// Bytes forwarded so far; safe while the pump runs.
+uint64_t spr_pump_bytes(spr_pump_t *pump);
+
 /// The output errno that ended forwarding, or 0; safe while the pump runs.
 int spr_pump_out_errno(spr_pump_t *pump);
 
 /// Waits for the pump thread to end. Returns 0 or an errno value.
 int spr_pump_join(spr_pump_t *pump);
+
+/// Waits for the pump thread until CLOCK_MONOTONIC `deadline_ns`. Returns 0 when it has ended,
+/// ETIMEDOUT when it is still running (then it is abandoned: take its tail, never join it).
+int spr_pump_join_until(spr_pump_t *pump, int64_t deadline_ns);
 
 /// Copies what the tail pipe holds now (the most recent output, up to `capacity` bytes) into
 /// `buffer` without consuming it; safe while the pump runs. Returns the byte count.

@@ -30,6 +30,12 @@ typedef struct spr_spawn_config {
     int parent_death_signal;
     /// probe-exec's pid, to notice that it died before the child's PR_SET_PDEATHSIG took effect.
     int parent_pid;
+    /// Where the child writes its own pid (decimal, NUL-terminated) before execve, or NULL: the
+    /// value of an environment entry prepared by the parent (`PROBE_EXEC_PID=` + room), so the
+    /// hand-over variables name the process they are meant for (systemd's LISTEN_PID rule).
+    char *_Nullable pid_slot;
+    /// Bytes available at pid_slot.
+    int pid_slot_size;
 } spr_spawn_config_t;
 
 /// How the exec attempt ended, read from the CLOEXEC status pipe.
@@ -45,10 +51,19 @@ typedef struct spr_spawn_result {
     /// 0 when the child is traced (or tracing was not asked for), else the errno of PTRACE_SEIZE:
     /// the child then runs untraced.
     int trace_errno;
+    /// 1 when a traced child's first stop after the status pipe was taken here (its exec stop,
+    /// or its end): `pending_status` holds it, for the caller to handle before waiting again.
+    int has_pending_status;
+    /// The waitpid status taken (see has_pending_status).
+    int pending_status;
+    /// 1 when the traced child died before execve (a signal delivered in that window).
+    int died_before_exec;
+    /// A signal delivered to the traced child before execve, or 0.
+    int signal_before_exec;
 } spr_spawn_result_t;
 
-/// Forks and execs the first runnable candidate with an empty signal mask, default dispositions
-/// and its own process group; waits until the exec succeeded or failed. With trace_options, the
+/// Forks and execs the first runnable candidate with the signal mask and ignored dispositions
+/// probe-exec inherited (everything else default) and its own process group; waits until the exec succeeded or failed. With trace_options, the
 /// child waits until it has been seized (its first stop is then PTRACE_EVENT_EXEC, or
 /// PTRACE_EVENT_EXIT when exec failed); the caller must be the thread that will trace it.
 /// On exec failure the child exits 127 (not found) or 126 (cannot execute).

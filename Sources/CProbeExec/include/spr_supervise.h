@@ -19,9 +19,9 @@ typedef struct spr_signal_info {
     uid_t sender_uid;
 } spr_signal_info_t;
 
-/// Blocks every signal that a supervisor forwards or handles (all but the synchronous fault
-/// signals SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS) in the calling thread, and ignores SIGTTIN and
-/// SIGTTOU as tini does. Call first thing in main, before any thread exists, so that signals
+/// Blocks every signal that a supervisor forwards or handles (all but SIGKILL, SIGSTOP, SIGTTIN
+/// and SIGTTOU; fault signals included: a real fault of probe-exec's own still kills it, the
+/// kernel forces it through) in the calling thread, and ignores SIGTTIN and SIGTTOU as tini does. Call first thing in main, before any thread exists, so that signals
 /// arriving during start-up stay pending until they can be forwarded. Returns 0 or an errno value.
 int spr_block_supervised_signals(void);
 
@@ -34,6 +34,22 @@ int spr_unblock_supervised_signals(void);
 int spr_saved_argc(void);
 /// argv[index], or NULL.
 const char *_Nullable spr_saved_argv(int index);
+
+/// 1 when probe-exec was started with `signo` ignored (SIG_IGN): the program inherits that, and
+/// probe-exec does not forward it. Recorded by a constructor before anything else ran.
+int spr_signal_inherited_ignored(int signo);
+
+/// The signal mask probe-exec was started with (what the program starts with).
+void spr_inherited_mask(sigset_t *mask);
+
+/// Waits up to `timeout_ms` (-1: forever) for one supervised signal without a descriptor: the
+/// fallback when no signalfd can be opened (descriptor limit). Returns 1 (info filled), 0 when
+/// none came, or -1.
+int spr_sigtimedwait_supervised(spr_signal_info_t *info, int timeout_ms);
+
+/// 1 when `fd1` and `fd2` are the same open file (`> log 2>&1`, `2>&1 | tee`: kcmp, or else the
+/// same pipe or socket, or the same file opened for appending by both), else 0.
+int spr_same_open_file(int fd1, int fd2);
 
 /// A close-on-exec signalfd for the set spr_block_supervised_signals blocks. Returns the fd or -1.
 int spr_signalfd_open(void);

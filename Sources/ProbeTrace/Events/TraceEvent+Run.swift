@@ -10,6 +10,9 @@ extension TraceEvent {
         package var time = ""
         /// The command, secrets masked.
         package var argv: [String] = []
+        /// The arguments that are not valid UTF-8, as base64 of their bytes: `argv` shows them with
+        /// U+FFFD in place of the invalid bytes, which cannot be reversed.
+        package var argvBase64: [ArgumentBytes] = []
         package var cwd: String?
         package var pid: Int32 = 0
         package var ppid: Int32?
@@ -25,13 +28,27 @@ extension TraceEvent {
 
         package static let fields: [TraceField<Start>] = [
             .string("source", \.source), .string("probe_exec_version", \.probeExecVersion), .string("time", \.time),
-            .strings("argv", \.argv), .string("cwd", \.cwd),
+            .strings("argv", \.argv), .objectsUnlessEmpty("argv_base64", \.argvBase64),
+            .string("cwd", \.cwd),
             .int("pid", \.pid), .int("ppid", \.ppid), .int("uid", \.uid), .int("gid", \.gid),
             .strings("env_names", \.envNames), .string("host", \.host), .string("kernel", \.kernel),
             .object("clock", \.clock), .object("options", \.options), .object("streams", \.streams),
         ]
 
         /// An empty start, filled by decoding or by its producer.
+        package init() {}
+    }
+
+    /// An argument that is not valid UTF-8, kept reversibly.
+    package struct ArgumentBytes: TraceObject {
+        /// Its position in argv.
+        package var index = 0
+        /// Its bytes, base64.
+        package var base64 = ""
+
+        package static let fields: [TraceField<ArgumentBytes>] = [.int("index", \.index), .string("base64", \.base64)]
+
+        /// An empty entry.
         package init() {}
     }
 
