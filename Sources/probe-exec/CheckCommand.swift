@@ -33,13 +33,16 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Seconds the server may take to stop after SIGTERM before SIGKILL.")
     var grace: Double = 10
 
-    @Option(name: [.customShort("o"), .customLong("trace")], help: "Write the trace to this file.")
+    /// `-o`, `--trace`: as for a run.
+    @Option(name: RunOptions.trace.name, help: RunOptions.trace.argumentHelp)
     var trace: String?
 
-    @Flag(name: .customShort("q"), help: "Say nothing when the server became ready.")
+    /// `-q`, with check's own meaning.
+    @Flag(name: RunOptions.quiet.name, help: "Say nothing when the server became ready.")
     var quiet = false
 
-    @Flag(name: .customLong("no-ptrace"), help: "Do not trace the program with ptrace.")
+    /// `--no-ptrace`, as for a run.
+    @Flag(name: RunOptions.noPtrace.name, help: "Do not trace the program with ptrace.")
     var noPtrace = false
 
     @Argument(parsing: .postTerminator, help: "The server and its arguments, after `--`.")

@@ -14,6 +14,7 @@ import Musl
 
 /// `probe-exec [options] -- PROGRAM [ARGS…]`: supervise a program and record its startup trace.
 struct RunCommand: ParsableCommand {
+    /// `run`, the default subcommand, and its help.
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run PROGRAM as a supervised child (the default: `probe-exec -- PROGRAM`).",
@@ -41,102 +42,86 @@ struct RunCommand: ParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("o"), .customLong("trace")], help: "Write the trace to this file.")
+    /// `-o`, `--trace`.
+    @Option(name: RunOptions.trace.name, help: RunOptions.trace.argumentHelp)
     var trace: String?
 
-    @Flag(name: .customShort("g"), help: "Forward signals to the child's whole process group.")
+    /// `-g`.
+    @Flag(name: RunOptions.processGroup.name, help: RunOptions.processGroup.argumentHelp)
     var processGroup = false
 
-    @Flag(name: .customShort("s"), help: "Register as a child subreaper (when not running as PID 1).")
+    /// `-s`.
+    @Flag(name: RunOptions.subreaper.name, help: RunOptions.subreaper.argumentHelp)
     var subreaper = false
 
-    @Option(name: .customShort("e"), help: "Remap this exit code to 0 (repeatable, as tini's -e).")
+    /// `-e`.
+    @Option(name: RunOptions.remapExitCode.name, help: RunOptions.remapExitCode.argumentHelp)
     var remapExitCodes: [Int32] = []
 
-    @Flag(name: .customShort("q"), help: "Do not print the diagnosis paragraph on abnormal exit.")
+    /// `-q`.
+    @Flag(name: RunOptions.quiet.name, help: RunOptions.quiet.argumentHelp)
     var quiet = false
 
-    @Flag(name: .customLong("pipe-tty"), help: "Capture stdout/stderr through pipes even when they are terminals.")
+    /// `--pipe-tty`.
+    @Flag(name: RunOptions.pipeTerminals.name, help: RunOptions.pipeTerminals.argumentHelp)
     var pipeTerminals = false
 
-    @Flag(
-        name: .customLong("no-ptrace"),
-        help: "Do not trace the program with ptrace (no backtraces, no per-signal delivery record)."
-    )
+    /// `--no-ptrace`.
+    @Flag(name: RunOptions.noPtrace.name, help: RunOptions.noPtrace.argumentHelp)
     var noPtrace = false
 
-    @Flag(name: .customLong("follow-forks"), help: "Also trace the program's forked child processes.")
+    /// `--follow-forks`.
+    @Flag(name: RunOptions.followForks.name, help: RunOptions.followForks.argumentHelp)
     var followForks = false
 
-    @Flag(
-        name: .customLong("unbuffered"),
-        help:
-            "Ask the program to write output as it goes (PYTHONUNBUFFERED=1; coreutils' stdbuf preload for C programs). Changes its buffering: opt-in."
-    )
+    /// `--unbuffered`.
+    @Flag(name: RunOptions.unbuffered.name, help: RunOptions.unbuffered.argumentHelp)
     var unbuffered = false
 
-    @Flag(
-        name: .customLong("service"),
-        help:
-            "The program should run until told to stop: flag an exit on its own (placeholder commands, daemonizing). Implies -s."
-    )
+    /// `--service`.
+    @Flag(name: RunOptions.service.name, help: RunOptions.service.argumentHelp)
     var service = false
 
-    @Option(
-        name: .customLong("keep-traces"),
-        help: "How many traces of this program to keep in the trace directory (default 20)."
-    )
-    var keepTraces: Int = TraceHistory.defaultKeep
+    /// `--keep-traces`.
+    @Option(name: RunOptions.keepTraces.name, help: RunOptions.keepTraces.argumentHelp)
+    var keepTraces = EntrypointArguments().keepTraces
 
-    @Option(
-        name: .customLong("termination-log"),
-        help:
-            "Write the diagnosis here on abnormal exit (default: /dev/termination-log when it exists and is writable, as Kubernetes provides)."
-    )
+    /// `--termination-log`.
+    @Option(name: RunOptions.terminationLog.name, help: RunOptions.terminationLog.argumentHelp)
     var terminationLog: String?
 
-    @Option(
-        name: .customLong("grace-period"),
-        help: "After forwarding SIGTERM, SIGKILL the program's process group if it has not exited within SECONDS."
-    )
+    /// `--grace-period`.
+    @Option(name: RunOptions.gracePeriod.name, help: RunOptions.gracePeriod.argumentHelp)
     var gracePeriod: Double?
 
-    @Flag(
-        name: .customLong("kill-leftovers"),
-        help: "After the program exits, SIGTERM then SIGKILL the processes it left running (as PID 1 or with -s)."
-    )
+    /// `--kill-leftovers`.
+    @Flag(name: RunOptions.killLeftovers.name, help: RunOptions.killLeftovers.argumentHelp)
     var killLeftovers = false
 
-    @Option(
-        name: .customLong("signal-delay"),
-        help: "Hold SIGTERM this many milliseconds before forwarding it (lets load balancers drain)."
-    )
+    /// `--signal-delay`.
+    @Option(name: RunOptions.signalDelay.name, help: RunOptions.signalDelay.argumentHelp)
     var signalDelay: Int?
 
-    @Option(
-        name: .customShort("p"),
-        help:
-            "Signal probe-exec receives (and forwards) when its parent dies, as tini's -p; the program gets it if probe-exec itself dies."
-    )
+    /// `-p`.
+    @Option(name: RunOptions.parentDeathSignal.name, help: RunOptions.parentDeathSignal.argumentHelp)
     var parentDeathSignal: String?
 
-    @Option(
-        name: .customLong("map-signal"),
-        help: "Rewrite a signal before forwarding it, FROM:TO (e.g. TERM:QUIT); repeatable."
-    )
+    /// `--map-signal`.
+    @Option(name: RunOptions.mapSignal.name, help: RunOptions.mapSignal.argumentHelp)
     var mapSignal: [String] = []
 
-    @Option(
-        help:
-            "Mask matches of this regular expression in the output tails kept in the trace (the output itself is unchanged)."
-    )
+    /// `--redact`.
+    @Option(name: RunOptions.redact.name, help: RunOptions.redact.argumentHelp)
     var redact: String?
 
+    /// `--otlp-file`, `--otlp-endpoint`, `--otlp-timeout`, `--service-name`.
     @OptionGroup(title: "OpenTelemetry export") var otlp: OTLPOptions
 
+    /// The program and its arguments.
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
     var command: [String] = []
 
+    /// Checks the values with the rules the fast path applies (``OptionRules``).
     func validate() throws {
         guard !command.isEmpty else {
             throw ValidationError("name the program to run after `--`, e.g. `probe-exec -- ./server --port 2000`")
@@ -150,7 +135,8 @@ struct RunCommand: ParsableCommand {
         for code in remapExitCodes { try Validation.check(OptionRules.exitCode(code)) }
     }
 
-    func run() throws {
+    /// The run's arguments, as the fast path would have read the same options.
+    var entrypointArguments: EntrypointArguments {
         var arguments = EntrypointArguments()
         arguments.trace = trace
         arguments.processGroup = processGroup
@@ -174,6 +160,11 @@ struct RunCommand: ParsableCommand {
         arguments.service = service
         otlp.apply(to: &arguments)
         arguments.command = command
-        throw ExitCode(Runner.run(arguments))
+        return arguments
+    }
+
+    /// Runs the program.
+    func run() throws {
+        throw ExitCode(Runner.run(entrypointArguments))
     }
 }

@@ -5,8 +5,8 @@ import ProbeSupervisor
 import ProbeTrace
 import ProbeTracing
 
-/// The arguments of probe-exec's run form, `probe-exec [-g] [-s] [-q] [--pipe-tty] [--no-ptrace]
-/// [--follow-forks] [--unbuffered] [--service] [-e CODE]… [-o FILE | --trace FILE] [--otlp-…] -- PROGRAM [ARGS…]`.
+/// The arguments of probe-exec's run form, `probe-exec [OPTIONS] -- PROGRAM [ARGS…]`, with the options of
+/// ``RunOptions``. The initial value of each field is the option's default.
 ///
 /// probe-exec runs before every start of a service, so the exact entrypoint form is parsed here
 /// without ArgumentParser (which costs about a millisecond per start in a static build,
@@ -73,83 +73,28 @@ struct EntrypointArguments: Sendable, Equatable {
         return (from, to)
     }
 
-    /// Parses the arguments after the executable's name; nil unless they are exactly the run form.
+    /// Parses the arguments after the executable's name; nil unless they are exactly the run form: options
+    /// of ``RunOptions``, each spelt out on its own with its value as the next argument, then `--` and
+    /// the program. A value never begins with `-` here (ArgumentParser would read it as an option), and a
+    /// value an option's rule rejects makes the whole line ArgumentParser's, which explains the problem.
     static func parse(_ arguments: [String]) -> EntrypointArguments? {
         var result = EntrypointArguments()
         var index = 0
-        /// The option's value: the next argument, consumed; nil when there is none.
-        func value() -> String? {
-            guard index < arguments.count else { return nil }
-            index += 1
-            return arguments[index - 1]
-        }
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
-            switch argument {
-            case "--":
+            if argument == "--" {
                 result.command = Array(arguments[index...])
                 return result.command.isEmpty ? nil : result
-            case "-g": result.processGroup = true
-            case "-s": result.subreaper = true
-            case "-q": result.quiet = true
-            case "--pipe-tty": result.pipeTerminals = true
-            case "--no-ptrace": result.noPtrace = true
-            case "--follow-forks": result.followForks = true
-            case "--unbuffered": result.unbuffered = true
-            case "--service": result.service = true
-            case "--kill-leftovers": result.killLeftovers = true
-            case "-e":
-                guard let code = value().flatMap({ Int32($0) }), OptionRules.exitCode(code) == nil else { return nil }
-                result.remapExitCodes.append(code)
-            case "--redact":
-                guard let pattern = value(), OptionRules.regularExpression(pattern, option: argument) == nil else {
-                    return nil
-                }
-                result.redact = pattern
-            case "--grace-period":
-                guard let seconds = value().flatMap({ Double($0) }), OptionRules.gracePeriod(seconds) == nil else {
-                    return nil
-                }
-                result.gracePeriodSeconds = seconds
-            case "--signal-delay":
-                guard let milliseconds = value().flatMap({ Int($0) }), OptionRules.signalDelay(milliseconds) == nil
-                else {
-                    return nil
-                }
-                result.signalDelayMilliseconds = milliseconds
-            case "-p":
-                guard let signal = value().flatMap(SignalName.number) else { return nil }
-                result.parentDeathSignal = signal
-            case "--map-signal":
-                guard let (from, to) = value().flatMap(Self.signalMapping) else { return nil }
-                result.signalMap.map(from, to: to)
-            case "--keep-traces":
-                guard let count = value().flatMap({ Int($0) }), OptionRules.keepTraces(count) == nil else { return nil }
-                result.keepTraces = count
-            case "--termination-log":
-                guard let path = value(), !path.hasPrefix("-") else { return nil }
-                result.terminationLog = path
-            case "--otlp-file":
-                guard let path = value(), !path.hasPrefix("-") else { return nil }
-                result.otlpFile = path
-            case "--otlp-endpoint":
-                guard let url = value(), OptionRules.otlpEndpoint(url) == nil else { return nil }
-                result.otlpEndpoint = url
-            case "--otlp-timeout":
-                guard let seconds = value().flatMap({ Double($0) }), OptionRules.otlpTimeout(seconds) == nil else {
-                    return nil
-                }
-                result.otlpTimeoutSeconds = seconds
-            case "--service-name":
-                guard let name = value(), !name.isEmpty else { return nil }
-                result.serviceName = name
-            case "-o", "--trace":
-                guard result.trace == nil, let path = value(), !path.hasPrefix("-") else { return nil }
-                result.trace = path
-            default:
-                return nil
             }
+            guard let option = RunOptions.named(argument) else { return nil }
+            var value = ""
+            if option.takesValue {
+                guard index < arguments.count, !arguments[index].hasPrefix("-") else { return nil }
+                value = arguments[index]
+                index += 1
+            }
+            guard option.apply(&result, value) else { return nil }
         }
         return nil
     }
