@@ -9,6 +9,10 @@ scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256s
 # The OpenTelemetry proto definitions check the OTLP export (Tests/Fixtures/otlp_receiver.py);
 # Debian packages no Python module of them, so they come from PyPI.
 scripts/ensure-python-module.sh opentelemetry.proto opentelemetry-proto
+# There is no aarch64 machine: every C file is compiled for aarch64 instead (both branches of
+# spr_unwind_remote.c: dlopen, and the static release build's linked-in unwinder).
+scripts/check-aarch64.sh
+SPR_CFLAGS=-DSPR_UNWIND_STATIC scripts/check-aarch64.sh
 swift build --build-tests
 swift test --skip-build "$@"
 # Style: the formatter's strict lint, with the configuration in .swift-format.

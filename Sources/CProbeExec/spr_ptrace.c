@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
-#include <sys/user.h>
 #include <sys/wait.h>
 #include <elf.h>
 
@@ -66,69 +65,38 @@ int spr_ptrace_siginfo(pid_t tid, spr_siginfo_t *info) {
     return 0;
 }
 
-#if defined(__x86_64__)
-int spr_ptrace_regs(pid_t tid, spr_regs_t *regs) {
-    struct user_regs_struct r;
-    if (ptrace(PTRACE_GETREGS, tid, NULL, &r) == -1) {
+/// PTRACE_GETREGSET NT_PRSTATUS into `raw`. Returns 0 or an errno value; *length gets the size
+/// the kernel filled in.
+static int spr_get_prstatus(pid_t tid, spr_prstatus_t *raw, size_t *length) {
+    struct iovec io = {raw->words, spr_arch_prstatus_size()};
+    if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &io) == -1) {
         return errno;
     }
-    regs->ip = r.rip;
-    regs->sp = r.rsp;
-    regs->first_argument = r.rdi;
-    regs->syscall_number = (int64_t)r.orig_rax;
+    *length = io.iov_len;
     return 0;
 }
 
-int spr_ptrace_set_ip(pid_t tid, uint64_t ip) {
-    struct user_regs_struct r;
-    if (ptrace(PTRACE_GETREGS, tid, NULL, &r) == -1) {
-        return errno;
-    }
-    r.rip = ip;
-    return spr_result(ptrace(PTRACE_SETREGS, tid, NULL, &r));
-}
-
-uint64_t spr_breakpoint_instruction(int *length) {
-    *length = 1;
-    return 0xCC;  // int3
-}
-#elif defined(__aarch64__)
-static int spr_get_regset(pid_t tid, struct user_regs_struct *r) {
-    struct iovec io = {r, sizeof(*r)};
-    return spr_result(ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &io));
-}
-
 int spr_ptrace_regs(pid_t tid, spr_regs_t *regs) {
-    struct user_regs_struct r;
-    int err = spr_get_regset(tid, &r);
-    if (err != 0) {
-        return err;
-    }
-    regs->ip = r.pc;
-    regs->sp = r.sp;
-    regs->first_argument = r.regs[0];
-    regs->syscall_number = (int64_t)r.regs[8];
-    return 0;
+    spr_prstatus_t raw;
+    size_t length = 0;
+    int err = spr_get_prstatus(tid, &raw, &length);
+    return err != 0 ? err : spr_arch_regs_from_prstatus(&raw, length, regs);
 }
 
 int spr_ptrace_set_ip(pid_t tid, uint64_t ip) {
-    struct user_regs_struct r;
-    int err = spr_get_regset(tid, &r);
+    spr_prstatus_t raw;
+    size_t length = 0;
+    int err = spr_get_prstatus(tid, &raw, &length);
     if (err != 0) {
         return err;
     }
-    r.pc = ip;
-    struct iovec io = {&r, sizeof(r)};
+    if (length != spr_arch_prstatus_size()) {
+        return EIO;
+    }
+    spr_arch_prstatus_set_ip(&raw, ip);
+    struct iovec io = {raw.words, length};
     return spr_result(ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRSTATUS, &io));
 }
-
-uint64_t spr_breakpoint_instruction(int *length) {
-    *length = 4;
-    return 0xd4200000;  // brk #0
-}
-#else
-#error "StartupProbe supports x86_64 and aarch64"
-#endif
 
 long spr_read_memory(pid_t pid, uint64_t address, void *buffer, size_t length) {
     struct iovec local = {buffer, length};

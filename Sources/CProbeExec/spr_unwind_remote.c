@@ -2,6 +2,7 @@
 #error You must define _GNU_SOURCE
 #endif
 
+#include "spr_arch.h"
 #include "spr_unwind.h"
 
 #include <dlfcn.h>
@@ -132,37 +133,14 @@ static int spr_cached_access_mem(unw_addr_space_t as, unw_word_t address, unw_wo
     return spr_unw.upt_accessors->access_mem(as, address, value, write, arg);
 }
 
-#define SPR_STR2(x) #x
-#define SPR_STR(x) SPR_STR2(x)
-#if defined(__x86_64__)
-#define SPR_UNW_PREFIX "_Ux86_64_"
-#define SPR_UNW_LIBRARY "libunwind-x86_64.so.8"
-#elif defined(__aarch64__)
-#define SPR_UNW_PREFIX "_Uaarch64_"
-#define SPR_UNW_LIBRARY "libunwind-aarch64.so.8"
-#endif
-
-static void *spr_symbol(void *library, const char *name, int *missing) {
-    void *p = dlsym(library, name);
-    if (p == NULL) {
-        *missing = 1;
-    }
-    return p;
-}
-
 #ifdef SPR_UNWIND_STATIC
 // The fully static release build (scripts/build-release.sh) links libunwind's archives into the
 // binary: no dlopen (which in a static binary loads a second C library), nothing to install.
 // Only remote unwinding is linked, never libunwind.a, whose _Unwind_* would collide with
-// libgcc_eh's; unw_resume's _Ux86_64_setcontext is then the one symbol left undefined, and
-// remote unwinding never calls it.
-int _Ux86_64_setcontext(void *context);
-extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t, unw_word_t, unw_dyn_info_t *, unw_proc_info_t *, int,
+// libgcc_eh's (x86_64's one symbol then left undefined is stubbed in spr_arch_x86_64.c).
+// UNW_OBJ is libunwind's own name mangling: _Ux86_64_/_Uaarch64_ + name.
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t, unw_word_t, unw_dyn_info_t *, unw_proc_info_t *, int,
                                               void *);
-int _Ux86_64_setcontext(void *context) {
-    (void)context;
-    return -UNW_EINVAL;
-}
 
 /// Points spr_unw at the linked-in entry points. Returns 1.
 static int spr_unwind_bind(void) {
@@ -175,15 +153,28 @@ static int spr_unwind_bind(void) {
     spr_unw.upt_create = _UPT_create;
     spr_unw.upt_destroy = _UPT_destroy;
     spr_unw.upt_accessors = &_UPT_accessors;
-    spr_unw.search_unwind_table = _Ux86_64_dwarf_search_unwind_table;
+    spr_unw.search_unwind_table = UNW_OBJ(dwarf_search_unwind_table);
     return 1;
 }
 #else
+/// dlsym of `prefix` + `name` (libunwind's architecture-mangled names, spr_arch's prefix). Returns
+/// the symbol, or NULL and sets *missing.
+static void *spr_symbol(void *library, const char *prefix, const char *name, int *missing) {
+    char full[96];
+    snprintf(full, sizeof(full), "%s%s", prefix, name);
+    void *p = dlsym(library, full);
+    if (p == NULL) {
+        *missing = 1;
+    }
+    return p;
+}
+
 /// Loads libunwind with dlopen and finds its entry points. Returns 1, or 0 with spr_unw.why set.
 static int spr_unwind_bind(void) {
     // The generic (remote-capable) library first and globally, so that libunwind-ptrace finds
     // its _U<arch>_* symbols.
-    void *generic = dlopen(SPR_UNW_LIBRARY, RTLD_NOW | RTLD_GLOBAL);
+    const spr_remote_unwinder_t *names = spr_arch_remote_unwinder();
+    void *generic = dlopen(names->library, RTLD_NOW | RTLD_GLOBAL);
     void *ptrace_library = generic ? dlopen("libunwind-ptrace.so.0", RTLD_NOW | RTLD_GLOBAL) : NULL;
     if (generic == NULL || ptrace_library == NULL) {
         snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is not installed (%s); install libunwind8 for backtraces",
@@ -191,16 +182,16 @@ static int spr_unwind_bind(void) {
         return 0;
     }
     int missing = 0;
-    spr_unw.create_addr_space = spr_symbol(generic, SPR_UNW_PREFIX "create_addr_space", &missing);
-    spr_unw.set_caching_policy = spr_symbol(generic, SPR_UNW_PREFIX "set_caching_policy", &missing);
-    spr_unw.init_remote = spr_symbol(generic, SPR_UNW_PREFIX "init_remote", &missing);
-    spr_unw.step = spr_symbol(generic, SPR_UNW_PREFIX "step", &missing);
-    spr_unw.get_reg = spr_symbol(generic, SPR_UNW_PREFIX "get_reg", &missing);
-    spr_unw.is_signal_frame = spr_symbol(generic, SPR_UNW_PREFIX "is_signal_frame", &missing);
-    spr_unw.upt_create = spr_symbol(ptrace_library, "_UPT_create", &missing);
-    spr_unw.upt_destroy = spr_symbol(ptrace_library, "_UPT_destroy", &missing);
-    spr_unw.upt_accessors = spr_symbol(ptrace_library, "_UPT_accessors", &missing);
-    spr_unw.search_unwind_table = spr_symbol(generic, SPR_UNW_PREFIX "dwarf_search_unwind_table", &missing);
+    spr_unw.create_addr_space = spr_symbol(generic, names->prefix, "create_addr_space", &missing);
+    spr_unw.set_caching_policy = spr_symbol(generic, names->prefix, "set_caching_policy", &missing);
+    spr_unw.init_remote = spr_symbol(generic, names->prefix, "init_remote", &missing);
+    spr_unw.step = spr_symbol(generic, names->prefix, "step", &missing);
+    spr_unw.get_reg = spr_symbol(generic, names->prefix, "get_reg", &missing);
+    spr_unw.is_signal_frame = spr_symbol(generic, names->prefix, "is_signal_frame", &missing);
+    spr_unw.upt_create = spr_symbol(ptrace_library, "", "_UPT_create", &missing);
+    spr_unw.upt_destroy = spr_symbol(ptrace_library, "", "_UPT_destroy", &missing);
+    spr_unw.upt_accessors = spr_symbol(ptrace_library, "", "_UPT_accessors", &missing);
+    spr_unw.search_unwind_table = spr_symbol(generic, names->prefix, "dwarf_search_unwind_table", &missing);
     if (missing) {
         snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind is installed but lacks expected symbols");
         return 0;

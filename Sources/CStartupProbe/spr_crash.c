@@ -2,6 +2,7 @@
 #error You must define _GNU_SOURCE
 #endif
 
+#include "spr_arch.h"
 #include "spr_crash.h"
 #include "spr_format.h"
 #include "spr_sys.h"
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #define SPR_CRASH_MAX_FRAMES 128
@@ -32,27 +32,30 @@ static volatile sig_atomic_t spr_in_handler;
 // the handler fault right after its first line (read at install time, never in the handler).
 static int spr_fault_in_handler;
 
-// libunwind's local API, found with dlsym; an unw_cursor_t is a plain array of words.
+// libunwind's local API, found with dlsym under spr_arch's names; an unw_cursor_t is a plain
+// array of words (127 on x86_64, 250 on aarch64: spr_arch_*.c check both fit).
 typedef struct {
-    uint64_t opaque[140];
+    uint64_t opaque[SPR_LOCAL_CURSOR_BYTES / sizeof(uint64_t)];
 } spr_local_cursor_t;
 static int (*spr_init_local2)(void *cursor, void *context, int flag);
 static int (*spr_step)(void *cursor);
 static int (*spr_get_reg)(void *cursor, int reg, uint64_t *value);
-#define SPR_UNW_REG_IP 16  // UNW_X86_64_RIP / UNW_REG_IP on x86_64
+static int spr_unw_reg_ip;  // UNW_REG_IP, from spr_arch_local_unwinder() at load time
 #define SPR_UNW_INIT_SIGNAL_FRAME 1
 
 int spr_crash_load_unwinder(void) {
     if (spr_step != NULL) {
         return 1;
     }
-    void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    const spr_local_unwinder_t *names = spr_arch_local_unwinder();
+    void *library = dlopen(names->library, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
         return 0;
     }
-    spr_init_local2 = (int (*)(void *, void *, int))dlsym(library, "_ULx86_64_init_local2");
-    spr_get_reg = (int (*)(void *, int, uint64_t *))dlsym(library, "_ULx86_64_get_reg");
-    spr_step = (int (*)(void *))dlsym(library, "_ULx86_64_step");
+    spr_unw_reg_ip = names->ip_register;
+    spr_init_local2 = (int (*)(void *, void *, int))dlsym(library, names->init_local2);
+    spr_get_reg = (int (*)(void *, int, uint64_t *))dlsym(library, names->get_reg);
+    spr_step = (int (*)(void *))dlsym(library, names->step);
     if (spr_init_local2 == NULL || spr_get_reg == NULL || spr_step == NULL) {
         spr_step = NULL;
         return 0;
@@ -87,18 +90,16 @@ static int spr_collect(void *context, uint64_t *ips) {
         if (spr_init_local2(&cursor, context, SPR_UNW_INIT_SIGNAL_FRAME) == 0) {
             do {
                 uint64_t ip = 0;
-                if (spr_get_reg(&cursor, SPR_UNW_REG_IP, &ip) != 0 || ip == 0) {
+                if (spr_get_reg(&cursor, spr_unw_reg_ip, &ip) != 0 || ip == 0) {
                     break;
                 }
                 ips[count++] = ip;
             } while (count < SPR_CRASH_MAX_FRAMES && spr_step(&cursor) > 0);
         }
     }
-#if defined(__x86_64__)
     if (count == 0 && context != NULL) {
-        ips[count++] = (uint64_t)((ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+        ips[count++] = spr_arch_context_ip(context);
     }
-#endif
     return count;
 }
 

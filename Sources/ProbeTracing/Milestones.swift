@@ -7,8 +7,8 @@ import ProbeTrace
 ///
 /// `main` is found in the symbol table (`main`, or Go's `main.main`); in a stripped binary, from
 /// `_start`, which passes it as the first argument of `__libc_start_main(main, argc, argv, …)`:
-/// on x86_64 by decoding `_start`'s `lea main(%rip), %rdi` (or `mov $main, %rdi`) right before
-/// the call, else by single-stepping `_start` until the call and reading the argument register.
+/// by decoding `_start` (`NativeArchitecture.mainLocation`), else by single-stepping `_start`
+/// until the call and reading the argument register.
 package struct Milestones {
     package struct Breakpoint {
         package var address: UInt64
@@ -46,51 +46,46 @@ package struct Milestones {
         guard let entry = Auxv(pid: pid).entry else { return false }
         self.entry = entry
         executable = ProcessFacts.executable(of: pid)
+        var bias: UInt64 = 0
         if let path = executable, let elf = ELFFile(path: path) {
-            let bias = entry &- elf.entry
+            bias = entry &- elf.entry
             if let main = elf.functionAddress(named: ["main", "main.main"]), main &+ bias != entry {
                 mainLocated = insert(pid: pid, address: main &+ bias, name: "main", how: "symbol table")
             }
             elf.close()
         }
-        if !mainLocated, let main = Milestones.decodeMainFromStart(pid: pid, entry: entry),
-            MemoryMap(pid: pid).locate(main)?.module == executable
-        {
-            mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
+        let candidates = mainLocated ? [] : Milestones.decodeMainFromStart(pid: pid, entry: entry, bias: bias)
+        if !candidates.isEmpty {
+            let map = MemoryMap(pid: pid)
+            if let main = candidates.first(where: { map.locate($0)?.module == executable }) {
+                mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
+            }
         }
         return insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
     }
 
-    /// Reads the first 64 bytes of `_start` and finds the instruction that loads main into the
-    /// first argument register just before a call: `lea disp32(%rip), %rdi` (48 8d 3d) or
-    /// `mov $imm32, %rdi` (48 c7 c7), followed by `call *disp32(%rip)` (ff 15) or `call rel32` (e8).
-    package static func decodeMainFromStart(pid: Int32, entry: UInt64) -> UInt64? {
-        #if arch(x86_64)
+    /// Reads the first 64 bytes of `_start` and decodes where it loads main from
+    /// (`NativeArchitecture.mainLocation`). Returns main's candidate addresses, none when the code is
+    /// not recognised or unreadable. A literal or GOT slot is read from the tracee: at exec time a
+    /// PIE's GOT slot is not relocated yet and holds main's link-time address, so both the word and
+    /// the word plus `bias` are returned (the caller keeps the one inside the executable).
+    package static func decodeMainFromStart(pid: Int32, entry: UInt64, bias: UInt64) -> [UInt64] {
         var code: [UInt8] = []
         for i in 0..<8 {
             var word: UInt64 = 0
-            guard spr_ptrace_peek(pid, entry &+ UInt64(i * 8), &word) == 0 else { return nil }
+            guard spr_ptrace_peek(pid, entry &+ UInt64(i * 8), &word) == 0 else { return [] }
             for b in 0..<8 { code.append(UInt8(truncatingIfNeeded: word >> (UInt64(b) * 8))) }
         }
-        var i = 0
-        while i + 9 <= code.count {
-            let isLea = code[i] == 0x48 && code[i + 1] == 0x8D && code[i + 2] == 0x3D
-            let isMov = code[i] == 0x48 && code[i + 1] == 0xC7 && code[i + 2] == 0xC7
-            if isLea || isMov {
-                let value = Int32(bitPattern: ELFFile.u32(code, i + 3))
-                let next = i + 7
-                let callFollows = code[next] == 0xE8 || (code[next] == 0xFF && code[next + 1] == 0x15)
-                if callFollows {
-                    return isLea
-                        ? entry &+ UInt64(next) &+ UInt64(bitPattern: Int64(value)) : UInt64(UInt32(bitPattern: value))
-                }
-            }
-            i += 1
+        switch NativeArchitecture.mainLocation(startCode: code, entry: entry) {
+        case .address(let main)?:
+            return [main]
+        case .literalAt(let slot)?:
+            var word: UInt64 = 0
+            guard spr_ptrace_peek(pid, slot, &word) == 0, word != 0 else { return [] }
+            return [word, word &+ bias]
+        case nil:
+            return []
         }
-        return nil
-        #else
-        return nil
-        #endif
     }
 
     /// At a SIGTRAP signal-delivery-stop of `tid`.
@@ -100,11 +95,7 @@ package struct Milestones {
         if let s = stepping, s.tid == tid {
             return step(tid: tid, regs: regs, count: s.count)
         }
-        #if arch(x86_64)
-        let address = regs.ip &- 1  // int3 has executed: ip is past it
-        #else
-        let address = regs.ip
-        #endif
+        let address = NativeArchitecture.breakpointAddress(trappedAt: regs.ip)
         guard let bp = breakpoints.removeValue(forKey: address) else { return .notOurs }
         _ = spr_ptrace_poke(tid, bp.address, bp.original)
         _ = spr_ptrace_set_ip(tid, bp.address)

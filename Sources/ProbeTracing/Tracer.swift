@@ -367,13 +367,7 @@ package final class Tracer {
     /// exit_group on this architecture: what exit(3) and returning from main end in. The plain
     /// `exit` system call ends one thread (pthread_exit, a runtime's helper thread), not the
     /// process, and is not a reason for a backtrace.
-    package static let exitSyscalls: Set<Int64> = {
-        #if arch(x86_64)
-        return [231]
-        #else
-        return [94]
-        #endif
-    }()
+    package static let exitSyscalls: Set<Int64> = [NativeArchitecture.exitGroupSyscall]
 
     private func backtrace(tid: Int32) -> [BacktraceFrame] {
         let process = ProcessFacts.threadGroup(of: tid) ?? tid

@@ -4,6 +4,8 @@
 // Provided in C because ptrace is variadic (unavailable to Swift), the stop-status decoding is
 // macros, and siginfo_t's fields live in unions Swift cannot name.
 
+#include "spr_arch.h"
+
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,17 +39,10 @@ typedef struct spr_siginfo {
 /// PTRACE_GETSIGINFO, decoded. Returns 0 or an errno value (EINVAL: not a signal stop).
 int spr_ptrace_siginfo(pid_t tid, spr_siginfo_t *info);
 
-/// The registers a tracer needs.
-typedef struct spr_regs {
-    uint64_t ip;
-    uint64_t sp;
-    uint64_t first_argument;
-    int64_t syscall_number;
-} spr_regs_t;
-
-/// PTRACE_GETREGS (x86_64 and aarch64). Returns 0 or an errno value.
+/// PTRACE_GETREGSET NT_PRSTATUS, decoded by spr_arch (spr_regs_t is in spr_arch.h). Returns 0 or
+/// an errno value.
 int spr_ptrace_regs(pid_t tid, spr_regs_t *regs);
-/// Sets the instruction pointer. Returns 0 or an errno value.
+/// Sets the instruction pointer (NT_PRSTATUS read, changed, written). Returns 0 or an errno value.
 int spr_ptrace_set_ip(pid_t tid, uint64_t ip);
 /// PTRACE_SINGLESTEP. Returns 0 or an errno value.
 int spr_ptrace_single_step(pid_t tid);
@@ -60,9 +55,6 @@ int spr_ptrace_poke(pid_t tid, uint64_t address, uint64_t word);
 /// Reads `length` bytes of another process's memory (process_vm_readv). Returns the number of
 /// bytes read, or -1 with errno set.
 long spr_read_memory(pid_t pid, uint64_t address, void *buffer, size_t length);
-
-/// The breakpoint instruction for this architecture, as the low bytes of a word, and its length.
-uint64_t spr_breakpoint_instruction(int *length);
 
 /// Stop-status decoding (status from waitpid).
 int spr_wifstopped(int status);

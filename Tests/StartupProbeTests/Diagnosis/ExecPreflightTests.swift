@@ -48,19 +48,29 @@ import Glibc
     }
 
     @Test func binaryForAnotherArchitecture() throws {
-        let path = try patchedTrue("arm-binary") { bytes in
-            bytes[18] = 183  // e_machine = EM_AARCH64
-            bytes[19] = 0
+        let foreign = HostArchitecture.foreignMachine
+        let path = try patchedTrue("foreign-binary") { bytes in
+            bytes[18] = UInt8(foreign.number & 0xFF)  // e_machine, little-endian
+            bytes[19] = UInt8(foreign.number >> 8)
         }
         let r = try runBroken(path)
         #expect(r.status == 126)
-        #expect(r.stderr.contains("is an ELF binary for aarch64, and this machine is \(ExecPreflight.hostMachine)"))
+        #expect(
+            r.stderr.contains("is an ELF binary for \(foreign.name), and this machine is \(ExecPreflight.hostMachine)")
+        )
     }
 
     @Test func missingDynamicLoader() throws {
+        // /bin/true's glibc loader (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1) becomes
+        // this machine's musl loader (/lib/ld-musl-x86_64.so.1, /lib/ld-musl-aarch64.so.1), which
+        // is shorter: NUL-padded in place.
+        let elf = try #require(ELFFile(path: "/bin/true"))
+        let glibcLoader = try #require(elf.interpreter)
+        elf.close()
+        let muslLoader = "/lib/ld-musl-\(ExecPreflight.hostMachine).so.1"
         let path = try patchedTrue("musl-binary") { bytes in
-            let old = Array("/lib64/ld-linux-x86-64.so.2".utf8)
-            let new = Array("/lib/ld-musl-x86_64.so.1".utf8) + [0, 0, 0]
+            let old = Array(glibcLoader.utf8)
+            let new = Array(muslLoader.utf8) + [UInt8](repeating: 0, count: old.count - muslLoader.utf8.count)
             if let at = (0...(bytes.count - old.count)).first(where: { bytes[$0..<($0 + old.count)].elementsEqual(old) }
             ) {
                 bytes.replaceSubrange(at..<(at + old.count), with: new)
@@ -68,7 +78,7 @@ import Glibc
         }
         let r = try runBroken(path)
         #expect(r.status == 127)
-        #expect(r.stderr.contains("its ELF interpreter (dynamic loader) /lib/ld-musl-x86_64.so.1 does not exist"))
+        #expect(r.stderr.contains("its ELF interpreter (dynamic loader) \(muslLoader) does not exist"))
         #expect(r.stderr.contains("musl"))
     }
 

@@ -76,7 +76,7 @@ enum Binaries {
         // added to StartupProbe (a path dependency) since: dropping the plan makes it look again,
         // and the object files it has stay.
         unlink(scratchPath + "/debug.yaml")
-        unlink(scratchPath + "/x86_64-unknown-linux-gnu/debug/description.json")
+        unlink(scratchPath + "/\(HostArchitecture.swiftTriple)/debug/description.json")
         let result = try? run(
             [
                 "/usr/bin/env", "swift", "build", "--package-path", root + "/Fixtures/ServiceGroupServer",

@@ -360,7 +360,7 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
 /// Tracing where libunwind is not installed: the program runs as ever, the trace says why there
 /// are no backtraces.
 @Suite(.serialized) struct NoLibunwindTests {
-    static let library = "/usr/lib/x86_64-linux-gnu/libunwind-x86_64.so.8"
+    static let library = HostArchitecture.remoteUnwinder
     static let canHide: Bool =
         access(library, F_OK) == 0
         && (try? run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", "mount --bind /dev/null \(library)"]).status)
