@@ -212,7 +212,7 @@ int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int not
     pump->out_fd = out_fd;
     pump->stop_fd = stop_fd;
     pump->spliced = 1;
-    pump->drain_ms = 500;
+    pump->drain_ms = 400;
     pump->copy_buffer = malloc(SPR_PUMP_COPY_BUFFER);
     if (pump->copy_buffer == NULL) {
         return ENOMEM;

@@ -5,6 +5,7 @@
 #include "spr_supervise.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/// Signals the supervisor neither blocks nor forwards: the two no process can block or catch, and
-/// the terminal's background-read/-write stops, which probe-exec ignores as tini does. Every
-/// other signal is blocked and read from the signalfd — fault signals too: one sent with kill(2)
-/// is forwarded like any other, while a real fault of probe-exec's own is forced through the block
-/// by the kernel and stays fatal to it.
-static int spr_is_unsupervised_signal(int signo) {
-    switch (signo) {
-    case SIGTTIN:
-    case SIGTTOU:
-    case SIGKILL:
-    case SIGSTOP:
-        return 1;
-    default:
-        return 0;
-    }
-}
+/// Signals the supervisor cannot block: SIGKILL and SIGSTOP. Every other signal is blocked and read
+/// from the signalfd, to be forwarded — fault signals too: one sent with kill(2) is forwarded
+/// like any other, while a real fault of probe-exec's own is forced through the block by the
+/// kernel and stays fatal to it. SIGTTIN and SIGTTOU are also ignored, as tini does: blocked or
+/// ignored, the terminal lets probe-exec's own tcsetpgrp and writes through instead of stopping it.
+static int spr_is_unsupervised_signal(int signo) { return signo == SIGKILL || signo == SIGSTOP; }
 
 static void spr_supervised_set(sigset_t *set) {
     sigfillset(set);
@@ -240,4 +231,135 @@ int spr_same_open_file(int fd1, int fd2) {
     int flags1 = fcntl(fd1, F_GETFL);
     int flags2 = fcntl(fd2, F_GETFL);
     return S_ISREG(a.st_mode) && flags1 >= 0 && flags2 >= 0 && (flags1 & O_APPEND) && (flags2 & O_APPEND);
+}
+
+int spr_stop_self(int signo) {
+    if (signo == SIGSTOP) {
+        return raise(SIGSTOP) == 0 ? 0 : errno;
+    }
+    struct sigaction stop;
+    struct sigaction previous;
+    memset(&stop, 0, sizeof(stop));
+    stop.sa_handler = SIG_DFL;
+    if (sigaction(signo, &stop, &previous) != 0) {
+        return errno;
+    }
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    sigset_t mask;
+    pthread_sigmask(SIG_UNBLOCK, &one, &mask);
+    int err = raise(signo) == 0 ? 0 : errno;  // stops every thread here, until SIGCONT
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    sigaction(signo, &previous, NULL);
+    return err;
+}
+
+/// The state letter of /proc/PID/stat (R, S, T, t, Z…), or 0 when it cannot be read.
+/// Async-signal-safe: open, read, close.
+static char spr_process_state(pid_t pid) {
+    char path[32] = "/proc/";
+    int n = 6;
+    char digits[12];
+    int d = 0;
+    unsigned int value = (unsigned int)pid;
+    do {
+        digits[d++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0 && d < 12);
+    while (d > 0) path[n++] = digits[--d];
+    memcpy(path + n, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char buffer[512];
+    ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
+    close(fd);
+    if (got <= 0) {
+        return 0;
+    }
+    // "pid (comm) S …": the state follows the last ')'.
+    for (ssize_t i = got - 1; i > 0; i--) {
+        if (buffer[i] == ')' && i + 2 < got) {
+            return buffer[i + 2];
+        }
+    }
+    return 0;
+}
+
+/// 1 when /proc/PID/status shows SIGCONT pending for the process (a traced program that was
+/// sent SIGCONT while its tracer, stopped, cannot let it go on). Async-signal-safe.
+static int spr_continue_pending(pid_t pid) {
+    char path[40] = "/proc/";
+    int n = 6;
+    char digits[12];
+    int d = 0;
+    unsigned int value = (unsigned int)pid;
+    do {
+        digits[d++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0 && d < 12);
+    while (d > 0) path[n++] = digits[--d];
+    memcpy(path + n, "/status", 8);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char buffer[4096];
+    ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
+    close(fd);
+    if (got <= 0) {
+        return 0;
+    }
+    buffer[got] = 0;
+    const char *fields[2] = {"SigPnd:\t", "ShdPnd:\t"};
+    for (int f = 0; f < 2; f++) {
+        const char *at = strstr(buffer, fields[f]);
+        if (at == NULL) {
+            continue;
+        }
+        at += 8;
+        unsigned long long bits = 0;
+        while ((*at >= '0' && *at <= '9') || (*at >= 'a' && *at <= 'f')) {
+            bits = bits * 16 + (unsigned long long)(*at <= '9' ? *at - '0' : *at - 'a' + 10);
+            at++;
+        }
+        if (bits & (1ULL << (SIGCONT - 1))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid) {
+    pid_t self = getpid();
+    *watcher_pid = 0;
+    // A watcher continues us if the program is continued (or ends) without us: someone sent it
+    // SIGCONT directly. Only system calls in it (forked from a threaded process).
+    pid_t watcher = fork();
+    if (watcher == 0) {
+        for (;;) {
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
+            nanosleep(&pause, NULL);
+            if (getppid() != self) {
+                _exit(0);
+            }
+            char state = spr_process_state(program);
+            if ((state != 'T' && state != 't') || spr_continue_pending(program)) {
+                (void)kill(self, SIGCONT);
+                _exit(0);
+            }
+        }
+    }
+    if (watcher > 0) {
+        *watcher_pid = watcher;
+    }
+    int err = spr_stop_self(signo);
+    if (watcher > 0) {
+        (void)kill(watcher, SIGKILL);
+        while (waitpid(watcher, NULL, __WALL) < 0 && errno == EINTR) {
+        }
+    }
+    return err;
 }

@@ -275,7 +275,7 @@ package struct SupervisorLoop {
     /// How long the pumps may go on after the child has exited: what a descendant still writes
     /// into the pipes is forwarded for at most this long (then it gets EPIPE), so probe-exec
     /// exits within about a second of the program, with its status.
-    static let drainSeconds = 1.0
+    static let drainSeconds = 0.5
 
     /// Lets the pumps take what is readable, then waits for them, at most ``drainSeconds``: a
     /// grandchild that still holds a pipe open, even one that writes without end into a slow
@@ -375,7 +375,8 @@ package struct SupervisorLoop {
         for target in targets {
             while true {
                 var raw: Int32 = 0
-                let pid = spr_waitpid(target, &raw, spr_wnohang())
+                // Stops and continues too: the program's job control is mirrored (see mirrorStop).
+                let pid = spr_waitpid(target, &raw, spr_wnohang() | WUNTRACED | WCONTINUED)
                 if pid <= 0 { break }
                 let ended = WaitStatus(raw).isTermination
                 if let status = handleWaitResult(pid: pid, raw: raw) { childStatus = status }
@@ -398,11 +399,13 @@ package struct SupervisorLoop {
         if let tracer, tracer.owns(pid) {
             if !ended {
                 tracer.handle(event)
+                if pid == childPID, case .groupStop(_, let signal) = event { mirrorStop(signal) }
                 return nil
             }
             tracer.forget(pid)
         }
         if pid == childPID {
+            if case .stopped(let signal, 0) = WaitStatus(raw) { mirrorStop(signal) }
             return ended ? raw : nil
         }
         if ended && !(tracer?.wasTraced(pid) ?? false) {
@@ -422,6 +425,25 @@ package struct SupervisorLoop {
         }
         return (target, error)
     }
+
+    /// The program stopped (Ctrl-Z, SIGTSTP, SIGSTOP): probe-exec stops itself with the same
+    /// signal, so the shell that started it sees the job stop as it would bare; when the shell
+    /// continues probe-exec (SIGCONT), the SIGCONT is forwarded and the program goes on. Not as
+    /// PID 1, which has no job control above it.
+    private mutating func mirrorStop(_ signal: Int32) {
+        guard getpid() != 1, [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) else { return }
+        var watcher: pid_t = 0
+        let error = spr_stop_with_program(signal, childPID, &watcher)
+        stopWatcher = watcher
+        if error != 0 {
+            supervisor.warning(
+                "the program stopped (\(SignalName.name(signal))) but probe-exec could not stop with it: \(SystemError(error))"
+            )
+        }
+    }
+
+    /// The last stop's watcher process (its SIGCONT to probe-exec is not forwarded).
+    package var stopWatcher: pid_t = 0
 
     /// A signal probe-exec was started with ignored: recorded with its sender, not forwarded.
     private mutating func recordIgnored(_ info: spr_signal_info_t) {
@@ -461,6 +483,13 @@ package struct SupervisorLoop {
 
     private mutating func forward(_ info: spr_signal_info_t) {
         let me = getpid()
+        if info.signo == SIGCONT && stopWatcher != 0 && info.sender_pid == stopWatcher { return }
+        if info.signo == SIGCONT {
+            // Continued in the foreground (`fg`): the terminal goes back to the program's group.
+            if isatty(STDIN_FILENO) == 1 && tcgetpgrp(STDIN_FILENO) == getpgrp() {
+                _ = tcsetpgrp(STDIN_FILENO, childPID)
+            }
+        }
         // Our own pump or our own diagnostics hitting a closed pipe: not for the child.
         if info.signo == SIGPIPE && info.sender_pid == me { return }
         if spr_signal_inherited_ignored(info.signo) != 0 {

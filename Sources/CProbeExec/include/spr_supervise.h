@@ -19,10 +19,11 @@ typedef struct spr_signal_info {
     uid_t sender_uid;
 } spr_signal_info_t;
 
-/// Blocks every signal that a supervisor forwards or handles (all but SIGKILL, SIGSTOP, SIGTTIN
-/// and SIGTTOU; fault signals included: a real fault of probe-exec's own still kills it, the
-/// kernel forces it through) in the calling thread, and ignores SIGTTIN and SIGTTOU as tini does. Call first thing in main, before any thread exists, so that signals
-/// arriving during start-up stay pending until they can be forwarded. Returns 0 or an errno value.
+/// Blocks every signal but SIGKILL and SIGSTOP in the calling thread (fault signals included: a
+/// real fault of probe-exec's own still kills it, the kernel forces it through), and ignores
+/// SIGTTIN and SIGTTOU as tini does. Call first thing in main, before any thread exists (as PID 1
+/// a constructor already did), so that signals arriving during start-up stay pending until they
+/// can be forwarded. Returns 0 or an errno value.
 int spr_block_supervised_signals(void);
 
 /// Undoes spr_block_supervised_signals (for subcommands that supervise nothing, such as `show`,
@@ -50,6 +51,17 @@ int spr_sigtimedwait_supervised(spr_signal_info_t *info, int timeout_ms);
 /// 1 when `fd1` and `fd2` are the same open file (`> log 2>&1`, `2>&1 | tee`: kcmp, or else the
 /// same pipe or socket, or the same file opened for appending by both), else 0.
 int spr_same_open_file(int fd1, int fd2);
+
+/// Stops probe-exec itself with `signo` (SIGTSTP, SIGTTIN, SIGTTOU or SIGSTOP), as the program
+/// it runs just stopped, so that its parent (a shell) sees the job stop with the same signal;
+/// returns once continued. Returns 0 or an errno value.
+int spr_stop_self(int signo);
+
+/// spr_stop_self, with a watcher process that continues probe-exec when `program` is continued
+/// (or ends) without it (a SIGCONT sent to the program directly), so probe-exec is never left
+/// stopped under a running program. The watcher's pid goes to `watcher_pid` (its SIGCONT is not
+/// for the program). Returns 0 or an errno value.
+int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid);
 
 /// A close-on-exec signalfd for the set spr_block_supervised_signals blocks. Returns the fd or -1.
 int spr_signalfd_open(void);
