@@ -8,7 +8,7 @@ import PackageDescription
 //   StartupProbe (library) ─────────────────────────────────► ProbeTrace ─► ProbeCore ─► CStartupProbe
 //
 // A server that links the StartupProbe library gets ProbeTrace, ProbeCore and CStartupProbe (its
-// crash handler and signal observer) and swift-log: no supervisor, tracer, DWARF reader, OTLP
+// crash handler and signal relay) and swift-log: no supervisor, tracer, DWARF reader, OTLP
 // exporter or ArgumentParser.
 let package = Package(
     name: "StartupProbe",
@@ -22,7 +22,7 @@ let package = Package(
     ],
     targets: [
         // C that runs inside a server that links the library (and in probe-exec): the crash
-        // handler and the signal observer (async-signal-safe), the clocks, whole writes, the trace
+        // handler (async-signal-safe), the signal relay thread, the clocks, whole writes, the trace
         // file. libunwind (Debian libunwind-dev: headers at build time) is loaded with dlopen at
         // run time, so nothing of it is linked and `_Unwind_*` stay libgcc_s's.
         .target(
@@ -72,6 +72,13 @@ let package = Package(
         ),
         // A small program that crashes, exits or waits on request: the README demo and test fixture.
         .executableTarget(name: "probe-fixture"),
+        // The library's differential fixture: each scenario without StartupProbe, or with `start`
+        // before or after the program's own signal setup (LibraryDifferentialTests).
+        .executableTarget(
+            name: "library-fixture",
+            dependencies: ["StartupProbe", "CLibraryFixture", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "CLibraryFixture"),
         // A tiny Swift server that uses the StartupProbe library (README example, library tests).
         .executableTarget(
             name: "example-server",
@@ -82,6 +89,7 @@ let package = Package(
             dependencies: [
                 "StartupProbe", "ProbeCore", "ProbeTrace", "ProbeTracing", "ProbeSupervisor", "ProbeDiagnosis",
                 "ProbeReport", "CStartupProbe", "CProbeExec", "probe-exec", "probe-fixture", "example-server",
+                "library-fixture",
             ]
         ),
     ]

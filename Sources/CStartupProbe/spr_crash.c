@@ -10,6 +10,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +26,16 @@ static const int spr_fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT
 #define SPR_FATAL_COUNT (int)(sizeof(spr_fatal_signals) / sizeof(spr_fatal_signals[0]))
 
 static struct sigaction spr_previous[SPR_FATAL_COUNT];
+static int spr_installed[SPR_FATAL_COUNT];  // 0 where the program ignores the signal: left alone
 static int spr_trace_fd = -1;
 static int spr_report_fd = 2;
 static int64_t spr_start_ns;
-static volatile sig_atomic_t spr_in_handler;
+// One report per process: the first crashing thread takes the buffers (an atomic ticket); a
+// second thread crashing meanwhile waits (at most 500 ms) for that report before it goes on, and
+// the same thread faulting again inside the handler does not wait for itself.
+static atomic_int spr_report_ticket;
+static atomic_int spr_report_done;
+static atomic_int spr_reporting_tid;
 // Fault injection for the re-entrancy test: STARTUPPROBE_FAULT_INJECTION=crash-in-handler makes
 // the handler fault right after its first line (read at install time, never in the handler).
 static int spr_fault_in_handler;
@@ -176,33 +184,70 @@ static int spr_index(int sig) {
     return -1;
 }
 
+/// Waits up to 500 ms for the thread that is writing the report (never for ourselves).
+static void spr_wait_for_report(void) {
+    int32_t self = (int32_t)syscall(SYS_gettid);
+    if (atomic_load(&spr_reporting_tid) == self) {
+        return;
+    }
+    for (int i = 0; i < 500 && !atomic_load(&spr_report_done); i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/// Whether the kernel raised `sig` for an instruction that runs again when the handler returns
+/// (a fault): returning then re-executes it, and it faults again with the default disposition,
+/// with its own siginfo. Anything else (int3's SIGTRAP, seccomp's SIGSYS, abort, kill) must be
+/// raised again, or the program would go on.
+static int spr_refaults(int sig, const siginfo_t *info) {
+    return info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
+}
+
 static void spr_crash_handler(int sig, siginfo_t *info, void *context) {
     int saved_errno = errno;
     int i = spr_index(sig);
-    if (spr_in_handler++ == 0) {
+    if (atomic_fetch_add(&spr_report_ticket, 1) == 0) {
+        atomic_store(&spr_reporting_tid, (int32_t)syscall(SYS_gettid));
         spr_report(sig, info, context);
+        atomic_store(&spr_report_done, 1);
+    } else {
+        spr_wait_for_report();
     }
-    // Chain to what was there before us (the Swift runtime's backtracer, a sanitizer).
+    // Chain to what was there before us (the Swift runtime's backtracer, a sanitizer, the
+    // program's own handler), as if it had been called directly: our action carries its flags,
+    // so the kernel already applied its SA_RESETHAND (then the default stays), SA_NODEFER and mask.
     struct sigaction *previous = i >= 0 ? &spr_previous[i] : NULL;
+    int resets = previous != NULL && (previous->sa_flags & SA_RESETHAND);
     if (previous != NULL && (previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction != NULL) {
-        sigaction(sig, previous, NULL);
+        if (!resets) {
+            sigaction(sig, previous, NULL);
+        }
         errno = saved_errno;
         previous->sa_sigaction(sig, info, context);
         return;
     }
     if (previous != NULL && previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN &&
         previous->sa_handler != NULL) {
-        sigaction(sig, previous, NULL);
+        if (!resets) {
+            sigaction(sig, previous, NULL);
+        }
         errno = saved_errno;
         previous->sa_handler(sig);
         return;
     }
     signal(sig, SIG_DFL);
     errno = saved_errno;
-    if (info->si_code > 0) {
-        return;  // sent by the kernel: the instruction faults again, now fatally, with its own siginfo
+    if (spr_refaults(sig, info)) {
+        return;
     }
-    raise(sig);  // sent by kill/raise/abort: returning would let the process go on
+    // Dies of the same signal: pending now, delivered with the default action once we return.
+    raise(sig);
+}
+
+int spr_crash_is_installed(int sig) {
+    int i = spr_index(sig);
+    return i >= 0 && spr_installed[i];
 }
 
 int spr_crash_install_altstack(void) {
@@ -236,15 +281,32 @@ int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns) {
     if (error != 0) {
         return error;
     }
-    struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_sigaction = spr_crash_handler;
-    action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    sigemptyset(&action.sa_mask);
     for (int i = 0; i < SPR_FATAL_COUNT; i++) {
-        if (sigaction(spr_fatal_signals[i], &action, &spr_previous[i]) != 0) {
+        struct sigaction current;
+        if (sigaction(spr_fatal_signals[i], NULL, &current) != 0) {
             return errno;
         }
+        if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN) {
+            spr_installed[i] = 0;  // the program ignores it: so does it with us
+            continue;
+        }
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_sigaction = spr_crash_handler;
+        if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL) {
+            action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+            sigemptyset(&action.sa_mask);
+        } else {
+            // In front of the program's handler: with its flags and mask, so the kernel treats
+            // the signal as it would without us (SA_RESETHAND, SA_NODEFER, SA_RESTART, the mask).
+            action.sa_flags = SA_SIGINFO | SA_ONSTACK | (current.sa_flags & (SA_RESETHAND | SA_NODEFER | SA_RESTART));
+            action.sa_mask = current.sa_mask;
+        }
+        spr_previous[i] = current;
+        if (sigaction(spr_fatal_signals[i], &action, NULL) != 0) {
+            return errno;
+        }
+        spr_installed[i] = 1;
     }
     return 0;
 }

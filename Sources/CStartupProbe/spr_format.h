@@ -2,7 +2,7 @@
 #define SPR_FORMAT_H
 
 // Async-signal-safe formatting into a caller's buffer (no allocation, no stdio): for the crash
-// report and the signal observer's /proc paths. Text past `end` is dropped. Not part of the module.
+// report. Text past `end` is dropped. Not part of the module.
 
 #include <stdint.h>
 

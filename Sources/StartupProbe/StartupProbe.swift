@@ -32,10 +32,11 @@ public enum StartupProbe {
         public var crashHandler = true
         /// Write our own trace when not run under probe-exec. Default true.
         public var ownTrace = true
-        /// The signals logged with their sender (empty: none). Default SIGTERM, SIGINT, SIGHUP,
-        /// SIGQUIT, SIGUSR1, SIGUSR2. What the program does on them does not change: its own
-        /// handlers, DispatchSource signal sources and swift-service-lifecycle's graceful shutdown
-        /// run as before. Signals the program ignores (SIG_IGN) are not logged: see
+        /// The signals logged with their sender when probe-exec forwards them (empty: none).
+        /// Default SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2. The library never intercepts
+        /// a signal: the program's handlers, DispatchSource signal sources and
+        /// swift-service-lifecycle's graceful shutdown see exactly what they see without it. The
+        /// sender comes from probe-exec's trace; without probe-exec nothing is logged: see
         /// <doc:StartupProbe#Signal-logging>.
         public var loggedSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
 
@@ -51,11 +52,12 @@ public enum StartupProbe {
         public let underProbeExec: Bool
         /// Milliseconds from the start (probe-exec's, or this process's) to the `start` call.
         public let mainReachedMilliseconds: Double
-        /// Whether the crash handler was installed, and with libunwind backtraces.
+        /// Whether the crash handler was installed (for the fatal signals the program does not ignore).
         public let crashHandlerInstalled: Bool
         /// Whether crash reports carry libunwind backtraces (libunwind could be loaded).
         public let backtracesAvailable: Bool
-        /// The signals whose arrival is logged with the sender (those asked for, less ignored ones).
+        /// The signals whose arrival is logged with the sender (under probe-exec: those asked for;
+        /// without it: none).
         public let loggedSignals: [Int32]
         /// The names of ``loggedSignals``, such as `SIGTERM`.
         public var loggedSignalNames: [String] { loggedSignals.map(SignalName.name) }
@@ -132,14 +134,16 @@ public enum StartupProbe {
         }
         var logged: [Int32] = []
         if !options.loggedSignals.isEmpty {
-            switch SignalLogger.start(
-                signals: options.loggedSignals,
-                logger: logger,
-                traceFD: fd,
-                startNanoseconds: start
-            ) {
-            case .success(let signals): logged = signals
-            case .failure(let error): logger.warning("StartupProbe cannot log signals: \(error)")
+            if underProbeExec, let path {
+                if let error = SignalRelay.start(logger: logger, tracePath: path, signals: options.loggedSignals) {
+                    logger.warning("StartupProbe cannot follow probe-exec's trace for signals: \(error)")
+                } else {
+                    logged = options.loggedSignals
+                }
+            } else {
+                logger.debug(
+                    "StartupProbe: signal senders are logged only under probe-exec (which receives them first); the library itself never intercepts a signal"
+                )
             }
         }
         return Handle(

@@ -11,8 +11,10 @@ import Testing
 import Glibc
 #endif
 
-/// The library logs received signals with their sender (pid, uid, command) while the program's
-/// own handlers, DispatchSource signal sources and a ServiceGroup's graceful shutdown keep working.
+/// The library never intercepts a signal: the program's own handlers, DispatchSource signal
+/// sources and a ServiceGroup's graceful shutdown see exactly what they see without it. Under
+/// probe-exec, which receives every signal first, the sender is logged through the program's
+/// Logger from probe-exec's trace.
 @Suite(.serialized) struct SignalLoggingTests {
     static var server: String { Binaries.buildDirectory + "/example-server" }
 
@@ -24,159 +26,78 @@ import Glibc
         return (sender, shell)
     }
 
-    /// example-server with a DispatchSource for SIGUSR2 (exiting after `count`), once StartupProbe
-    /// reads SIGUSR2 ahead of libdispatch.
-    static func dispatchServer(exitingAfter count: Int) throws -> ChildProcess {
-        let server = try ChildProcess(
-            [Self.server, "dispatch", String(count)],
-            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("siglog-dispatch"), "LOG_LEVEL": "debug"]
-        )
-        #expect(server.readLine() == "ready")
-        #expect(server.waitForError(containing: "SIGUSR2 is read by a DispatchSource"))
-        return server
-    }
-
-    @Test func ownHandlerStillRunsAndTheDefaultActionStillEndsTheProgram() throws {
+    @Test func withoutProbeExecNothingIsInterceptedOrLogged() throws {
         let dir = Binaries.freshDirectory("siglog-own")
         let server = try ChildProcess(
             [Self.server, "signals"],
             environment: ["PROBE_EXEC_TRACE_DIR": dir, "LOG_LEVEL": "debug"]
         )
         #expect(server.readLine() == "ready")
-        // The program installed its SIGUSR1 handler after start(): the observer goes back in front.
-        #expect(server.waitForError(containing: "the handler of SIGUSR1 was replaced"))
-        let usr1 = try Self.send("USR1", to: server.pid)
+        #expect(server.waitForError(containing: "signal senders are logged only under probe-exec"))
+        let usr1 = try Self.send("USR1", to: server.pid)  // kept: the sender lives until it has sent
         #expect(server.readLine() == "own SIGUSR1 handler ran")
-        #expect(server.waitForError(containing: "received SIGUSR1 from pid \(usr1.sender) (sh) uid 0"))
         let term = try Self.send("TERM", to: server.pid)
         let result = try server.finish()
         let stderr = String(decoding: result.stderr, as: UTF8.self)
-        #expect(result.status == 128 + SIGTERM, "the default action still ends it, with the same signal")
-        #expect(stderr.contains("received SIGTERM from pid \(term.sender) (sh) uid 0"), "\(stderr)")
-        #expect(stderr.contains("the default action ends the process"))
-        let events = try TraceReader.read(path: dir + "/latest").events.filter { $0.kind == "program_signal" }
-        #expect(events.map { $0["name"]?.stringValue } == ["SIGUSR1", "SIGTERM"])
-        #expect(events.map { $0["sender_pid"]?.intValue } == [Int(usr1.sender), Int(term.sender)])
-        #expect(events.map { $0["disposition"]?.stringValue } == ["handler", "default_ends"])
-        let shown = try run([Binaries.probeExec, "show", dir]).stdout
-        #expect(
-            shown.contains("the program received SIGTERM (thread \(server.pid)) from pid \(term.sender) (sh) uid 0")
-        )
+        #expect(result.status == 128 + SIGTERM, "the default action ends it, with the same signal")
+        #expect(!stderr.contains("received SIG"), "\(stderr)")
+        #expect(try TraceReader.read(path: dir + "/latest").events.allSatisfy { $0.kind != "program_signal" })
+        _ = (usr1, term)
     }
 
-    /// libdispatch reads a DispatchSource's signal from a signalfd of its own; every one of 20
-    /// signals must reach the source once and be logged once.
-    @Test func dispatchSourceGetsEverySignalAndEachIsLogged() throws {
-        let server = try Self.dispatchServer(exitingAfter: 20)
-        var senders: [Int32] = []
-        for n in 1...20 {
-            let sent = try Self.send("USR2", to: server.pid)
-            senders.append(sent.sender)
-            #expect(server.readLine() == "dispatch source: \(n) so far")
+    @Test func dispatchSourceGetsEverySignal() throws {
+        let server = try ChildProcess(
+            [Self.server, "dispatch", "3"],
+            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("siglog-dispatch")]
+        )
+        #expect(server.readLine() == "ready")
+        usleep(300_000)  // libdispatch registers the source on its own thread
+        for _ in 0..<3 {
+            kill(server.pid, SIGUSR2)
+            usleep(100_000)
         }
         let result = try server.finish()
-        let stderr = String(decoding: result.stderr, as: UTF8.self)
-        #expect(result.status == 0)
-        for sender in senders {
-            #expect(stderr.contains("received SIGUSR2 from pid \(sender) (sh) uid 0"), "sender \(sender)")
-        }
-        #expect(stderr.components(separatedBy: "received SIGUSR2").count - 1 == 20, "each logged once")
+        #expect(result.status == 0, "the source saw all three: \(String(decoding: result.stdout, as: UTF8.self))")
     }
 
-    /// 2,000 SIGUSR2 as fast as a shell can send them, at a DispatchSource. Pending signals merge
-    /// in the kernel and libdispatch merges events (as without StartupProbe), so counts are not
-    /// exact; what must hold: nothing invented (the source never gets more than were logged), the
-    /// program goes on (one more signal afterwards reaches the source), and the default action of
-    /// SIGTERM still ends it.
-    @Test func floodOfSignalsAtADispatchSource() throws {
-        let server = try Self.dispatchServer(exitingAfter: 1_000_000)
-        let flood = try run([
-            "/bin/sh", "-c", "i=0; while [ $i -lt 2000 ]; do kill -USR2 \(server.pid) || exit 1; i=$((i+1)); done",
-        ])
-        #expect(flood.status == 0)
-        func count(_ line: String?) -> Int? {
-            line.flatMap { $0.split(separator: " ").dropFirst(2).first }.flatMap { Int($0) }
-        }
-        var delivered = 0
-        while let line = server.readLine(timeout: 0.5), let n = count(line) { delivered = n }
-        #expect(delivered > 0)
-        // The program goes on: a signal afterwards still reaches the source. Up to three tries, 2 s
-        // each: while a full CI run loaded the machine, a single one was seen not to reach the
-        // source within 5 s, three times; the cause is not found yet (not reproduced since).
-        var after = 0
-        var extras: [Int32] = []
-        for _ in 0..<3 where after <= delivered {
-            let extra = try Self.send("USR2", to: server.pid)
-            extras.append(extra.sender)
-            after = count(server.readLine(timeout: 2)) ?? 0
-        }
-        #expect(after > delivered, "one more signal after the flood still reaches the source")
-        server.signal(SIGTERM)
-        let result = try server.finish()
-        #expect(result.status == 128 + SIGTERM)
-        let logged =
-            String(decoding: result.stderr, as: UTF8.self).components(separatedBy: "received SIGUSR2").count - 1
-        #expect(after <= logged && logged <= 2000 + extras.count, "the source got \(after), \(logged) were logged")
-        #expect(
-            extras.contains {
-                logged > 0 && String(decoding: result.stderr, as: UTF8.self).contains("from pid \($0) (sh)")
-            }
-        )
-    }
-
-    /// swift-service-lifecycle: SIGTERM triggers the graceful shutdown (the service's shutdown
-    /// hook runs, the group ends, exit 0) and the sender is logged.
+    /// swift-service-lifecycle under probe-exec: SIGTERM triggers the graceful shutdown (the
+    /// service's shutdown hook runs, the group ends, exit 0) and the sender is logged, from
+    /// probe-exec's trace, whether `start` came before or after the group's DispatchSource.
     @Test(arguments: [false, true]) func serviceGroupShutsDownGracefullyAndTheSenderIsLogged(startLate: Bool) throws {
-        let dir = Binaries.freshDirectory("siglog-group")
-        var environment = ["PROBE_EXEC_TRACE_DIR": dir]
+        let trace = Binaries.freshDirectory("siglog-group") + "/t.ndjson"
+        var environment: [String: String] = [:]
         if startLate { environment["START_PROBE_LATE"] = "1" }  // start() after the group's DispatchSource
-        let server = try ChildProcess([Binaries.serviceGroupServer], environment: environment)
-        #expect(server.readLine() == "worker: running")
-        #expect(server.waitForError(containing: "SIGTERM is read by a DispatchSource"))
-        let term = try Self.send("TERM", to: server.pid)
-        #expect(server.readLine() == "worker: shutdown hook ran")
-        #expect(server.readLine() == "servicegroup-server: group finished")
-        let result = try server.finish()
+        let wrapper = try ChildProcess(
+            [Binaries.probeExec, "-o", trace, "--", Binaries.serviceGroupServer],
+            environment: environment
+        )
+        #expect(wrapper.readLine() == "worker: running")
+        let term = try Self.send("TERM", to: wrapper.pid)
+        #expect(wrapper.readLine() == "worker: shutdown hook ran")
+        #expect(wrapper.readLine() == "servicegroup-server: group finished")
+        let result = try wrapper.finish()
         let stderr = String(decoding: result.stderr, as: UTF8.self)
         #expect(result.status == 0)
         #expect(stderr.contains("received SIGTERM from pid \(term.sender) (sh) uid 0"), "\(stderr)")
+        #expect(stderr.contains("forwarded by probe-exec (trace \(trace), event signal)"), "\(stderr)")
         #expect(stderr.contains("Signal caught. Shutting down the group."), "ServiceLifecycle saw it too")
-        let event = try #require(
-            try TraceReader.read(path: dir + "/latest").events.first { $0.kind == "program_signal" }
-        )
-        #expect(event["sender_pid"]?.intValue == Int(term.sender))
-        #expect(event["sender_comm"]?.stringValue == "sh")
     }
 
-    /// Under probe-exec the sender the program sees is probe-exec (it forwards), and both sides land
-    /// in the same trace: probe-exec's `signal` names the original sender.
-    @Test func underProbeExecBothSidesAreInOneTrace() throws {
+    /// Under probe-exec: the program's own handler runs, and the log names the original sender.
+    @Test func underProbeExecTheOriginalSenderIsLogged() throws {
         let trace = Binaries.freshDirectory("siglog-under") + "/t.ndjson"
-        let wrapper = try ChildProcess(
-            [Binaries.probeExec, "-q", "-o", trace, "--", Self.server, "signals"],
-            environment: ["LOG_LEVEL": "debug"]
-        )
+        let wrapper = try ChildProcess([Binaries.probeExec, "-q", "-o", trace, "--", Self.server, "signals"])
         #expect(wrapper.readLine() == "ready")
-        #expect(wrapper.waitForError(containing: "the handler of SIGUSR1 was replaced"))
         let usr1 = try Self.send("USR1", to: wrapper.pid)
         #expect(wrapper.readLine() == "own SIGUSR1 handler ran")
-        #expect(wrapper.waitForError(containing: "received SIGUSR1"), "logged (and so in the trace) before we stop")
-        wrapper.signal(SIGKILL)
-        _ = try wrapper.finish()
-        let events = try TraceReader.read(path: trace).events
-        let forwarded = try #require(events.first { $0.kind == "signal" && $0["name"]?.stringValue == "SIGUSR1" })
-        #expect(forwarded["sender_pid"]?.intValue == Int(usr1.sender))
-        let seen = try #require(events.first { $0.kind == "program_signal" })
-        #expect(seen["sender_pid"]?.intValue == Int(wrapper.pid))
-        #expect(seen["sender_comm"]?.stringValue == "probe-exec")
+        #expect(wrapper.waitForError(containing: "received SIGUSR1 from pid \(usr1.sender) (sh) uid 0"))
+        wrapper.signal(SIGTERM)
+        let result = try wrapper.finish()
+        #expect(result.status == 128 + SIGTERM)
     }
 
-    /// An ignored signal (SIG_IGN inherited, as under nohup) is left alone: wrapping it would give
-    /// the program's exec'd children SIG_DFL instead of SIG_IGN.
+    /// An ignored signal (SIG_IGN inherited, as under nohup) stays ignored in the program's children.
     @Test func ignoredSignalsAreLeftAlone() throws {
-        let r = try run(["/bin/sh", "-c", "trap '' HUP; exec \"$0\" info", Self.server])
-        #expect(r.status == 0)
-        #expect(r.stdout.contains("logged=SIGTERM,SIGINT,SIGQUIT,SIGUSR1,SIGUSR2"), "\(r.stdout)")
         let child = try run(["/bin/sh", "-c", "trap '' HUP; exec \"$0\" sigign", Self.server])
         let mask = child.stdout.split(separator: " ").last.flatMap {
             UInt64(String($0.filter(\.isHexDigit)), radix: 16)
