@@ -8,9 +8,12 @@
 #include "spr_sys.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <semaphore.h>
 #include <sys/syscall.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -51,8 +54,12 @@ static int (*spr_get_reg)(void *cursor, int reg, uint64_t *value);
 static int spr_unw_reg_ip;  // UNW_REG_IP, from spr_arch_local_unwinder() at load time
 #define SPR_UNW_INIT_SIGNAL_FRAME 1
 
+static atomic_int spr_unwinder_state;  // 0 not asked, 1 loading, 2 loaded, 3 unavailable
+static atomic_int spr_loader_tid;       // the loader thread, until it is gone
+static sem_t spr_unwinder_done;
+
 int spr_crash_load_unwinder(void) {
-    if (spr_step != NULL) {
+    if (__atomic_load_n(&spr_step, __ATOMIC_ACQUIRE) != NULL) {
         return 1;
     }
     const spr_local_unwinder_t *names = spr_arch_local_unwinder();
@@ -60,14 +67,18 @@ int spr_crash_load_unwinder(void) {
     if (library == NULL) {
         return 0;
     }
-    spr_unw_reg_ip = names->ip_register;
-    spr_init_local2 = (int (*)(void *, void *, int))dlsym(library, names->init_local2);
-    spr_get_reg = (int (*)(void *, int, uint64_t *))dlsym(library, names->get_reg);
-    spr_step = (int (*)(void *))dlsym(library, names->step);
-    if (spr_init_local2 == NULL || spr_get_reg == NULL || spr_step == NULL) {
-        spr_step = NULL;
+    int (*init_local2)(void *, void *, int) = (int (*)(void *, void *, int))dlsym(library, names->init_local2);
+    int (*get_reg)(void *, int, uint64_t *) = (int (*)(void *, int, uint64_t *))dlsym(library, names->get_reg);
+    int (*step)(void *) = (int (*)(void *))dlsym(library, names->step);
+    if (init_local2 == NULL || get_reg == NULL || step == NULL) {
         return 0;
     }
+    // Published step last, with release: a crash handler that sees it sees the others (the
+    // loader may run on another thread while the program crashes).
+    spr_unw_reg_ip = names->ip_register;
+    spr_init_local2 = init_local2;
+    spr_get_reg = get_reg;
+    __atomic_store_n(&spr_step, step, __ATOMIC_RELEASE);
     return 1;
 }
 
@@ -90,10 +101,29 @@ static void spr_write(int fd, const char *buffer, size_t length) {
     }
 }
 
-/// Unwinds from the signal context into `ips`; returns the count.
+/// Unwinds from the signal context into `ips`; returns the count. A crash while libunwind is still
+/// being loaded (on its own thread, right after `start`) waits for it, 200 ms at most.
 static int spr_collect(void *context, uint64_t *ips) {
     int count = 0;
-    if (spr_step != NULL && context != NULL) {
+    for (int i = 0; i < 200 && atomic_load(&spr_unwinder_state) == 1; i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+    }
+    // And until the loader thread has exited: an exiting thread blocks every signal, so a crash
+    // backtracer that runs after us (the Swift runtime's) could not suspend it.
+    int32_t loader = atomic_load(&spr_loader_tid);
+    if (loader != 0) {
+        char path[48];
+        spr_out_t o = {path, path + sizeof(path) - 1};
+        spr_put(&o, "/proc/self/task/");
+        spr_put_dec(&o, loader);
+        *o.p = 0;
+        for (int i = 0; i < 50 && access(path, F_OK) == 0; i++) {
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    if (__atomic_load_n(&spr_step, __ATOMIC_ACQUIRE) != NULL && context != NULL) {
         spr_local_cursor_t cursor;
         if (spr_init_local2(&cursor, context, SPR_UNW_INIT_SIGNAL_FRAME) == 0) {
             do {
@@ -110,6 +140,8 @@ static int spr_collect(void *context, uint64_t *ips) {
     }
     return count;
 }
+
+static void spr_write_modules(void);
 
 static void spr_report(int sig, siginfo_t *info, void *context) {
     static char buffer[16384];  // preallocated: no allocation in a handler
@@ -171,6 +203,117 @@ static void spr_report(int sig, siginfo_t *info, void *context) {
     }
     spr_put(&o, "]}\n");
     if (o.p < o.end) {  // a cut-off event is worse than none: write only whole lines
+        spr_write(spr_trace_fd, buffer, (size_t)(o.p - buffer));
+    }
+    spr_write_modules();
+}
+
+/// `"t_ms":N.NNN` of now, for a trace line.
+static void spr_put_offset(spr_out_t *o) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t micros = ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - spr_start_ns) / 1000;
+    spr_put(o, "\"t_ms\":");
+    spr_put_dec(o, micros / 1000);
+    spr_put(o, ".");
+    int64_t frac = micros % 1000;
+    if (frac < 100) spr_put(o, "0");
+    if (frac < 10) spr_put(o, "0");
+    spr_put_dec(o, frac);
+}
+
+/// Parses a hex number at *p, advancing past it.
+static uint64_t spr_parse_hex(const char **p, const char *end) {
+    uint64_t value = 0;
+    while (*p < end) {
+        char c = **p;
+        int digit = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+        if (digit < 0) break;
+        value = value * 16 + (uint64_t)digit;
+        (*p)++;
+    }
+    return value;
+}
+
+/// One line of /proc/self/maps as a `modules` entry when it maps a file executable:
+/// `{"path":…,"start":…,"end":…,"offset":…}` (the JSON string escaped). Returns 1 when written.
+static int spr_put_module(spr_out_t *o, const char *line, const char *end, int first) {
+    const char *p = line;
+    uint64_t start = spr_parse_hex(&p, end);
+    if (p >= end || *p != '-') return 0;
+    p++;
+    uint64_t stop = spr_parse_hex(&p, end);
+    if (p + 5 >= end || p[3] != 'x') return 0;  // " r-xp": executable
+    p += 6;
+    uint64_t offset = spr_parse_hex(&p, end);
+    // dev and inode, then spaces, then the path
+    for (int field = 0; field < 2; field++) {
+        while (p < end && *p == ' ') p++;
+        while (p < end && *p != ' ') p++;
+    }
+    while (p < end && *p == ' ') p++;
+    if (p >= end || *p != '/') return 0;
+    spr_put(o, first ? "{\"path\":\"" : ",{\"path\":\"");
+    for (; p < end && o->p < o->end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            spr_put(o, c == '"' ? "\\\"" : "\\\\");
+        } else if (c < 0x20) {
+            spr_put(o, "?");
+        } else {
+            *o->p++ = (char)c;
+        }
+    }
+    spr_put(o, "\",\"start\":\"");
+    spr_put_hex(o, start);
+    spr_put(o, "\",\"end\":\"");
+    spr_put_hex(o, stop);
+    spr_put(o, "\",\"offset\":\"");
+    spr_put_hex(o, offset);
+    spr_put(o, "\"}");
+    return 1;
+}
+
+/// Writes the `modules` event (the executable mappings now, read from /proc/self/maps with
+/// open/read), so `show` can name the crash report's raw addresses. Taken at the crash instead
+/// of at start: nothing to pay on every start, and libraries loaded later are included.
+static void spr_write_modules(void) {
+    static char buffer[65536];
+    static char maps[65536];
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(fd, maps + have, sizeof(maps) - have);
+        if (n <= 0) break;
+        have += (size_t)n;
+        if (have == sizeof(maps)) break;
+    }
+    close(fd);
+    spr_out_t o = {buffer, buffer + sizeof(buffer) - 4};
+    spr_put(&o, "{\"v\":2,\"event\":\"modules\",");
+    spr_put_offset(&o);
+    spr_put(&o, ",\"pid\":");
+    spr_put_dec(&o, getpid());
+    spr_put(&o, ",\"modules\":[");
+    int first = 1;
+    const char *line = maps;
+    const char *limit = maps + have;
+    while (line < limit) {
+        const char *eol = line;
+        while (eol < limit && *eol != '\n') eol++;
+        char *before = o.p;
+        if (spr_put_module(&o, line, eol, first)) {
+            if (o.p >= o.end - 8) {  // no room for a whole entry: leave it out
+                o.p = before;
+                break;
+            }
+            first = 0;
+        }
+        line = eol + 1;
+    }
+    spr_put(&o, "]}\n");
+    if (o.p < o.end) {
         spr_write(spr_trace_fd, buffer, (size_t)(o.p - buffer));
     }
 }
@@ -243,6 +386,64 @@ static void spr_crash_handler(int sig, siginfo_t *info, void *context) {
     }
     // Dies of the same signal: pending now, delivered with the default action once we return.
     raise(sig);
+}
+
+static void *spr_unwinder_loader(void *raw) {
+    atomic_store(&spr_loader_tid, (int32_t)syscall(SYS_gettid));
+    sem_post((sem_t *)raw);  // running with its own mask now: let `start` go on
+    atomic_store(&spr_unwinder_state, spr_crash_load_unwinder() ? 2 : 3);
+    sem_post(&spr_unwinder_done);
+    return NULL;
+}
+
+int spr_crash_load_unwinder_async(void) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&spr_unwinder_state, &expected, 1)) {
+        return 0;
+    }
+    sem_init(&spr_unwinder_done, 0, 0);
+    sigset_t all_but_prof;
+    sigfillset(&all_but_prof);
+    sigdelset(&all_but_prof, SIGPROF);
+    sigset_t previous;
+    pthread_sigmask(SIG_SETMASK, &all_but_prof, &previous);
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    sem_t running;
+    sem_init(&running, 0, 0);
+    int err = pthread_create(&thread, &attributes, spr_unwinder_loader, &running);
+    pthread_attr_destroy(&attributes);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (err == 0) {
+        // Until it runs, a new thread has glibc's all-blocked mask, which the Swift runtime's
+        // crash backtracer could not suspend it in: wait for it (microseconds).
+        while (sem_wait(&running) != 0 && errno == EINTR) {
+        }
+    }
+    sem_destroy(&running);
+    if (err != 0) {
+        // No thread: load here.
+        atomic_store(&spr_unwinder_state, spr_crash_load_unwinder() ? 2 : 3);
+        sem_post(&spr_unwinder_done);
+        return 0;
+    }
+    (void)pthread_setname_np(thread, "startupprobe-ld");
+    return 0;
+}
+
+int spr_crash_unwinder_wait(void) {
+    int state = atomic_load(&spr_unwinder_state);
+    if (state == 0) {
+        return spr_crash_load_unwinder();
+    }
+    if (state == 1) {
+        while (sem_wait(&spr_unwinder_done) != 0 && errno == EINTR) {
+        }
+        sem_post(&spr_unwinder_done);  // for later callers
+    }
+    return atomic_load(&spr_unwinder_state) == 2;
 }
 
 int spr_crash_is_installed(int sig) {

@@ -54,8 +54,10 @@ public enum StartupProbe {
         public let mainReachedMilliseconds: Double
         /// Whether the crash handler was installed (for the fatal signals the program does not ignore).
         public let crashHandlerInstalled: Bool
-        /// Whether crash reports carry libunwind backtraces (libunwind could be loaded).
-        public let backtracesAvailable: Bool
+        /// Whether crash reports carry libunwind backtraces (libunwind could be loaded). Reading it
+        /// waits for the library, which `start` loads on a thread of its own.
+        public var backtracesAvailable: Bool { crashHandlerRequested && spr_crash_unwinder_wait() == 1 }
+        let crashHandlerRequested: Bool
         /// The signals whose arrival is logged with the sender (under probe-exec: those asked for;
         /// without it: none).
         public let loggedSignals: [Int32]
@@ -115,22 +117,15 @@ public enum StartupProbe {
         var reached = TraceEvent.MainReached()
         reached.pid = getpid()
         append(fd, TraceRecord(.mainReached(reached), at: offset))
-        var modules = TraceEvent.Modules()
-        modules.pid = getpid()
-        modules.modules = executableModules()
-        append(fd, TraceRecord(.modules(modules), at: offset))
         logger.info("main() reached", metadata: ["startup_ms": "\(offset)", "trace": "\(path ?? "none")"])
 
         var installed = false
-        var backtraces = false
         if options.crashHandler {
-            backtraces = spr_crash_load_unwinder() == 1
+            // libunwind is loaded on a thread of its own: start does not wait for dlopen.
+            _ = spr_crash_load_unwinder_async()
             let error = spr_crash_install(fd, STDERR_FILENO, start)
             installed = error == 0
             if !installed { logger.warning("StartupProbe cannot install its crash handler: \(SystemError(error))") }
-            if !backtraces {
-                logger.notice("StartupProbe: libunwind is not installed; crash reports carry the faulting address only")
-            }
         }
         var logged: [Int32] = []
         if !options.loggedSignals.isEmpty {
@@ -151,7 +146,7 @@ public enum StartupProbe {
             underProbeExec: underProbeExec,
             mainReachedMilliseconds: offset,
             crashHandlerInstalled: installed,
-            backtracesAvailable: backtraces,
+            crashHandlerRequested: options.crashHandler,
             loggedSignals: logged
         )
     }
@@ -189,17 +184,5 @@ public enum StartupProbe {
 
     private static func append(_ fd: Int32, _ event: TraceRecord) {
         if fd >= 0 { event.write(to: fd) }
-    }
-
-    /// The executable mappings, so raw crash addresses can be symbolised afterwards.
-    private static func executableModules() -> [TraceEvent.Module] {
-        MemoryMap(pid: getpid()).regions.filter { $0.executable && $0.path.hasPrefix("/") }.map {
-            var module = TraceEvent.Module()
-            module.path = $0.path
-            module.start = $0.start
-            module.end = $0.end
-            module.offset = $0.fileOffset
-            return module
-        }
     }
 }

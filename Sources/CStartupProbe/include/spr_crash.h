@@ -12,6 +12,15 @@
 /// C++/Swift runtime's). Call outside any signal handler. Returns 1 when available.
 int spr_crash_load_unwinder(void);
 
+/// Loads libunwind's local unwinder on a short-lived thread of its own (every signal blocked but
+/// SIGPROF), so `start` does not wait for dlopen: a crash before it is loaded is reported with
+/// the faulting address only. Returns 0.
+int spr_crash_load_unwinder_async(void);
+
+/// Waits for the loading started by spr_crash_load_unwinder_async (or loads now if none was
+/// started). Returns 1 when backtraces are available.
+int spr_crash_unwinder_wait(void);
+
 /// Installs the fatal-signal handler (SEGV, BUS, ILL, FPE, ABRT, TRAP; never over SIG_IGN; in
 /// front of a handler the program has, with that handler's flags and mask) and an alternate signal
 /// stack for the calling thread (see spr_crash_install_altstack for the others). On a crash it writes a report to `report_fd` (stderr) and one NDJSON
