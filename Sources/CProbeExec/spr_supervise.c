@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -363,3 +364,5 @@ int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid) {
     }
     return err;
 }
+
+int spr_has_file_capabilities(const char *path) { return getxattr(path, "security.capability", NULL, 0) > 0; }

@@ -20,6 +20,28 @@ package enum ProcessFacts {
         return Int32(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
     }
 
+    /// A field of `/proc/PID/status` (`TracerPid`, `CapEff`, …), without its name, or nil.
+    package static func statusField(_ name: String, of pid: String = "self") -> String? {
+        guard let status = readSmallFile("/proc/\(pid)/status", limit: 16384),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") })
+        else { return nil }
+        return String(line.dropFirst(name.count + 1).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+    }
+
+    /// Whether this process has capability number `capability` in its effective set (CapEff).
+    package static func hasCapability(_ capability: Int) -> Bool {
+        guard let text = statusField("CapEff"), let bits = UInt64(text, radix: 16) else { return false }
+        return bits & (1 << UInt64(capability)) != 0
+    }
+
+    /// The pid of the process tracing `pid` (TracerPid), or nil when it is not traced.
+    package static func tracer(of pid: Int32) -> Int32? {
+        guard let text = statusField("TracerPid", of: String(pid)), let tracer = Int32(text), tracer != 0 else {
+            return nil
+        }
+        return tracer
+    }
+
     /// The children of process `pid` (of all its threads), from /proc/PID/task/*/children.
     package static func children(of pid: Int32) -> [Int32] {
         guard let dir = opendir("/proc/\(pid)/task") else { return [] }

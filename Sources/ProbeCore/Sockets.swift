@@ -14,6 +14,13 @@ package enum Sockets {
         package var address: String
         package var port: Int
         package var inode: UInt64
+
+        /// A listener on `address`:`port`, socket inode `inode`.
+        package init(address: String, port: Int, inode: UInt64) {
+            self.address = address
+            self.port = port
+            self.inode = inode
+        }
     }
 
     /// `pid` and its descendants (at most `limit` processes).
@@ -105,10 +112,17 @@ package enum Sockets {
         for word in stride(from: 0, to: bytes.count, by: 4) where word + 4 <= bytes.count {
             ordered += bytes[word..<(word + 4)].reversed()
         }
-        if !v6 { return ordered.map(String.init).joined(separator: ".") }
+        return address(networkOrder: ordered, v6: v6)
+    }
+
+    /// An address in network byte order (4 or 16 bytes) as text: `127.0.0.1`, `::`, `::ffff:…`
+    /// as dotted IPv4, else colon-separated groups.
+    package static func address(networkOrder ordered: [UInt8], v6: Bool) -> String {
+        if !v6 { return ordered.prefix(4).map(String.init).joined(separator: ".") }
+        guard ordered.count >= 16 else { return "?" }
         if ordered.allSatisfy({ $0 == 0 }) { return "::" }
         if ordered.prefix(10).allSatisfy({ $0 == 0 }) && ordered[10] == 0xFF && ordered[11] == 0xFF {
-            return ordered.suffix(4).map(String.init).joined(separator: ".")  // ::ffff:a.b.c.d
+            return ordered[12..<16].map(String.init).joined(separator: ".")  // ::ffff:a.b.c.d
         }
         var groups: [String] = []
         for g in stride(from: 0, to: 16, by: 2) {

@@ -106,6 +106,13 @@ package enum Spawn {
         return outcome
     }
 
+    /// The file execve would run for `command` (the first executable candidate through PATH), or nil.
+    package static func executablePath(for command: [UInt8]) -> String? {
+        let candidates = CommandResolver.candidates(for: command, searchPath: ProcessEnvironment.valueBytes(of: "PATH"))
+        let found = candidates.count == 1 ? candidates.first : resolvedPath(candidates)
+        return found.map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The first candidate that is an executable regular file: the one execve ran.
     private static func resolvedPath(_ candidates: [[UInt8]]) -> [UInt8]? {
         if candidates.count == 1 { return candidates[0] }

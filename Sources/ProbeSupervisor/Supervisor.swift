@@ -54,6 +54,13 @@ package final class Supervisor {
             let error = spr_set_child_subreaper()
             if error != 0 { warning("cannot become a child subreaper: \(SystemError(error))") }
         }
+        // Tracing that would change the program (a setuid program's privilege, a sanitizer's
+        // runtime) is not done: it runs as without probe-exec, and the trace says why.
+        var untracedReason: String? = nil
+        if options.ptrace, let executable = Spawn.executablePath(for: options.commandBytes[0]) {
+            untracedReason = TracingPolicy.reasonNotToTrace(executable: executable)
+        }
+        let traceThisRun = options.ptrace && untracedReason == nil
         let streams = StandardStreams.prepare(pipeTerminals: options.pipeTerminals)
         let outcome: SpawnOutcome
         do {
@@ -61,7 +68,7 @@ package final class Supervisor {
                 command: options.commandBytes,
                 stdoutFD: streams.stdout?.write ?? -1,
                 stderrFD: streams.stderrWriteEnd,
-                traceOptions: options.ptrace ? spr_ptrace_options(options.followForks ? 1 : 0) : 0,
+                traceOptions: traceThisRun ? spr_ptrace_options(options.followForks ? 1 : 0) : 0,
                 environment: childEnvironment(),
                 pidVariable: handsOver ? HandOver.pidVariable : nil,
                 parentDeathSignal: options.parentDeathSignal ?? 0
@@ -87,9 +94,12 @@ package final class Supervisor {
         var tracing = TracingFindings()
         if !options.ptrace {
             tracing.state = "off"
+        } else if let untracedReason {
+            tracing.state = "off"
+            tracing.reason = untracedReason
         } else if let error = outcome.traceError {
             tracing.state = "unavailable"
-            tracing.reason = Supervisor.ptraceDenied(error)
+            tracing.reason = Supervisor.ptraceDenied(error, child: outcome.pid)
         }
         if let failure = outcome.execFailure {
             streams.closeReadEnds()
@@ -114,7 +124,7 @@ package final class Supervisor {
         exec.path = outcome.path
         recorder.append(.exec(exec))
         let tracer =
-            options.ptrace && outcome.traceError == nil
+            traceThisRun && outcome.traceError == nil
             ? Tracer(recorder: recorder, redact: redactRegex, leader: outcome.pid) : nil
         if let tracer { tracing = tracer.findings }
         var tracingEvent = TraceEvent.Tracing()
@@ -208,7 +218,12 @@ package final class Supervisor {
     package var redactRegex: Regex<AnyRegexOutput>? { options.redactPattern.flatMap { try? Regex($0) } }
 
     /// Why PTRACE_SEIZE failed, for a person.
-    package static func ptraceDenied(_ error: SystemError) -> String {
+    package static func ptraceDenied(_ error: SystemError, child: Int32? = nil) -> String {
+        if error.code == EPERM, let child, let tracer = ProcessFacts.tracer(of: child) {
+            let name = ProcessFacts.command(of: tracer).map { " (`\($0)`)" } ?? ""
+            return
+                "the program is already traced by pid \(tracer)\(name) (ptrace allows one tracer); it runs under that one, untraced by probe-exec"
+        }
         switch error.code {
         case EPERM:
             return

@@ -224,6 +224,30 @@ package struct ELFFile {
         )
     }
 
+    /// The dynamic string table (DT_STRTAB, DT_STRSZ: the names of the dynamic symbols and the
+    /// DT_NEEDED libraries), or nil when absent or larger than `limit`.
+    package func dynamicStrings(limit: Int = 16 << 20) -> [UInt8]? {
+        guard let dynamic = segments.first(where: { $0.type == 2 }), dynamic.fileSize < 1 << 20,  // PT_DYNAMIC
+            let entries = read(offset: dynamic.offset, count: Int(dynamic.fileSize))
+        else { return nil }
+        var stringTable: UInt64?
+        var stringSize: UInt64 = 0
+        var i = 0
+        while i + 16 <= entries.count {
+            let tag = ELFFile.u64(entries, i)
+            if tag == 0 { break }
+            if tag == 5 { stringTable = ELFFile.u64(entries, i + 8) }  // DT_STRTAB
+            if tag == 10 { stringSize = ELFFile.u64(entries, i + 8) }  // DT_STRSZ
+            i += 16
+        }
+        guard let stringTable, stringSize > 0, stringSize <= UInt64(limit),
+            let load = segments.first(where: {
+                $0.type == 1 && $0.address <= stringTable && stringTable < $0.address + $0.fileSize
+            })
+        else { return nil }
+        return read(offset: load.offset + (stringTable - load.address), count: Int(stringSize))
+    }
+
     /// The PT_INTERP path (the dynamic loader the kernel must load), or nil for a static binary.
     package var interpreter: String? {
         guard let segment = segments.first(where: { $0.type == 3 }), segment.fileSize < 4096,  // PT_INTERP

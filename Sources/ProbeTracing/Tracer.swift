@@ -247,6 +247,12 @@ package final class Tracer {
     /// At PTRACE_EVENT_EXIT the thread's registers and memory are still there: take the
     /// backtrace of every thread of a crash, and of the thread that called exit.
     private func handleExit(tid: Int32, status: Int32) {
+        if case .killed(SIGKILL, _) = WaitStatus(status) {
+            // Killed outright (the OOM killer, `kill -9`, a grace period that ran out): nothing
+            // the program could still do changes, and memory may be short. Record nothing more
+            // at this stop and let it die at once (lost output, a backtrace: not worth the wait).
+            return
+        }
         if programThreads.contains(tid) && !checkedLostOutput {
             checkedLostOutput = true
             recoverLostOutput(tid: tid)

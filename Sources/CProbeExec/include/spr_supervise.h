@@ -63,6 +63,9 @@ int spr_stop_self(int signo);
 /// for the program). Returns 0 or an errno value.
 int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid);
 
+/// 1 when the file at `path` carries file capabilities (a `security.capability` extended attribute).
+int spr_has_file_capabilities(const char *path);
+
 /// A close-on-exec signalfd for the set spr_block_supervised_signals blocks. Returns the fd or -1.
 int spr_signalfd_open(void);
 
