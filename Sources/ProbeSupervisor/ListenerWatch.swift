@@ -28,26 +28,44 @@ package final class ListenerWatch {
         if netlink >= 0 { close(netlink) }
     }
 
-    /// Every listening socket of the network namespace (probe-exec's, as a rule the program's).
-    private func allListeners(namespaceOf pid: Int32) -> [Sockets.Listener] {
-        guard netlink >= 0 else { return Sockets.listeners(namespaceOf: pid) }
-        let count = buffer.withUnsafeMutableBufferPointer {
-            spr_sockdiag_listeners(netlink, $0.baseAddress!, Int32($0.count))
+    /// The listening sockets of `root`'s process tree that were not reported before. A look costs
+    /// the sock_diag requests and a pass over their inodes; addresses are formatted, and the tree's
+    /// descriptors read, only for a listening socket not seen before.
+    package func newListeners(root: Int32) -> [Sockets.Listener] {
+        var fresh: [Sockets.Listener] = []
+        if netlink >= 0 {
+            let count = buffer.withUnsafeMutableBufferPointer {
+                spr_sockdiag_listeners(netlink, $0.baseAddress!, Int32($0.count))
+            }
+            guard count >= 0 else { return fallback(root: root) }
+            for index in 0..<Int(count) {
+                let l = buffer[index]
+                guard !foreign.contains(l.inode) && !ours.contains(l.inode) else { continue }
+                let bytes = withUnsafeBytes(of: l.address) { Array($0) }
+                fresh.append(
+                    Sockets.Listener(
+                        address: Sockets.address(networkOrder: bytes, v6: l.family == AF_INET6),
+                        port: Int(l.port),
+                        inode: l.inode
+                    )
+                )
+            }
+        } else {
+            return fallback(root: root)
         }
-        guard count >= 0 else { return Sockets.listeners(namespaceOf: pid) }
-        return buffer.prefix(Int(count)).map { l in
-            let bytes = withUnsafeBytes(of: l.address) { Array($0) }
-            return Sockets.Listener(
-                address: Sockets.address(networkOrder: bytes, v6: l.family == AF_INET6),
-                port: Int(l.port),
-                inode: l.inode
-            )
-        }
+        return classify(fresh, root: root)
     }
 
-    /// The listening sockets of `root`'s process tree that were not reported before.
-    package func newListeners(root: Int32) -> [Sockets.Listener] {
-        let fresh = allListeners(namespaceOf: root).filter { !foreign.contains($0.inode) && !ours.contains($0.inode) }
+    /// Without netlink: /proc/PID/net/tcp{,6}.
+    private func fallback(root: Int32) -> [Sockets.Listener] {
+        classify(
+            Sockets.listeners(namespaceOf: root).filter { !foreign.contains($0.inode) && !ours.contains($0.inode) },
+            root: root
+        )
+    }
+
+    /// Which of `fresh` belong to `root`'s tree (read from its descriptors), remembered either way.
+    private func classify(_ fresh: [Sockets.Listener], root: Int32) -> [Sockets.Listener] {
         guard !fresh.isEmpty else { return [] }
         var inodes: Set<UInt64> = []
         for pid in Sockets.processTree(root) { inodes.formUnion(Sockets.socketInodes(of: pid)) }
