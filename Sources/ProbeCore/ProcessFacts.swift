@@ -66,6 +66,25 @@ package enum ProcessFacts {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// When `pid` started, in CLOCK_REALTIME nanoseconds: `starttime` of `/proc/PID/stat` (clock
+    /// ticks since boot, 10 ms steps) placed on the wall clock through CLOCK_BOOTTIME; nil when
+    /// the process is gone or unreadable.
+    package static func startTime(of pid: Int32) -> Int64? {
+        guard pid > 0, let stat = readSmallFile("/proc/\(pid)/stat"), let nameEnd = stat.lastIndex(of: ")") else {
+            return nil
+        }
+        // After the command name: field 3 (state) is first; field 22 (starttime) is the 20th.
+        let fields = stat[stat.index(after: nameEnd)...].split(separator: " ")
+        let hertz = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 19, let ticks = Int64(fields[19]), hertz > 0 else { return nil }
+        var boot = timespec()
+        var real = timespec()
+        guard clock_gettime(CLOCK_BOOTTIME, &boot) == 0, clock_gettime(CLOCK_REALTIME, &real) == 0 else { return nil }
+        let sinceBoot = Int64(boot.tv_sec) * 1_000_000_000 + Int64(boot.tv_nsec)
+        let now = Int64(real.tv_sec) * 1_000_000_000 + Int64(real.tv_nsec)
+        return now - sinceBoot + ticks * (1_000_000_000 / hertz)
+    }
+
     /// The whole (small) file at `path` as text, or nil.
     package static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
         readSmallFileBytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }

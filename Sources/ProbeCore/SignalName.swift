@@ -5,12 +5,12 @@ package enum SignalName {
     private static let names: [Int32: (String, String)] = [
         1: ("SIGHUP", "hang-up"), 2: ("SIGINT", "interrupt, as from Ctrl-C"),
         3: ("SIGQUIT", "quit, as from Ctrl-\\"), 4: ("SIGILL", "illegal instruction"),
-        5: ("SIGTRAP", "trace/breakpoint trap"), 6: ("SIGABRT", "abort: the program called abort()"),
-        7: ("SIGBUS", "bus error: bad memory access, often a truncated mapped file"),
+        5: ("SIGTRAP", "trace/breakpoint trap"), 6: ("SIGABRT", "abort"),
+        7: ("SIGBUS", "bus error: a memory access that could not be completed"),
         8: ("SIGFPE", "arithmetic error, such as division by zero"),
         9: ("SIGKILL", "kill, which cannot be caught"), 10: ("SIGUSR1", "user signal 1"),
         11: ("SIGSEGV", "segmentation fault: invalid memory access"), 12: ("SIGUSR2", "user signal 2"),
-        13: ("SIGPIPE", "broken pipe: the reader of its output went away"), 14: ("SIGALRM", "alarm clock"),
+        13: ("SIGPIPE", "broken pipe: a write to a pipe or socket with no reader"), 14: ("SIGALRM", "alarm clock"),
         15: ("SIGTERM", "termination request"), 16: ("SIGSTKFLT", "stack fault"),
         17: ("SIGCHLD", "child status changed"), 18: ("SIGCONT", "continue"),
         19: ("SIGSTOP", "stop, which cannot be caught"), 20: ("SIGTSTP", "stop from the terminal, as Ctrl-Z"),
@@ -31,7 +31,8 @@ package enum SignalName {
         return "signal \(signal)"
     }
 
-    /// What the signal usually means, such as "segmentation fault: invalid memory access".
+    /// What the signal is, such as "segmentation fault: invalid memory access" (never a guess at
+    /// its cause).
     package static func meaning(_ signal: Int32) -> String {
         names[signal]?.1 ?? "real-time signal"
     }

@@ -17,10 +17,14 @@ package struct RunFacts: Sendable {
     package var run: RunReport
     /// The runtime error the program reported on stderr (or stdout) before exiting, if any.
     package var programError: ProgramError?
-    /// The port it could not bind because another process holds it, and who holds it.
-    package var portInUse: (port: Int, holders: [(pid: Int32, command: String?)])?
+    /// The port it could not bind because another process holds it, and who holds it (with when
+    /// that process started, CLOCK_REALTIME nanoseconds, when known).
+    package var portInUse: (port: Int, holders: [PortHolder])?
     /// Shared libraries the dynamic loader could not find, when it failed to start the program.
     package var missingLibraries: [SharedLibraries.Missing] = []
+    /// When the StartupProbe library in the program reported main() reached (its `main_reached`
+    /// event in the same trace), in milliseconds since start.
+    package var libraryMainReachedMilliseconds: Double?
 
     /// Facts of `run` with nothing found after it.
     package init(_ run: RunReport) {
@@ -39,7 +43,7 @@ package enum PostMortem {
     /// Runs the collectors over `report`, records their findings and the verdict in `recorder`,
     /// and returns the facts and the verdict.
     package static func complete(_ report: RunReport, recorder: TraceRecorder) -> (RunFacts, Verdict) {
-        let facts = collect(report)
+        let facts = collect(report, tracePath: recorder.writer.path)
         record(facts, into: recorder)
         let verdict = Diagnose.verdict(for: facts)
         var event = TraceEvent.Verdict()
@@ -50,19 +54,28 @@ package enum PostMortem {
         return (facts, verdict)
     }
 
-    /// What the collectors find after `report`'s run (nothing for a program that never started).
-    package static func collect(_ report: RunReport) -> RunFacts {
+    /// What the collectors find after `report`'s run (nothing for a program that never started);
+    /// `tracePath` is read for what the program's StartupProbe library wrote there.
+    package static func collect(_ report: RunReport, tracePath: String? = nil) -> RunFacts {
         var facts = RunFacts(report)
         switch report.cause {
         case .execFailed, .spawnFailed: return facts
         case .exited, .killed: break
+        }
+        if !report.tracing.provesMilestones, let tracePath {
+            facts.libraryMainReachedMilliseconds = libraryMainReached(tracePath: tracePath, pid: report.childPID)
         }
         let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
         facts.programError =
             ProgramErrorParser.find(in: stderrText)
             ?? ProgramErrorParser.find(in: String(decoding: report.stdoutTail, as: UTF8.self))
         if report.cause != .exited(code: 0), let port = Sockets.portInUse(stderr: stderrText, command: report.command) {
-            facts.portInUse = (port, Sockets.holders(ofPort: port, namespaceOf: getpid()))
+            facts.portInUse = (
+                port,
+                Sockets.holders(ofPort: port, namespaceOf: getpid()).map {
+                    PortHolder(pid: $0.pid, command: $0.command, startedNanoseconds: ProcessFacts.startTime(of: $0.pid))
+                }
+            )
         }
         if case .exited(127) = report.cause, let program = report.programPath,
             stderrText.contains("error while loading shared libraries")
@@ -76,6 +89,17 @@ package enum PostMortem {
         return facts
     }
 
+    /// When the program's StartupProbe library reported main() reached, from its `main_reached`
+    /// event in the trace (the first one, of `pid` when known).
+    private static func libraryMainReached(tracePath: String, pid: Int32?) -> Double? {
+        guard let document = try? TraceReader.read(path: tracePath) else { return nil }
+        for record in document.events {
+            guard case .mainReached(let event) = record.event, pid == nil || event.pid == pid else { continue }
+            return record.offsetMilliseconds
+        }
+        return nil
+    }
+
     private static func record(_ facts: RunFacts, into recorder: TraceRecorder) {
         if let error = facts.programError {
             recorder.append(.programError(error.traceEvent))
@@ -83,7 +107,11 @@ package enum PostMortem {
         if let inUse = facts.portInUse {
             var event = TraceEvent.PortInUse()
             event.port = inUse.port
-            event.holders = inUse.holders.map { TraceEvent.Process(pid: $0.pid, command: $0.command) }
+            event.holders = inUse.holders.map {
+                var holder = TraceEvent.Process(pid: $0.pid, command: $0.command)
+                holder.started = $0.startedNanoseconds.map { Timestamp.iso8601(realtimeNanoseconds: $0) }
+                return holder
+            }
             recorder.append(.portInUse(event))
         }
         if !facts.missingLibraries.isEmpty {
@@ -97,5 +125,22 @@ package enum PostMortem {
             }
             recorder.append(.missingLibraries(event))
         }
+    }
+}
+
+/// A process that holds a port the program could not bind.
+package struct PortHolder: Sendable, Equatable {
+    /// Its pid, in probe-exec's PID namespace.
+    package var pid: Int32
+    /// Its command name.
+    package var command: String?
+    /// When it started (CLOCK_REALTIME nanoseconds), when known.
+    package var startedNanoseconds: Int64?
+
+    /// Process `pid`, running `command`, started at `startedNanoseconds`.
+    package init(pid: Int32, command: String?, startedNanoseconds: Int64? = nil) {
+        self.pid = pid
+        self.command = command
+        self.startedNanoseconds = startedNanoseconds
     }
 }

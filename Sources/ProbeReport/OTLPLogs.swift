@@ -101,11 +101,12 @@ package enum OTLPLogs {
         let warn = (13, "WARN")
         let error = (17, "ERROR")
         switch record.event {
-        case .verdict(let e): return e.category == "clean_exit" ? info : error
+        case .verdict(let e): return ["clean_exit", "stopped_on_request"].contains(e.category) ? info : error
         case .crash, .backtrace, .programError, .missingLibraries, .portInUse, .notReady: return error
         case .exec(let e): return e.ok ? info : error
         case .exit(let e): return e.signal != nil || (e.code ?? 0) != 0 ? warn : info
-        case .signal, .targetSignal, .programSignal, .warning, .lostOutput, .graceExpired, .leftovers, .outputError:
+        case .signal, .targetSignal, .programSignal, .warning, .lostOutput, .graceExpired, .leftovers, .outputError,
+            .memoryCgroup:
             return warn
         case .start, .tracing, .output, .tail, .targetExec, .milestone, .listen, .ready, .mainReached, .modules,
             .otlpExport, .unknown:

@@ -1,4 +1,5 @@
 import ProbeCore
+import ProbeDiagnosis
 import ProbeTrace
 
 /// The timeline line of each kind of event: one exhaustive `switch`, so a new event does not
@@ -46,7 +47,9 @@ package enum TimelineText {
             return "\(e.bytes) bytes never written to \(e.stream) (still in the program's stdio buffer): \(e.text)"
         case .listen(let e): return "listening on \(e.address):\(e.port)"
         case .portInUse(let e):
-            let holders = e.holders.map { "pid \($0.pid) (\($0.command ?? "?"))" }.joined(separator: ", ")
+            let holders = e.holders.map {
+                "pid \($0.pid) (\($0.command ?? "?"))" + ($0.started.map { ", running since \($0)" } ?? "")
+            }.joined(separator: ", ")
             return "port \(e.port) is in use" + (holders.isEmpty ? "" : " by " + holders)
         case .ready(let e):
             if let port = e.port { return "ready: listening on port \(port)" }
@@ -54,7 +57,9 @@ package enum TimelineText {
         case .notReady(let e):
             return "not ready within \(e.timeoutSeconds) s; probe-exec asked the program to stop"
         case .graceExpired(let e):
-            return "the grace period ran out: probe-exec sent \(e.sent) to \(e.to)"
+            let grace = e.graceSeconds.map { " (\(Diagnose.seconds($0)))" } ?? ""
+            return "the grace period\(grace) ran out: probe-exec sent \(e.sent) to \(e.to)"
+        case .memoryCgroup(let e): return memoryCgroup(e)
         case .leftovers(let e):
             return
                 "left running at exit: stopped \(e.terminated.map(String.init).joined(separator: ", ")); killed \(e.killed.map(String.init).joined(separator: ", "))"
@@ -66,6 +71,19 @@ package enum TimelineText {
         case .unknown(let kind, let fields):
             return "\(kind) " + fields.map { "\($0.0)=\($0.1.serialized)" }.joined(separator: " ")
         }
+    }
+
+    /// "memory cgroup v1 /x: limit 64 MiB, peak 64 MiB, OOM kills 0 → 1".
+    static func memoryCgroup(_ e: TraceEvent.MemoryCgroup) -> String {
+        var text = "memory cgroup v\(e.version) \(e.path): limit " + (e.limitBytes.map { Diagnose.bytes($0) } ?? "none")
+        if let peak = e.peakBytes { text += ", peak \(Diagnose.bytes(peak))" }
+        let before = e.oomKillBefore.map(String.init) ?? "?"
+        let after = e.oomKillAfter.map(String.init) ?? "?"
+        text += ", OOM kills \(before) → \(after)"
+        if let groupBefore = e.oomGroupKillBefore, let groupAfter = e.oomGroupKillAfter, groupAfter > groupBefore {
+            text += " (whole-group kills \(groupBefore) → \(groupAfter))"
+        }
+        return text
     }
 
     static func exec(_ e: TraceEvent.Exec) -> String {

@@ -98,11 +98,40 @@ package struct RunReport: Sendable {
     package var readyMilliseconds: Double?
     /// What ptrace tracing found (state `off` when not traced).
     package var tracing = TracingFindings()
+    /// The program's memory cgroup, read at spawn and after the exit (nil when none was found).
+    package var memoryCgroup: MemoryCgroupUse?
+    /// When the grace period after a SIGTERM ran out and probe-exec sent SIGKILL to the program's
+    /// process group, and how long that period was.
+    package var graceExpired: (offsetMilliseconds: Double, graceSeconds: Double)?
 
     /// Makes a report.
     package init(command: [String], cause: ExitCause, durationMilliseconds: Double) {
         self.command = command
         self.cause = cause
         self.durationMilliseconds = durationMilliseconds
+    }
+}
+
+/// The program's memory cgroup, read when it was spawned and after it exited.
+package struct MemoryCgroupUse: Sendable {
+    /// Which cgroup.
+    package var cgroup: MemoryCgroup
+    /// Its files at spawn.
+    package var before: MemoryCgroupReading
+    /// Its files after the exit.
+    package var after: MemoryCgroupReading
+
+    /// `cgroup`, read `before` and `after`.
+    package init(cgroup: MemoryCgroup, before: MemoryCgroupReading, after: MemoryCgroupReading) {
+        self.cgroup = cgroup
+        self.before = before
+        self.after = after
+    }
+
+    /// Processes the cgroup's OOM killer killed during the run (each process of a whole-group
+    /// kill counts too); nil when the counter could not be read.
+    package var oomKillsDuringRun: UInt64? {
+        guard let start = before.oomKills, let end = after.oomKills else { return nil }
+        return end >= start ? end - start : 0
     }
 }

@@ -123,10 +123,14 @@ package final class Supervisor {
         exec.pid = outcome.pid
         exec.path = outcome.path
         recorder.append(.exec(exec))
+        let memory = MemoryCgroupWatch(pid: outcome.pid)
         let tracer =
             traceThisRun && outcome.traceError == nil
             ? Tracer(recorder: recorder, redact: redactRegex, leader: outcome.pid) : nil
-        if let tracer { tracing = tracer.findings }
+        if let tracer {
+            tracing = tracer.findings
+            tracer.onProgramExec = { memory.programExecuted(pid: $0) }
+        }
         var tracingEvent = TraceEvent.Tracing()
         tracingEvent.state = tracing.state
         tracingEvent.reason = tracing.reason
@@ -148,6 +152,7 @@ package final class Supervisor {
             pendingStatus: outcome.pendingStatus
         )
         var report = loop.run()
+        report.memoryCgroup = memory.finish(recorder: recorder)
         if let regex = redactRegex {
             // Everything derived from output (tails, verdict, program error) sees only this.
             report.stdoutTail = Array(

@@ -32,6 +32,8 @@ package struct SupervisorLoop {
     /// The SIGKILL deadline for the child's process group: after a readiness check's stop
     /// request, or after a forwarded SIGTERM with --grace-period.
     package var killDeadline: Int64?
+    /// The grace period that set ``killDeadline``, in seconds.
+    package var killGraceSeconds = 0.0
     /// Signals held back by --signal-delay: when to forward them.
     package var delayedSignals: [(due: Int64, signal: Int32)] = []
     /// Readiness check: --ready-line, compiled once.
@@ -221,7 +223,10 @@ package struct SupervisorLoop {
             var expired = TraceEvent.GraceExpired()
             expired.sent = "SIGKILL"
             expired.to = -childPID
-            supervisor.recorder.append(.graceExpired(expired))
+            expired.graceSeconds = killGraceSeconds
+            let at = supervisor.offset()
+            report.graceExpired = (at, killGraceSeconds)
+            supervisor.recorder.append(.graceExpired(expired), at: at)
         }
         while let first = delayedSignals.first, now >= first.due {
             delayedSignals.removeFirst()
@@ -288,6 +293,7 @@ package struct SupervisorLoop {
     private mutating func requestStop() {
         kill(-childPID, SIGTERM)
         killDeadline = spr_monotonic_ns() + Int64(supervisor.options.stopGraceSeconds * 1e9)
+        killGraceSeconds = supervisor.options.stopGraceSeconds
     }
 
     /// How long the pumps may go on after the child has exited: what a descendant still writes
@@ -440,6 +446,7 @@ package struct SupervisorLoop {
         let error = kill(target, signal) == 0 ? nil : SystemError.current
         if signal == SIGTERM, let grace = supervisor.options.gracePeriodSeconds, killDeadline == nil {
             killDeadline = spr_monotonic_ns() + Int64(grace * 1e9)
+            killGraceSeconds = grace
         }
         return (target, error)
     }

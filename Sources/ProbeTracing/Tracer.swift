@@ -25,6 +25,11 @@ package struct TracingFindings: Sendable {
     /// Who called exit, summarised, and whether main() had returned normally.
     package var exitSummary: String?
     package var mainReturned: Bool?
+    /// The C-library function the exiting thread called: `exit`, `_exit` (`_Exit` too) or
+    /// `quick_exit`; nil when no such frame was found (a runtime that makes the system call itself).
+    package var exitFunction: String?
+    /// The sender of the last delivery of each signal to the program's own threads.
+    package var signalSenders: [Int32: SignalSender] = [:]
     /// How many programs the target exec'd (a script that execs a binary counts 2).
     package var execCount = 0
     /// The file of the last program image.
@@ -39,7 +44,35 @@ package struct TracingFindings: Sendable {
     /// Whether the start-up breakpoints of the last image were planted (not without /proc).
     package var milestonesArmed = false
 
+    /// Whether the start-up milestones of the program's last image are proven by breakpoints:
+    /// traced, an image exec'd, its breakpoints planted.
+    package var provesMilestones: Bool { state == "on" && execCount > 0 && milestonesArmed }
+
+    /// Nothing found yet (state `off`).
     package init() {}
+}
+
+/// Who sent a signal delivered to the traced program, as its siginfo says.
+package struct SignalSender: Sendable, Equatable {
+    /// `kernel`, `self`, `probe-exec` or `process`.
+    package var kind: String
+    /// The sending process (not for the kernel).
+    package var pid: Int32?
+    /// The sender's real uid.
+    package var uid: UInt32?
+    /// The sender's command name, when it could still be read.
+    package var command: String?
+    /// The `si_code` name (`SI_USER`, `SI_TKILL`, `SI_KERNEL`, …).
+    package var codeName: String?
+
+    /// A sender of `kind`.
+    package init(kind: String, pid: Int32? = nil, uid: UInt32? = nil, command: String? = nil, codeName: String? = nil) {
+        self.kind = kind
+        self.pid = pid
+        self.uid = uid
+        self.command = command
+        self.codeName = codeName
+    }
 }
 
 /// Handles the ptrace stops of the traced program: records each signal delivered to it (with
@@ -66,6 +99,8 @@ package final class Tracer {
     private var milestones = Milestones()
     private let symbols = SymbolResolver()
     private var recordedSignals = 0
+    /// Called with the program's pid each time it execs an image (not a followed child's exec).
+    package var onProgramExec: ((Int32) -> Void)?
     /// Signals recorded one by one; after that they are only counted (a shell gets one
     /// SIGCHLD per command it runs).
     package static let signalRecordLimit = 500
@@ -166,14 +201,27 @@ package final class Tracer {
         var info = spr_siginfo_t()
         let haveInfo = spr_ptrace_siginfo(tid, &info) == 0
         if haveInfo { lastDelivered[signal] = (tid, info) }
-        if signal != SIGCHLD && recordedSignals < Tracer.signalRecordLimit {
-            recordedSignals += 1
-            recorder.append(signalEvent(tid: tid, signal: signal, info: haveInfo ? info : nil))
+        // SIGCHLD (one per command a shell runs) is neither recorded nor kept: it ends nothing.
+        if signal != SIGCHLD {
+            let event = signalEvent(tid: tid, signal: signal, info: haveInfo ? info : nil)
+            if programThreads.contains(tid), let kind = event.senderKind {
+                findings.signalSenders[signal] = SignalSender(
+                    kind: kind,
+                    pid: event.senderPID,
+                    uid: event.senderUID,
+                    command: event.senderCommand,
+                    codeName: event.codeName
+                )
+            }
+            if recordedSignals < Tracer.signalRecordLimit {
+                recordedSignals += 1
+                recorder.append(.targetSignal(event))
+            }
         }
         _ = spr_ptrace_cont(tid, signal)  // delivered unchanged
     }
 
-    private func signalEvent(tid: Int32, signal: Int32, info: spr_siginfo_t?) -> TraceEvent {
+    private func signalEvent(tid: Int32, signal: Int32, info: spr_siginfo_t?) -> TraceEvent.TargetSignal {
         var event = TraceEvent.TargetSignal()
         event.tid = tid
         event.signal = signal
@@ -200,7 +248,7 @@ package final class Tracer {
                 if info.kind == 2 { event.faultAddress = info.fault_address }
             }
         }
-        return .targetSignal(event)
+        return event
     }
 
     private func handleEvent(tid: Int32, event: Int32) {
@@ -221,6 +269,7 @@ package final class Tracer {
             }
             findings.execCount += 1
             findings.lastImage = path
+            onProgramExec?(tid)
             var event = TraceEvent.TargetExec()
             event.pid = tid
             event.path = path
@@ -288,6 +337,7 @@ package final class Tracer {
             findings.exitSummary = RemoteBacktrace.summary(frames)
             findings.exitLocation = RemoteBacktrace.sourceLocation(frames)
             findings.mainReturned = mainReturned
+            findings.exitFunction = Tracer.exitFunction(frames)
         case .stopped, .continued:
             break
         }
@@ -307,6 +357,27 @@ package final class Tracer {
         if name.hasPrefix("__libc_start") { return true }
         let exitModule = frames[exitIndex].module ?? ""
         return caller.module == exitModule && exitModule.contains("libc") && name != "main"
+    }
+
+    /// The exit function the program called, from the exit backtrace: the outermost of the
+    /// C library's exit functions among the frames above the caller (`exit` ends in `_exit`,
+    /// so `_exit` alone means `_exit` was called directly). nil when none is there.
+    package static func exitFunction(_ frames: [BacktraceFrame]) -> String? {
+        var called: String?
+        for frame in frames {
+            let name = frame.symbol ?? ""
+            switch name {
+            case "exit", "__GI_exit": called = "exit"
+            case "quick_exit", "__GI_quick_exit": called = "quick_exit"
+            case "_exit", "_Exit", "__GI__exit": if called == nil { called = "_exit" }
+            default:
+                // Unnamed or misnamed C-library frames (its local functions) lie between them.
+                guard RemoteBacktrace.isSystemModule(frame.module) || RemoteBacktrace.isPlumbing(name) else {
+                    return called
+                }
+            }
+        }
+        return called
     }
 
     private var checkedLostOutput = false

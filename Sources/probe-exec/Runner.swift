@@ -133,7 +133,8 @@ enum Runner {
         case .execFailed, .spawnFailed: failedToStart = true
         default: failedToStart = false
         }
-        if failedToStart || status != 0 {
+        // A stop that was asked for (and obeyed) is not an abnormal exit, whatever its status.
+        if failedToStart || (status != 0 && verdict.isReported) {
             var paragraph = verdict.summary
             if let path = writer.path {
                 paragraph += " Trace: \(path) (probe-exec show \(path))."

@@ -27,6 +27,12 @@ static void on_term_exit(int sig) {
     _exit(42);
 }
 
+static void on_stop_exit_clean(int sig) {
+    (void)sig;
+    say(1, "stopping\n");
+    _exit(0);
+}
+
 static void write_all(int fd, const unsigned char *p, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -78,6 +84,26 @@ int main(int argc, char **argv) {
         signal(SIGTERM, on_term_exit);
         say(1, "ready\n");
         for (;;) pause();
+    }
+    if (!strcmp(mode, "cleanstop")) {
+        // Stops cleanly (exit 0) on SIGTERM, SIGINT or SIGQUIT, as a well-behaved server does.
+        signal(SIGTERM, on_stop_exit_clean);
+        signal(SIGINT, on_stop_exit_clean);
+        signal(SIGQUIT, on_stop_exit_clean);
+        say(1, "ready\n");
+        for (;;) pause();
+    }
+    if (!strcmp(mode, "alloc")) {
+        // Allocates and touches N MiB, one page at a time: in a memory cgroup with a lower limit
+        // the kernel's OOM killer ends it.
+        size_t mib = argc > 2 ? (size_t)atoll(argv[2]) : 0;
+        for (size_t i = 0; i < mib; i++) {
+            volatile char *chunk = malloc(1 << 20);
+            if (!chunk) return 2;
+            for (size_t page = 0; page < (1 << 20); page += 4096) chunk[page] = 1;
+        }
+        say(1, "allocated\n");
+        return 0;
     }
     if (!strcmp(mode, "signals")) {
         // Handle every catchable signal and report each one received.

@@ -224,9 +224,11 @@ extension TraceEvent {
     package struct Process: TraceObject {
         package var pid: Int32 = 0
         package var command: String?
+        /// When it started (ISO 8601 UTC, from /proc/PID/stat), where recorded.
+        package var started: String?
 
         package static let fields: [TraceField<Process>] = [
-            .int("pid", \.pid), .string("command", \.command, .nullWhenNil),
+            .int("pid", \.pid), .string("command", \.command, .nullWhenNil), .string("started", \.started),
         ]
 
         /// An empty process record.
@@ -315,8 +317,12 @@ extension TraceEvent {
     package struct GraceExpired: TraceObject {
         package var sent = ""
         package var to: Int32 = 0
+        /// The grace period that ran out, in seconds (--grace-period, or a readiness check's stop).
+        package var graceSeconds: Double?
 
-        package static let fields: [TraceField<GraceExpired>] = [.string("sent", \.sent), .int("to", \.to)]
+        package static let fields: [TraceField<GraceExpired>] = [
+            .string("sent", \.sent), .int("to", \.to), .number("grace_s", \.graceSeconds),
+        ]
 
         /// An empty record.
         package init() {}
@@ -329,6 +335,38 @@ extension TraceEvent {
 
         package static let fields: [TraceField<Leftovers>] = [
             .ints("terminated", \.terminated), .ints("killed", \.killed),
+        ]
+
+        /// An empty record.
+        package init() {}
+    }
+}
+
+extension TraceEvent {
+    /// `memory_cgroup`: the program's memory cgroup, read at spawn (`_before`) and after its exit.
+    package struct MemoryCgroup: TraceObject {
+        /// 1 (the v1 memory controller) or 2 (the unified hierarchy).
+        package var version = 0
+        /// The cgroup's path in its hierarchy (`/proc/PID/cgroup`).
+        package var path = ""
+        /// The limit after the exit; left out when there is none.
+        package var limitBytes: UInt64?
+        /// The cgroup's peak usage after the exit.
+        package var peakBytes: UInt64?
+        /// OOM kills counted by the cgroup at spawn.
+        package var oomKillBefore: UInt64?
+        /// OOM kills counted by the cgroup after the exit.
+        package var oomKillAfter: UInt64?
+        /// v2: whole-cgroup OOM kills (`memory.oom.group`) at spawn.
+        package var oomGroupKillBefore: UInt64?
+        /// v2: whole-cgroup OOM kills after the exit.
+        package var oomGroupKillAfter: UInt64?
+
+        package static let fields: [TraceField<MemoryCgroup>] = [
+            .int("version", \.version), .string("path", \.path), .int("limit_bytes", \.limitBytes),
+            .int("peak_bytes", \.peakBytes), .int("oom_kill_before", \.oomKillBefore),
+            .int("oom_kill_after", \.oomKillAfter), .int("oom_group_kill_before", \.oomGroupKillBefore),
+            .int("oom_group_kill_after", \.oomGroupKillAfter),
         ]
 
         /// An empty record.

@@ -50,6 +50,8 @@ package enum TraceEvent: Sendable {
     case graceExpired(GraceExpired)
     /// Processes left running were stopped (--kill-leftovers).
     case leftovers(Leftovers)
+    /// The program's memory cgroup at spawn and after its exit: limit, peak, OOM kills.
+    case memoryCgroup(MemoryCgroup)
     /// The library reported main() reached from inside the program.
     case mainReached(MainReached)
     /// The program's executable mappings, for symbolising in-process crash reports.
@@ -89,6 +91,7 @@ package enum TraceEvent: Sendable {
         case .notReady: return "not_ready"
         case .graceExpired: return "grace_expired"
         case .leftovers: return "leftovers"
+        case .memoryCgroup: return "memory_cgroup"
         case .mainReached: return "main_reached"
         case .modules: return "modules"
         case .crash: return "crash"
@@ -124,6 +127,7 @@ package enum TraceEvent: Sendable {
         case .notReady(let payload): return payload.encodedFields
         case .graceExpired(let payload): return payload.encodedFields
         case .leftovers(let payload): return payload.encodedFields
+        case .memoryCgroup(let payload): return payload.encodedFields
         case .mainReached(let payload): return payload.encodedFields
         case .modules(let payload): return payload.encodedFields
         case .crash(let payload): return payload.encodedFields
@@ -159,6 +163,7 @@ package enum TraceEvent: Sendable {
         case "not_ready": self = .notReady(NotReady(json: json))
         case "grace_expired": self = .graceExpired(GraceExpired(json: json))
         case "leftovers": self = .leftovers(Leftovers(json: json))
+        case "memory_cgroup": self = .memoryCgroup(MemoryCgroup(json: json))
         case "main_reached": self = .mainReached(MainReached(json: json))
         case "modules": self = .modules(Modules(json: json))
         case "crash": self = .crash(Crash(json: json))
@@ -184,7 +189,8 @@ package enum TraceEvent: Sendable {
         schema("missing_libraries", MissingLibraries.self), schema("lost_output", LostOutput.self),
         schema("listen", Listen.self), schema("port_in_use", PortInUse.self), schema("ready", Ready.self),
         schema("not_ready", NotReady.self), schema("grace_expired", GraceExpired.self),
-        schema("leftovers", Leftovers.self), schema("main_reached", MainReached.self),
+        schema("leftovers", Leftovers.self), schema("memory_cgroup", MemoryCgroup.self),
+        schema("main_reached", MainReached.self),
         schema("modules", Modules.self), schema("crash", Crash.self), schema("program_signal", ProgramSignal.self),
         schema("otlp_export", OTLPExport.self),
     ]

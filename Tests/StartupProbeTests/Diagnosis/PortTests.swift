@@ -1,3 +1,4 @@
+import CStartupProbe
 import ProbeCore
 import ProbeDiagnosis
 import ProbeReport
@@ -40,9 +41,21 @@ import Glibc
         let port = Self.freePort()
         let first = try ChildProcess([Binaries.tracee(), "serve", String(port)])
         #expect(first.readLine() == "listening")
-        let r = try run([Binaries.probeExec, "--", Binaries.tracee(), "serve", String(port)])
+        let trace = Binaries.freshDirectory("held") + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-o", trace, "--", Binaries.tracee(), "serve", String(port)])
         #expect(r.status == 1)
-        #expect(r.stderr.contains("Port \(port) was already in use by pid \(first.pid)"), "\(r.stderr)")
+        let name = String(Binaries.tracee().split(separator: "/").last!.prefix(15))
+        let year = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()).prefix(4)
+        #expect(
+            r.stderr.contains(
+                "Port \(port) was already in use: held by pid \(first.pid) (`\(name)`), running since \(year)-"
+            ),
+            "\(r.stderr)"
+        )
+        let holder = try #require(
+            try TraceReader.read(path: trace).events.first { $0.kind == "port_in_use" }?["holders"]?.arrayValue?.first
+        )
+        #expect(holder["started"]?.stringValue?.hasSuffix("Z") == true)
         first.signal(SIGKILL)
         _ = try first.wait()
     }

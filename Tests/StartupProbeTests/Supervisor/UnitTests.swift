@@ -50,7 +50,7 @@ import Testing
 }
 
 @Suite struct DiagnoseTests {
-    @Test func sigtermFromASenderExplainsAnExitZero() {
+    @Test func sigtermFromASenderMakesAnExitZeroAStopOnRequest() {
         var report = RunReport(command: ["./server"], cause: .exited(code: 0), durationMilliseconds: 1200)
         report.signals = [
             ReceivedSignal(
@@ -65,8 +65,9 @@ import Testing
         report.stdoutBytes = 0
         report.stderrBytes = 0
         let verdict = Diagnose.verdict(for: report)
-        #expect(verdict.category == .cleanExit)
-        #expect(verdict.summary.contains("exited normally with code 0 after 1.2 s"))
+        #expect(verdict.category == .stoppedOnRequest)
+        #expect(!verdict.isReported)
+        #expect(verdict.summary.contains("exited normally with code 0 after 1.2 s, stopped on request"))
         #expect(verdict.summary.contains("SIGTERM from pid 4242 (`kubelet`, uid 0) at +1.1 s"))
         #expect(verdict.summary.contains("It wrote nothing on stdout or stderr."))
     }
@@ -82,8 +83,50 @@ import Testing
         #expect(verdict.summary.contains(#"Last line on stderr: "boom \x1b[31m""#))
     }
 
-    @Test func sigkillWithoutSenderPointsAtTheOOMKiller() {
+    @Test func sigkillWithoutSenderOrCgroupSaysWhatIsNotKnown() {
         let report = RunReport(command: ["app"], cause: .killed(signal: 9, coreDumped: false), durationMilliseconds: 5)
-        #expect(Diagnose.verdict(for: report).summary.contains("out-of-memory killer"))
+        let summary = Diagnose.verdict(for: report).summary
+        #expect(
+            summary.contains(
+                "SIGKILL did not come through probe-exec; its memory cgroup's OOM-kill count could not be read, so whether the kernel's OOM killer sent it is not known."
+            ),
+            "\(summary)"
+        )
+        #expect(!summary.contains("usual"))
+    }
+
+    @Test func sigkillAfterTheGracePeriodSaysProbeExecSentIt() {
+        var report = RunReport(
+            command: ["app"],
+            cause: .killed(signal: 9, coreDumped: false),
+            durationMilliseconds: 3100
+        )
+        report.signals = [
+            ReceivedSignal(
+                signal: 15,
+                senderPID: 1,
+                senderUID: 0,
+                senderCommand: "containerd-shim",
+                offsetMilliseconds: 1000,
+                forwarded: true
+            )
+        ]
+        report.graceExpired = (3000, 2)
+        let verdict = Diagnose.verdict(for: report)
+        #expect(verdict.category == .signal && verdict.isReported)
+        #expect(verdict.summary.contains("did not stop within 2 s of SIGTERM; probe-exec sent SIGKILL"))
+    }
+
+    @Test func portHolderIsNamedNeutrally() {
+        var facts = RunFacts(RunReport(command: ["srv"], cause: .exited(code: 1), durationMilliseconds: 5))
+        facts.portInUse = (
+            8080, [PortHolder(pid: 123, command: "nginx", startedNanoseconds: 1_796_620_812_340_000_000)]
+        )
+        let summary = Diagnose.verdict(for: facts).summary
+        #expect(
+            summary.contains("Port 8080 was already in use: held by pid 123 (`nginx`), running since 2026-12-07T"),
+            "\(summary)"
+        )
+        #expect(!summary.contains("stale"))
     }
 }

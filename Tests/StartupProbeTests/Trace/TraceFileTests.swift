@@ -268,7 +268,7 @@ extension TraceFileTests {
         #expect(stat(dir + "/latest", &info) == 0 && info.st_uid == 65534 && info.st_mode & 0o777 == 0o600)
         // Its owner can read it; another unprivileged user can neither show it nor open it.
         let own = try run(Self.asUser(65534, [Binaries.probeExec, "show", dir + "/latest"]))
-        #expect(own.status == 0 && own.stdout.contains("exit(3)"), "\(own.stdout)\(own.stderr)")
+        #expect(own.status == 0 && own.stdout.contains("exited with code 3"), "\(own.stdout)\(own.stderr)")
         let other = try run(Self.asUser(65533, [Binaries.probeExec, "show", dir + "/latest"]))
         #expect(other.status != 0)
         #expect(other.stderr.contains("Permission denied (EACCES)"), "\(other.stderr)")

@@ -1,0 +1,111 @@
+import ProbeCore
+import ProbeSupervisor
+
+extension Diagnose {
+    /// "The dynamic loader could not find libx.so.1 …", when it failed to start the program.
+    package static func missingLibrariesSentence(_ report: RunFacts) -> String? {
+        guard !report.missingLibraries.isEmpty else { return nil }
+        let names = report.missingLibraries.map { library in
+            library.neededBy == report.programPath ? library.name : "\(library.name) (needed by \(library.neededBy))"
+        }
+        return "The dynamic loader could not find " + names.joinedWithCommas()
+            + " in RPATH/RUNPATH, LD_LIBRARY_PATH, /etc/ld.so.cache or the default directories: install the package that provides it, or fix the library path."
+    }
+
+    /// A service that exited without being told to: daemonized, or a placeholder.
+    package static func serviceStory(_ report: RunFacts, code: Int32) -> [String] {
+        let after = Diagnose.duration(report.durationMilliseconds)
+        var parts = [
+            "It was started as a service (--service) but exited on its own after \(after), without being asked to stop."
+        ]
+        if let first = report.leftRunning.first {
+            let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
+            parts.append(
+                "It daemonized: it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`)."
+            )
+        } else if code == 0 && report.listening.isEmpty {
+            let output = (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 ? "wrote nothing, " : ""
+            parts.append(
+                "It \(output)never listened on a port and left nothing running: is this a placeholder command (such as `true`, `echo ok` or `sleep 0`) instead of the real server?"
+            )
+        }
+        return parts
+    }
+
+    /// Ports: the one it could not bind (and who holds it), or the ones it listened on.
+    package static func portStory(_ report: RunFacts) -> [String] {
+        if let inUse = report.portInUse {
+            guard let holder = inUse.holders.first else {
+                return ["Port \(inUse.port) was already in use (the holder is not visible from here)."]
+            }
+            let since = holder.startedNanoseconds.map {
+                ", running since " + Timestamp.iso8601(realtimeNanoseconds: $0)
+            }
+            let others = inUse.holders.count > 1 ? " (and \(inUse.holders.count - 1) more processes)" : ""
+            return [
+                "Port \(inUse.port) was already in use: held by pid \(holder.pid) (`\(holder.command ?? "?")`)\(since ?? "")\(others)."
+            ]
+        }
+        guard let first = report.listening.first else { return [] }
+        let places = report.listening.prefix(3).map { "\($0.listener.address):\($0.listener.port)" }
+        return ["It was listening on \(places.joinedWithCommas()) from +\(duration(first.offsetMilliseconds))."]
+    }
+
+    /// What the output says: nothing at all, or its last line.
+    package static func outputStory(_ report: RunFacts) -> [String] {
+        var lost: [String] = []
+        for stream in ["stdout", "stderr"] {
+            guard let bytes = report.tracing.lostOutput[stream], !bytes.isEmpty else { continue }
+            var sentence =
+                "\(bytes.count) bytes it wrote to \(stream) were still in its stdio buffer and never came out"
+            if let line = lastLine(bytes) { sentence += " (ending \"\(line)\")" }
+            lost.append(sentence + "; they are in the trace.")
+        }
+        let piped = report.stdoutBytes != nil || report.stderrBytes != nil
+        guard piped else { return lost }
+        if !lost.isEmpty && (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
+            return ["Nothing reached stdout or stderr."] + lost
+        }
+        if !lost.isEmpty { return lost + Diagnose.outputStoryWithoutLoss(report) }
+        return Diagnose.outputStoryWithoutLoss(report)
+    }
+
+    /// The output that did come out: nothing, the runtime error it reported, or its last line.
+    package static func outputStoryWithoutLoss(_ report: RunFacts) -> [String] {
+        if (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
+            return ["It wrote nothing on stdout or stderr."]
+        }
+        if let error = report.programError {
+            var sentence = "It reported a \(error.language) \(error.kind): \(Escaping.visible(error.message))"
+            if let location = error.location { sentence += " at \(Escaping.visible(location))" }
+            sentence += "."
+            var parts = [sentence]
+            if error.importChain.count > 1 {
+                parts.append("Import chain: " + error.importChain.map { Escaping.visible($0) }.joinedWithArrows() + ".")
+            }
+            if let variable = error.environmentVariable {
+                parts.append("The environment variable \(Escaping.visible(variable)) is not set.")
+            }
+            return parts
+        }
+        if let line = lastLine(report.stderrTail) ?? lastLine(report.stdoutTail) {
+            let stream =
+                report.mergedOutput
+                ? "its output (stdout and stderr, one file)" : lastLine(report.stderrTail) != nil ? "stderr" : "stdout"
+            return ["Last line on \(stream): \"\(line)\"."]
+        }
+        return []
+    }
+
+    /// The last non-empty line of `bytes`, with control characters made visible, at most 200 characters.
+    package static func lastLine(_ bytes: [UInt8]) -> String? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard
+            let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: {
+                !$0.allSatisfy(\.isWhitespace)
+            })
+        else { return nil }
+        let visible = Escaping.visible(String(line.trimmingWhitespace()))
+        return visible.count > 200 ? String(visible.prefix(200)) + "…" : visible
+    }
+}

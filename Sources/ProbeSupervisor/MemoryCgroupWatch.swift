@@ -1,0 +1,40 @@
+import ProbeCore
+import ProbeTrace
+
+/// The program's memory cgroup over a run: found and read when the program is spawned, found
+/// again at each image it execs while traced (an entrypoint script that moves itself into
+/// another cgroup and then execs the program is measured where the program runs), and read
+/// again after the exit. A cgroup is read through its directory, which outlives the program.
+final class MemoryCgroupWatch {
+    /// The cgroup and what its files said when it was found.
+    private(set) var found: (cgroup: MemoryCgroup, reading: MemoryCgroupReading)?
+
+    /// Finds and reads the memory cgroup of `pid`, just spawned.
+    init(pid: Int32) {
+        found = MemoryCgroup.of(pid: pid).map { ($0, $0.read()) }
+    }
+
+    /// The program (`pid`) exec'd an image: if it is in another cgroup now, that one is read.
+    func programExecuted(pid: Int32) {
+        guard let now = MemoryCgroup.of(pid: pid), now != found?.cgroup else { return }
+        found = (now, now.read())
+    }
+
+    /// Reads the cgroup again after the exit and records both readings in `recorder`; nil when
+    /// no memory cgroup was found.
+    func finish(recorder: TraceRecorder) -> MemoryCgroupUse? {
+        guard let found else { return nil }
+        let use = MemoryCgroupUse(cgroup: found.cgroup, before: found.reading, after: found.cgroup.read())
+        var event = TraceEvent.MemoryCgroup()
+        event.version = use.cgroup.version
+        event.path = use.cgroup.path
+        event.limitBytes = use.after.limitBytes
+        event.peakBytes = use.after.peakBytes
+        event.oomKillBefore = use.before.oomKills
+        event.oomKillAfter = use.after.oomKills
+        event.oomGroupKillBefore = use.before.oomGroupKills
+        event.oomGroupKillAfter = use.after.oomGroupKills
+        recorder.append(.memoryCgroup(event))
+        return use
+    }
+}
