@@ -39,3 +39,9 @@ let crashingThread: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRa
     UnsafeMutablePointer<Int32>(bitPattern: 16)!.pointee = 1
     return nil
 }
+
+/// A handler that counts its runs.
+let countingHandler: @convention(c) (Int32) -> Void = { _ in handlerRuns += 1 }
+
+/// The address of ``countingHandler``, to tell whether it is still the installed disposition.
+var ownHandlerAddress: Int { unsafeBitCast(countingHandler, to: Int.self) }

@@ -56,12 +56,17 @@ case "sigaction-after-source":
     nonisolated(unsafe) var sourceCount: UInt = 0
     source.setEventHandler { sourceCount += source.data }
     source.resume()
-    install(SIGUSR1, flags: 0) { _ in handlerRuns += 1 }
+    install(SIGUSR1, flags: 0, countingHandler)
     probe("after")
     // libdispatch registers the source on its own thread, and then replaces any sigaction
-    // handler for the signal: give it the time it needs in every variant, so the outcome is
-    // libdispatch's, not a race with `start`.
-    sleepMilliseconds(200)
+    // handler for the signal: wait until it has (2 s at most) in every variant, so the outcome is
+    // libdispatch's, not a race with `start` or with the machine's load.
+    var current = sigaction()
+    for _ in 0..<200 {
+        sigaction(SIGUSR1, nil, &current)
+        if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) != ownHandlerAddress { break }
+        sleepMilliseconds(10)
+    }
     for _ in 0..<3 {
         kill(getpid(), SIGUSR1)
         sleepMilliseconds(50)
