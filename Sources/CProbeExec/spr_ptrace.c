@@ -30,6 +30,8 @@ int spr_ptrace_cont(pid_t tid, int signo) {
 
 int spr_ptrace_listen(pid_t tid) { return spr_result(ptrace(PTRACE_LISTEN, tid, NULL, NULL)); }
 
+int spr_ptrace_interrupt(pid_t tid) { return spr_result(ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)); }
+
 int spr_ptrace_event_message(pid_t tid, unsigned long *message) {
     return spr_result(ptrace(PTRACE_GETEVENTMSG, tid, NULL, message));
 }

@@ -30,9 +30,35 @@ package enum ReportRenderer {
             .filter { TimelineText.isOnTimeline($0.element.event) }
             .sorted { ($0.element.offsetMilliseconds, $0.offset) < ($1.element.offsetMilliseconds, $1.offset) }
             .map(\.element)
-        for record in timeline {
+        var index = 0
+        while index < timeline.count {
+            let record = timeline[index]
+            index += 1
             let offset = formatOffset(record.offsetMilliseconds)
-            let text = TimelineText.describe(record.event, in: document)
+            var text = TimelineText.describe(record.event, in: document)
+            // A run of the same signal delivered the same way reads as one line with a count
+            // ("SIGSEGV × 500, …"): a JVM's null checks, Go's preemption, a shell's SIGCHLDs.
+            if case .targetSignal(let first) = record.event {
+                var repeats = 1
+                while index < timeline.count, case .targetSignal(let next) = timeline[index].event,
+                    next.signal == first.signal && next.senderKind == first.senderKind && next.code == first.code
+                {
+                    repeats += 1
+                    index += 1
+                }
+                if repeats > 1 {
+                    let from: String
+                    switch first.senderKind {
+                    case "kernel": from = "raised by the kernel"
+                    case "self": from = "sent by the program itself"
+                    case "probe-exec": from = "forwarded by probe-exec"
+                    default: from = "sent by other processes"
+                    }
+                    let last = formatOffset(timeline[index - 1].offsetMilliseconds).trimmingPrefix(while: { $0 == " " })
+                    text =
+                        "\(first.name) × \(repeats) delivered to the program (\(from)); it went on after each, the last at \(last)"
+                }
+            }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             out.append("  \(offset)  \(v(String(lines[0]), false))")
             for line in lines.dropFirst() {

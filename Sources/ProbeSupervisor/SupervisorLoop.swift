@@ -76,6 +76,7 @@ package struct SupervisorLoop {
         }
         self.pumps = pumps
         self.report = RunReport(command: supervisor.options.command, cause: .exited(code: 0), durationMilliseconds: 0)
+        if tracer != nil { self.controlFD = spr_control_listen(getpid()) }
         self.report.childPID = childPID
     }
 
@@ -108,9 +109,11 @@ package struct SupervisorLoop {
             var fds = [
                 pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: controlFD, events: Int16(POLLIN), revents: 0),
             ]
             if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
             if fds[1].revents != 0 { recordPumpMilestones() }
+            if fds[2].revents != 0 { answerControlRequest() }
             guard fds[0].revents != 0 else { continue }
             var info = spr_signal_info_t()
             while spr_signalfd_read(signalFD, &info) == 1 {
@@ -145,6 +148,7 @@ package struct SupervisorLoop {
         supervisor.recorder.append(.exit(exit), at: report.durationMilliseconds)
         stopPumps(signalFD: signalFD)
         if signalFD >= 0 { close(signalFD) }
+        if controlFD >= 0 { close(controlFD) }
         return report
     }
 
@@ -469,6 +473,41 @@ package struct SupervisorLoop {
 
     /// The last stop's watcher process (its SIGCONT to probe-exec is not forwarded).
     package var stopWatcher: pid_t = 0
+
+    /// The control socket (`probe-exec detach`), or -1: only while the program is traced.
+    package var controlFD: Int32 = -1
+
+    /// One request on the control socket: `detach` ends tracing so gdb, py-spy or a crash
+    /// reporter can attach, without a restart; the run goes on and ends with the program's status.
+    /// Only probe-exec's own uid or root may ask (SO_PEERCRED).
+    private mutating func answerControlRequest() {
+        var uid: uid_t = 0
+        var pid: pid_t = 0
+        let connection = spr_control_accept(controlFD, &uid, &pid)
+        guard connection >= 0 else { return }
+        defer { close(connection) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var pollOne = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+        guard poll(&pollOne, 1, 1000) == 1 else { return }
+        let n = read(connection, &buffer, buffer.count)
+        let request = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        var reply: String
+        if uid != getuid() && uid != 0 {
+            reply = "refused: only uid \(getuid()) or root may detach this probe-exec"
+        } else if !request.hasPrefix("detach") {
+            reply = "refused: unknown request"
+        } else if let tracer, tracer.findings.detachedReason == nil {
+            let who = ProcessFacts.command(of: pid).map { " (\($0))" } ?? ""
+            tracer.detach(
+                reason:
+                    "asked by pid \(pid)\(who) uid \(uid) with `probe-exec detach`; the program runs on untraced, its exit status is still recorded"
+            )
+            reply = "ok: tracing of pid \(childPID) ends now; a debugger can attach to it"
+        } else {
+            reply = "ok: pid \(childPID) is not traced (already detached, or run with --no-ptrace)"
+        }
+        _ = reply.withCString { write(connection, $0, strlen($0)) }
+    }
 
     /// A signal probe-exec was started with ignored: recorded with its sender, not forwarded.
     private mutating func recordIgnored(_ info: spr_signal_info_t) {

@@ -152,6 +152,9 @@ package struct ELFFile {
         return nil
     }
 
+    /// Whether a section called `name` exists.
+    package func hasSection(_ name: String) -> Bool { sectionNames.contains(name) }
+
     /// The contents of the section called `name`, or nil when absent, empty, compressed
     /// (SHF_COMPRESSED) or larger than `limit`.
     package func section(named name: String, limit: Int) -> [UInt8]? {

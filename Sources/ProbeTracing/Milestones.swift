@@ -33,6 +33,10 @@ package struct Milestones {
     private var entry: UInt64?
     private var executable: String?
     private var stepping: (tid: Int32, count: Int)?
+    /// A runtime that signals itself as it runs (Go preempts goroutines with SIGURG), named, when
+    /// the image is one: tracing ends once main() is reached.
+    package private(set) var selfSignallingRuntime: String?
+
     /// Whether main's address is known (by symbol, or once found by stepping).
     package private(set) var mainLocated = false
 
@@ -47,8 +51,13 @@ package struct Milestones {
         self.entry = entry
         executable = ProcessFacts.executable(of: pid)
         var bias: UInt64 = 0
+        selfSignallingRuntime = nil
         if let path = executable, let elf = ELFFile(path: path) {
             bias = entry &- elf.entry
+            if elf.hasSection(".go.buildinfo") || elf.hasSection(".gopclntab") {
+                selfSignallingRuntime =
+                    "a Go program: its runtime signals itself (SIGURG) to preempt goroutines, each a stop under ptrace"
+            }
             if let main = elf.functionAddress(named: ["main", "main.main"]), main &+ bias != entry {
                 mainLocated = insert(pid: pid, address: main &+ bias, name: "main", how: "symbol table")
             }
@@ -103,6 +112,16 @@ package struct Milestones {
             stepping = (tid, 0)
         }
         return .reached(name: bp.name, address: bp.address, how: bp.how)
+    }
+
+    /// Puts back the original words of every breakpoint still planted (tracing ends): nothing of
+    /// probe-exec stays in the program.
+    package mutating func disarm(pid: Int32) {
+        for breakpoint in breakpoints.values {
+            _ = spr_ptrace_poke(pid, breakpoint.address, breakpoint.original)
+        }
+        breakpoints = [:]
+        stepping = nil
     }
 
     /// Gives up walking `_start` (another stop intervened).

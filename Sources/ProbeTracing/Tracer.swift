@@ -46,7 +46,9 @@ package struct TracingFindings: Sendable {
 
     /// Whether the start-up milestones of the program's last image are proven by breakpoints:
     /// traced, an image exec'd, its breakpoints planted.
-    package var provesMilestones: Bool { state == "on" && execCount > 0 && milestonesArmed }
+    package var provesMilestones: Bool { (state == "on" || state == "detached") && execCount > 0 && milestonesArmed }
+    /// Why tracing ended before the program did (state `detached`).
+    package var detachedReason: String?
 
     /// Nothing found yet (state `off`).
     package init() {}
@@ -153,8 +155,75 @@ package final class Tracer {
     package func wasTraced(_ tid: Int32) -> Bool { gone.contains(tid) }
     private var gone: Set<Int32> = []
 
+    /// Signals delivered in the current one-second window, and when it began.
+    private var windowSignals = 0
+    private var windowStart: Int64 = 0
+    /// A program that takes this many signals within a second is let go: every signal to a
+    /// traced program is a stop (tens of microseconds), which a runtime that signals itself
+    /// (Go's preemption, a JVM's implicit null checks) or a signal-driven program would pay for
+    /// on every one. 200 a second is 10 ms of stops at most before tracing ends; start-up
+    /// programs take a handful (SIGCHLD per command of a shell, a SIGTERM).
+    package static let signalRateLimit = 200
+
+    /// Stops tracing (`probe-exec detach`, a signal storm, a runtime known to signal itself):
+    /// every traced thread is let go at its next stop (running ones are interrupted), with its
+    /// pending signal and with no breakpoint left in the program. The run goes on untraced, and
+    /// still ends with the program's true status.
+    package func detach(reason: String) {
+        guard findings.detachedReason == nil else { return }
+        findings.detachedReason = reason
+        findings.state = "detached"
+        var event = TraceEvent.Tracing()
+        event.state = "detached"
+        event.reason = reason
+        recorder.append(.tracing(event))
+        for tid in tids { _ = spr_ptrace_interrupt(tid) }
+    }
+
+    /// Whether tracing has ended (every thread let go).
+    package var isDetached: Bool { findings.detachedReason != nil && tids.isEmpty }
+
+    /// While detaching: lets `tid` go from the stop `event`, delivering its signal.
+    private func release(_ event: WaitEvent) {
+        var signal: Int32 = 0
+        var tid: Int32 = 0
+        switch event {
+        case .signalStop(let t, let s):
+            tid = t
+            signal = s
+            if s == SIGTRAP, case .reached = milestones.trap(tid: t) { signal = 0 }  // our breakpoint
+        case .groupStop(let t, _), .eventStop(let t), .ptraceEvent(let t, _):
+            tid = t
+        case .exited, .killed, .other:
+            return
+        }
+        milestones.disarm(pid: tid)
+        _ = spr_ptrace_detach(tid, signal)
+        forget(tid)
+    }
+
+    /// Counts a delivered signal; a storm ends tracing.
+    private func countSignal() {
+        let now = TraceClock.nowNanoseconds
+        if now - windowStart > 1_000_000_000 {
+            windowStart = now
+            windowSignals = 0
+        }
+        windowSignals += 1
+        if windowSignals >= Tracer.signalRateLimit {
+            detach(
+                reason:
+                    "the program took \(windowSignals) signals within a second; each is a stop under ptrace, so probe-exec stopped tracing at +\(Int(recorder.offset())) ms. Still recorded: the exit status, the signals sent to probe-exec and forwarded, the program's own crash output; no longer: its backtraces, later signals delivered to it"
+            )
+        }
+    }
+
     /// Acts on one stop of a tracee and resumes it.
     package func handle(_ event: WaitEvent) {
+        if findings.detachedReason != nil {
+            release(event)
+            return
+        }
         switch event {
         case .signalStop(let tid, let signal):
             handleSignal(tid: tid, signal: signal)
@@ -187,6 +256,14 @@ package final class Tracer {
                 milestone.address = address
                 milestone.how = how
                 recorder.append(.milestone(milestone), at: now)
+                if name == "main", let runtime = milestones.selfSignallingRuntime {
+                    resume(tid)
+                    detach(
+                        reason:
+                            "\(runtime); probe-exec stopped tracing once main() was reached. Still recorded: the exit status, the signals sent to probe-exec and forwarded, the runtime's own crash output; no longer: backtraces, signals delivered to the program"
+                    )
+                    return
+                }
                 resume(tid)
                 return
             case .step:
@@ -197,6 +274,11 @@ package final class Tracer {
                 _ = spr_ptrace_cont(tid, 0)
                 return
             }
+        }
+        countSignal()
+        if findings.detachedReason != nil {
+            release(.signalStop(tid: tid, signal: signal))
+            return
         }
         var info = spr_siginfo_t()
         let haveInfo = spr_ptrace_siginfo(tid, &info) == 0

@@ -46,7 +46,7 @@ struct ProbeExec: ParsableCommand {
             The trace format (NDJSON, schema version 1) is described by docs/trace.schema.json.
             """,
         version: ProbeExec.version,
-        subcommands: [RunCommand.self, ShowCommand.self, CheckCommand.self],
+        subcommands: [RunCommand.self, ShowCommand.self, CheckCommand.self, DetachCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

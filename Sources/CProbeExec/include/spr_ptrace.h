@@ -19,6 +19,10 @@ int spr_ptrace_options(int follow_forks);
 int spr_ptrace_cont(pid_t tid, int signo);
 /// PTRACE_LISTEN: leave a group-stopped tracee stopped but let it be notified. Returns 0 or errno.
 int spr_ptrace_listen(pid_t tid);
+
+/// PTRACE_INTERRUPT: a seized tracee that runs stops (PTRACE_EVENT_STOP) so it can be detached.
+/// Returns 0 or an errno value.
+int spr_ptrace_interrupt(pid_t tid);
 /// PTRACE_GETEVENTMSG. Returns 0 or an errno value.
 int spr_ptrace_event_message(pid_t tid, unsigned long *message);
 /// PTRACE_DETACH. Returns 0 or an errno value.
