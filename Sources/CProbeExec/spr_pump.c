@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +72,22 @@ static void spr_pump_trim_tail(spr_pump_t *pump) {
 /// them. Returns the byte count (0 at end of file), or -1 with errno EAGAIN when nothing is
 /// readable, or another errno.
 static ssize_t spr_pump_tee(spr_pump_t *pump) {
+    if (pump->tail_write_fd < 0) {
+        int readable = 0;
+        if (ioctl(pump->in_fd, FIONREAD, &readable) != 0) {
+            return -1;
+        }
+        if (readable > 0) {
+            return readable > SPR_PUMP_CHUNK ? SPR_PUMP_CHUNK : readable;
+        }
+        // Nothing buffered: end of file (every writer gone) or nothing yet.
+        struct pollfd p = {.fd = pump->in_fd, .events = POLLIN, .revents = 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN)) {
+            return 0;
+        }
+        errno = EAGAIN;
+        return -1;
+    }
     for (int attempt = 0; attempt < 3; attempt++) {
         ssize_t n = tee(pump->in_fd, pump->tail_write_fd, SPR_PUMP_CHUNK, SPLICE_F_NONBLOCK);
         if (n >= 0 || errno != EAGAIN) {
@@ -219,14 +236,13 @@ int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int not
     }
     pump->null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     int tail[2];
-    if (pipe2(tail, O_CLOEXEC | O_NONBLOCK) != 0) {
-        int err = errno;
-        spr_pump_release(pump);
-        return err;
+    if (pipe2(tail, O_CLOEXEC | O_NONBLOCK) == 0) {
+        pump->tail_read_fd = tail[0];
+        pump->tail_write_fd = tail[1];
+        (void)fcntl(pump->tail_write_fd, F_SETPIPE_SZ, SPR_PUMP_PIPE_SIZE / 4);
     }
-    pump->tail_read_fd = tail[0];
-    pump->tail_write_fd = tail[1];
-    (void)fcntl(pump->tail_write_fd, F_SETPIPE_SZ, SPR_PUMP_PIPE_SIZE / 4);
+    // Without a tail pipe (descriptors are short) the pump still forwards every byte; it just
+    // keeps no tail for the trace.
     (void)fcntl(in_fd, F_SETPIPE_SZ, SPR_PUMP_PIPE_SIZE);
     int flags = fcntl(in_fd, F_GETFL);
     (void)fcntl(in_fd, F_SETFL, flags | O_NONBLOCK);

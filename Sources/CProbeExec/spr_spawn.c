@@ -28,10 +28,18 @@ typedef struct {
     int index;
 } spr_exec_report_t;
 
+/// Where the child reports when there is no status pipe (descriptors are short): it shares our
+/// memory then (CLONE_VM), and we read this once it has exec'd or exited.
+static spr_exec_report_t spr_shared_report;
+
 static void spr_report_and_exit(int fd, int err, int step, int index) {
     spr_exec_report_t report = {err, step, index};
-    ssize_t ignored = write(fd, &report, sizeof(report));
-    (void)ignored;
+    if (fd >= 0) {
+        ssize_t ignored = write(fd, &report, sizeof(report));
+        (void)ignored;
+    } else {
+        spr_shared_report = report;
+    }
     _exit((err == ENOENT || err == ENOTDIR) ? 127 : 126);
 }
 
@@ -89,10 +97,15 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
         spr_report_and_exit(report_fd, errno, SPR_STEP_DUP2, -1);
     }
     // Every descriptor probe-exec made is O_CLOEXEC; inherited ones pass through untouched.
-    // The mask probe-exec inherited, whatever its own threads block (tini restores it too).
+    // The mask probe-exec inherited (whatever its own threads block; tini restores it too) is
+    // set right before each execve, not before the PATH search: until then every signal stays
+    // pending (the parent blocked them all before the fork), so a stop signal cannot stop this
+    // child before it is the program, with probe-exec waiting on it; pending ones are delivered
+    // to the program as execve completes, as they would be to a program started bare.
     sigset_t inherited;
     spr_inherited_mask(&inherited);
-    (void)sigprocmask(SIG_SETMASK, &inherited, NULL);
+    sigset_t all;
+    sigfillset(&all);
     if (config->pid_slot != NULL) {
         spr_format_pid(config->pid_slot, config->pid_slot_size, getpid());
     }
@@ -106,8 +119,10 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
     int decisive_index = -1;
     int saw_eacces = 0;
     for (int i = 0; config->candidates[i] != NULL; i++) {
+        (void)sigprocmask(SIG_SETMASK, &inherited, NULL);
         execve(config->candidates[i], (char *const *)config->argv, (char *const *)config->envp);
         int err = errno;
+        (void)sigprocmask(SIG_SETMASK, &all, NULL);
         if (err == EACCES) {
             // As execvp: remember, keep looking, and report EACCES if nothing else runs.
             if (!saw_eacces) {
@@ -267,6 +282,13 @@ static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result
         } else if (event == PTRACE_EVENT_STOP) {
             if (signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU) {
                 (void)ptrace(PTRACE_LISTEN, pid, NULL, NULL);
+                // Stopped before it became the program (a SIGSTOP in that window): stop with it,
+                // as its parent would see it bare; once continued, continue it.
+                if (getpid() != 1 && !spr_continue_is_pending()) {
+                    pid_t watcher = 0;
+                    (void)spr_stop_with_program(signal, pid, &watcher);
+                    (void)kill(pid, SIGCONT);
+                }
             } else {
                 (void)ptrace(PTRACE_CONT, pid, NULL, NULL);
             }
@@ -292,7 +314,31 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     result->signal_before_exec = 0;
     int status_pipe[2];
     if (pipe2(status_pipe, O_CLOEXEC) != 0) {
-        return errno;
+        if (errno != EMFILE && errno != ENFILE) {
+            return errno;
+        }
+        // No descriptor for the status pipe: the untraced way, whose child shares our memory
+        // and reports there. The program runs as it would bare; tracing is off (trace_errno).
+        spr_spawn_config_t untraced = *config;
+        untraced.trace_options = 0;
+        spr_shared_report = (spr_exec_report_t){0, SPR_STEP_NONE, -1};
+        sigset_t all;
+        sigset_t previous;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &previous);
+        int fork_err = 0;
+        pid_t pid = spr_start_untraced(&untraced, -1, &fork_err);
+        pthread_sigmask(SIG_SETMASK, &previous, NULL);
+        if (pid < 0) {
+            return fork_err;
+        }
+        (void)setpgid(pid, pid);
+        result->pid = pid;
+        result->trace_errno = config->trace_options != 0 ? EMFILE : 0;
+        result->exec_errno = spr_shared_report.err;
+        result->failed_step = spr_shared_report.step;
+        result->candidate_index = spr_shared_report.index;
+        return 0;
     }
     sigset_t all;
     sigset_t previous;
@@ -302,6 +348,13 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     int fork_err = 0;
     pid_t pid = config->trace_options != 0 ? spr_start_traced(config, status_pipe[1], result, &fork_err)
                                            : spr_start_untraced(config, status_pipe[1], &fork_err);
+    if (pid < 0 && config->trace_options != 0 && (fork_err == EMFILE || fork_err == ENFILE)) {
+        // No descriptor for the go pipe tracing needs: run it untraced rather than not at all.
+        spr_spawn_config_t untraced = *config;
+        untraced.trace_options = 0;
+        result->trace_errno = fork_err;
+        pid = spr_start_untraced(&untraced, status_pipe[1], &fork_err);
+    }
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     close(status_pipe[1]);
     if (pid < 0) {

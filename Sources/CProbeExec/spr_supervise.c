@@ -5,6 +5,7 @@
 #include "spr_supervise.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -326,8 +327,8 @@ static int spr_continue_pending(pid_t pid) {
             bits = bits * 16 + (unsigned long long)(*at <= '9' ? *at - '0' : *at - 'a' + 10);
             at++;
         }
-        if (bits & (1ULL << (SIGCONT - 1))) {
-            return 1;
+        if (bits & ((1ULL << (SIGCONT - 1)) | (1ULL << (SIGKILL - 1)))) {
+            return 1;  // continued, or being killed: its tracer (us) must be running to let it go
         }
     }
     return 0;
@@ -351,6 +352,11 @@ int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid) {
                 (void)kill(self, SIGCONT);
                 _exit(0);
             }
+            // A SIGCONT that reached probe-exec just before it stopped itself did not continue
+            // it (it was not stopped yet) and waits, blocked: continue it, so it forwards that one.
+            if (spr_process_state(self) == 'T' && spr_continue_pending(self)) {
+                (void)kill(self, SIGCONT);
+            }
         }
     }
     if (watcher > 0) {
@@ -366,3 +372,30 @@ int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid) {
 }
 
 int spr_has_file_capabilities(const char *path) { return getxattr(path, "security.capability", NULL, 0) > 0; }
+
+int spr_continue_is_pending(void) {
+    sigset_t pending;
+    return sigpending(&pending) == 0 && sigismember(&pending, SIGCONT) == 1;
+}
+
+int spr_program_catches(pid_t pid, int signo) {
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char buffer[4096];
+    ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
+    close(fd);
+    if (got <= 0) {
+        return 0;
+    }
+    buffer[got] = 0;
+    const char *at = strstr(buffer, "SigCgt:\t");
+    if (at == NULL) {
+        return 0;
+    }
+    unsigned long long bits = strtoull(at + 8, NULL, 16);
+    return signo >= 1 && signo <= 64 && (bits & (1ULL << (signo - 1))) != 0;
+}

@@ -30,6 +30,9 @@ static const int spr_fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT
 
 static struct sigaction spr_previous[SPR_FATAL_COUNT];
 static int spr_installed[SPR_FATAL_COUNT];  // 0 where the program ignores the signal: left alone
+// 1 where the handler we chain to is the Swift runtime's crash backtracer (it ends the process:
+// report first); 0 where it is the program's own (it may recover: it runs first, unreported).
+static int spr_previous_reports[SPR_FATAL_COUNT];
 static int spr_trace_fd = -1;
 static int spr_report_fd = 2;
 static int64_t spr_start_ns;
@@ -350,17 +353,25 @@ static int spr_refaults(int sig, const siginfo_t *info) {
 static void spr_crash_handler(int sig, siginfo_t *info, void *context) {
     int saved_errno = errno;
     int i = spr_index(sig);
-    if (atomic_fetch_add(&spr_report_ticket, 1) == 0) {
-        atomic_store(&spr_reporting_tid, (int32_t)syscall(SYS_gettid));
-        spr_report(sig, info, context);
-        atomic_store(&spr_report_done, 1);
-    } else {
-        spr_wait_for_report();
+    struct sigaction *previous = i >= 0 ? &spr_previous[i] : NULL;
+    int program_handler = previous != NULL && !spr_previous_reports[i] &&
+                          ((previous->sa_flags & SA_SIGINFO) ? previous->sa_sigaction != NULL
+                                                             : (previous->sa_handler != SIG_DFL &&
+                                                                previous->sa_handler != SIG_IGN && previous->sa_handler != NULL));
+    // The program's own handler runs first and unreported: a program that recovers (longjmp, a
+    // fixed-up fault) has not crashed. Before the default action or a crash reporter, report.
+    if (!program_handler) {
+        if (atomic_fetch_add(&spr_report_ticket, 1) == 0) {
+            atomic_store(&spr_reporting_tid, (int32_t)syscall(SYS_gettid));
+            spr_report(sig, info, context);
+            atomic_store(&spr_report_done, 1);
+        } else {
+            spr_wait_for_report();
+        }
     }
     // Chain to what was there before us (the Swift runtime's backtracer, a sanitizer, the
     // program's own handler), as if it had been called directly: our action carries its flags,
     // so the kernel already applied its SA_RESETHAND (then the default stays), SA_NODEFER and mask.
-    struct sigaction *previous = i >= 0 ? &spr_previous[i] : NULL;
     int resets = previous != NULL && (previous->sa_flags & SA_RESETHAND);
     if (previous != NULL && (previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction != NULL) {
         if (!resets) {
@@ -491,6 +502,9 @@ int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns) {
             spr_installed[i] = 0;  // the program ignores it: so does it with us
             continue;
         }
+        if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == spr_crash_handler) {
+            continue;  // installed already (start called twice): keep what it chains to
+        }
         struct sigaction action;
         memset(&action, 0, sizeof(action));
         action.sa_sigaction = spr_crash_handler;
@@ -504,6 +518,13 @@ int spr_crash_install(int trace_fd, int report_fd, int64_t start_ns) {
             action.sa_mask = current.sa_mask;
         }
         spr_previous[i] = current;
+        spr_previous_reports[i] = 0;
+        void *handler = (current.sa_flags & SA_SIGINFO) ? (void *)current.sa_sigaction : (void *)current.sa_handler;
+        Dl_info where;
+        if (handler != NULL && handler != (void *)SIG_DFL && dladdr(handler, &where) != 0 && where.dli_fname != NULL &&
+            strstr(where.dli_fname, "libswiftCore") != NULL) {
+            spr_previous_reports[i] = 1;
+        }
         if (sigaction(spr_fatal_signals[i], &action, NULL) != 0) {
             return errno;
         }

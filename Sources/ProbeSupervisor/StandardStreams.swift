@@ -21,25 +21,35 @@ package struct StandardStreams {
     /// stdout and stderr are the same open file (`> log 2>&1`): the child gets one pipe for both,
     /// carried in ``stdout``, so the order of its writes is kept.
     package var merged = false
+    /// Streams left to the program as they are because no pipe could be made (descriptors short).
+    package var unpiped: [String] = []
 
     /// Makes the pipes for the streams that need one. Standard descriptors we were started without
     /// are held by CLOEXEC placeholders (`spr_reserve_standard_fds`, called first in `main`), so
     /// the child starts without them too.
     package static func prepare(pipeTerminals: Bool) -> StandardStreams {
         let closedMask = spr_reserve_standard_fds()
+        var unpiped: [String] = []
         func makePipe(for fd: Int32) -> Pipe? {
             if closedMask & (1 << fd) != 0 { return nil }
             if !pipeTerminals && isatty(fd) == 1 { return nil }
             var fds: [Int32] = [-1, -1]
-            guard spr_pipe_cloexec(&fds) == 0 else { return nil }
+            let error = spr_pipe_cloexec(&fds)
+            guard error == 0 else {
+                unpiped.append("\(fd == STDOUT_FILENO ? "stdout" : "stderr") (\(SystemError(error)))")
+                return nil
+            }
             return Pipe(read: fds[0], write: fds[1])
         }
         let bothPiped =
             closedMask & 0b110 == 0 && (pipeTerminals || (isatty(STDOUT_FILENO) == 0 && isatty(STDERR_FILENO) == 0))
         if bothPiped && spr_same_open_file(STDOUT_FILENO, STDERR_FILENO) == 1 {
-            return StandardStreams(stdout: makePipe(for: STDOUT_FILENO), stderr: nil, merged: true)
+            let out = makePipe(for: STDOUT_FILENO)
+            return StandardStreams(stdout: out, stderr: nil, merged: out != nil, unpiped: unpiped)
         }
-        return StandardStreams(stdout: makePipe(for: STDOUT_FILENO), stderr: makePipe(for: STDERR_FILENO))
+        let out = makePipe(for: STDOUT_FILENO)
+        let err = makePipe(for: STDERR_FILENO)
+        return StandardStreams(stdout: out, stderr: err, unpiped: unpiped)
     }
 
     /// `pipe`, `terminal`, `closed`, `file`, `socket`, `character device`… for the start event.

@@ -62,6 +62,11 @@ package final class Supervisor {
         }
         let traceThisRun = options.ptrace && untracedReason == nil
         let streams = StandardStreams.prepare(pipeTerminals: options.pipeTerminals)
+        if !streams.unpiped.isEmpty {
+            warn(
+                "cannot make a pipe for \(streams.unpiped.joined(separator: ", ")): the program writes there directly, as without probe-exec; that output is not recorded"
+            )
+        }
         let outcome: SpawnOutcome
         do {
             outcome = try Spawn.run(
@@ -230,6 +235,8 @@ package final class Supervisor {
                 "the program is already traced by pid \(tracer)\(name) (ptrace allows one tracer); it runs under that one, untraced by probe-exec"
         }
         switch error.code {
+        case EMFILE, ENFILE:
+            return "too few file descriptors left to trace it (\(error.name)); the program runs untraced"
         case EPERM:
             return
                 "ptrace was refused (EPERM): no CAP_SYS_PTRACE, a seccomp profile, or Yama ptrace_scope; the program runs untraced (use --no-ptrace to silence this)"

@@ -461,6 +461,8 @@ package struct SupervisorLoop {
     /// PID 1, which has no job control above it.
     private mutating func mirrorStop(_ signal: Int32) {
         guard getpid() != 1, [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) else { return }
+        // A SIGCONT already waiting for us answers this stop: forwarding it continues the program.
+        guard spr_continue_is_pending() == 0 else { return }
         var watcher: pid_t = 0
         let error = spr_stop_with_program(signal, childPID, &watcher)
         stopWatcher = watcher
@@ -556,9 +558,10 @@ package struct SupervisorLoop {
         }
         // Our own pump or our own diagnostics hitting a closed pipe: not for the child.
         if info.signo == SIGPIPE && info.sender_pid == me { return }
-        if spr_signal_inherited_ignored(info.signo) != 0 {
-            // probe-exec was started with it ignored, and so was the program: bare, it would have
-            // been ignored too. Recorded, not forwarded.
+        if spr_signal_inherited_ignored(info.signo) != 0 && spr_program_catches(childPID, info.signo) == 0 {
+            // probe-exec was started with it ignored, and so was the program, which has not
+            // installed a handler for it since: bare, it would have been ignored. Recorded, not
+            // forwarded. (A program that catches it now gets it, as it would bare.)
             recordIgnored(info)
             return
         }

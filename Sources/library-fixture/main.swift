@@ -134,6 +134,16 @@ case "two-threads-crash":
     }
     sleepMilliseconds(2000)
     say("no crash")
+case "start-twice-crash":
+    // start called twice (two libraries, say): a crash still ends the process, reported once.
+    if when != "none" { StartupProbe.start(logger: logger) }
+    probe("after")
+    UnsafeMutablePointer<Int32>(bitPattern: 16)!.pointee = 1
+case "recover":
+    // The program's own SIGSEGV handler recovers from a fault: nothing crashed.
+    let value = fixture_recovered_fault()
+    probe("after")
+    say("recovered: wrote \(value)")
 case "crash":
     // One thread faults (the library's own thread, under probe-exec, is there too).
     probe("after")

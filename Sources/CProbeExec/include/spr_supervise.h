@@ -66,6 +66,13 @@ int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid);
 /// 1 when the file at `path` carries file capabilities (a `security.capability` extended attribute).
 int spr_has_file_capabilities(const char *path);
 
+/// 1 when a SIGCONT is pending for probe-exec (read from the signalfd soon): the stop the program
+/// just reported has already been answered.
+int spr_continue_is_pending(void);
+
+/// 1 when process `pid` has a handler installed for `signo` (SigCgt of /proc/PID/status).
+int spr_program_catches(pid_t pid, int signo);
+
 /// A close-on-exec signalfd for the set spr_block_supervised_signals blocks. Returns the fd or -1.
 int spr_signalfd_open(void);
 

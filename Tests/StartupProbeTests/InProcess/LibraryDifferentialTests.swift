@@ -27,7 +27,7 @@ import Glibc
 
     @Test(arguments: [
         "dispatch-recreate", "sigaction-after-source", "resethand", "nodefer", "ignored", "sigtimedwait", "signalfd",
-        "int3", "two-threads-crash", "crash", "fork-exec",
+        "int3", "two-threads-crash", "crash", "start-twice-crash", "recover", "fork-exec",
     ])
     func sameOutputAndStatusWithAndWithoutTheLibrary(_ scenario: String) throws {
         let runs = try threeWays(scenario)
@@ -54,6 +54,20 @@ import Glibc
         #expect(try bare("int3") == (128 + SIGTRAP, "trapping\n"))
         #expect(try bare("two-threads-crash").status == 128 + SIGSEGV)
         #expect(try bare("fork-exec").stdout.hasPrefix("child: trace=unset pid=unset\n"))
+    }
+
+    @Test(arguments: ["before", "after"])
+    func aFaultTheProgramRecoversFromIsNotReported(_ when: String) throws {
+        let r = try run([Self.fixture, "recover", when], environment: environment, timeout: 30)
+        #expect(r.status == 0)
+        #expect(r.stdout == "recovered: wrote 42\n")
+        #expect(!r.stderr.contains("StartupProbe: fatal signal"), "\(r.stderr)")
+    }
+
+    @Test func startCalledTwiceStillEndsACrashWithOneReport() throws {
+        let r = try run([Self.fixture, "start-twice-crash", "after"], environment: environment, timeout: 30)
+        #expect(r.status == 128 + SIGSEGV)
+        #expect(r.stderr.components(separatedBy: "StartupProbe: fatal signal").count - 1 == 1, "\(r.stderr)")
     }
 
     @Test func twoThreadsCrashingAtOnceWriteOneWholeReport() throws {

@@ -194,13 +194,56 @@ enum AcceptedDifferences {
         #expect((parts.last ?? 99_999) < 1200, "probe-exec took \(parts.last ?? -1) ms")
     }
 
-    @Test(arguments: modes)
-    func lowDescriptorLimitKeepsTheStatus(_ mode: [String]) throws {
-        let command = wrapped(mode, ["/bin/sh", "-c", "exit 3"]).map { "'\($0)'" }.joined(separator: " ")
-        let bare = try run(["/bin/bash", "-c", "ulimit -n 15; exec /bin/sh -c 'exit 3'"], environment: environment)
-        let wrapped = try run(["/bin/bash", "-c", "ulimit -n 15; exec \(command)"], environment: environment)
+    @Test(arguments: [4, 5, 7, 8, 9, 10, 15])
+    func lowDescriptorLimitKeepsTheStatusAndTheOutput(_ limit: Int) throws {
+        let program = "echo out; echo err >&2; exit 3"
+        let bare = try run(
+            ["/bin/bash", "-c", "ulimit -n \(limit); exec /bin/sh -c '\(program)'"],
+            environment: environment
+        )
         #expect(bare.status == 3)
-        #expect(wrapped.status == 3, "\(wrapped.stderr)")
+        for mode in Self.modes {
+            let command = wrapped(mode, ["/bin/sh", "-c", program]).map { "'\($0)'" }.joined(separator: " ")
+            let r = try run(["/bin/bash", "-c", "ulimit -n \(limit); exec \(command)"], environment: environment)
+            #expect(r.status == 3, "limit \(limit) \(mode): \(r.stderr)")
+            #expect(r.stdout == bare.stdout, "limit \(limit) \(mode)")
+            // probe-exec may add one line saying what it could not do; the program's own is the same.
+            #expect(r.stderr.hasSuffix(bare.stderr), "limit \(limit) \(mode): \(r.stderr) / bare: \(bare.stderr)")
+        }
+    }
+
+    @Test func ignoredSignalIsForwardedOnceTheProgramCatchesIt() throws {
+        // Started with SIGHUP ignored, the program installs its own handler: bare it gets SIGHUP.
+        let bare = expectSame(
+            try launch(["--ignore", "HUP", "--send", "HUP@300"], [Self.difftool, "count", "HUP", "600"])
+        )
+        #expect(bare == "HUP 1\nexited 0\n")
+    }
+
+    @Test(arguments: modes)
+    func killOfAStoppedProgramEndsTheRun(_ mode: [String]) throws {
+        let r = try run(
+            [
+                Self.difftool, "launch", "--timeout", "5000", "--send", "STOP@200:child", "--send", "KILL@400:child",
+                "--",
+            ]
+                + wrapped(mode, [Self.difftool, "sleep", "3000"]),
+            environment: environment
+        )
+        #expect(!r.stdout.contains("timeout"), "\(r.stdout)")
+        #expect(AcceptedDifferences.normalized(r.stdout).hasSuffix("killed 9\n"), "\(r.stdout)")
+    }
+
+    @Test(arguments: modes)
+    func continueRightAfterTheProgramStopsIsNotLost(_ mode: [String]) throws {
+        for attempt in 0..<5 {
+            let r = try run(
+                [Self.difftool, "launch", "--timeout", "5000", "--send", "STOP@200:child", "--send", "CONT@201", "--"]
+                    + wrapped(mode, [Self.difftool, "sleep", "800"]),
+                environment: environment
+            )
+            #expect(r.stdout.hasSuffix("exited 0\n"), "attempt \(attempt): \(r.stdout)")
+        }
     }
 
     @Test(.enabled(if: FileSystemFaultTests.canMount, "needs unshare -m and mount (root)"), arguments: modes)
