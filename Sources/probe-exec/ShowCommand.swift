@@ -22,9 +22,10 @@ struct ShowCommand: ParsableCommand {
         abstract: "Show a startup trace: the verdict first, then a timeline (or --json for tools).",
         discussion: """
             Which trace: an argument that is an existing file is a trace (a directory: its latest \
-            trace), unless it is an executable file (traces never are: `show server` beside \
-            ./server means the program). Otherwise it is a program name: the latest trace of that \
-            program in $PROBE_EXEC_TRACE_DIR or ${TMPDIR:-/tmp}/probe-exec-<uid>/ (its latest-<name> link). \
+            trace), unless it is an executable file: traces never are, so `show server` beside \
+            ./server means the program. Any other argument is a program name (unless it has a `/`: \
+            a path that names no file is an error): the latest trace of that program in \
+            $PROBE_EXEC_TRACE_DIR or ${TMPDIR:-/tmp}/probe-exec-<uid>/ (its latest-<name> link). \
             A program's name is the base name of the executable that ran: after a shell's `exec`, \
             the final image's (as the kernel names it: symbolic links resolved, `python3` may be \
             `python3.11`); with --no-ptrace, or when ptrace is refused, the command's (`sh`). \
