@@ -6,7 +6,8 @@ import Glibc
 import Musl
 #endif
 
-/// Where traces live: the directory, the file name of one run, and the `latest` link.
+/// Where traces live: the directory, the file name of one run, and the `latest` links: `latest` to the
+/// newest trace of all, `latest-<program>` to the newest of each program.
 ///
 /// The directory is `$PROBE_EXEC_TRACE_DIR` when set, else `${TMPDIR:-/tmp}/probe-exec-<uid>`.
 /// Directories are created with mode 0700; the default one must be a real directory owned by
@@ -94,14 +95,60 @@ package enum TraceLocation {
         guard info.st_uid == getuid() else { throw SystemError(EPERM) }
     }
 
-    /// Points `<directory>/latest` at `fileName`, replacing any previous link atomically.
-    /// Errors are ignored: the link is a convenience.
-    package static func updateLatest(directory: String, fileName: String) {
-        let link = "\(directory)/\(latestName)"
-        let temporary = "\(directory)/.\(latestName).\(getpid())"
-        if symlink(fileName, temporary) != 0 {  // a stale one from a dead process with our pid
-            guard errno == EEXIST, unlink(temporary) == 0, symlink(fileName, temporary) == 0 else { return }
+    /// `latest-<program>`: the link to the newest trace of the program named `program` (a name or a path:
+    /// its base name, made safe as in file names).
+    package static func latestName(program: String) -> String {
+        "\(latestName)-\(safeName(program))"
+    }
+
+    /// The name a run is filed under (`latest-<name>`, `show PROGRAM-NAME`): the base name of the
+    /// executable that ran. That is the command's, unless the program exec'd another image (a shell's
+    /// `exec`): then the final image's, `finalImage`, as the kernel names it (symbolic links resolved).
+    package static func programName(command: String, finalImage: String?) -> String {
+        let path = finalImage ?? command
+        return path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    /// Points `<directory>/latest` and `<directory>/latest-<program>` at `fileName`, each replaced
+    /// atomically. Errors are ignored: the links are a convenience.
+    package static func updateLatest(directory: String, fileName: String, program: String) {
+        pointLink(latestName, in: directory, at: fileName)
+        pointLink(latestName(program: program), in: directory, at: fileName)
+    }
+
+    /// Points the link `<directory>/<name>` at `target`, replacing any previous one atomically (a new link
+    /// renamed over it). Errors are ignored.
+    package static func pointLink(_ name: String, in directory: String, at target: String) {
+        let link = "\(directory)/\(name)"
+        let temporary = "\(directory)/.\(name).\(getpid())"
+        if symlink(target, temporary) != 0 {  // a stale one from a dead process with our pid
+            guard errno == EEXIST, unlink(temporary) == 0, symlink(target, temporary) == 0 else { return }
         }
         if rename(temporary, link) != 0 { unlink(temporary) }
+    }
+
+    /// What the link `<directory>/<name>` holds; nil when it is not a symbolic link.
+    package static func linkTarget(_ name: String, in directory: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("\(directory)/\(name)", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The program names that have a `latest-<program>` link in `directory`, sorted.
+    package static func programsWithLatest(in directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        let prefix = latestName + "-"
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(prefix) && name.count > prefix.count {
+                names.append(String(name.dropFirst(prefix.count)))
+            }
+        }
+        return names.sorted()
     }
 }

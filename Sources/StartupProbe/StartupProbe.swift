@@ -167,7 +167,7 @@ public enum StartupProbe {
             logger.warning("StartupProbe cannot create its trace \(path): \(SystemError.current)")
             return (nil, -1)
         }
-        TraceLocation.updateLatest(directory: directory, fileName: name)
+        TraceLocation.updateLatest(directory: directory, fileName: name, program: program)
         var event = TraceEvent.Start()
         event.source = "in_process"
         event.time = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns())

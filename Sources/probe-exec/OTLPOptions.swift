@@ -16,9 +16,9 @@ struct OTLPOptions: ParsableArguments {
     @Option(name: RunOptions.otlpEndpoint.name, help: RunOptions.otlpEndpoint.argumentHelp)
     var otlpEndpoint: String?
 
-    /// `--otlp-timeout`.
+    /// `--otlp-timeout` (nil: not given; the default is ``EntrypointArguments``'s).
     @Option(name: RunOptions.otlpTimeout.name, help: RunOptions.otlpTimeout.argumentHelp)
-    var otlpTimeout = EntrypointArguments().otlpTimeoutSeconds
+    var otlpTimeout: Double?
 
     /// `--service-name`.
     @Option(name: RunOptions.serviceName.name, help: RunOptions.serviceName.argumentHelp)
@@ -27,14 +27,22 @@ struct OTLPOptions: ParsableArguments {
     /// Checks the values with the rules the fast path applies (``OptionRules``).
     func validate() throws {
         try Validation.check(otlpEndpoint.flatMap(OptionRules.otlpEndpoint))
-        try Validation.check(OptionRules.otlpTimeout(otlpTimeout))
+        try Validation.check(otlpTimeout.flatMap(OptionRules.otlpTimeout))
+    }
+
+    /// Each option, and whether the command line gave it.
+    var given: [(RunOption, Bool)] {
+        [
+            (RunOptions.otlpFile, otlpFile != nil), (RunOptions.otlpEndpoint, otlpEndpoint != nil),
+            (RunOptions.otlpTimeout, otlpTimeout != nil), (RunOptions.serviceName, serviceName != nil),
+        ]
     }
 
     /// Copies the options into the run's arguments.
     func apply(to arguments: inout EntrypointArguments) {
         arguments.otlpFile = otlpFile
         arguments.otlpEndpoint = otlpEndpoint
-        arguments.otlpTimeoutSeconds = otlpTimeout
+        if let otlpTimeout { arguments.otlpTimeoutSeconds = otlpTimeout }
         arguments.serviceName = serviceName
     }
 }

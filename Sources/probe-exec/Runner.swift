@@ -99,14 +99,16 @@ enum Runner {
             )
         }
         let trace = traceFile(arguments)
+        var links: LatestLinks?
         if let trace, let directory = trace.directory {
-            // Pruning old traces and pointing `latest` at this one wait until the program runs.
-            let fileName = trace.name
+            // Pruning old traces and pointing the `latest` links at this one wait until the program runs.
             let program = arguments.command[0]
             let keep = arguments.keepTraces
+            let latest = LatestLinks(directory: directory, fileName: trace.name, command: program)
+            links = latest
             options.afterSpawn = {
                 TraceHistory.prune(directory: directory, program: program, keep: keep)  // this run's included
-                TraceLocation.updateLatest(directory: directory, fileName: fileName)
+                latest.pointAtThisRun()
             }
         }
         configure(&options)
@@ -117,7 +119,9 @@ enum Runner {
             warn: StandardError.say
         )
         let supervisor = Supervisor(options: options, trace: writer, startNanoseconds: spr_process_start_ns())
-        return (supervisor.run(), supervisor.recorder)
+        let report = supervisor.run()
+        links?.settle(finalImage: report.tracing.execCount >= 2 ? report.tracing.lastImage : nil)
+        return (report, supervisor.recorder)
     }
 
     private static func finish(

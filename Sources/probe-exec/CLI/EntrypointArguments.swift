@@ -5,12 +5,12 @@ import ProbeSupervisor
 import ProbeTrace
 import ProbeTracing
 
-/// The arguments of probe-exec's run form, `probe-exec [OPTIONS] -- PROGRAM [ARGS…]`, with the options of
+/// The arguments of probe-exec's run form, `probe-exec [OPTIONS] [--] PROGRAM [ARGS…]`, with the options of
 /// ``RunOptions``. The initial value of each field is the option's default.
 ///
 /// probe-exec runs before every start of a service, so the exact entrypoint form is parsed here
 /// without ArgumentParser (which costs about a millisecond per start in a static build,
-/// measured by `scripts/bench.sh`). ``parse(_:)`` accepts only that form and returns nil for
+/// measured by `scripts/bench.sh`). ``parse(_:environment:)`` accepts only that form and returns nil for
 /// anything else — help, `show`, unknown or combined flags, errors — which the executable then
 /// hands to ArgumentParser, so users see one grammar and one set of messages.
 struct EntrypointArguments: Sendable, Equatable {
@@ -58,7 +58,7 @@ struct EntrypointArguments: Sendable, Equatable {
     var serviceName: String?
     /// `-e CODE`, in order.
     var remapExitCodes: [Int32] = []
-    /// The program and its arguments (everything after `--`).
+    /// The program and its arguments (everything from the program on, or after `--`).
     var command: [String] = []
 
     /// Makes an empty set of arguments.
@@ -74,19 +74,33 @@ struct EntrypointArguments: Sendable, Equatable {
     }
 
     /// Parses the arguments after the executable's name; nil unless they are exactly the run form: options
-    /// of ``RunOptions``, each spelt out on its own with its value as the next argument, then `--` and
-    /// the program. A value never begins with `-` here (ArgumentParser would read it as an option), and a
-    /// value an option's rule rejects makes the whole line ArgumentParser's, which explains the problem.
-    static func parse(_ arguments: [String]) -> EntrypointArguments? {
+    /// of ``RunOptions``, each spelt out on its own with its value as the next argument, then the program
+    /// (after `--`, or as the first argument that is not an option and not a subcommand name) and its
+    /// arguments, options included. A value never begins with `-` here (ArgumentParser would read it as an
+    /// option), and a value an option's rule rejects makes the whole line ArgumentParser's, which explains
+    /// the problem. Then each option the line did not give is read from `environment`
+    /// (``EnvironmentOptions``); a variable whose value is not accepted also leaves the line to
+    /// ArgumentParser.
+    static func parse(
+        _ arguments: [String],
+        environment: (String) -> String? = EnvironmentOptions.process
+    ) -> EntrypointArguments? {
         var result = EntrypointArguments()
+        var given: [String] = []
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
-            index += 1
             if argument == "--" {
-                result.command = Array(arguments[index...])
-                return result.command.isEmpty ? nil : result
+                result.command = Array(arguments[(index + 1)...])
+                break
             }
+            if !argument.hasPrefix("-") {
+                // The program, unless it names a subcommand (or is empty: ArgumentParser says so).
+                guard !argument.isEmpty, !RunOptions.subcommandNames.contains(argument) else { return nil }
+                result.command = Array(arguments[index...])
+                break
+            }
+            index += 1
             guard let option = RunOptions.named(argument) else { return nil }
             var value = ""
             if option.takesValue {
@@ -95,7 +109,10 @@ struct EntrypointArguments: Sendable, Equatable {
                 index += 1
             }
             guard option.apply(&result, value) else { return nil }
+            given.append(option.names[0])
         }
-        return nil
+        guard !result.command.isEmpty else { return nil }
+        guard EnvironmentOptions.apply(to: &result, except: given, environment: environment) == nil else { return nil }
+        return result
     }
 }

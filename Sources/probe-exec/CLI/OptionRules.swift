@@ -6,7 +6,7 @@ import ProbeTrace
 import ProbeTracing
 
 /// The rules for the values of probe-exec's options, in one place: the entrypoint fast path
-/// (``EntrypointArguments/parse(_:)``) rejects a value that breaks one (and ArgumentParser then takes
+/// (``EntrypointArguments/parse(_:environment:)``) rejects a value that breaks one (and ArgumentParser then takes
 /// over), and the ArgumentParser commands show the sentence. Each rule returns nil when the value is
 /// acceptable, else what is wrong, naming the option.
 enum OptionRules {

@@ -8,8 +8,9 @@ extension RunOption {
         NameSpecification(names.map { NameSpecification.Element(stringLiteral: $0) })
     }
 
-    /// The help line and value name.
+    /// The help line (with the default: ArgumentParser is given none of its own, so each option's default
+    /// is said once) and the value name.
     var argumentHelp: ArgumentHelp {
-        ArgumentHelp(help, valueName: valueName)
+        ArgumentHelp(helpWithDefault, valueName: valueName)
     }
 }

@@ -1,35 +1,59 @@
-/// One option of the run form, `probe-exec [OPTIONS] -- PROGRAM`: what a person types, what `--help`
-/// says, and what the option does to ``EntrypointArguments``.
+/// One option of the run form, `probe-exec [OPTIONS] PROGRAM [ARGS…]`: what a person types, what `--help`
+/// says, the environment variable that sets it too, and what the option does to ``EntrypointArguments``.
 ///
-/// ``RunOptions`` lists every one; the entrypoint fast path (``EntrypointArguments/parse(_:)``) is
-/// driven by that list, and ``RunCommand`` takes the names and help of its ArgumentParser properties
+/// ``RunOptions`` lists every one; the entrypoint fast path (``EntrypointArguments/parse(_:environment:)``)
+/// is driven by that list, and ``RunCommand`` takes the names and help of its ArgumentParser properties
 /// from it (`RunOption+ArgumentParser.swift`). This file stays free of ArgumentParser and Foundation:
 /// it is on the fast path.
 struct RunOption: Sendable {
-    /// The spellings, as typed: `-o`, `--trace`.
+    /// The spellings, as typed: `-o`, `--trace`. The last is the long name.
     let names: [String]
-    /// What `--help` calls the value (`<seconds>`); nil for a flag, which takes no value.
+    /// What `--help` calls the value (`SECONDS`), in capitals as the help sentences name it; nil for a
+    /// flag, which takes no value.
     let valueName: String?
-    /// The help line.
+    /// The help line, without the default.
     let help: String
+    /// The default as `--help` shows it (`20`), when the option has one that is a value; nil when the
+    /// option is off, empty or unset unless given (the help sentence then says what happens instead).
+    let defaultValue: String?
+    /// Whether each use adds a value (`-e`, `--map-signal`) instead of replacing the earlier one; in the
+    /// environment such an option takes a comma-separated list.
+    let repeatable: Bool
+    /// The environment variable that sets the option when the command line does not: `PROBE_EXEC_` and
+    /// the long name in capitals, `-` as `_` (`--no-ptrace`: `PROBE_EXEC_NO_PTRACE`).
+    let environmentVariable: String
     /// Records the option in `arguments`, from its value ("" for a flag); false when the value is not
     /// accepted (the fast path then leaves the whole command line to ArgumentParser, which says why).
-    /// Given twice, a later value replaces an earlier one unless the option collects them (`-e`).
+    /// Given twice, a later value replaces an earlier one unless the option is ``repeatable``.
     let apply: @Sendable (inout EntrypointArguments, String) -> Bool
 
     /// Whether the option takes a value.
     var takesValue: Bool { valueName != nil }
 
+    /// The long name, `--trace`.
+    var longName: String { names.last ?? "" }
+
+    /// The help line as `--help` prints it: with `(default: …)` when there is a default value.
+    var helpWithDefault: String {
+        defaultValue.map { "\(help) (default: \($0))" } ?? help
+    }
+
     /// An option that takes a value named `valueName`.
     init(
         _ names: String...,
         value valueName: String,
+        default defaultValue: String? = nil,
+        repeatable: Bool = false,
+        environment: String? = nil,
         help: String,
         apply: @escaping @Sendable (inout EntrypointArguments, String) -> Bool
     ) {
         self.names = names
         self.valueName = valueName
+        self.defaultValue = defaultValue
+        self.repeatable = repeatable
         self.help = help
+        self.environmentVariable = environment ?? RunOption.environmentVariable(longName: names.last ?? "")
         self.apply = apply
     }
 
@@ -37,10 +61,23 @@ struct RunOption: Sendable {
     init(_ names: String..., help: String, sets field: WritableKeyPath<EntrypointArguments, Bool> & Sendable) {
         self.names = names
         self.valueName = nil
+        self.defaultValue = nil
+        self.repeatable = false
         self.help = help
+        self.environmentVariable = RunOption.environmentVariable(longName: names.last ?? "")
         self.apply = { arguments, _ in
             arguments[keyPath: field] = true
             return true
         }
+    }
+
+    /// A number of seconds as `--help` shows a default: `2`, `0.5`.
+    static func text(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// `--no-ptrace` → `PROBE_EXEC_NO_PTRACE`.
+    static func environmentVariable(longName: String) -> String {
+        "PROBE_EXEC_" + String(longName.drop { $0 == "-" }.uppercased().map { $0 == "-" ? "_" : $0 })
     }
 }

@@ -7,47 +7,61 @@ import ProbeTracing
 
 /// Every option of the run form, once: the one table both parsers read.
 ///
-/// The entrypoint fast path (``EntrypointArguments/parse(_:)``) accepts exactly these, in their plain
-/// spellings, and sets ``EntrypointArguments`` with their ``RunOption/apply`` rules. ``RunCommand`` and
-/// ``OTLPOptions`` declare the same options to ArgumentParser with the names and help read from here;
-/// an option's default is the initial value of its ``EntrypointArguments`` field, which both start from.
-/// `RunOptionsTests` fails when the two parsers accept different options or read a value differently.
+/// The entrypoint fast path (``EntrypointArguments/parse(_:environment:)``) accepts exactly these, in
+/// their plain spellings, and sets ``EntrypointArguments`` with their ``RunOption/apply`` rules.
+/// ``RunCommand`` and ``OTLPOptions`` declare the same options to ArgumentParser with the names and help
+/// read from here; an option's default is the initial value of its ``EntrypointArguments`` field, which
+/// both start from (and which `--help` shows). Both then read ``RunOption/environmentVariable`` for each
+/// option the command line did not give (``EnvironmentOptions``). `RunOptionsTests` fails when the two
+/// parsers accept different options or read a value differently.
 enum RunOptions {
-    /// `-o FILE`, `--trace FILE`.
-    static let trace = RunOption("-o", "--trace", value: "file", help: "Write the trace to this file.") {
+    /// `-o FILE`, `--trace FILE`. Its variable is not `PROBE_EXEC_TRACE`: probe-exec hands that one to the
+    /// program (``HandOver/traceVariable``), and a probe-exec the program runs would write into this trace.
+    static let trace = RunOption(
+        "-o",
+        "--trace",
+        value: "FILE",
+        environment: "PROBE_EXEC_TRACE_FILE",
+        help: "Write the trace to FILE instead of a new file in the trace directory."
+    ) {
         $0.trace = $1
         return true
     }
 
-    /// `-g`.
+    /// `-g`, `--process-group`.
     static let processGroup = RunOption(
         "-g",
-        help: "Forward signals to the child's whole process group.",
+        "--process-group",
+        help: "Forward signals to the program's whole process group, not to the program alone.",
         sets: \.processGroup
     )
 
-    /// `-s`.
+    /// `-s`, `--subreaper`.
     static let subreaper = RunOption(
         "-s",
-        help: "Register as a child subreaper (when not running as PID 1).",
+        "--subreaper",
+        help: "Become a child subreaper when not PID 1: orphans are re-parented to probe-exec and reaped.",
         sets: \.subreaper
     )
 
-    /// `-e CODE`, repeatable: each code is remapped to 0.
+    /// `-e CODE`, `--remap-exit CODE`, repeatable: each code is remapped to 0.
     static let remapExitCode = RunOption(
         "-e",
-        value: "code",
-        help: "Remap this exit code to 0 (repeatable, as tini's -e)."
+        "--remap-exit",
+        value: "CODE",
+        repeatable: true,
+        help: "Exit 0 when the program exits with CODE, 0 to 255 (repeatable, as tini's -e)."
     ) {
         guard let code = Int32($1), OptionRules.exitCode(code) == nil else { return false }
         $0.remapExitCodes.append(code)
         return true
     }
 
-    /// `-q`.
+    /// `-q`, `--quiet`.
     static let quiet = RunOption(
         "-q",
-        help: "Do not print the diagnosis paragraph on abnormal exit.",
+        "--quiet",
+        help: "Do not print the diagnosis paragraph on abnormal exit (a program that cannot start is still reported).",
         sets: \.quiet
     )
 
@@ -61,7 +75,7 @@ enum RunOptions {
     /// `--no-ptrace`.
     static let noPtrace = RunOption(
         "--no-ptrace",
-        help: "Do not trace the program with ptrace (no backtraces, no per-signal delivery record).",
+        help: "Do not trace the program with ptrace (no milestones, backtraces or per-signal delivery record).",
         sets: \.noPtrace
     )
 
@@ -92,11 +106,12 @@ enum RunOptions {
         sets: \.service
     )
 
-    /// `--keep-traces N`.
+    /// `--keep-traces COUNT`.
     static let keepTraces = RunOption(
         "--keep-traces",
-        value: "n",
-        help: "How many traces of this program to keep in the trace directory."
+        value: "COUNT",
+        default: String(EntrypointArguments().keepTraces),
+        help: "Keep the newest COUNT traces of this program in the trace directory."
     ) {
         guard let count = Int($1), OptionRules.keepTraces(count) == nil else { return false }
         $0.keepTraces = count
@@ -106,10 +121,10 @@ enum RunOptions {
     /// `--termination-log PATH`.
     static let terminationLog = RunOption(
         "--termination-log",
-        value: "path",
+        value: "PATH",
         help: """
-            Write the diagnosis here on abnormal exit (default: /dev/termination-log when it exists and is \
-            writable, as Kubernetes provides).
+            Write the diagnosis to PATH on abnormal exit (without it: /dev/termination-log when it exists and \
+            is writable, as Kubernetes provides).
             """
     ) {
         $0.terminationLog = $1
@@ -119,8 +134,11 @@ enum RunOptions {
     /// `--grace-period SECONDS`.
     static let gracePeriod = RunOption(
         "--grace-period",
-        value: "seconds",
-        help: "After forwarding SIGTERM, SIGKILL the program's process group if it has not exited within SECONDS."
+        value: "SECONDS",
+        help: """
+            After forwarding SIGTERM, SIGKILL the program's process group if it has not exited within SECONDS \
+            (without it: no SIGKILL).
+            """
     ) {
         guard let seconds = Double($1), OptionRules.gracePeriod(seconds) == nil else { return false }
         $0.gracePeriodSeconds = seconds
@@ -130,28 +148,32 @@ enum RunOptions {
     /// `--kill-leftovers`.
     static let killLeftovers = RunOption(
         "--kill-leftovers",
-        help: "After the program exits, SIGTERM then SIGKILL the processes it left running (as PID 1 or with -s).",
+        help: """
+            After the program exits, SIGTERM the processes it left running (as PID 1 or with -s), and SIGKILL \
+            them after --grace-period SECONDS, or 5.
+            """,
         sets: \.killLeftovers
     )
 
     /// `--signal-delay MS`.
     static let signalDelay = RunOption(
         "--signal-delay",
-        value: "ms",
-        help: "Hold SIGTERM this many milliseconds before forwarding it (lets load balancers drain)."
+        value: "MS",
+        help: "Hold SIGTERM MS milliseconds before forwarding it (lets load balancers drain)."
     ) {
         guard let milliseconds = Int($1), OptionRules.signalDelay(milliseconds) == nil else { return false }
         $0.signalDelayMilliseconds = milliseconds
         return true
     }
 
-    /// `-p SIGNAL`.
+    /// `-p SIGNAL`, `--parent-death-signal SIGNAL`.
     static let parentDeathSignal = RunOption(
         "-p",
-        value: "signal",
+        "--parent-death-signal",
+        value: "SIGNAL",
         help: """
-            Signal probe-exec receives (and forwards) when its parent dies, as tini's -p; the program gets it if \
-            probe-exec itself dies.
+            When probe-exec's parent dies, probe-exec gets SIGNAL and forwards it, as tini's -p; the program \
+            gets SIGNAL if probe-exec itself dies.
             """
     ) {
         guard let signal = SignalName.number($1) else { return false }
@@ -162,8 +184,9 @@ enum RunOptions {
     /// `--map-signal FROM:TO`, repeatable.
     static let mapSignal = RunOption(
         "--map-signal",
-        value: "from:to",
-        help: "Rewrite a signal before forwarding it, FROM:TO (e.g. TERM:QUIT); repeatable."
+        value: "FROM:TO",
+        repeatable: true,
+        help: "Rewrite signal FROM to TO before forwarding it (names or numbers, e.g. TERM:QUIT); repeatable."
     ) {
         guard let (from, to) = EntrypointArguments.signalMapping($1) else { return false }
         $0.signalMap.map(from, to: to)
@@ -173,10 +196,10 @@ enum RunOptions {
     /// `--redact REGEX`.
     static let redact = RunOption(
         "--redact",
-        value: "regex",
+        value: "REGEX",
         help: """
-            Mask matches of this regular expression in the output tails kept in the trace (the output itself is \
-            unchanged).
+            Mask matches of REGEX in what the trace keeps from the program (arguments, output tails); its real \
+            output is unchanged.
             """
     ) {
         guard OptionRules.regularExpression($1, option: "--redact") == nil else { return false }
@@ -187,9 +210,9 @@ enum RunOptions {
     /// `--otlp-file PATH`.
     static let otlpFile = RunOption(
         "--otlp-file",
-        value: "path",
+        value: "PATH",
         help: """
-            Append the run to this file as OpenTelemetry logs: one OTLP/JSON ExportLogsServiceRequest per line \
+            Append the run to PATH as OpenTelemetry logs: one OTLP/JSON ExportLogsServiceRequest per line \
             (what a Collector's otlpjsonfile receiver reads).
             """
     ) {
@@ -200,9 +223,9 @@ enum RunOptions {
     /// `--otlp-endpoint URL`.
     static let otlpEndpoint = RunOption(
         "--otlp-endpoint",
-        value: "url",
+        value: "URL",
         help: """
-            Send the run as OTLP/HTTP JSON to this Collector when the program has exited, e.g. \
+            Send the run as OTLP/HTTP JSON to the Collector at URL when the program has exited, e.g. \
             http://localhost:4318 (path /v1/logs unless given; headers from $OTEL_EXPORTER_OTLP_HEADERS). Never \
             changes the exit status.
             """
@@ -215,7 +238,8 @@ enum RunOptions {
     /// `--otlp-timeout SECONDS`.
     static let otlpTimeout = RunOption(
         "--otlp-timeout",
-        value: "seconds",
+        value: "SECONDS",
+        default: RunOption.text(EntrypointArguments().otlpTimeoutSeconds),
         help: "The export to --otlp-endpoint, retries included, ends within SECONDS."
     ) {
         guard let seconds = Double($1), OptionRules.otlpTimeout(seconds) == nil else { return false }
@@ -226,8 +250,8 @@ enum RunOptions {
     /// `--service-name NAME`.
     static let serviceName = RunOption(
         "--service-name",
-        value: "name",
-        help: "OpenTelemetry service.name for --otlp-* (default $OTEL_SERVICE_NAME, else the program's file name)."
+        value: "NAME",
+        help: "OpenTelemetry service.name for --otlp-* (without it: $OTEL_SERVICE_NAME, else the program's file name)."
     ) {
         $0.serviceName = $1
         return true
@@ -239,6 +263,10 @@ enum RunOptions {
         service, keepTraces, terminationLog, gracePeriod, killLeftovers, signalDelay, parentDeathSignal, mapSignal,
         redact, otlpFile, otlpEndpoint, otlpTimeout, serviceName,
     ]
+
+    /// The names of probe-exec's subcommands (and ArgumentParser's `help`): a first argument that is one
+    /// of them is not a program (`probe-exec show`), so such a program needs `--` (`probe-exec -- show`).
+    static let subcommandNames = ["run", "show", "check", "help"]
 
     /// The option spelt `name` (`-o`, `--trace`), if there is one.
     static func named(_ name: String) -> RunOption? {

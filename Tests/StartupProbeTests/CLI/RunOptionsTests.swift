@@ -13,9 +13,11 @@ import Testing
     /// Two values each option accepts, by its last name: the second checks that a repeated option adds
     /// (`-e`) or replaces (`--trace`) the way ArgumentParser does. None is the default.
     static let acceptedValues: [String: [String]] = [
-        "--trace": ["/var/log/probe/run.ndjson", "b.ndjson"], "-e": ["0", "255"], "--keep-traces": ["1", "50"],
+        "--trace": ["/var/log/probe/run.ndjson", "b.ndjson"], "--remap-exit": ["0", "255"],
+        "--keep-traces": ["1", "50"],
         "--termination-log": ["/dev/termination-log", "log"], "--grace-period": ["0", "2.5"],
-        "--signal-delay": ["0", "5000"], "-p": ["KILL", "15"], "--map-signal": ["TERM:QUIT", "INT:9"],
+        "--signal-delay": ["0", "5000"], "--parent-death-signal": ["KILL", "15"],
+        "--map-signal": ["TERM:QUIT", "INT:9"],
         "--redact": [#"token=\w+"#, ""], "--otlp-file": ["/var/log/probe/runs.jsonl", "runs.jsonl"],
         "--otlp-endpoint": ["http://localhost:4318", "http://collector:4318/v1/logs"], "--otlp-timeout": ["0.5", "3"],
         "--service-name": ["api", ""],
@@ -24,9 +26,10 @@ import Testing
     /// Values each option rejects, by its last name: both parsers must refuse them (ArgumentParser takes
     /// a value that begins with `-` for an option, so the fast path must not take it as a value).
     static let rejectedValues: [String: [String]] = [
-        "--trace": ["-x"], "-e": ["256", "x", "-1"], "--keep-traces": ["0", "1.5", "-1"],
+        "--trace": ["-x"], "--remap-exit": ["256", "x", "-1"], "--keep-traces": ["0", "1.5", "-1"],
         "--termination-log": ["--"], "--grace-period": ["-1", "x", "-0"], "--signal-delay": ["-1", "1.5", "-0"],
-        "-p": ["NOPE", "-9"], "--map-signal": ["TERM", "TERM:NOPE", "-1:2"], "--redact": ["(", "-x"],
+        "--parent-death-signal": ["NOPE", "-9"], "--map-signal": ["TERM", "TERM:NOPE", "-1:2"],
+        "--redact": ["(", "-x"],
         "--otlp-file": ["-x"], "--otlp-endpoint": ["https://collector:4318", "collector:4318"],
         "--otlp-timeout": ["0", "-1"], "--service-name": ["-x"],
     ]
@@ -49,6 +52,8 @@ import Testing
         let valueName: String?
         /// The help line.
         let abstract: String?
+        /// The default ArgumentParser shows on its own (none: the table's is in the help line).
+        let defaultValue: String?
 
         /// The names as typed: `-o`, `--trace`.
         var spellings: [String] {
@@ -74,15 +79,26 @@ import Testing
         return dump.command.arguments.filter { $0.kind != "positional" && !$0.spellings.contains("--help") }
     }
 
-    /// What a run with `arguments` gets through ArgumentParser, as `probe-exec` parses it (`run` being
-    /// the default subcommand); nil when ArgumentParser rejects them.
-    static func viaArgumentParser(_ arguments: [String]) -> EntrypointArguments? {
-        (try? ProbeExec.parseAsRoot(arguments) as? RunCommand)?.entrypointArguments
+    /// What a run with `arguments` and `environment` gets through ArgumentParser, as `probe-exec` parses
+    /// it (`run` being the default subcommand); nil when ArgumentParser rejects them.
+    static func viaArgumentParser(
+        _ arguments: [String],
+        environment: [String: String] = [:]
+    ) -> EntrypointArguments? {
+        (try? ProbeExec.parseAsRoot(arguments) as? RunCommand)?.entrypointArguments { environment[$0] }
     }
 
-    /// Both parsers' reading of `arguments`, and a sentence for a failed expectation.
-    static func both(_ arguments: [String]) -> (fast: EntrypointArguments?, full: EntrypointArguments?, shown: String) {
-        (EntrypointArguments.parse(arguments), viaArgumentParser(arguments), arguments.joined(separator: " "))
+    /// Both parsers' reading of `arguments` with `environment` (the options' variables, nothing else),
+    /// and a sentence for a failed expectation.
+    static func both(
+        _ arguments: [String],
+        environment: [String: String] = [:]
+    ) -> (fast: EntrypointArguments?, full: EntrypointArguments?, shown: String) {
+        let shown = environment.map { "\($0.key)=\($0.value) " }.sorted().joined() + arguments.joined(separator: " ")
+        return (
+            EntrypointArguments.parse(arguments) { environment[$0] },
+            viaArgumentParser(arguments, environment: environment), shown
+        )
     }
 
     @Test func everyOptionArgumentParserKnowsIsInTheTableAndTheOtherWayRound() throws {
@@ -93,7 +109,8 @@ import Testing
             let option = try #require(RunOptions.named(argument.spellings[0]), "\(argument.spellings)")
             #expect(argument.spellings == option.names)
             #expect(argument.kind == (option.takesValue ? "option" : "flag"), "\(option.names)")
-            #expect(argument.abstract == option.help, "\(option.names)")
+            #expect(argument.abstract == option.helpWithDefault, "\(option.names)")
+            #expect(argument.defaultValue == nil, "one default per option, the table's: \(option.names)")
             if option.takesValue { #expect(argument.valueName == option.valueName, "\(option.names)") }
         }
     }
@@ -114,7 +131,7 @@ import Testing
     @Test(arguments: RunOptions.all.map { $0.names.last ?? "" })
     func bothReadTheOptionAlike(name: String) throws {
         let option = try #require(RunOptions.named(name))
-        let baseline = try #require(EntrypointArguments.parse(["--", "x"]))
+        let baseline = try #require(EntrypointArguments.parse(["--", "x"]) { _ in nil })
         for spelling in option.names {
             guard option.takesValue else {
                 for argv in [[spelling, "--", "x"], [spelling, spelling, "--", "x"]] {
@@ -123,7 +140,7 @@ import Testing
                     #expect(fast == full, "\(shown)")
                 }
                 let (fast, full, shown) = Self.both([spelling, "value", "--", "x"])
-                #expect(fast == nil && full == nil, "a flag takes no value: \(shown)")
+                #expect(fast?.command == ["value", "--", "x"] && fast == full, "a flag takes no value: \(shown)")
                 continue
             }
             let accepted = try #require(Self.acceptedValues[name], "no accepted values for \(name) in this test")

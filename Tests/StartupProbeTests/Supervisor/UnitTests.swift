@@ -37,12 +37,13 @@ import Testing
         #expect(parsed.remapExitCodes == [143])
         #expect(parsed.trace == "/t")
         #expect(parsed.command == ["./server", "-g", "--"])
+        #expect(EntrypointArguments.parse(["-g", "./server", "-g"])?.command == ["./server", "-g"])
     }
 
     @Test func leavesEverythingElseToArgumentParser() {
         for argv in [
             [], ["--"], ["show"], ["--help"], ["-gs", "--", "x"], ["--trace=/t", "--", "x"], ["-e", "300", "--", "x"],
-            ["-o", "--", "x"], ["./server"], ["-x", "--", "y"],
+            ["-o", "--", "x"], ["-g", "show"], [""], ["-x", "--", "y"],
         ] {
             #expect(EntrypointArguments.parse(argv) == nil, "\(argv)")
         }
