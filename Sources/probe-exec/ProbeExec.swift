@@ -26,7 +26,7 @@ struct ProbeExec: ParsableCommand {
               probe-exec [OPTIONS] -- PROGRAM [ARGS...]
             The first argument that is not an option is the program: everything after it
             is the program's, options included (`probe-exec ls -l` runs `ls -l`). `run`,
-            `show`, `check` and `help` are subcommands, not programs; a program of such a
+            `show`, `check`, `detach` and `help` are subcommands, not programs; a program of such a
             name, or whose name begins with `-`, goes after `--`.
 
             EXAMPLES:

@@ -266,7 +266,7 @@ enum RunOptions {
 
     /// The names of probe-exec's subcommands (and ArgumentParser's `help`): a first argument that is one
     /// of them is not a program (`probe-exec show`), so such a program needs `--` (`probe-exec -- show`).
-    static let subcommandNames = ["run", "show", "check", "help"]
+    static let subcommandNames = ["run", "show", "check", "detach", "help"]
 
     /// The option spelt `name` (`-o`, `--trace`), if there is one.
     static func named(_ name: String) -> RunOption? {

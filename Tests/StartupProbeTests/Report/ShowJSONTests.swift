@@ -2,6 +2,7 @@ import Foundation
 import ProbeCore
 import ProbeDiagnosis
 import ProbeReport
+import ProbeSupervisor
 import ProbeTrace
 import ProbeTracing
 import Testing
@@ -139,9 +140,11 @@ import Glibc
         findings.milestonesArmed = true
         findings.mainLocated = true
         findings.entryReachedMilliseconds = 1
-        #expect(Diagnose.startupStory(findings).first?.contains(ShowSummary.mainNotReached) == true)
-        findings.entryReachedMilliseconds = nil
-        #expect(Diagnose.startupStory(findings).first?.contains(ShowSummary.mainNotReached) == true)
+        var report = RunReport(command: ["x"], cause: .exited(code: 1), durationMilliseconds: 1)
+        report.tracing = findings
+        #expect(Diagnose.startupStory(RunFacts(report)).first?.contains(ShowSummary.mainNotReached) == true)
+        report.tracing.entryReachedMilliseconds = nil
+        #expect(Diagnose.startupStory(RunFacts(report)).first?.contains(ShowSummary.mainNotReached) == true)
     }
 
     /// Each part's field list is what the schema says: every key required, its type, null where the
