@@ -38,7 +38,8 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("stdc++")]  // dlopen; __cxa_demangle
         ),
-        // Typed errors, signals, wait statuses, clocks, process facts: with ProbeTracing, the only
+        // Typed errors, signals, wait statuses, clocks, process facts, and the door to
+        // CStartupProbe: with ProbeTracing and ProbeSupervisor (the door to CProbeExec), the only
         // Swift that calls the C targets.
         .target(name: "ProbeCore", dependencies: ["CStartupProbe"]),
         // The trace format: events, JSON, writing, reading, where traces live.
@@ -58,15 +59,14 @@ let package = Package(
         .target(
             name: "StartupProbe",
             dependencies: [
-                "CStartupProbe", "ProbeCore", "ProbeTrace",
+                "ProbeCore", "ProbeTrace",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "probe-exec",
             dependencies: [
-                "CProbeExec", "CStartupProbe", "ProbeCore", "ProbeTrace", "ProbeTracing", "ProbeSupervisor",
-                "ProbeDiagnosis", "ProbeReport",
+                "ProbeCore", "ProbeTrace", "ProbeTracing", "ProbeSupervisor", "ProbeDiagnosis", "ProbeReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

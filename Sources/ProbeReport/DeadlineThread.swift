@@ -1,4 +1,3 @@
-import CStartupProbe
 import ProbeCore
 import ProbeDiagnosis
 import ProbeSupervisor
@@ -42,7 +41,7 @@ package enum DeadlineThread {
         }
         pthread_detach(thread)
         while true {
-            let left = deadline - Double(spr_monotonic_ns()) / 1e9
+            let left = deadline - Double(TraceClock.nowNanoseconds) / 1e9
             // Abandoned: the read end stays open so the thread's late write cannot raise SIGPIPE.
             if left <= 0 { return nil }
             var p = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)

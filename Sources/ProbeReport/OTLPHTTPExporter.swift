@@ -1,4 +1,3 @@
-import CStartupProbe
 import ProbeCore
 import ProbeDiagnosis
 import ProbeSupervisor
@@ -86,7 +85,7 @@ package struct OTLPHTTPExporter: Sendable {
 
     /// Sends `body` (an ExportLogsServiceRequest in JSON). Returns within `timeoutSeconds`.
     package func export(_ body: String) -> Outcome {
-        let deadline = Double(spr_monotonic_ns()) / 1e9 + timeoutSeconds
+        let deadline = Double(TraceClock.nowNanoseconds) / 1e9 + timeoutSeconds
         let attempt = Attempts(exporter: self, body: Array(body.utf8), deadline: deadline)
         return DeadlineThread.run(until: deadline, attempt.run)
             ?? .failed("no answer within \(timeoutSeconds) s", attempts: attempt.attempted)
@@ -145,7 +144,7 @@ private final class Attempts: @unchecked Sendable {  // `attempted` is read only
         return .failed(lastProblem, attempts: attempted)
     }
 
-    private func now() -> Double { Double(spr_monotonic_ns()) / 1e9 }
+    private func now() -> Double { Double(TraceClock.nowNanoseconds) / 1e9 }
 
     /// One request: the HTTP status, or what went wrong.
     private func once() -> AttemptResult {

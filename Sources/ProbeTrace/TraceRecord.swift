@@ -1,4 +1,4 @@
-import CStartupProbe
+import ProbeCore
 
 /// One line of a startup trace: an event and when it happened.
 ///
@@ -73,6 +73,6 @@ package struct TraceRecord: Sendable {
     @discardableResult
     package func write(to fd: Int32) -> Int32 {
         let line = lineBytes
-        return line.withUnsafeBufferPointer { spr_write_all(fd, $0.baseAddress!, $0.count) }
+        return SystemIO.writeAll(fd, line)
     }
 }

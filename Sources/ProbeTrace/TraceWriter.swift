@@ -1,4 +1,3 @@
-import CStartupProbe
 import ProbeCore
 
 #if canImport(Glibc)
@@ -34,7 +33,7 @@ package final class TraceWriter {
         self.warn = warn
         self.keepsEvents = keepEvents
         guard let path else { return }
-        let fd = spr_open_trace(path)
+        let fd = SystemIO.openTrace(path)
         if fd < 0 {
             let error = SystemError.current
             let reason =

@@ -1,4 +1,3 @@
-import CStartupProbe
 import Logging
 import ProbeCore
 import ProbeTrace
@@ -35,13 +34,13 @@ final class SignalRelay: @unchecked Sendable {  // immutable after init; used on
     /// Starts following the trace at `path` (probe-exec's) for the forwarding of `signals`.
     /// - Returns: nil when it started, else why not.
     static func start(logger: Logger, tracePath path: String, signals: [Int32]) -> SystemError? {
-        let watch = spr_watch_file(path)
+        let watch = LibraryThread.watch(path)
         guard watch >= 0 else { return SystemError.current }
         var info = stat()
         let size = stat(path, &info) == 0 ? Int(info.st_size) : 0
         let relay = SignalRelay(logger: logger, path: path, signals: Set(signals), watch: watch, offset: size)
         let context = Unmanaged.passRetained(relay).toOpaque()  // lives as long as the process
-        let error = spr_relay_thread_start("startupprobe", relayThreadBody, context)
+        let error = LibraryThread.start(name: "startupprobe", body: relayThreadBody, argument: context)
         guard error == 0 else {
             Unmanaged<SignalRelay>.fromOpaque(context).release()
             close(watch)
@@ -53,7 +52,7 @@ final class SignalRelay: @unchecked Sendable {  // immutable after init; used on
     /// The thread: wait for the trace to grow, log the new `signal` events, again.
     fileprivate func run() {
         var pending: [UInt8] = []
-        while spr_wait_for_change(watch) == 0 {
+        while LibraryThread.waitForChange(watch) == 0 {
             let fresh = readAppended()
             if fresh.isEmpty { continue }
             pending += fresh

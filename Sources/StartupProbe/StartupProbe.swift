@@ -1,4 +1,3 @@
-import CStartupProbe
 import Logging
 import ProbeCore
 import ProbeTrace
@@ -56,7 +55,7 @@ public enum StartupProbe {
         public let crashHandlerInstalled: Bool
         /// Whether crash reports carry libunwind backtraces (libunwind could be loaded). Reading it
         /// waits for the library, which `start` loads on a thread of its own.
-        public var backtracesAvailable: Bool { crashHandlerRequested && spr_crash_unwinder_wait() == 1 }
+        public var backtracesAvailable: Bool { crashHandlerRequested && InProcessCrashHandler.backtracesAvailable }
         let crashHandlerRequested: Bool
         /// The signals whose arrival is logged with the sender (under probe-exec: those asked for;
         /// without it: none).
@@ -77,7 +76,7 @@ public enum StartupProbe {
     /// - Returns: false when the stack could not be set up (out of memory).
     @discardableResult
     public static func installAlternateSignalStack() -> Bool {
-        spr_crash_install_altstack() == 0
+        InProcessCrashHandler.installAlternateStack() == 0
     }
 
     /// Records that main() was reached, starts logging signals and installs the crash handler.
@@ -87,8 +86,8 @@ public enum StartupProbe {
     /// - Returns: what was set up. Never throws: a probe must not stop the program (fail open).
     @discardableResult
     public static func start(logger: Logger, options: Options = Options()) -> Handle {
-        let now = spr_monotonic_ns()
-        var start = spr_process_start_ns()
+        let now = TraceClock.nowNanoseconds
+        var start = TraceClock.processStart.startNanoseconds
         var path: String? = nil
         var fd: Int32 = -1
         var underProbeExec = false
@@ -122,8 +121,8 @@ public enum StartupProbe {
         var installed = false
         if options.crashHandler {
             // libunwind is loaded on a thread of its own: start does not wait for dlopen.
-            _ = spr_crash_load_unwinder_async()
-            let error = spr_crash_install(fd, STDERR_FILENO, start)
+            InProcessCrashHandler.loadUnwinderInBackground()
+            let error = InProcessCrashHandler.install(traceFD: fd, reportFD: STDERR_FILENO, startNanoseconds: start)
             installed = error == 0
             if !installed { logger.warning("StartupProbe cannot install its crash handler: \(SystemError(error))") }
         }
@@ -160,9 +159,13 @@ public enum StartupProbe {
             return (nil, -1)
         }
         let program = CommandLine.arguments.first ?? "program"
-        let name = TraceLocation.fileName(program: program, pid: getpid(), realtimeNanoseconds: spr_realtime_ns())
+        let name = TraceLocation.fileName(
+            program: program,
+            pid: getpid(),
+            realtimeNanoseconds: SystemIO.realtimeNanoseconds
+        )
         let path = directory + "/" + name
-        let fd = spr_open_trace(path)
+        let fd = SystemIO.openTrace(path)
         guard fd >= 0 else {
             logger.warning("StartupProbe cannot create its trace \(path): \(SystemError.current)")
             return (nil, -1)
@@ -170,7 +173,7 @@ public enum StartupProbe {
         TraceLocation.updateLatest(directory: directory, fileName: name, program: program)
         var event = TraceEvent.Start()
         event.source = "in_process"
-        event.time = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns())
+        event.time = Timestamp.iso8601(realtimeNanoseconds: SystemIO.realtimeNanoseconds)
         event.argv = Redaction.arguments(CommandLine.arguments)
         event.pid = getpid()
         event.uid = getuid()

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CProbeExec
 import ProbeCore
+import ProbeSupervisor
 
 #if canImport(Glibc)
 import Glibc
@@ -22,11 +22,11 @@ struct DetachCommand: ParsableCommand {
     var pid: Int32
 
     func run() throws {
-        _ = spr_unblock_supervised_signals()
+        ProbeExecProcess.unblockSupervisedSignals()
         // Its own pid, or the program's parent: probe-exec listens on a socket named after its pid.
-        var fd = spr_control_connect(pid)
+        var fd = ProbeExecProcess.connectControl(to: pid)
         if fd < 0, let parent = ProcessFacts.statusField("PPid", of: String(pid)).flatMap({ Int32($0) }) {
-            fd = spr_control_connect(parent)
+            fd = ProbeExecProcess.connectControl(to: parent)
         }
         guard fd >= 0 else {
             throw ValidationError(

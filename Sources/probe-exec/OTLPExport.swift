@@ -1,4 +1,3 @@
-import CStartupProbe
 import ProbeCore
 import ProbeDiagnosis
 import ProbeReport
@@ -31,7 +30,7 @@ enum OTLPExport {
             version: ProbeExec.version
         )
         let text = request.serialized
-        let started = spr_monotonic_ns()
+        let started = TraceClock.nowNanoseconds
         var event = TraceEvent.OTLPExport()
         event.records = writer.keptEvents.count
         if let path = arguments.otlpFile {
@@ -66,7 +65,7 @@ enum OTLPExport {
                 )
             }
         }
-        let milliseconds = Double(spr_monotonic_ns() - started) / 1e6
+        let milliseconds = Double(TraceClock.nowNanoseconds - started) / 1e6
         event.durationMilliseconds = (milliseconds * 1000).rounded() / 1000
         writer.append(TraceRecord(.otlpExport(event), at: TraceClock.processStart.milliseconds()))
     }
@@ -77,6 +76,6 @@ enum OTLPExport {
         guard fd >= 0 else { return errno }
         defer { close(fd) }
         var line = text + "\n"
-        return line.withUTF8 { spr_write_all(fd, $0.baseAddress!, $0.count) }
+        return SystemIO.writeAll(fd, line)
     }
 }

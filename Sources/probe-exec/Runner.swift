@@ -1,5 +1,3 @@
-import CProbeExec
-import CStartupProbe
 import ProbeCore
 import ProbeDiagnosis
 import ProbeReport
@@ -118,7 +116,11 @@ enum Runner {
             keepEvents: OTLPExport.wanted(arguments),
             warn: StandardError.say
         )
-        let supervisor = Supervisor(options: options, trace: writer, startNanoseconds: spr_process_start_ns())
+        let supervisor = Supervisor(
+            options: options,
+            trace: writer,
+            startNanoseconds: TraceClock.processStart.startNanoseconds
+        )
         let report = supervisor.run()
         links?.settle(finalImage: report.tracing.execCount >= 2 ? report.tracing.lastImage : nil)
         return (report, supervisor.recorder)
@@ -154,16 +156,9 @@ enum Runner {
     /// The command as the kernel passed it (bytes: an argument need not be UTF-8): the last
     /// `command.count` entries of argv, where the command always is.
     static func rawCommand(_ command: [String]) -> [[UInt8]] {
-        let count = Int(spr_saved_argc())
-        guard count >= command.count else { return command.map { Array($0.utf8) } }
-        let raw: [[UInt8]] = (count - command.count..<count).compactMap { index in
-            spr_saved_argv(Int32(index)).map { pointer in
-                let length = strlen(pointer)
-                return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-                    Array(UnsafeBufferPointer(start: $0, count: length))
-                }
-            }
-        }
+        let all = ProbeExecProcess.arguments
+        guard all.count >= command.count else { return command.map { Array($0.utf8) } }
+        let raw = Array(all.suffix(command.count))
         // The same arguments, as their display strings show: else (a test calling in) the strings.
         let matches =
             raw.count == command.count
@@ -181,7 +176,7 @@ enum Runner {
         defer { close(fd) }
         var bytes = Array(("probe-exec: " + paragraph + "\n").utf8)
         if bytes.count > 4096 { bytes = Array(bytes.prefix(4096)) }
-        _ = spr_write_all(fd, bytes, bytes.count)
+        SystemIO.writeAll(fd, bytes)
     }
 
     /// The trace file for this run: `--trace`, or a new file in the trace directory (then with that
@@ -204,7 +199,7 @@ enum Runner {
         let name = TraceLocation.fileName(
             program: arguments.command[0],
             pid: getpid(),
-            realtimeNanoseconds: spr_realtime_ns()
+            realtimeNanoseconds: SystemIO.realtimeNanoseconds
         )
         return ("\(directory)/\(name)", directory, name)
     }

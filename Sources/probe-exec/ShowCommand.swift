@@ -1,5 +1,4 @@
 import ArgumentParser
-import CProbeExec
 import ProbeCore
 import ProbeDiagnosis
 import ProbeReport
@@ -70,7 +69,7 @@ struct ShowCommand: ParsableCommand {
 
     /// Reads the trace and prints it.
     func run() throws {
-        _ = spr_unblock_supervised_signals()  // an ordinary tool again: Ctrl-C and SIGPIPE end it
+        ProbeExecProcess.unblockSupervisedSignals()  // an ordinary tool again: Ctrl-C and SIGPIPE end it
         var path: String
         switch TraceArgument.path(for: trace, directory: TraceLocation.directory) {
         case .success(let found): path = found

@@ -1,4 +1,3 @@
-import CStartupProbe
 import ProbeCore
 import ProbeDiagnosis
 import ProbeReport
@@ -17,6 +16,6 @@ enum StandardError {
     /// `onNewLine` (its stderr did not end in a newline), so the paragraph starts a line.
     static func say(_ message: String, onNewLine: Bool) {
         var line = (onNewLine ? "\n" : "") + "probe-exec: " + message + "\n"
-        _ = line.withUTF8 { spr_write_all(2, $0.baseAddress!, $0.count) }
+        SystemIO.writeAll(2, line)
     }
 }

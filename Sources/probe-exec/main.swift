@@ -1,4 +1,3 @@
-import CProbeExec
 import ProbeCore
 import ProbeDiagnosis
 import ProbeReport
@@ -14,16 +13,16 @@ import Musl
 
 // Before anything else, and before any thread exists: every signal that arrives from now on
 // stays pending until the supervisor loop forwards it to the child.
-_ = spr_block_supervised_signals()
+ProbeExecProcess.blockSupervisedSignals()
 // Then, before any file is opened: hold the standard descriptors we were started without, so the
 // trace or a pipe can never become "stdout".
-_ = spr_reserve_standard_fds()
+ProbeExecProcess.reserveStandardDescriptors()
 
 // The arguments as the kernel passed them: CommandLine.arguments comes from /proc/self/cmdline
 // in a static binary, and is empty where /proc is not mounted.
 var processArguments = CommandLine.arguments
 if processArguments.isEmpty {
-    processArguments = (0..<spr_saved_argc()).compactMap { spr_saved_argv($0).map { String(cString: $0) } }
+    processArguments = ProbeExecProcess.arguments.map { String(decoding: $0, as: UTF8.self) }
 }
 
 // The entrypoint form is parsed directly (start-up cost); everything else goes to ArgumentParser.

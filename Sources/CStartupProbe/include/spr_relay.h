@@ -12,7 +12,7 @@
 /// SIGPROF: process-directed signals never land on it (they go where the program expects them),
 /// while the Swift runtime's crash backtracer can still suspend it (it picks SIGUSR1, SIGUSR2 or
 /// SIGPROF, the first one the thread does not block). Returns 0 or an errno value.
-int spr_relay_thread_start(const char *name, void *_Nullable (*body)(void *_Nullable), void *_Nullable argument);
+int spr_relay_thread_start(const char *name, void *_Nullable (*_Nonnull body)(void *_Nullable), void *_Nullable argument);
 
 /// An inotify descriptor watching `path` for appended data (IN_MODIFY), close-on-exec, blocking.
 /// Returns the descriptor or -1 with errno set.

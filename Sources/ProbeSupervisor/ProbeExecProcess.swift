@@ -1,0 +1,35 @@
+import CProbeExec
+
+/// What the probe-exec executable asks of the system for itself, behind ProbeSupervisor's door.
+package enum ProbeExecProcess {
+    /// Blocks every signal probe-exec forwards (first thing in main). Returns 0 or an errno value.
+    @discardableResult
+    package static func blockSupervisedSignals() -> Int32 { spr_block_supervised_signals() }
+
+    /// Gives back the signal mask and dispositions probe-exec inherited (subcommands that run no
+    /// program). Returns 0 or an errno value.
+    @discardableResult
+    package static func unblockSupervisedSignals() -> Int32 { spr_unblock_supervised_signals() }
+
+    /// Holds the standard descriptors probe-exec was started without (see spr_supervise.h).
+    @discardableResult
+    package static func reserveStandardDescriptors() -> Int32 { spr_reserve_standard_fds() }
+
+    /// argv as the kernel passed it, bytes (saved by a constructor).
+    package static var arguments: [[UInt8]] {
+        (0..<spr_saved_argc()).compactMap { index in
+            spr_saved_argv(index).map { pointer in
+                var bytes: [UInt8] = []
+                var p = pointer
+                while p.pointee != 0 {
+                    bytes.append(UInt8(bitPattern: p.pointee))
+                    p += 1
+                }
+                return bytes
+            }
+        }
+    }
+
+    /// Connects to the control socket of probe-exec `pid` (`probe-exec detach`). Returns the fd or -1.
+    package static func connectControl(to pid: Int32) -> Int32 { spr_control_connect(pid) }
+}
