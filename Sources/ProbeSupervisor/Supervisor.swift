@@ -229,7 +229,11 @@ package final class Supervisor {
 
     /// Why PTRACE_SEIZE failed, for a person.
     package static func ptraceDenied(_ error: SystemError, child: Int32? = nil) -> String {
-        if error.code == EPERM, let child, let tracer = ProcessFacts.tracer(of: child) {
+        // Already traced: the child by whoever traces probe-exec itself (strace -f attaches it
+        // at the fork), as /proc says of either.
+        if error.code == EPERM, let child,
+            let tracer = ProcessFacts.tracer(of: child) ?? ProcessFacts.tracer(of: getpid())
+        {
             let name = ProcessFacts.command(of: tracer).map { " (`\($0)`)" } ?? ""
             return
                 "the program is already traced by pid \(tracer)\(name) (ptrace allows one tracer); it runs under that one, untraced by probe-exec"

@@ -427,7 +427,15 @@ package struct SupervisorLoop {
         if let tracer, tracer.owns(pid) {
             if !ended {
                 tracer.handle(event)
-                if pid == childPID, case .groupStop(_, let signal) = event { mirrorStop(signal) }
+                if pid == childPID, case .groupStop(_, let signal) = event {
+                    if lastContinueAt > tracer.lastStopSignalAt {
+                        // A SIGCONT forwarded after the stop signal was let through (a ptrace
+                        // delivery stop reorders them): bare, the program would run now.
+                        kill(childPID, SIGCONT)
+                    } else {
+                        mirrorStop(signal)
+                    }
+                }
                 return nil
             }
             tracer.forget(pid)
@@ -472,6 +480,9 @@ package struct SupervisorLoop {
             )
         }
     }
+
+    /// When a SIGCONT was last forwarded to the program.
+    package var lastContinueAt: Int64 = 0
 
     /// The last stop's watcher process (its SIGCONT to probe-exec is not forwarded).
     package var stopWatcher: pid_t = 0
@@ -551,6 +562,7 @@ package struct SupervisorLoop {
         let me = getpid()
         if info.signo == SIGCONT && stopWatcher != 0 && info.sender_pid == stopWatcher { return }
         if info.signo == SIGCONT {
+            lastContinueAt = TraceClock.nowNanoseconds
             // Continued in the foreground (`fg`): the terminal goes back to the program's group.
             if isatty(STDIN_FILENO) == 1 && tcgetpgrp(STDIN_FILENO) == getpgrp() {
                 _ = tcsetpgrp(STDIN_FILENO, childPID)

@@ -155,6 +155,10 @@ package final class Tracer {
     package func wasTraced(_ tid: Int32) -> Bool { gone.contains(tid) }
     private var gone: Set<Int32> = []
 
+    /// When a stop signal was last let through to the program (its delivery stop): a SIGCONT
+    /// forwarded after it must not leave the program stopped (see SupervisorLoop.mirrorStop).
+    package private(set) var lastStopSignalAt: Int64 = 0
+
     /// Signals delivered in the current one-second window, and when it began.
     private var windowSignals = 0
     private var windowStart: Int64 = 0
@@ -275,6 +279,7 @@ package final class Tracer {
                 return
             }
         }
+        if [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) { lastStopSignalAt = TraceClock.nowNanoseconds }
         countSignal()
         if findings.detachedReason != nil {
             release(.signalStop(tid: tid, signal: signal))
