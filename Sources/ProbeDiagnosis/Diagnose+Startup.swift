@@ -31,7 +31,13 @@ extension Diagnose {
             ]
         }
         switch tracing.state {
+        case "off" where tracing.reason != nil:
+            return ["Whether main() was reached is not known: the program was not traced (\(tracing.reason!))."]
         case "off": return ["Whether main() was reached is not known: the program was not traced (--no-ptrace)."]
+        case "detached":
+            return [
+                "Whether main() was reached is not known: tracing ended before it was (\(tracing.detachedReason ?? "detached"))."
+            ]
         case "unavailable": return ["Whether main() was reached is not known: tracing was unavailable."]
         default:
             return ["Whether main() was reached is not known: the start-up breakpoints could not be planted."]

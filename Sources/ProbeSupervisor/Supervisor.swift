@@ -46,20 +46,8 @@ package final class Supervisor {
     /// (ProbeDiagnosis), from these facts.
     package func run() -> RunReport {
         recorder.append(startEvent())
-        if let signal = options.parentDeathSignal {
-            let error = spr_set_parent_death_signal(signal)
-            if error != 0 { warning("cannot set the parent-death signal: \(SystemError(error))") }
-        }
-        if options.subreaper {
-            let error = spr_set_child_subreaper()
-            if error != 0 { warning("cannot become a child subreaper: \(SystemError(error))") }
-        }
-        // Tracing that would change the program (a setuid program's privilege, a sanitizer's
-        // runtime) is not done: it runs as without probe-exec, and the trace says why.
-        var untracedReason: String? = nil
-        if options.ptrace, let executable = Spawn.executablePath(for: options.commandBytes[0]) {
-            untracedReason = TracingPolicy.reasonNotToTrace(executable: executable)
-        }
+        becomeParentOfTheTree()
+        let untracedReason = options.ptrace ? reasonNotToTrace() : nil
         let traceThisRun = options.ptrace && untracedReason == nil
         let streams = StandardStreams.prepare(pipeTerminals: options.pipeTerminals)
         if !streams.unpiped.isEmpty {
@@ -81,18 +69,7 @@ package final class Supervisor {
         } catch {
             options.afterSpawn?()
             streams.closeAll()
-            let report = RunReport(
-                command: options.command,
-                cause: .spawnFailed(error: error),
-                durationMilliseconds: offset()
-            )
-            var exec = TraceEvent.Exec()
-            exec.errno = error.code
-            exec.errnoName = error.name
-            exec.error = "cannot fork: \(error.message)"
-            recorder.append(.exec(exec))
-            writeTails(report)
-            return report
+            return forkFailed(error)
         }
         streams.closeWriteEnds()
         options.afterSpawn?()
@@ -108,20 +85,7 @@ package final class Supervisor {
         }
         if let failure = outcome.execFailure {
             streams.closeReadEnds()
-            _ = reapUntil(child: outcome.pid, pending: outcome.pendingStatus)
-            var report = RunReport(
-                command: options.command,
-                cause: .execFailed(error: failure.error, path: failure.path),
-                durationMilliseconds: offset()
-            )
-            report.childPID = outcome.pid
-            report.tracing = tracing
-            // Explained once, here, while the PATH and files are as execve saw them; the verdict
-            // reads this recorded explanation.
-            report.execExplanation = options.explainExecFailure?(failure.path, options.command[0], failure.error.code)
-            recorder.append(execFailedEvent(failure.error, path: failure.path, explanation: report.execExplanation))
-            writeTails(report)
-            return report
+            return execFailed(failure, outcome: outcome, tracing: tracing)
         }
         var exec = TraceEvent.Exec()
         exec.ok = true
@@ -136,19 +100,7 @@ package final class Supervisor {
             tracing = tracer.findings
             tracer.onProgramExec = { memory.programExecuted(pid: $0) }
         }
-        var tracingEvent = TraceEvent.Tracing()
-        tracingEvent.state = tracing.state
-        tracingEvent.reason = tracing.reason
-        recorder.append(.tracing(tracingEvent))
-        if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
-        if let early = outcome.signalBeforeExec {
-            let name = SignalName.name(early.signal)
-            warning(
-                early.died
-                    ? "\(name) reached the program between fork and execve and ended it before it ran (as it would have ended it at its start without probe-exec)"
-                    : "\(name) reached the program between fork and execve; it was delivered, and the program went on to start"
-            )
-        }
+        recordTracing(tracing, signalBeforeExec: outcome.signalBeforeExec)
         var loop = SupervisorLoop(
             supervisor: self,
             childPID: outcome.pid,
@@ -158,21 +110,98 @@ package final class Supervisor {
         )
         var report = loop.run()
         report.memoryCgroup = memory.finish(recorder: recorder)
-        if let regex = redactRegex {
-            // Everything derived from output (tails, verdict, program error) sees only this.
-            report.stdoutTail = Array(
-                Redaction.output(String(decoding: report.stdoutTail, as: UTF8.self), pattern: regex).utf8
-            )
-            report.stderrTail = Array(
-                Redaction.output(String(decoding: report.stderrTail, as: UTF8.self), pattern: regex).utf8
-            )
-        }
+        redactTails(&report)
         report.service = options.service
         report.mergedOutput = streams.merged
         if tracer == nil { report.tracing = tracing }
         report.programPath = report.tracing.lastImage ?? outcome.path
         writeTails(report)
         return report
+    }
+
+    /// -p and -s: the parent-death signal and the child-subreaper role, before the fork.
+    private func becomeParentOfTheTree() {
+        if let signal = options.parentDeathSignal {
+            let error = spr_set_parent_death_signal(signal)
+            if error != 0 { warning("cannot set the parent-death signal: \(SystemError(error))") }
+        }
+        if options.subreaper {
+            let error = spr_set_child_subreaper()
+            if error != 0 { warning("cannot become a child subreaper: \(SystemError(error))") }
+        }
+    }
+
+    /// Why tracing would change the program (a setuid program's privilege, a sanitizer's
+    /// runtime), or nil: then it runs as without probe-exec, and the trace says why.
+    private func reasonNotToTrace() -> String? {
+        guard let executable = Spawn.executablePath(for: options.commandBytes[0]) else { return nil }
+        return TracingPolicy.reasonNotToTrace(executable: executable)
+    }
+
+    /// probe-exec could not even fork (or make the status pipe): the report says so.
+    private func forkFailed(_ error: SystemError) -> RunReport {
+        let report = RunReport(
+            command: options.command,
+            cause: .spawnFailed(error: error),
+            durationMilliseconds: offset()
+        )
+        var exec = TraceEvent.Exec()
+        exec.errno = error.code
+        exec.errnoName = error.name
+        exec.error = "cannot fork: \(error.message)"
+        recorder.append(.exec(exec))
+        writeTails(report)
+        return report
+    }
+
+    /// execve failed: the child is reaped, the failure explained once (while the PATH and files
+    /// are as execve saw them; the verdict reads this recorded explanation) and recorded.
+    private func execFailed(
+        _ failure: (error: SystemError, path: String),
+        outcome: SpawnOutcome,
+        tracing: TracingFindings
+    ) -> RunReport {
+        _ = reapUntil(child: outcome.pid, pending: outcome.pendingStatus)
+        var report = RunReport(
+            command: options.command,
+            cause: .execFailed(error: failure.error, path: failure.path),
+            durationMilliseconds: offset()
+        )
+        report.childPID = outcome.pid
+        report.tracing = tracing
+        report.execExplanation = options.explainExecFailure?(failure.path, options.command[0], failure.error.code)
+        recorder.append(execFailedEvent(failure.error, path: failure.path, explanation: report.execExplanation))
+        writeTails(report)
+        return report
+    }
+
+    /// The `tracing` event (said once on stderr when unavailable), and a signal that reached the
+    /// child before it was the program.
+    private func recordTracing(_ tracing: TracingFindings, signalBeforeExec early: (signal: Int32, died: Bool)?) {
+        var event = TraceEvent.Tracing()
+        event.state = tracing.state
+        event.reason = tracing.reason
+        recorder.append(.tracing(event))
+        if tracing.state == "unavailable", let reason = tracing.reason { warn("tracing is unavailable: \(reason)") }
+        if let early {
+            let name = SignalName.name(early.signal)
+            warning(
+                early.died
+                    ? "\(name) reached the program between fork and execve and ended it before it ran (as it would have ended it at its start without probe-exec)"
+                    : "\(name) reached the program between fork and execve; it was delivered, and the program went on to start"
+            )
+        }
+    }
+
+    /// --redact: everything derived from output (tails, verdict, program error) sees only this.
+    private func redactTails(_ report: inout RunReport) {
+        guard let regex = redactRegex else { return }
+        report.stdoutTail = Array(
+            Redaction.output(String(decoding: report.stdoutTail, as: UTF8.self), pattern: regex).utf8
+        )
+        report.stderrTail = Array(
+            Redaction.output(String(decoding: report.stderrTail, as: UTF8.self), pattern: regex).utf8
+        )
     }
 
     /// Reaps until `child` has exited (used when exec failed, before any loop exists); a traced

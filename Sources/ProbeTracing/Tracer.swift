@@ -46,7 +46,11 @@ package struct TracingFindings: Sendable {
 
     /// Whether the start-up milestones of the program's last image are proven by breakpoints:
     /// traced, an image exec'd, its breakpoints planted.
-    package var provesMilestones: Bool { (state == "on" || state == "detached") && execCount > 0 && milestonesArmed }
+    package var provesMilestones: Bool {
+        // Detached before main() was reached, the breakpoints prove nothing about it.
+        (state == "on" || (state == "detached" && mainReachedMilliseconds != nil)) && execCount > 0
+            && milestonesArmed
+    }
     /// Why tracing ended before the program did (state `detached`).
     package var detachedReason: String?
 

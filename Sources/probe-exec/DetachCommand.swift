@@ -12,7 +12,8 @@ struct DetachCommand: ParsableCommand {
         commandName: "detach",
         abstract: "End the tracing of a running program, so gdb, py-spy or a crash reporter can attach.",
         discussion: """
-            PID is the program's pid or probe-exec's (for example through `kubectl exec`). The program \
+            PID is the program's pid or probe-exec's (for example through `kubectl exec`); a stopped \
+            program (and so a stopped probe-exec) is answered once continued. The program \
             runs on untraced and the run still ends with its true status; the trace records when and \
             why tracing ended. Only probe-exec's own user or root may ask.
             """
