@@ -443,6 +443,11 @@ package final class Tracer {
         guard let exitIndex = frames.firstIndex(where: { ["exit", "__GI_exit"].contains($0.symbol ?? "") }),
             exitIndex + 1 < frames.count
         else { return nil }
+        // Code of the program's (or a library's: an atexit handler, a sanitizer's leak check)
+        // between `exit` and the exit system call chose the status: main's return value is not it.
+        if frames[..<exitIndex].contains(where: { !RemoteBacktrace.isSystemModule($0.module) && $0.module != nil }) {
+            return nil
+        }
         let caller = frames[exitIndex + 1]
         let name = caller.symbol ?? ""
         if name.hasPrefix("__libc_start") { return true }
