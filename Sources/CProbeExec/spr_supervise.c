@@ -5,7 +5,6 @@
 #include "spr_supervise.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -257,11 +256,11 @@ int spr_stop_self(int signo) {
     return err;
 }
 
-/// The state letter of /proc/PID/stat (R, S, T, t, Z…), or 0 when it cannot be read.
-/// Async-signal-safe: open, read, close.
-static char spr_process_state(pid_t pid) {
-    char path[32] = "/proc/";
-    int n = 6;
+/// Reads `/proc/PID/<file>` into `buffer` (NUL-terminated). Returns the byte count, 0 on failure.
+/// Async-signal-safe (no stdio, no allocation: the watcher runs it in a child of a threaded process).
+static ssize_t spr_read_proc(pid_t pid, const char *file, char *buffer, size_t size) {
+    char path[48] = "/proc/";
+    size_t n = 6;
     char digits[12];
     int d = 0;
     unsigned int value = (unsigned int)pid;
@@ -270,17 +269,50 @@ static char spr_process_state(pid_t pid) {
         value /= 10;
     } while (value > 0 && d < 12);
     while (d > 0) path[n++] = digits[--d];
-    memcpy(path + n, "/stat", 6);
+    path[n++] = '/';
+    for (const char *c = file; *c && n < sizeof(path) - 1; c++) path[n++] = *c;
+    path[n] = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return 0;
     }
-    char buffer[512];
-    ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
+    ssize_t got = read(fd, buffer, size - 1);
     close(fd);
     if (got <= 0) {
         return 0;
     }
+    buffer[got] = 0;
+    return got;
+}
+
+/// The hex bit mask of the `/proc/PID/status` line `field` ("SigPnd", "SigCgt", …), or 0.
+/// Async-signal-safe.
+static unsigned long long spr_status_bits(pid_t pid, const char *field) {
+    char buffer[4096];
+    if (spr_read_proc(pid, "status", buffer, sizeof(buffer)) == 0) {
+        return 0;
+    }
+    size_t length = strlen(field);
+    for (const char *line = buffer; line != NULL && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, field, length) != 0 || line[length] != ':') {
+            continue;
+        }
+        const char *at = line + length + 1;
+        while (*at == ' ' || *at == '\t') at++;
+        unsigned long long bits = 0;
+        while ((*at >= '0' && *at <= '9') || (*at >= 'a' && *at <= 'f')) {
+            bits = bits * 16 + (unsigned long long)(*at <= '9' ? *at - '0' : *at - 'a' + 10);
+            at++;
+        }
+        return bits;
+    }
+    return 0;
+}
+
+/// The state letter of /proc/PID/stat (R, S, T, t, Z…), or 0 when it cannot be read.
+static char spr_process_state(pid_t pid) {
+    char buffer[512];
+    ssize_t got = spr_read_proc(pid, "stat", buffer, sizeof(buffer));
     // "pid (comm) S …": the state follows the last ')'.
     for (ssize_t i = got - 1; i > 0; i--) {
         if (buffer[i] == ')' && i + 2 < got) {
@@ -290,48 +322,11 @@ static char spr_process_state(pid_t pid) {
     return 0;
 }
 
-/// 1 when /proc/PID/status shows SIGCONT pending for the process (a traced program that was
-/// sent SIGCONT while its tracer, stopped, cannot let it go on). Async-signal-safe.
+/// 1 when SIGCONT or SIGKILL is pending for the process (a traced program that was sent one
+/// while its tracer, stopped, cannot let it go on).
 static int spr_continue_pending(pid_t pid) {
-    char path[40] = "/proc/";
-    int n = 6;
-    char digits[12];
-    int d = 0;
-    unsigned int value = (unsigned int)pid;
-    do {
-        digits[d++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value > 0 && d < 12);
-    while (d > 0) path[n++] = digits[--d];
-    memcpy(path + n, "/status", 8);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return 0;
-    }
-    char buffer[4096];
-    ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
-    close(fd);
-    if (got <= 0) {
-        return 0;
-    }
-    buffer[got] = 0;
-    const char *fields[2] = {"SigPnd:\t", "ShdPnd:\t"};
-    for (int f = 0; f < 2; f++) {
-        const char *at = strstr(buffer, fields[f]);
-        if (at == NULL) {
-            continue;
-        }
-        at += 8;
-        unsigned long long bits = 0;
-        while ((*at >= '0' && *at <= '9') || (*at >= 'a' && *at <= 'f')) {
-            bits = bits * 16 + (unsigned long long)(*at <= '9' ? *at - '0' : *at - 'a' + 10);
-            at++;
-        }
-        if (bits & ((1ULL << (SIGCONT - 1)) | (1ULL << (SIGKILL - 1)))) {
-            return 1;  // continued, or being killed: its tracer (us) must be running to let it go
-        }
-    }
-    return 0;
+    unsigned long long pending = spr_status_bits(pid, "SigPnd") | spr_status_bits(pid, "ShdPnd");
+    return (pending & ((1ULL << (SIGCONT - 1)) | (1ULL << (SIGKILL - 1)))) != 0;
 }
 
 int spr_stop_with_program(int signo, pid_t program, pid_t *watcher_pid) {
@@ -379,23 +374,5 @@ int spr_continue_is_pending(void) {
 }
 
 int spr_program_catches(pid_t pid, int signo) {
-    char path[40];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return 0;
-    }
-    char buffer[4096];
-    ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
-    close(fd);
-    if (got <= 0) {
-        return 0;
-    }
-    buffer[got] = 0;
-    const char *at = strstr(buffer, "SigCgt:\t");
-    if (at == NULL) {
-        return 0;
-    }
-    unsigned long long bits = strtoull(at + 8, NULL, 16);
-    return signo >= 1 && signo <= 64 && (bits & (1ULL << (signo - 1))) != 0;
+    return signo >= 1 && signo <= 64 && (spr_status_bits(pid, "SigCgt") & (1ULL << (signo - 1))) != 0;
 }

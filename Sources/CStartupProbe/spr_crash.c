@@ -4,12 +4,12 @@
 
 #include "spr_arch.h"
 #include "spr_crash.h"
+#include "spr_relay.h"
 #include "spr_format.h"
 #include "spr_sys.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -399,9 +399,10 @@ static void spr_crash_handler(int sig, siginfo_t *info, void *context) {
     raise(sig);
 }
 
-static void *spr_unwinder_loader(void *raw) {
+static void *spr_unwinder_loader(void *unused) {
+    (void)unused;
+    // Stored before the state leaves "loading", which a crash handler waits for first.
     atomic_store(&spr_loader_tid, (int32_t)syscall(SYS_gettid));
-    sem_post((sem_t *)raw);  // running with its own mask now: let `start` go on
     atomic_store(&spr_unwinder_state, spr_crash_load_unwinder() ? 2 : 3);
     sem_post(&spr_unwinder_done);
     return NULL;
@@ -413,34 +414,13 @@ int spr_crash_load_unwinder_async(void) {
         return 0;
     }
     sem_init(&spr_unwinder_done, 0, 0);
-    sigset_t all_but_prof;
-    sigfillset(&all_but_prof);
-    sigdelset(&all_but_prof, SIGPROF);
-    sigset_t previous;
-    pthread_sigmask(SIG_SETMASK, &all_but_prof, &previous);
-    pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    pthread_t thread;
-    sem_t running;
-    sem_init(&running, 0, 0);
-    int err = pthread_create(&thread, &attributes, spr_unwinder_loader, &running);
-    pthread_attr_destroy(&attributes);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (err == 0) {
-        // Until it runs, a new thread has glibc's all-blocked mask, which the Swift runtime's
-        // crash backtracer could not suspend it in: wait for it (microseconds).
-        while (sem_wait(&running) != 0 && errno == EINTR) {
-        }
-    }
-    sem_destroy(&running);
-    if (err != 0) {
+    // The library's thread start: every signal blocked but SIGPROF, and running with that mask
+    // before this returns (the Swift backtracer can suspend it).
+    if (spr_relay_thread_start("startupprobe-ld", spr_unwinder_loader, NULL) != 0) {
         // No thread: load here.
         atomic_store(&spr_unwinder_state, spr_crash_load_unwinder() ? 2 : 3);
         sem_post(&spr_unwinder_done);
-        return 0;
     }
-    (void)pthread_setname_np(thread, "startupprobe-ld");
     return 0;
 }
 
