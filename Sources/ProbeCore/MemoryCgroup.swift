@@ -17,8 +17,8 @@ package struct MemoryCgroup: Sendable, Equatable {
 
     /// The memory cgroup of `pid`, or nil when no memory hierarchy holding it is mounted here.
     package static func of(pid: Int32) -> MemoryCgroup? {
-        guard let membership = ProcessFacts.readSmallFile("/proc/\(pid)/cgroup", limit: 1 << 16),
-            let mounts = ProcessFacts.readSmallFile("/proc/self/mountinfo", limit: 1 << 20)
+        guard let membership = ProcessFacts.readSmallFileBytes("/proc/\(pid)/cgroup", limit: 1 << 16),
+            let mounts = ProcessFacts.readSmallFileBytes("/proc/self/mountinfo", limit: 1 << 20)
         else { return nil }
         return locate(membership: membership, mountInfo: mounts)
     }
@@ -26,25 +26,44 @@ package struct MemoryCgroup: Sendable, Equatable {
     /// The memory cgroup named in `membership` (a `/proc/PID/cgroup`), at its place under the
     /// matching mount of `mountInfo` (a `/proc/self/mountinfo`); nil when it is not mounted.
     package static func locate(membership: String, mountInfo: String) -> MemoryCgroup? {
+        locate(membership: Array(membership.utf8), mountInfo: Array(mountInfo.utf8))
+    }
+
+    /// ``locate(membership:mountInfo:)`` on the files' bytes (``ProcText``: this runs at every start).
+    static func locate(membership: [UInt8], mountInfo: [UInt8]) -> MemoryCgroup? {
         var v1Path: String?
         var v2Path: String?
-        for line in membership.split(separator: "\n") {
+        for line in ProcText.lines(membership) {
             // hierarchy-ID:controller-list:path (the path may itself hold colons)
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
-            if fields[0] == "0" && fields[1].isEmpty {
-                v2Path = String(fields[2])
-            } else if fields[1].split(separator: ",").contains("memory") {
-                v1Path = String(fields[2])
+            guard let first = line.firstIndex(of: UInt8(ascii: ":")),
+                let second = line[(first + 1)...].firstIndex(of: UInt8(ascii: ":"))
+            else { continue }
+            let controllers = line[(first + 1)..<second]
+            let path = ProcText.string(line[(second + 1)...])
+            if line[..<first].elementsEqual("0".utf8) && controllers.isEmpty {
+                v2Path = path
+            } else if ProcText.split(controllers, at: UInt8(ascii: ",")).contains(where: {
+                $0.elementsEqual("memory".utf8)
+            }) {
+                v1Path = path
             }
         }
-        let mounts = mountInfo.split(separator: "\n").compactMap(Mount.init)
         if let path = v1Path,
-            let mount = mounts.first(where: { $0.type == "cgroup" && $0.superOptions.contains("memory") })
+            let mount = Mount.first(
+                in: mountInfo,
+                where: { type, superOptions in
+                    type.elementsEqual("cgroup".utf8)
+                        && ProcText.split(superOptions, at: UInt8(ascii: ",")).contains {
+                            $0.elementsEqual("memory".utf8)
+                        }
+                }
+            )
         {
             return MemoryCgroup(version: 1, path: path, directory: mount.directory(of: path))
         }
-        if let path = v2Path, let mount = mounts.first(where: { $0.type == "cgroup2" }) {
+        if let path = v2Path,
+            let mount = Mount.first(in: mountInfo, where: { type, _ in type.elementsEqual("cgroup2".utf8) })
+        {
             return MemoryCgroup(version: 2, path: path, directory: mount.directory(of: path))
         }
         return nil
@@ -55,20 +74,22 @@ package struct MemoryCgroup: Sendable, Equatable {
     package func read() -> MemoryCgroupReading {
         var reading = MemoryCgroupReading()
         func number(_ file: String) -> UInt64? {
-            guard let text = ProcessFacts.readSmallFile(directory + "/" + file) else { return nil }
-            return UInt64(text.split(separator: "\n").first ?? "")
+            guard let bytes = ProcessFacts.readSmallFileBytes(directory + "/" + file),
+                let line = ProcText.lines(bytes).first
+            else { return nil }
+            return ProcText.unsigned(line)
         }
         if version == 1 {
             // 0x7FFFFFFFFFFFF000 (PAGE_COUNTER_MAX pages) means no limit.
             reading.limitBytes = number("memory.limit_in_bytes").flatMap { $0 >= 1 << 62 ? nil : $0 }
             reading.peakBytes = number("memory.max_usage_in_bytes")
-            reading.oomKills = ProcessFacts.readSmallFile(directory + "/memory.oom_control").flatMap {
+            reading.oomKills = ProcessFacts.readSmallFileBytes(directory + "/memory.oom_control").flatMap {
                 MemoryCgroup.counter("oom_kill", in: $0)
             }
         } else {
             reading.limitBytes = number("memory.max")  // "max" (no limit) is not a number
             reading.peakBytes = number("memory.peak")
-            if let events = ProcessFacts.readSmallFile(directory + "/memory.events") {
+            if let events = ProcessFacts.readSmallFileBytes(directory + "/memory.events") {
                 reading.oomKills = MemoryCgroup.counter("oom_kill", in: events)
                 reading.oomGroupKills = MemoryCgroup.counter("oom_group_kill", in: events)
             }
@@ -79,9 +100,16 @@ package struct MemoryCgroup: Sendable, Equatable {
     /// The value of the `name N` line of a flat-keyed cgroup file (`memory.events`,
     /// `memory.oom_control`).
     package static func counter(_ name: String, in text: String) -> UInt64? {
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count == 2, fields[0] == name { return UInt64(fields[1]) }
+        counter(name, in: Array(text.utf8))
+    }
+
+    /// ``counter(_:in:)`` on the file's bytes.
+    static func counter(_ name: String, in bytes: [UInt8]) -> UInt64? {
+        for line in ProcText.lines(bytes) {
+            let fields = ProcText.split(line, at: UInt8(ascii: " "))
+            if fields.count == 2, fields[0].elementsEqual(name.utf8) {
+                return ProcText.unsigned(fields[1])
+            }
         }
         return nil
     }
@@ -108,43 +136,54 @@ private struct Mount {
     var root: String
     /// Where it is mounted.
     var mountPoint: String
-    /// The file system type (`cgroup`, `cgroup2`, …).
-    var type: String
-    /// The super-block options: a v1 hierarchy's controllers.
-    var superOptions: [Substring]
 
-    /// Parses one line; nil when it is not a mountinfo line.
-    init?(_ line: Substring) {
-        let fields = line.split(separator: " ")
-        guard fields.count >= 7, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { return nil }
-        root = Mount.unescape(fields[3])
-        mountPoint = Mount.unescape(fields[4])
-        type = String(fields[dash + 1])
-        superOptions = dash + 3 < fields.count ? fields[dash + 3].split(separator: ",") : []
+    /// The first mount of `mountInfo` whose file system type and super-block options (a v1
+    /// hierarchy's controllers) satisfy `matches`; only that line's paths are decoded.
+    static func first(
+        in mountInfo: [UInt8],
+        where matches: (_ type: ArraySlice<UInt8>, _ superOptions: ArraySlice<UInt8>) -> Bool
+    ) -> Mount? {
+        for line in ProcText.lines(mountInfo) {
+            let fields = ProcText.split(line, at: UInt8(ascii: " "))
+            guard fields.count >= 7,
+                let dash = fields.firstIndex(where: { $0.count == 1 && $0.first == UInt8(ascii: "-") }),
+                dash + 1 < fields.count
+            else { continue }
+            let superOptions = dash + 3 < fields.count ? fields[dash + 3] : []
+            guard matches(fields[dash + 1], superOptions) else { continue }
+            return Mount(root: unescape(fields[3]), mountPoint: unescape(fields[4]))
+        }
+        return nil
     }
 
     /// Where the cgroup at `path` is under this mount: the mount shows the hierarchy from `root` on.
     func directory(of path: String) -> String {
-        var relative = Substring(path)
-        if root != "/" && (path == root || path.hasPrefix(root + "/")) { relative = relative.dropFirst(root.count) }
+        // Bytes (String algorithms here cost generic metadata at every start).
+        let pathBytes = Array(path.utf8)
+        let rootBytes = Array(root.utf8)
+        var relative = pathBytes[...]
+        if rootBytes != [UInt8(ascii: "/")] && pathBytes.starts(with: rootBytes)
+            && (pathBytes.count == rootBytes.count || pathBytes[rootBytes.count] == UInt8(ascii: "/"))
+        {
+            relative = pathBytes[rootBytes.count...]
+        }
         let base = mountPoint == "/" ? "" : mountPoint
-        return relative == "/" || relative.isEmpty ? (base.isEmpty ? "/" : base) : base + relative
+        if relative.isEmpty || relative.elementsEqual([UInt8(ascii: "/")]) { return base.isEmpty ? "/" : base }
+        return base + String(decoding: relative, as: UTF8.self)
     }
 
     /// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).
-    static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
+    static func unescape(_ field: ArraySlice<UInt8>) -> String {
         var bytes: [UInt8] = []
-        let raw = Array(field.utf8)
-        var i = 0
-        while i < raw.count {
-            if raw[i] == UInt8(ascii: "\\"), i + 3 < raw.count,
-                let value = UInt8(String(decoding: raw[(i + 1)...(i + 3)], as: UTF8.self), radix: 8)
+        var i = field.startIndex
+        while i < field.endIndex {
+            if field[i] == UInt8(ascii: "\\"), i + 3 < field.endIndex,
+                field[(i + 1)...(i + 3)].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") })
             {
-                bytes.append(value)
+                bytes.append(field[(i + 1)...(i + 3)].reduce(0) { $0 << 3 | ($1 - UInt8(ascii: "0")) })
                 i += 4
             } else {
-                bytes.append(raw[i])
+                bytes.append(field[i])
                 i += 1
             }
         }

@@ -21,20 +21,31 @@ package struct MemoryMap {
     /// A map from known regions.
     package init(regions: [Region]) { self.regions = regions }
 
-    /// Reads `/proc/<pid>/maps` (empty when unreadable).
+    /// Reads `/proc/<pid>/maps` (empty when unreadable). Parsed as bytes (``ProcText``).
     package init(pid: Int32) {
-        let text = ProcessFacts.readSmallFile("/proc/\(pid)/maps", limit: 1 << 20) ?? ""
+        let bytes = ProcessFacts.readSmallFileBytes("/proc/\(pid)/maps", limit: 1 << 20) ?? []
         var regions: [Region] = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count >= 5 else { continue }
-            let range = fields[0].split(separator: "-")
-            guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
-                let offset = UInt64(fields[2], radix: 16)
+        for line in ProcText.lines(bytes) {
+            // start-end perms offset dev inode [path]; the path may hold spaces.
+            var fields: [ArraySlice<UInt8>] = []
+            var rest = line
+            while fields.count < 5, let space = rest.firstIndex(of: UInt8(ascii: " ")) {
+                fields.append(rest[..<space])
+                rest = rest[(space + 1)...]
+            }
+            guard fields.count == 5, let dash = fields[0].firstIndex(of: UInt8(ascii: "-")),
+                let start = ProcText.hex(fields[0][..<dash]), let end = ProcText.hex(fields[0][(dash + 1)...]),
+                let offset = ProcText.hex(fields[2])
             else { continue }
-            let path = fields.count == 6 ? String(fields[5]).trimmingLeadingSpaces() : ""
+            while rest.first == UInt8(ascii: " ") { rest = rest.dropFirst() }
             regions.append(
-                Region(start: start, end: end, fileOffset: offset, path: path, executable: fields[1].contains("x"))
+                Region(
+                    start: start,
+                    end: end,
+                    fileOffset: offset,
+                    path: ProcText.string(rest),
+                    executable: fields[1].contains(UInt8(ascii: "x"))
+                )
             )
         }
         self.regions = regions
@@ -46,8 +57,4 @@ package struct MemoryMap {
         guard let region = regions.first(where: { $0.start <= address && address < $0.end }) else { return nil }
         return (region.path.isEmpty ? "[anonymous]" : region.path, address - region.start + region.fileOffset)
     }
-}
-
-extension String {
-    fileprivate func trimmingLeadingSpaces() -> String { String(self.drop(while: { $0 == " " })) }
 }

@@ -14,18 +14,18 @@ package enum ProcessFacts {
 
     /// The process (thread group) a thread belongs to, from `/proc/TID/status`.
     package static func threadGroup(of tid: Int32) -> Int32? {
-        guard let status = readSmallFile("/proc/\(tid)/status", limit: 8192),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") })
+        guard let status = readSmallFileBytes("/proc/\(tid)/status", limit: 8192),
+            let value = ProcText.value(of: "Tgid", in: status).flatMap(ProcText.decimal)
         else { return nil }
-        return Int32(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+        return Int32(exactly: value)
     }
 
     /// A field of `/proc/PID/status` (`TracerPid`, `CapEff`, …), without its name, or nil.
     package static func statusField(_ name: String, of pid: String = "self") -> String? {
-        guard let status = readSmallFile("/proc/\(pid)/status", limit: 16384),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") })
+        guard let status = readSmallFileBytes("/proc/\(pid)/status", limit: 16384),
+            let value = ProcText.value(of: name, in: status)
         else { return nil }
-        return String(line.dropFirst(name.count + 1).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+        return ProcText.string(value)
     }
 
     /// Whether this process has capability number `capability` in its effective set (CapEff).

@@ -1,24 +1,25 @@
 /// Plain substring search and split, used where `firstRange(of:)` would pull in the generic
 /// `_StringProcessing` machinery on probe-exec's start-up path (measured: its first use costs a
-/// generic-metadata instantiation per run).
-extension StringProtocol {
-    /// A plain substring search (no Foundation in the library).
-    package func find(_ needle: String, backwards: Bool = false) -> Range<Index>? {
-        let n = Array(needle)
-        guard !n.isEmpty, count >= n.count else { return nil }
-        var positions = Array(indices)
-        if backwards { positions.reverse() }
-        for start in positions {
-            var i = start
-            var matched = true
-            for c in n {
-                guard i < endIndex, self[i] == c else {
-                    matched = false
-                    break
-                }
-                i = index(after: i)
+/// generic-metadata instantiation per run). The search compares UTF-8 bytes (a match of valid
+/// UTF-8 starts and ends on scalar boundaries), on concrete types so nothing is generic at run time.
+extension Substring {
+    /// The first (or, `backwards`, the last) range where `needle` occurs; nil when it does not
+    /// or `needle` is empty.
+    package func find(_ needle: String, backwards: Bool = false) -> Range<String.Index>? {
+        let pattern = Array(needle.utf8)
+        guard !pattern.isEmpty else { return nil }
+        let hay = Array(utf8)
+        guard hay.count >= pattern.count else { return nil }
+        let last = hay.count - pattern.count
+        var offset = backwards ? last : 0
+        while offset >= 0 && offset <= last {
+            var j = 0
+            while j < pattern.count && hay[offset + j] == pattern[j] { j += 1 }
+            if j == pattern.count {
+                let lower = utf8.index(utf8.startIndex, offsetBy: offset)
+                return lower..<utf8.index(lower, offsetBy: pattern.count)
             }
-            if matched { return start..<i }
+            offset += backwards ? -1 : 1
         }
         return nil
     }
@@ -26,12 +27,25 @@ extension StringProtocol {
     /// Splits on a separator string.
     package func split(separatorText separator: String) -> [String] {
         var result: [String] = []
-        var rest = Substring(self)
+        var rest = self
         while let r = rest.find(separator) {
             result.append(String(rest[..<r.lowerBound]))
             rest = rest[r.upperBound...]
         }
         result.append(String(rest))
         return result
+    }
+}
+
+extension String {
+    /// The first (or, `backwards`, the last) range where `needle` occurs; nil when it does not
+    /// or `needle` is empty.
+    package func find(_ needle: String, backwards: Bool = false) -> Range<String.Index>? {
+        self[...].find(needle, backwards: backwards)
+    }
+
+    /// Splits on a separator string.
+    package func split(separatorText separator: String) -> [String] {
+        self[...].split(separatorText: separator)
     }
 }

@@ -19,11 +19,13 @@ extension ShowSummary {
         /// The runtime error the program reported, else the verdict's first sentence.
         package var cause: String?
 
-        package static let fields: [TraceField<Verdict>] = [
-            .string("category", \.category, .nullWhenNil), .int("status", \.status, .nullWhenNil),
-            .string("summary", \.summary, .nullWhenNil), .bool("main_reached", \.mainReached, .nullWhenNil),
-            .string("cause", \.cause, .nullWhenNil),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("category", &category, .nullWhenNil)
+            v.int("status", &status, .nullWhenNil)
+            v.string("summary", &summary, .nullWhenNil)
+            v.bool("main_reached", &mainReached, .nullWhenNil)
+            v.string("cause", &cause, .nullWhenNil)
+        }
 
         /// Nothing known.
         package init() {}
@@ -42,10 +44,13 @@ extension ShowSummary {
         /// Every image the traced program exec'd, in order.
         package var images: [String] = []
 
-        package static let fields: [TraceField<Program>] = [
-            .strings("argv", \.argv), .string("path", \.path, .nullWhenNil), .string("name", \.name, .nullWhenNil),
-            .int("pid", \.pid, .nullWhenNil), .strings("images", \.images),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.strings("argv", &argv)
+            v.string("path", &path, .nullWhenNil)
+            v.string("name", &name, .nullWhenNil)
+            v.int("pid", &pid, .nullWhenNil)
+            v.strings("images", &images)
+        }
 
         /// Nothing known.
         package init() {}
@@ -66,13 +71,14 @@ extension ShowSummary {
         /// How long the program ran.
         package var durationMilliseconds: Double?
 
-        package static let fields: [TraceField<Timings>] = [
-            .number("exec_ms", \.execMilliseconds, .nullWhenNil),
-            .number("entry_ms", \.entryMilliseconds, .nullWhenNil),
-            .number("main_ms", \.mainMilliseconds, .nullWhenNil), .object("first_output_ms", \.firstOutput),
-            .number("exit_ms", \.exitMilliseconds, .nullWhenNil),
-            .number("duration_ms", \.durationMilliseconds, .nullWhenNil),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.number("exec_ms", &execMilliseconds, .nullWhenNil)
+            v.number("entry_ms", &entryMilliseconds, .nullWhenNil)
+            v.number("main_ms", &mainMilliseconds, .nullWhenNil)
+            v.object("first_output_ms", &firstOutput)
+            v.number("exit_ms", &exitMilliseconds, .nullWhenNil)
+            v.number("duration_ms", &durationMilliseconds, .nullWhenNil)
+        }
 
         /// Nothing known.
         package init() {}
@@ -87,10 +93,11 @@ extension ShowSummary {
         /// stdout and stderr carried by one pipe.
         package var merged: Double?
 
-        package static let fields: [TraceField<FirstOutput>] = [
-            .number("stdout", \.stdout, .nullWhenNil), .number("stderr", \.stderr, .nullWhenNil),
-            .number("merged", \.merged, .nullWhenNil),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.number("stdout", &stdout, .nullWhenNil)
+            v.number("stderr", &stderr, .nullWhenNil)
+            v.number("merged", &merged, .nullWhenNil)
+        }
 
         /// No output.
         package init() {}
@@ -130,16 +137,23 @@ extension ShowSummary {
         /// The faulting address of a fault signal.
         package var faultAddress: UInt64?
 
-        package static let fields: [TraceField<Signal>] = [
-            .string("event", \.event), .number("t_ms", \.offsetMilliseconds), .int("signal", \.signal),
-            .string("name", \.name), .int("code", \.code, .nullWhenNil), .string("code_name", \.codeName, .nullWhenNil),
-            .string("sender_kind", \.senderKind, .nullWhenNil), .int("sender_pid", \.senderPID, .nullWhenNil),
-            .int("sender_uid", \.senderUID, .nullWhenNil), .string("sender_comm", \.senderCommand, .nullWhenNil),
-            .int("tid", \.tid, .nullWhenNil), .int("forwarded_to", \.forwardedTo, .nullWhenNil),
-            .string("forwarded_as", \.forwardedAs, .nullWhenNil),
-            .string("forward_error", \.forwardError, .nullWhenNil),
-            .hex("fault_address", \.faultAddress, .nullWhenNil),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("event", &event)
+            v.number("t_ms", &offsetMilliseconds)
+            v.int("signal", &signal)
+            v.string("name", &name)
+            v.int("code", &code, .nullWhenNil)
+            v.string("code_name", &codeName, .nullWhenNil)
+            v.string("sender_kind", &senderKind, .nullWhenNil)
+            v.int("sender_pid", &senderPID, .nullWhenNil)
+            v.int("sender_uid", &senderUID, .nullWhenNil)
+            v.string("sender_comm", &senderCommand, .nullWhenNil)
+            v.int("tid", &tid, .nullWhenNil)
+            v.int("forwarded_to", &forwardedTo, .nullWhenNil)
+            v.string("forwarded_as", &forwardedAs, .nullWhenNil)
+            v.string("forward_error", &forwardError, .nullWhenNil)
+            v.hex("fault_address", &faultAddress, .nullWhenNil)
+        }
 
         /// An empty record.
         package init() {}
@@ -166,12 +180,17 @@ extension ShowSummary {
         /// Innermost first.
         package var frames: [TraceEvent.Frame] = []
 
-        package static let fields: [TraceField<Backtrace>] = [
-            .string("source", \.source), .number("t_ms", \.offsetMilliseconds), .int("tid", \.tid, .nullWhenNil),
-            .string("reason", \.reason), .bool("crashed", \.crashed, .nullWhenNil), .int("code", \.code, .nullWhenNil),
-            .bool("main_returned", \.mainReturned, .nullWhenNil), .string("signal_name", \.signalName, .nullWhenNil),
-            .objects("frames", \.frames),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("source", &source)
+            v.number("t_ms", &offsetMilliseconds)
+            v.int("tid", &tid, .nullWhenNil)
+            v.string("reason", &reason)
+            v.bool("crashed", &crashed, .nullWhenNil)
+            v.int("code", &code, .nullWhenNil)
+            v.bool("main_returned", &mainReturned, .nullWhenNil)
+            v.string("signal_name", &signalName, .nullWhenNil)
+            v.objects("frames", &frames)
+        }
 
         /// An empty record.
         package init() {}
@@ -196,12 +215,16 @@ extension ShowSummary {
         /// Orphans probe-exec reaped.
         package var orphansReaped = 0
 
-        package static let fields: [TraceField<Exit>] = [
-            .int("pid", \.pid), .int("code", \.code, .nullWhenNil), .int("signal", \.signal, .nullWhenNil),
-            .string("signal_name", \.signalName, .nullWhenNil), .int("status", \.status),
-            .bool("core_dumped", \.coreDumped), .number("duration_ms", \.durationMilliseconds),
-            .int("orphans_reaped", \.orphansReaped),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("pid", &pid)
+            v.int("code", &code, .nullWhenNil)
+            v.int("signal", &signal, .nullWhenNil)
+            v.string("signal_name", &signalName, .nullWhenNil)
+            v.int("status", &status)
+            v.bool("core_dumped", &coreDumped)
+            v.number("duration_ms", &durationMilliseconds)
+            v.int("orphans_reaped", &orphansReaped)
+        }
 
         /// An empty record.
         package init() {}

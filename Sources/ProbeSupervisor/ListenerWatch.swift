@@ -32,28 +32,35 @@ package final class ListenerWatch {
     /// the sock_diag requests and a pass over their inodes; addresses are formatted, and the tree's
     /// descriptors read, only for a listening socket not seen before.
     package func newListeners(root: Int32) -> [Sockets.Listener] {
-        var fresh: [Sockets.Listener] = []
-        if netlink >= 0 {
-            let count = buffer.withUnsafeMutableBufferPointer {
-                spr_sockdiag_listeners(netlink, $0.baseAddress!, Int32($0.count))
-            }
-            guard count >= 0 else { return fallback(root: root) }
-            for index in 0..<Int(count) {
-                let l = buffer[index]
-                guard !foreign.contains(l.inode) && !ours.contains(l.inode) else { continue }
-                let bytes = withUnsafeBytes(of: l.address) { Array($0) }
-                fresh.append(
-                    Sockets.Listener(
-                        address: Sockets.address(networkOrder: bytes, v6: l.family == AF_INET6),
-                        port: Int(l.port),
-                        inode: l.inode
-                    )
-                )
-            }
-        } else {
-            return fallback(root: root)
+        // A program that is gone (reaped) has no descriptors to match: nothing to ask the kernel.
+        guard kill(root, 0) == 0 || errno == EPERM else { return [] }
+        guard netlink >= 0 else { return fallback(root: root) }
+        let count = buffer.withUnsafeMutableBufferPointer {
+            spr_sockdiag_listeners(netlink, $0.baseAddress!, Int32($0.count))
         }
-        return classify(fresh, root: root)
+        guard count >= 0 else { return fallback(root: root) }
+        let unseen = (0..<Int(count)).filter { !foreign.contains(buffer[$0].inode) && !ours.contains(buffer[$0].inode) }
+        guard !unseen.isEmpty else { return [] }
+        let mine = treeSockets(root)
+        var fresh: [Sockets.Listener] = []
+        for index in unseen {
+            let l = buffer[index]
+            guard mine.contains(l.inode) else {
+                foreign.insert(l.inode)
+                continue
+            }
+            ours.insert(l.inode)
+            // Formatted only for the program's own (the first look sees every listener on the host).
+            let bytes = withUnsafeBytes(of: l.address) { Array($0) }
+            fresh.append(
+                Sockets.Listener(
+                    address: Sockets.address(networkOrder: bytes, v6: l.family == AF_INET6),
+                    port: Int(l.port),
+                    inode: l.inode
+                )
+            )
+        }
+        return fresh
     }
 
     /// Without netlink: /proc/PID/net/tcp{,6}.
@@ -67,8 +74,7 @@ package final class ListenerWatch {
     /// Which of `fresh` belong to `root`'s tree (read from its descriptors), remembered either way.
     private func classify(_ fresh: [Sockets.Listener], root: Int32) -> [Sockets.Listener] {
         guard !fresh.isEmpty else { return [] }
-        var inodes: Set<UInt64> = []
-        for pid in Sockets.processTree(root) { inodes.formUnion(Sockets.socketInodes(of: pid)) }
+        let inodes = treeSockets(root)
         var result: [Sockets.Listener] = []
         for listener in fresh {
             if inodes.contains(listener.inode) {
@@ -79,5 +85,12 @@ package final class ListenerWatch {
             }
         }
         return result
+    }
+
+    /// The socket inodes open in `root`'s process tree.
+    private func treeSockets(_ root: Int32) -> Set<UInt64> {
+        var inodes: Set<UInt64> = []
+        for pid in Sockets.processTree(root) { inodes.formUnion(Sockets.socketInodes(of: pid)) }
+        return inodes
     }
 }

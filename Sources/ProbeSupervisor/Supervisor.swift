@@ -254,7 +254,7 @@ package final class Supervisor {
     }
 
     /// --redact.
-    package var redactRegex: Regex<AnyRegexOutput>? { options.redactPattern.flatMap { try? Regex($0) } }
+    package var redactRegex: TextPattern? { options.redactPattern.flatMap(TextPattern.init) }
 
     /// Why PTRACE_SEIZE failed, for a person.
     package static func ptraceDenied(_ error: SystemError, child: Int32? = nil) -> String {
@@ -325,7 +325,8 @@ package final class Supervisor {
         var start = TraceEvent.Start()
         start.probeExecVersion = options.version
         start.time = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns())
-        start.argv = Redaction.arguments(options.command).map { Redaction.output($0, pattern: redactRegex) }
+        let pattern = redactRegex  // compiled once, not per argument
+        start.argv = Redaction.arguments(options.command).map { Redaction.output($0, pattern: pattern) }
         // Arguments that are not UTF-8 are kept reversibly (unless redaction masked them).
         for (index, bytes) in options.commandBytes.enumerated()
         where String(validating: bytes, as: UTF8.self) == nil && start.argv[index] == options.command[index] {

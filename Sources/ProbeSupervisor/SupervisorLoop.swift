@@ -37,7 +37,7 @@ package struct SupervisorLoop {
     /// Signals held back by --signal-delay: when to forward them.
     package var delayedSignals: [(due: Int64, signal: Int32)] = []
     /// Readiness check: --ready-line, compiled once.
-    package let readyRegex: Regex<AnyRegexOutput>?
+    package let readyRegex: TextPattern?
 
     /// A wait status of the child taken before the loop (while waiting for its exec).
     package var pendingStatus: Int32?
@@ -53,7 +53,7 @@ package struct SupervisorLoop {
         self.supervisor = supervisor
         self.childPID = childPID
         self.tracer = tracer
-        self.readyRegex = supervisor.options.readyLine.flatMap { try? Regex($0) }
+        self.readyRegex = supervisor.options.readyLine.flatMap(TextPattern.init)
         self.stopFD = spr_eventfd_open()
         self.notifyFD = spr_eventfd_open()
         var pumps: [OutputPump] = []
@@ -280,7 +280,7 @@ package struct SupervisorLoop {
         guard report.readyMilliseconds == nil, let regex = readyRegex else { return }
         for pump in pumps {
             let text = String(decoding: pump.peekTail(capacity: 256 * 1024), as: UTF8.self)
-            for line in text.split(separator: "\n") where (try? regex.firstMatch(in: String(line))) != nil {
+            for line in text.split(separator: "\n") where regex.matches(String(line)) {
                 let at = supervisor.offset()
                 report.readyMilliseconds = at
                 var ready = TraceEvent.Ready()

@@ -52,8 +52,8 @@ package enum Redaction {
     }
 
     /// `text` with every match of `pattern` replaced by the mask.
-    package static func output(_ text: String, pattern: Regex<AnyRegexOutput>?) -> String {
+    package static func output(_ text: String, pattern: TextPattern?) -> String {
         guard let pattern else { return text }
-        return text.replacing(pattern, with: mask)
+        return pattern.replacingMatches(in: text, with: mask)
     }
 }

@@ -1,7 +1,6 @@
-/// One field of a trace event or of an object inside one: its JSON name and type, and how it is
-/// read from and written to the Swift value that holds it. Each payload lists its fields once, in
-/// the order they are written; encoding, decoding and the schema test all walk that list.
-package struct TraceField<Root>: @unchecked Sendable {  // key paths and pure closures: immutable
+/// What one field of a trace event (or of an object inside one) is: its JSON name and type, and
+/// when it is written. ``TraceObject/fields`` lists them for the schema test and the schema.
+package struct TraceField: Sendable {
     /// The JSON types of `docs/trace.schema.json`.
     package enum JSONType: String, Sendable {
         case integer, number, string, boolean, array, object
@@ -11,7 +10,7 @@ package struct TraceField<Root>: @unchecked Sendable {  // key paths and pure cl
     package enum Presence: Sendable {
         /// Always (the Swift value is not optional).
         case always
-        /// Left out when the value is nil.
+        /// Left out when the value is nil (or, for ``TraceFieldVisitor/objectsUnlessEmpty(_:_:)``, empty).
         case omittedWhenNil
         /// Written as `null` when the value is nil.
         case nullWhenNil
@@ -23,85 +22,82 @@ package struct TraceField<Root>: @unchecked Sendable {  // key paths and pure cl
     package let type: JSONType
     /// When it is written.
     package let presence: Presence
-    /// The value's JSON, nil when it is left out.
-    package let encode: (Root) -> JSONValue?
-    /// Reads the JSON into the value; a value of another type is ignored (a tolerant reader).
-    package let decode: (inout Root, JSONValue) -> Void
+}
 
-    private init(
+/// Walks the fields of a ``TraceObject`` in the order they are written: the encoder reads each
+/// value, the decoder writes it, the lister records its ``TraceField``.
+///
+/// Each payload lists its fields once, as calls on a visitor (`v.int("pid", &pid)`); encoding,
+/// decoding and the schema test all walk that one list. It takes the values `inout` rather than as
+/// key paths: a key path is instantiated at run time (its generic class metadata, a demangled
+/// type per field), which was 10 % of `probe-exec -- /bin/true`'s samples under `perf record`.
+package protocol TraceFieldVisitor {
+    /// One field: `value` converted to JSON by `to` (nil: left out) and read back by `from` (nil:
+    /// keep the value; a value of another JSON type is ignored, as a tolerant reader does).
+    mutating func field<Value>(
         _ name: String,
-        _ type: JSONType,
-        _ presence: Presence,
-        encode: @escaping (Root) -> JSONValue?,
-        decode: @escaping (inout Root, JSONValue) -> Void
+        _ type: TraceField.JSONType,
+        _ presence: TraceField.Presence,
+        _ value: inout Value,
+        to: (Value) -> JSONValue?,
+        from: (JSONValue) -> Value?
+    )
+}
+
+extension TraceFieldVisitor {
+    /// A value written always.
+    private mutating func required<Value>(
+        _ name: String,
+        _ type: TraceField.JSONType,
+        _ value: inout Value,
+        to: (Value) -> JSONValue,
+        from: (JSONValue) -> Value?
     ) {
-        self.name = name
-        self.type = type
-        self.presence = presence
-        self.encode = encode
-        self.decode = decode
+        field(name, type, .always, &value, to: { to($0) }, from: from)
     }
 
-    /// A value written always, with its JSON conversions.
-    private static func required<Value>(
+    /// An optional value, left out or written as null when nil; read back as nil when the JSON
+    /// is null or of another type.
+    private mutating func optional<Value>(
         _ name: String,
-        _ type: JSONType,
-        _ keyPath: WritableKeyPath<Root, Value>,
-        to: @escaping (Value) -> JSONValue,
-        from: @escaping (JSONValue) -> Value?
-    ) -> TraceField {
-        TraceField(
-            name,
-            type,
-            .always,
-            encode: { to($0[keyPath: keyPath]) },
-            decode: { root, json in if let value = from(json) { root[keyPath: keyPath] = value } }
-        )
-    }
-
-    /// An optional value, left out or written as null when nil.
-    private static func optional<Value>(
-        _ name: String,
-        _ type: JSONType,
-        _ keyPath: WritableKeyPath<Root, Value?>,
-        _ presence: Presence,
-        to: @escaping (Value) -> JSONValue,
-        from: @escaping (JSONValue) -> Value?
-    ) -> TraceField {
-        TraceField(
+        _ type: TraceField.JSONType,
+        _ value: inout Value?,
+        _ presence: TraceField.Presence,
+        to: (Value) -> JSONValue,
+        from: (JSONValue) -> Value?
+    ) {
+        field(
             name,
             type,
             presence,
-            encode: { root in
-                guard let value = root[keyPath: keyPath] else { return presence == .nullWhenNil ? .null : nil }
-                return to(value)
-            },
-            decode: { root, json in root[keyPath: keyPath] = from(json) }
+            &value,
+            to: { value in value.map(to) ?? (presence == .nullWhenNil ? .null : nil) },
+            from: { json in .some(from(json)) }
         )
     }
 
     // MARK: Integers
 
     /// An integer.
-    package static func int<I: BinaryInteger>(_ name: String, _ keyPath: WritableKeyPath<Root, I>) -> TraceField {
-        required(name, .integer, keyPath, to: { .int($0) }, from: { $0.intValue.flatMap(I.init(exactly:)) })
+    package mutating func int<I: BinaryInteger>(_ name: String, _ value: inout I) {
+        required(name, .integer, &value, to: { .int($0) }, from: { $0.intValue.flatMap(I.init(exactly:)) })
     }
 
     /// An optional integer.
-    package static func int<I: BinaryInteger>(
+    package mutating func int<I: BinaryInteger>(
         _ name: String,
-        _ keyPath: WritableKeyPath<Root, I?>,
-        _ presence: Presence = .omittedWhenNil
-    ) -> TraceField {
-        optional(name, .integer, keyPath, presence, to: { .int($0) }, from: { $0.intValue.flatMap(I.init(exactly:)) })
+        _ value: inout I?,
+        _ presence: TraceField.Presence = .omittedWhenNil
+    ) {
+        optional(name, .integer, &value, presence, to: { .int($0) }, from: { $0.intValue.flatMap(I.init(exactly:)) })
     }
 
     /// A list of integers.
-    package static func ints<I: BinaryInteger>(_ name: String, _ keyPath: WritableKeyPath<Root, [I]>) -> TraceField {
+    package mutating func ints<I: BinaryInteger>(_ name: String, _ value: inout [I]) {
         required(
             name,
             .array,
-            keyPath,
+            &value,
             to: { .array($0.map { .int($0) }) },
             from: { $0.arrayValue?.compactMap { $0.intValue.flatMap(I.init(exactly:)) } }
         )
@@ -110,72 +106,72 @@ package struct TraceField<Root>: @unchecked Sendable {  // key paths and pure cl
     // MARK: Other scalars
 
     /// A number.
-    package static func number(_ name: String, _ keyPath: WritableKeyPath<Root, Double>) -> TraceField {
-        required(name, .number, keyPath, to: { .number($0) }, from: { $0.doubleValue })
+    package mutating func number(_ name: String, _ value: inout Double) {
+        required(name, .number, &value, to: { .number($0) }, from: { $0.doubleValue })
     }
 
     /// An optional number.
-    package static func number(
+    package mutating func number(
         _ name: String,
-        _ keyPath: WritableKeyPath<Root, Double?>,
-        _ presence: Presence = .omittedWhenNil
-    ) -> TraceField {
-        optional(name, .number, keyPath, presence, to: { .number($0) }, from: { $0.doubleValue })
+        _ value: inout Double?,
+        _ presence: TraceField.Presence = .omittedWhenNil
+    ) {
+        optional(name, .number, &value, presence, to: { .number($0) }, from: { $0.doubleValue })
     }
 
     /// A string.
-    package static func string(_ name: String, _ keyPath: WritableKeyPath<Root, String>) -> TraceField {
-        required(name, .string, keyPath, to: { .string($0) }, from: { $0.stringValue })
+    package mutating func string(_ name: String, _ value: inout String) {
+        required(name, .string, &value, to: { .string($0) }, from: { $0.stringValue })
     }
 
     /// An optional string.
-    package static func string(
+    package mutating func string(
         _ name: String,
-        _ keyPath: WritableKeyPath<Root, String?>,
-        _ presence: Presence = .omittedWhenNil
-    ) -> TraceField {
-        optional(name, .string, keyPath, presence, to: { .string($0) }, from: { $0.stringValue })
+        _ value: inout String?,
+        _ presence: TraceField.Presence = .omittedWhenNil
+    ) {
+        optional(name, .string, &value, presence, to: { .string($0) }, from: { $0.stringValue })
     }
 
     /// A list of strings.
-    package static func strings(_ name: String, _ keyPath: WritableKeyPath<Root, [String]>) -> TraceField {
-        required(name, .array, keyPath, to: { .strings($0) }, from: { $0.arrayValue?.compactMap(\.stringValue) })
+    package mutating func strings(_ name: String, _ value: inout [String]) {
+        required(name, .array, &value, to: { .strings($0) }, from: { $0.arrayValue?.compactMap(\.stringValue) })
     }
 
     /// A boolean.
-    package static func bool(_ name: String, _ keyPath: WritableKeyPath<Root, Bool>) -> TraceField {
-        required(name, .boolean, keyPath, to: { .bool($0) }, from: { $0.boolValue })
+    package mutating func bool(_ name: String, _ value: inout Bool) {
+        required(name, .boolean, &value, to: { .bool($0) }, from: { $0.boolValue })
     }
 
     /// An optional boolean.
-    package static func bool(
+    package mutating func bool(
         _ name: String,
-        _ keyPath: WritableKeyPath<Root, Bool?>,
-        _ presence: Presence = .omittedWhenNil
-    ) -> TraceField {
-        optional(name, .boolean, keyPath, presence, to: { .bool($0) }, from: { $0.boolValue })
+        _ value: inout Bool?,
+        _ presence: TraceField.Presence = .omittedWhenNil
+    ) {
+        optional(name, .boolean, &value, presence, to: { .bool($0) }, from: { $0.boolValue })
     }
 
     /// An address or offset written as a `0x…` string.
-    package static func hex(_ name: String, _ keyPath: WritableKeyPath<Root, UInt64>) -> TraceField {
-        required(name, .string, keyPath, to: { .hex($0) }, from: { $0.hexValue })
+    package mutating func hex(_ name: String, _ value: inout UInt64) {
+        required(name, .string, &value, to: { .hex($0) }, from: { $0.hexValue })
     }
 
     /// An optional address or offset written as a `0x…` string.
-    package static func hex(
+    package mutating func hex(
         _ name: String,
-        _ keyPath: WritableKeyPath<Root, UInt64?>,
-        _ presence: Presence = .omittedWhenNil
-    ) -> TraceField {
-        optional(name, .string, keyPath, presence, to: { .hex($0) }, from: { $0.hexValue })
+        _ value: inout UInt64?,
+        _ presence: TraceField.Presence = .omittedWhenNil
+    ) {
+        optional(name, .string, &value, presence, to: { .hex($0) }, from: { $0.hexValue })
     }
 
     /// A list of addresses written as `0x…` strings.
-    package static func hexes(_ name: String, _ keyPath: WritableKeyPath<Root, [UInt64]>) -> TraceField {
+    package mutating func hexes(_ name: String, _ value: inout [UInt64]) {
         required(
             name,
             .array,
-            keyPath,
+            &value,
             to: { .array($0.map { .hex($0) }) },
             from: { $0.arrayValue?.compactMap(\.hexValue) }
         )
@@ -184,37 +180,33 @@ package struct TraceField<Root>: @unchecked Sendable {  // key paths and pure cl
     // MARK: Objects
 
     /// A nested object.
-    package static func object<T: TraceObject>(_ name: String, _ keyPath: WritableKeyPath<Root, T>) -> TraceField {
-        required(name, .object, keyPath, to: { $0.json }, from: { T(json: $0) })
+    package mutating func object<T: TraceObject>(_ name: String, _ value: inout T) {
+        required(name, .object, &value, to: { $0.json }, from: { T(json: $0) })
     }
 
     /// An optional nested object.
-    package static func object<T: TraceObject>(
+    package mutating func object<T: TraceObject>(
         _ name: String,
-        _ keyPath: WritableKeyPath<Root, T?>,
-        _ presence: Presence = .omittedWhenNil
-    ) -> TraceField {
-        optional(name, .object, keyPath, presence, to: { $0.json }, from: { T(json: $0) })
+        _ value: inout T?,
+        _ presence: TraceField.Presence = .omittedWhenNil
+    ) {
+        optional(name, .object, &value, presence, to: { $0.json }, from: { T(json: $0) })
     }
 
     /// A list of objects.
-    package static func objects<T: TraceObject>(_ name: String, _ keyPath: WritableKeyPath<Root, [T]>) -> TraceField {
-        required(name, .array, keyPath, to: { .array($0.map(\.json)) }, from: { $0.arrayValue?.map { T(json: $0) } })
+    package mutating func objects<T: TraceObject>(_ name: String, _ value: inout [T]) {
+        required(name, .array, &value, to: { .array($0.map(\.json)) }, from: { $0.arrayValue?.map { T(json: $0) } })
     }
 
     /// A list of objects, left out when empty.
-    package static func objectsUnlessEmpty<T: TraceObject>(
-        _ name: String,
-        _ keyPath: WritableKeyPath<Root, [T]>
-    ) -> TraceField {
-        TraceField(
+    package mutating func objectsUnlessEmpty<T: TraceObject>(_ name: String, _ value: inout [T]) {
+        field(
             name,
             .array,
             .omittedWhenNil,
-            encode: { root in root[keyPath: keyPath].isEmpty ? nil : .array(root[keyPath: keyPath].map(\.json)) },
-            decode: { root, json in
-                if let items = json.arrayValue { root[keyPath: keyPath] = items.map { T(json: $0) } }
-            }
+            &value,
+            to: { $0.isEmpty ? nil : .array($0.map(\.json)) },
+            from: { $0.arrayValue?.map { T(json: $0) } }
         )
     }
 }
@@ -222,21 +214,27 @@ package struct TraceField<Root>: @unchecked Sendable {  // key paths and pure cl
 /// A JSON object of the trace format with a fixed list of fields: an event's payload, or an
 /// object inside one (a frame, a process, a module).
 package protocol TraceObject: Sendable {
-    /// The fields, in the order they are written.
-    static var fields: [TraceField<Self>] { get }
+    /// Walks the fields, in the order they are written.
+    mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V)
     /// A value with every field at its default, which decoding fills in.
     init()
 }
 
 extension TraceObject {
+    /// The fields, in the order they are written.
+    package static var fields: [TraceField] {
+        var lister = FieldLister()
+        var value = Self()
+        value.visitFields(&lister)
+        return lister.fields
+    }
+
     /// The fields that are present, in order.
     package var encodedFields: [(String, JSONValue)] {
-        var out: [(String, JSONValue)] = []
-        out.reserveCapacity(Self.fields.count)
-        for field in Self.fields {
-            if let value = field.encode(self) { out.append((field.name, value)) }
-        }
-        return out
+        var encoder = FieldEncoder()
+        var copy = self
+        copy.visitFields(&encoder)
+        return encoder.pairs
     }
 
     /// The object's JSON.
@@ -246,9 +244,56 @@ extension TraceObject {
     package init(json: JSONValue) {
         self.init()
         guard case .object(let pairs) = json else { return }
-        for field in Self.fields {
-            if let value = pairs.first(where: { $0.0 == field.name })?.1 { field.decode(&self, value) }
-        }
+        var decoder = FieldDecoder(pairs: pairs)
+        visitFields(&decoder)
+    }
+}
+
+/// Collects the present fields' JSON.
+private struct FieldEncoder: TraceFieldVisitor {
+    var pairs: [(String, JSONValue)] = []
+
+    mutating func field<Value>(
+        _ name: String,
+        _ type: TraceField.JSONType,
+        _ presence: TraceField.Presence,
+        _ value: inout Value,
+        to: (Value) -> JSONValue?,
+        from: (JSONValue) -> Value?
+    ) {
+        if let json = to(value) { pairs.append((name, json)) }
+    }
+}
+
+/// Fills the fields from an object's pairs.
+private struct FieldDecoder: TraceFieldVisitor {
+    let pairs: [(String, JSONValue)]
+
+    mutating func field<Value>(
+        _ name: String,
+        _ type: TraceField.JSONType,
+        _ presence: TraceField.Presence,
+        _ value: inout Value,
+        to: (Value) -> JSONValue?,
+        from: (JSONValue) -> Value?
+    ) {
+        if let json = pairs.first(where: { $0.0 == name })?.1, let decoded = from(json) { value = decoded }
+    }
+}
+
+/// Records each field's name, type and presence.
+private struct FieldLister: TraceFieldVisitor {
+    var fields: [TraceField] = []
+
+    mutating func field<Value>(
+        _ name: String,
+        _ type: TraceField.JSONType,
+        _ presence: TraceField.Presence,
+        _ value: inout Value,
+        to: (Value) -> JSONValue?,
+        from: (JSONValue) -> Value?
+    ) {
+        fields.append(TraceField(name: name, type: type, presence: presence))
     }
 }
 

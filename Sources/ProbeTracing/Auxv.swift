@@ -3,7 +3,8 @@ import ProbeTrace
 
 /// The ELF auxiliary vector of a process, from `/proc/PID/auxv`.
 package struct Auxv {
-    private var values: [UInt64: UInt64] = [:]
+    /// (Pairs, not a dictionary: a handful of entries, and no generic metadata built at start.)
+    private var values: [(key: UInt64, value: UInt64)] = []
 
     /// Reads it; empty when unreadable.
     package init(pid: Int32) {
@@ -12,11 +13,11 @@ package struct Auxv {
         while i + 16 <= text.count {
             let key = ELFFile.u64(text, i)
             if key == 0 { break }
-            values[key] = ELFFile.u64(text, i + 8)
+            values.append((key, ELFFile.u64(text, i + 8)))
             i += 16
         }
     }
 
     /// AT_ENTRY: the program's entry point, relocated.
-    package var entry: UInt64? { values[9] }
+    package var entry: UInt64? { values.last(where: { $0.key == 9 })?.value }
 }

@@ -17,8 +17,8 @@ package struct ELFFile {
     /// Program headers: type, flags, file offset, virtual address, sizes in file and memory.
     package var segments:
         [(type: UInt32, flags: UInt32, offset: UInt64, address: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
-    private let fd: Int32
-    private var sections: [(type: UInt32, offset: UInt64, size: UInt64, link: UInt32, entrySize: UInt64)] = []
+    let fd: Int32
+    var sections: [(type: UInt32, offset: UInt64, size: UInt64, link: UInt32, entrySize: UInt64)] = []
     /// Section names and flags, parallel to `sections`.
     private var sectionNames: [String] = []
     private var sectionFlags: [UInt64] = []
@@ -93,64 +93,6 @@ package struct ELFFile {
 
     /// Closes the file.
     package func close() { _ = Glibc.close(fd) }
-
-    /// The raw symbol tables with their string tables: .symtab first, then .dynsym.
-    package func symbolTables(limit: Int = 256 << 20) -> [(symbols: [UInt8], strings: [UInt8])] {
-        var tables: [(symbols: [UInt8], strings: [UInt8])] = []
-        for tableType: UInt32 in [2, 11] {  // SHT_SYMTAB, SHT_DYNSYM
-            for section in sections where section.type == tableType && section.entrySize == 24 {
-                guard Int(section.link) < sections.count, section.size < UInt64(limit) else { continue }
-                let strings = sections[Int(section.link)]
-                guard strings.size < UInt64(limit),
-                    let symbolBytes = read(offset: section.offset, count: Int(section.size)),
-                    let stringBytes = read(offset: strings.offset, count: Int(strings.size))
-                else { continue }
-                tables.append((symbolBytes, stringBytes))
-            }
-        }
-        return tables
-    }
-
-    /// The value (unrelocated address) of a defined function named `names[0]`, else `names[1]`…,
-    /// from .symtab, else .dynsym.
-    package func functionAddress(named names: [String]) -> UInt64? {
-        let tables = symbolTables()
-        for name in names {
-            let target = Array(name.utf8) + [0]
-            for table in tables {
-                if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings) { return value }
-            }
-        }
-        return nil
-    }
-
-    /// The value of a defined data object (STT_OBJECT) named `name`, from .symtab, else .dynsym.
-    package func objectAddress(named name: String) -> UInt64? {
-        let target = Array(name.utf8) + [0]
-        for table in symbolTables() {
-            if let value = ELFFile.find(target, symbols: table.symbols, strings: table.strings, type: 1) {
-                return value
-            }
-        }
-        return nil
-    }
-
-    /// Scans Elf64_Sym entries (24 bytes) for a defined symbol of `type` (STT_FUNC by default)
-    /// whose name is `target` (with NUL).
-    private static func find(_ target: [UInt8], symbols: [UInt8], strings: [UInt8], type: UInt8 = 2) -> UInt64? {
-        var i = 0
-        while i + 24 <= symbols.count {
-            defer { i += 24 }
-            guard symbols[i + 4] & 0xF == type, u16(symbols, i + 6) != 0 else { continue }  // defined, of that type
-            let nameOffset = Int(u32(symbols, i))
-            guard nameOffset + target.count <= strings.count, strings[nameOffset] == target[0] else { continue }
-            if strings[nameOffset..<(nameOffset + target.count)].elementsEqual(target) {
-                let value = u64(symbols, i + 8)
-                if value != 0 { return value }
-            }
-        }
-        return nil
-    }
 
     /// Whether a section called `name` exists.
     package func hasSection(_ name: String) -> Bool { sectionNames.contains(name) }
@@ -298,7 +240,7 @@ package struct ELFFile {
         return pread(fd, &table, table.count, off_t(offset)) == table.count ? table : nil
     }
 
-    private func read(offset: UInt64, count: Int) -> [UInt8]? {
+    func read(offset: UInt64, count: Int) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {

@@ -6,82 +6,95 @@ import ProbeTrace
 /// An address is named only when it lies inside a function symbol's extent: Debian strips its
 /// libraries to .dynsym, where internal functions have no symbol, and naming them after the
 /// nearest export (as `unw_get_proc_name` does) misleads; such frames keep module+offset.
+///
+/// The table is streamed (``ELFFile/forEachSymbol(in:_:)``): one pass per module and batch of
+/// addresses, nothing of the table kept but the few symbols that name them, so memory does not grow
+/// with the program (a sorted copy of a 30 MB `.symtab` did). Answers are kept per module, so the
+/// threads of one crash, which share most frames, cost one pass.
 package final class SymbolResolver {
     /// An empty cache: modules are read on first use.
     package init() {}
 
-    private struct Function {
-        package var address: UInt64
-        package var size: UInt64
-        package var nameOffset: UInt32
-    }
-    private struct Module {
-        package var functions: [Function]
-        package var strings: [UInt8]
-    }
-    /// Per module path: its function symbols sorted by address (nil: none readable).
-    private var modules: [String: Module?] = [:]
-    /// The largest symbol table read.
-    package static let maximumTableBytes = 64 << 20
+    /// Per module path: each address looked up, and its name (nil: none).
+    private var answers: [String: [UInt64: Named?]] = [:]
+
+    /// A symbol's name and the address's offset into it.
+    package typealias Named = (name: String, offset: UInt64)
 
     /// Names for module-relative virtual addresses: (symbol, offset into it), or nil each.
-    package func names(
-        module path: String,
-        elf: ELFFile,
-        addresses: [UInt64]
-    ) -> [UInt64: (name: String, offset: UInt64)] {
-        if modules[path] == nil { modules[path] = .some(SymbolResolver.functions(elf)) }
-        guard let module = modules[path] ?? nil, !module.functions.isEmpty else { return [:] }
-        let functions = module.functions
-        var result: [UInt64: (name: String, offset: UInt64)] = [:]
+    package func names(module path: String, elf: ELFFile, addresses: [UInt64]) -> [UInt64: Named] {
+        var known = answers[path] ?? [:]
+        let unknown = Array(Set(addresses.filter { known[$0] == nil })).sorted()
+        if !unknown.isEmpty {
+            let found = SymbolResolver.lookUp(unknown, in: elf)
+            for (i, address) in unknown.enumerated() { known[address] = .some(found[i]) }
+            answers[path] = known
+        }
+        var result: [UInt64: Named] = [:]
         for address in addresses {
-            // The last function starting at or before the address.
-            var low = 0
-            var high = functions.count
-            while low < high {
-                let mid = (low + high) / 2
-                if functions[mid].address <= address { low = mid + 1 } else { high = mid }
-            }
-            guard low > 0 else { continue }
-            // Aliases share an address (Swift's `main` is a zero-size alias of `<module>_main`):
-            // the largest gives the extent (sorted last), and `main` is the name people know.
-            let f = functions[low - 1]
-            guard address < f.address &+ max(f.size, 1) else { continue }
-            var name = DWARFReader.string(in: module.strings, at: UInt64(f.nameOffset))
-            var k = low - 2
-            while k >= 0 && functions[k].address == f.address {
-                if DWARFReader.string(in: module.strings, at: UInt64(functions[k].nameOffset)) == "main" {
-                    name = "main"
-                }
-                k -= 1
-            }
-            result[address] = (name, address - f.address)
+            if let named = known[address] ?? nil { result[address] = named }
         }
         return result
     }
 
-    private static func functions(_ elf: ELFFile) -> Module? {
-        for (symbols, strings) in elf.symbolTables(limit: maximumTableBytes) {
-            var list: [Function] = []
-            list.reserveCapacity(symbols.count / 24)
-            var i = 0
-            while i + 24 <= symbols.count {
-                defer { i += 24 }
-                // STT_FUNC (2) or STT_GNU_IFUNC (10), defined.
-                let type = symbols[i + 4] & 0xF
-                guard type == 2 || type == 10, ELFFile.u16(symbols, i + 6) != 0 else { continue }
-                let value = ELFFile.u64(symbols, i + 8)
-                guard value != 0 else { continue }
-                list.append(
-                    Function(address: value, size: ELFFile.u64(symbols, i + 16), nameOffset: ELFFile.u32(symbols, i))
-                )
+    /// The best candidate so far for one address: the function symbol that starts last at or
+    /// before it (the largest of aliases at the same start), and whether an alias there is `main`.
+    private struct Candidate {
+        var start: UInt64
+        var size: UInt64
+        var nameOffset: UInt32
+        var aliasOffsets: [UInt32]
+    }
+
+    /// One pass over the first table that has functions; `sorted` ascending.
+    private static func lookUp(_ sorted: [UInt64], in elf: ELFFile) -> [Named?] {
+        for table in elf.symbolTables {
+            var best = [Candidate?](repeating: nil, count: sorted.count)
+            var sawFunction = false
+            elf.forEachSymbol(in: table) { symbol in
+                guard symbol.isDefinedFunction else { return true }
+                sawFunction = true
+                // The addresses at or after its start: the first by binary search.
+                var low = 0
+                var high = sorted.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if sorted[mid] < symbol.value { low = mid + 1 } else { high = mid }
+                }
+                for i in low..<sorted.count {
+                    if let current = best[i] {
+                        if symbol.value < current.start { break }  // later addresses have it too
+                        if symbol.value == current.start {
+                            // Aliases: the largest gives the extent; all are kept to look for `main`.
+                            best[i]!.aliasOffsets.append(symbol.nameOffset)
+                            if symbol.size > current.size {
+                                best[i]!.size = symbol.size
+                                best[i]!.nameOffset = symbol.nameOffset
+                            }
+                            continue
+                        }
+                    }
+                    best[i] = Candidate(
+                        start: symbol.value,
+                        size: symbol.size,
+                        nameOffset: symbol.nameOffset,
+                        aliasOffsets: [symbol.nameOffset]
+                    )
+                }
+                return true
             }
             // The first table with functions wins: .symtab includes everything .dynsym has.
-            if !list.isEmpty {
-                list.sort { ($0.address, $0.size) < ($1.address, $1.size) }
-                return Module(functions: list, strings: strings)
+            guard sawFunction else { continue }
+            return sorted.indices.map { i -> Named? in
+                guard let candidate = best[i], sorted[i] < candidate.start &+ max(candidate.size, 1) else { return nil }
+                // Swift's `main` is a zero-size alias of `<module>_main`: `main` is the name people know.
+                let names =
+                    candidate.aliasOffsets.count > 1
+                    ? candidate.aliasOffsets.compactMap { elf.symbolName(in: table, at: $0) } : []
+                let name = names.contains("main") ? "main" : elf.symbolName(in: table, at: candidate.nameOffset) ?? "?"
+                return (name, sorted[i] - candidate.start)
             }
         }
-        return nil
+        return [Named?](repeating: nil, count: sorted.count)
     }
 }

@@ -90,7 +90,7 @@ package final class Tracer {
     /// Where events go.
     package let recorder: TraceRecorder
     /// --redact, applied to recovered output.
-    package let redact: Regex<AnyRegexOutput>?
+    package let redact: TextPattern?
     package let leader: Int32
     package private(set) var tids: Set<Int32>
     /// The threads of the program itself (not of children followed with --follow-forks): only
@@ -112,7 +112,7 @@ package final class Tracer {
     package static let signalRecordLimit = 500
 
     /// Traces the program whose first thread is `leader`, recording into `recorder`.
-    package init(recorder: TraceRecorder, redact: Regex<AnyRegexOutput>?, leader: Int32) {
+    package init(recorder: TraceRecorder, redact: TextPattern?, leader: Int32) {
         self.recorder = recorder
         self.redact = redact
         self.leader = leader
@@ -452,7 +452,7 @@ package final class Tracer {
         let name = caller.symbol ?? ""
         if name.hasPrefix("__libc_start") { return true }
         let exitModule = frames[exitIndex].module ?? ""
-        return caller.module == exitModule && exitModule.contains("libc") && name != "main"
+        return caller.module == exitModule && exitModule.find("libc") != nil && name != "main"
     }
 
     /// The exit function the program called, from the exit backtrace: the outermost of the
@@ -540,7 +540,8 @@ package final class Tracer {
     /// exit_group on this architecture: what exit(3) and returning from main end in. The plain
     /// `exit` system call ends one thread (pthread_exit, a runtime's helper thread), not the
     /// process, and is not a reason for a backtrace.
-    package static let exitSyscalls: Set<Int64> = [NativeArchitecture.exitGroupSyscall]
+    /// (An array, not a `Set`: no generic metadata built at start.)
+    package static let exitSyscalls: [Int64] = [NativeArchitecture.exitGroupSyscall]
 
     private func backtrace(tid: Int32) -> [BacktraceFrame] {
         let process = ProcessFacts.threadGroup(of: tid) ?? tid

@@ -35,15 +35,16 @@ package enum TracingPolicy {
         guard let elf = ELFFile(path: path) else { return nil }
         defer { elf.close() }
         let libraries = ["libasan", "libtsan", "liblsan", "libmsan", "libhwasan"]
-        if let needed = elf.dynamicEntries().needed.first(where: { name in libraries.contains { name.hasPrefix($0) } })
-        {
+        if let needed = elf.dynamicEntries().needed.first(where: { name in
+            libraries.contains { name.utf8.starts(with: $0.utf8) }
+        }) {
             return
                 "it is linked with a sanitizer runtime (\(needed)), which does not work under ptrace; it runs untraced and the sanitizer reports on stderr"
         }
         guard let strings = elf.dynamicStrings() else { return nil }
         for symbol in ["__asan_init", "__tsan_init", "__msan_init", "__lsan_init", "__hwasan_init"] {
             let needle = Array(symbol.utf8) + [0]
-            if strings.firstRange(of: needle) != nil {
+            if ProcText.find(needle, in: strings[...]) != nil {  // bytes: no generic search at start-up
                 return
                     "it carries a sanitizer runtime (\(symbol)), which does not work under ptrace; it runs untraced and the sanitizer reports on stderr"
             }

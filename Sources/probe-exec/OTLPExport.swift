@@ -75,7 +75,7 @@ enum OTLPExport {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return errno }
         defer { close(fd) }
-        var line = text + "\n"
+        let line = text + "\n"
         return SystemIO.writeAll(fd, line)
     }
 }

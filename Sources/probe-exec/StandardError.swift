@@ -15,7 +15,7 @@ enum StandardError {
     /// Writes `probe-exec: <message>` and a newline, first ending the program's last line when
     /// `onNewLine` (its stderr did not end in a newline), so the paragraph starts a line.
     static func say(_ message: String, onNewLine: Bool) {
-        var line = (onNewLine ? "\n" : "") + "probe-exec: " + message + "\n"
+        let line = (onNewLine ? "\n" : "") + "probe-exec: " + message + "\n"
         SystemIO.writeAll(2, line)
     }
 }

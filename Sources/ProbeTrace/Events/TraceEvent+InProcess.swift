@@ -6,7 +6,10 @@ extension TraceEvent {
         package var source = "in_process"
         package var pid: Int32 = 0
 
-        package static let fields: [TraceField<MainReached>] = [.string("source", \.source), .int("pid", \.pid)]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("source", &source)
+            v.int("pid", &pid)
+        }
 
         /// An empty record.
         package init() {}
@@ -17,7 +20,10 @@ extension TraceEvent {
         package var pid: Int32 = 0
         package var modules: [Module] = []
 
-        package static let fields: [TraceField<Modules>] = [.int("pid", \.pid), .objects("modules", \.modules)]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("pid", &pid)
+            v.objects("modules", &modules)
+        }
 
         /// An empty record.
         package init() {}
@@ -30,9 +36,12 @@ extension TraceEvent {
         package var end: UInt64 = 0
         package var offset: UInt64 = 0
 
-        package static let fields: [TraceField<Module>] = [
-            .string("path", \.path), .hex("start", \.start), .hex("end", \.end), .hex("offset", \.offset),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("path", &path)
+            v.hex("start", &start)
+            v.hex("end", &end)
+            v.hex("offset", &offset)
+        }
 
         /// An empty record.
         package init() {}
@@ -49,11 +58,15 @@ extension TraceEvent {
         /// Raw instruction pointers, innermost first (named later from `modules`).
         package var frames: [UInt64] = []
 
-        package static let fields: [TraceField<Crash>] = [
-            .string("source", \.source), .int("pid", \.pid), .int("signal", \.signal),
-            .string("signal_name", \.signalName), .int("code", \.code), .hex("fault_address", \.faultAddress),
-            .hexes("frames", \.frames),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("source", &source)
+            v.int("pid", &pid)
+            v.int("signal", &signal)
+            v.string("signal_name", &signalName)
+            v.int("code", &code)
+            v.hex("fault_address", &faultAddress)
+            v.hexes("frames", &frames)
+        }
 
         /// An empty record.
         package init() {}
@@ -77,12 +90,20 @@ extension TraceEvent {
         /// `handler`, `default_ends`, `default_stops` or `default_ignores`.
         package var disposition = ""
 
-        package static let fields: [TraceField<ProgramSignal>] = [
-            .string("source", \.source), .int("pid", \.pid), .int("tid", \.tid), .int("signal", \.signal),
-            .string("name", \.name), .int("code", \.code), .string("code_name", \.codeName),
-            .string("sender_kind", \.senderKind), .int("sender_pid", \.senderPID), .int("sender_uid", \.senderUID),
-            .string("sender_comm", \.senderCommand), .string("disposition", \.disposition),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("source", &source)
+            v.int("pid", &pid)
+            v.int("tid", &tid)
+            v.int("signal", &signal)
+            v.string("name", &name)
+            v.int("code", &code)
+            v.string("code_name", &codeName)
+            v.string("sender_kind", &senderKind)
+            v.int("sender_pid", &senderPID)
+            v.int("sender_uid", &senderUID)
+            v.string("sender_comm", &senderCommand)
+            v.string("disposition", &disposition)
+        }
 
         /// An empty record.
         package init() {}

@@ -26,14 +26,24 @@ extension TraceEvent {
         package var options: Options?
         package var streams: Streams?
 
-        package static let fields: [TraceField<Start>] = [
-            .string("source", \.source), .string("probe_exec_version", \.probeExecVersion), .string("time", \.time),
-            .strings("argv", \.argv), .objectsUnlessEmpty("argv_base64", \.argvBase64),
-            .string("cwd", \.cwd),
-            .int("pid", \.pid), .int("ppid", \.ppid), .int("uid", \.uid), .int("gid", \.gid),
-            .strings("env_names", \.envNames), .string("host", \.host), .string("kernel", \.kernel),
-            .object("clock", \.clock), .object("options", \.options), .object("streams", \.streams),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("source", &source)
+            v.string("probe_exec_version", &probeExecVersion)
+            v.string("time", &time)
+            v.strings("argv", &argv)
+            v.objectsUnlessEmpty("argv_base64", &argvBase64)
+            v.string("cwd", &cwd)
+            v.int("pid", &pid)
+            v.int("ppid", &ppid)
+            v.int("uid", &uid)
+            v.int("gid", &gid)
+            v.strings("env_names", &envNames)
+            v.string("host", &host)
+            v.string("kernel", &kernel)
+            v.object("clock", &clock)
+            v.object("options", &options)
+            v.object("streams", &streams)
+        }
 
         /// An empty start, filled by decoding or by its producer.
         package init() {}
@@ -46,7 +56,10 @@ extension TraceEvent {
         /// Its bytes, base64.
         package var base64 = ""
 
-        package static let fields: [TraceField<ArgumentBytes>] = [.int("index", \.index), .string("base64", \.base64)]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("index", &index)
+            v.string("base64", &base64)
+        }
 
         /// An empty entry.
         package init() {}
@@ -57,9 +70,10 @@ extension TraceEvent {
         package var realtimeSeconds = 0.0
         package var monotonicSeconds = 0.0
 
-        package static let fields: [TraceField<Clock>] = [
-            .number("realtime_s", \.realtimeSeconds), .number("monotonic_s", \.monotonicSeconds),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.number("realtime_s", &realtimeSeconds)
+            v.number("monotonic_s", &monotonicSeconds)
+        }
 
         /// Zero clocks.
         package init() {}
@@ -74,10 +88,14 @@ extension TraceEvent {
         package var unbuffered = false
         package var service = false
 
-        package static let fields: [TraceField<Options>] = [
-            .bool("forward_to_group", \.forwardToGroup), .bool("subreaper", \.subreaper), .bool("pid1", \.pid1),
-            .bool("pipe_terminals", \.pipeTerminals), .bool("unbuffered", \.unbuffered), .bool("service", \.service),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.bool("forward_to_group", &forwardToGroup)
+            v.bool("subreaper", &subreaper)
+            v.bool("pid1", &pid1)
+            v.bool("pipe_terminals", &pipeTerminals)
+            v.bool("unbuffered", &unbuffered)
+            v.bool("service", &service)
+        }
 
         /// Every option off.
         package init() {}
@@ -89,9 +107,11 @@ extension TraceEvent {
         package var stdout = ""
         package var stderr = ""
 
-        package static let fields: [TraceField<Streams>] = [
-            .string("stdin", \.stdin), .string("stdout", \.stdout), .string("stderr", \.stderr),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("stdin", &stdin)
+            v.string("stdout", &stdout)
+            v.string("stderr", &stderr)
+        }
 
         /// Unknown streams.
         package init() {}
@@ -111,11 +131,16 @@ extension TraceEvent {
         /// Why, in plain words, from the file system and PATH at the moment it failed.
         package var explanation: String?
 
-        package static let fields: [TraceField<Exec>] = [
-            .bool("ok", \.ok), .int("pid", \.pid), .string("path", \.path, .nullWhenNil), .int("errno", \.errno),
-            .string("errno_name", \.errnoName), .string("error", \.error), .int("exit_status", \.exitStatus),
-            .string("explanation", \.explanation),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.bool("ok", &ok)
+            v.int("pid", &pid)
+            v.string("path", &path, .nullWhenNil)
+            v.int("errno", &errno)
+            v.string("errno_name", &errnoName)
+            v.string("error", &error)
+            v.int("exit_status", &exitStatus)
+            v.string("explanation", &explanation)
+        }
 
         /// An empty exec record.
         package init() {}
@@ -126,9 +151,10 @@ extension TraceEvent {
         package var state = ""
         package var reason: String?
 
-        package static let fields: [TraceField<Tracing>] = [
-            .string("state", \.state), .string("reason", \.reason, .nullWhenNil),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("state", &state)
+            v.string("reason", &reason, .nullWhenNil)
+        }
 
         /// An empty tracing record.
         package init() {}
@@ -152,13 +178,20 @@ extension TraceEvent {
         package var senderNote: String?
         package var forwardError: String?
 
-        package static let fields: [TraceField<Signal>] = [
-            .int("signal", \.signal), .string("name", \.name), .int("code", \.code), .string("code_name", \.codeName),
-            .int("sender_pid", \.senderPID), .int("sender_uid", \.senderUID),
-            .string("sender_comm", \.senderCommand, .nullWhenNil), .int("forwarded_to", \.forwardedTo),
-            .string("forwarded_as", \.forwardedAs), .int("delayed_ms", \.delayedMilliseconds),
-            .string("sender_note", \.senderNote), .string("forward_error", \.forwardError),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("signal", &signal)
+            v.string("name", &name)
+            v.int("code", &code)
+            v.string("code_name", &codeName)
+            v.int("sender_pid", &senderPID)
+            v.int("sender_uid", &senderUID)
+            v.string("sender_comm", &senderCommand, .nullWhenNil)
+            v.int("forwarded_to", &forwardedTo)
+            v.string("forwarded_as", &forwardedAs)
+            v.int("delayed_ms", &delayedMilliseconds)
+            v.string("sender_note", &senderNote)
+            v.string("forward_error", &forwardError)
+        }
 
         /// An empty signal record.
         package init() {}
@@ -169,9 +202,10 @@ extension TraceEvent {
         package var stream = ""
         package var milestone = ""
 
-        package static let fields: [TraceField<Output>] = [
-            .string("stream", \.stream), .string("milestone", \.milestone),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("stream", &stream)
+            v.string("milestone", &milestone)
+        }
 
         /// An empty output record.
         package init() {}
@@ -184,10 +218,12 @@ extension TraceEvent {
         package var errnoName = ""
         package var explanation = ""
 
-        package static let fields: [TraceField<OutputError>] = [
-            .string("stream", \.stream), .int("errno", \.errno), .string("errno_name", \.errnoName),
-            .string("explanation", \.explanation),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("stream", &stream)
+            v.int("errno", &errno)
+            v.string("errno_name", &errnoName)
+            v.string("explanation", &explanation)
+        }
 
         /// An empty output-error record.
         package init() {}
@@ -209,12 +245,17 @@ extension TraceEvent {
         /// Processes still running when it exited (at most 20).
         package var leftRunning: [Process] = []
 
-        package static let fields: [TraceField<Exit>] = [
-            .int("pid", \.pid), .int("code", \.code), .int("signal", \.signal), .string("signal_name", \.signalName),
-            .bool("core_dumped", \.coreDumped), .int("status", \.status),
-            .number("duration_ms", \.durationMilliseconds), .int("orphans_reaped", \.orphansReaped),
-            .objectsUnlessEmpty("left_running", \.leftRunning),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("pid", &pid)
+            v.int("code", &code)
+            v.int("signal", &signal)
+            v.string("signal_name", &signalName)
+            v.bool("core_dumped", &coreDumped)
+            v.int("status", &status)
+            v.number("duration_ms", &durationMilliseconds)
+            v.int("orphans_reaped", &orphansReaped)
+            v.objectsUnlessEmpty("left_running", &leftRunning)
+        }
 
         /// An empty exit record.
         package init() {}
@@ -227,9 +268,11 @@ extension TraceEvent {
         /// When it started (ISO 8601 UTC, from /proc/PID/stat), where recorded.
         package var started: String?
 
-        package static let fields: [TraceField<Process>] = [
-            .int("pid", \.pid), .string("command", \.command, .nullWhenNil), .string("started", \.started),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("pid", &pid)
+            v.string("command", &command, .nullWhenNil)
+            v.string("started", &started)
+        }
 
         /// An empty process record.
         package init() {}
@@ -251,10 +294,14 @@ extension TraceEvent {
         package var truncated = false
         package var text = ""
 
-        package static let fields: [TraceField<Tail>] = [
-            .string("stream", \.stream), .int("bytes_total", \.bytesTotal), .int("tail_bytes", \.tailBytes),
-            .string("transport", \.transport, .nullWhenNil), .bool("truncated", \.truncated), .string("text", \.text),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("stream", &stream)
+            v.int("bytes_total", &bytesTotal)
+            v.int("tail_bytes", &tailBytes)
+            v.string("transport", &transport, .nullWhenNil)
+            v.bool("truncated", &truncated)
+            v.string("text", &text)
+        }
 
         /// An empty tail.
         package init() {}
@@ -264,7 +311,9 @@ extension TraceEvent {
     package struct Warning: TraceObject {
         package var message = ""
 
-        package static let fields: [TraceField<Warning>] = [.string("message", \.message)]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("message", &message)
+        }
 
         /// An empty warning.
         package init() {}
@@ -278,7 +327,10 @@ extension TraceEvent {
         package var address = ""
         package var port = 0
 
-        package static let fields: [TraceField<Listen>] = [.string("address", \.address), .int("port", \.port)]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("address", &address)
+            v.int("port", &port)
+        }
 
         /// An empty listen record.
         package init() {}
@@ -290,9 +342,11 @@ extension TraceEvent {
         package var line: String?
         package var stream: String?
 
-        package static let fields: [TraceField<Ready>] = [
-            .int("port", \.port), .string("line", \.line), .string("stream", \.stream),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("port", &port)
+            v.string("line", &line)
+            v.string("stream", &stream)
+        }
 
         /// An empty ready record.
         package init() {}
@@ -304,10 +358,11 @@ extension TraceEvent {
         package var line: String?
         package var timeoutSeconds = 0.0
 
-        package static let fields: [TraceField<NotReady>] = [
-            .int("port", \.port, .nullWhenNil), .string("line", \.line, .nullWhenNil),
-            .number("timeout_s", \.timeoutSeconds),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("port", &port, .nullWhenNil)
+            v.string("line", &line, .nullWhenNil)
+            v.number("timeout_s", &timeoutSeconds)
+        }
 
         /// An empty not-ready record.
         package init() {}
@@ -320,9 +375,11 @@ extension TraceEvent {
         /// The grace period that ran out, in seconds (--grace-period, or a readiness check's stop).
         package var graceSeconds: Double?
 
-        package static let fields: [TraceField<GraceExpired>] = [
-            .string("sent", \.sent), .int("to", \.to), .number("grace_s", \.graceSeconds),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("sent", &sent)
+            v.int("to", &to)
+            v.number("grace_s", &graceSeconds)
+        }
 
         /// An empty record.
         package init() {}
@@ -333,9 +390,10 @@ extension TraceEvent {
         package var terminated: [Int32] = []
         package var killed: [Int32] = []
 
-        package static let fields: [TraceField<Leftovers>] = [
-            .ints("terminated", \.terminated), .ints("killed", \.killed),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.ints("terminated", &terminated)
+            v.ints("killed", &killed)
+        }
 
         /// An empty record.
         package init() {}
@@ -362,12 +420,16 @@ extension TraceEvent {
         /// v2: whole-cgroup OOM kills after the exit.
         package var oomGroupKillAfter: UInt64?
 
-        package static let fields: [TraceField<MemoryCgroup>] = [
-            .int("version", \.version), .string("path", \.path), .int("limit_bytes", \.limitBytes),
-            .int("peak_bytes", \.peakBytes), .int("oom_kill_before", \.oomKillBefore),
-            .int("oom_kill_after", \.oomKillAfter), .int("oom_group_kill_before", \.oomGroupKillBefore),
-            .int("oom_group_kill_after", \.oomGroupKillAfter),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("version", &version)
+            v.string("path", &path)
+            v.int("limit_bytes", &limitBytes)
+            v.int("peak_bytes", &peakBytes)
+            v.int("oom_kill_before", &oomKillBefore)
+            v.int("oom_kill_after", &oomKillAfter)
+            v.int("oom_group_kill_before", &oomGroupKillBefore)
+            v.int("oom_group_kill_after", &oomGroupKillAfter)
+        }
 
         /// An empty record.
         package init() {}

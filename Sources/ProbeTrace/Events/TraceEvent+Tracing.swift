@@ -10,9 +10,12 @@ extension TraceEvent {
         /// The program's image number (a script that execs a binary: 2).
         package var count: Int?
 
-        package static let fields: [TraceField<TargetExec>] = [
-            .int("pid", \.pid), .string("path", \.path, .nullWhenNil), .bool("child", \.child), .int("count", \.count),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("pid", &pid)
+            v.string("path", &path, .nullWhenNil)
+            v.bool("child", &child)
+            v.int("count", &count)
+        }
 
         /// An empty record.
         package init() {}
@@ -33,12 +36,18 @@ extension TraceEvent {
         /// The faulting address of a fault signal.
         package var faultAddress: UInt64?
 
-        package static let fields: [TraceField<TargetSignal>] = [
-            .int("tid", \.tid), .int("signal", \.signal), .string("name", \.name), .int("code", \.code),
-            .string("code_name", \.codeName), .string("sender_kind", \.senderKind), .int("sender_pid", \.senderPID),
-            .int("sender_uid", \.senderUID), .string("sender_comm", \.senderCommand),
-            .hex("fault_address", \.faultAddress),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("tid", &tid)
+            v.int("signal", &signal)
+            v.string("name", &name)
+            v.int("code", &code)
+            v.string("code_name", &codeName)
+            v.string("sender_kind", &senderKind)
+            v.int("sender_pid", &senderPID)
+            v.int("sender_uid", &senderUID)
+            v.string("sender_comm", &senderCommand)
+            v.hex("fault_address", &faultAddress)
+        }
 
         /// An empty record.
         package init() {}
@@ -57,10 +66,14 @@ extension TraceEvent {
         package var mainReturned: Bool?
         package var frames: [Frame] = []
 
-        package static let fields: [TraceField<Backtrace>] = [
-            .int("tid", \.tid), .string("reason", \.reason), .bool("crashed", \.crashed), .int("code", \.code),
-            .bool("main_returned", \.mainReturned), .objects("frames", \.frames),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("tid", &tid)
+            v.string("reason", &reason)
+            v.bool("crashed", &crashed)
+            v.int("code", &code)
+            v.bool("main_returned", &mainReturned)
+            v.objects("frames", &frames)
+        }
 
         /// An empty record.
         package init() {}
@@ -80,11 +93,17 @@ extension TraceEvent {
         package var file: String?
         package var line: Int?
 
-        package static let fields: [TraceField<Frame>] = [
-            .hex("ip", \.ip), .string("module", \.module), .hex("module_offset", \.moduleOffset),
-            .string("build_id", \.buildID), .string("symbol", \.symbol), .string("function", \.function),
-            .int("function_offset", \.functionOffset), .string("file", \.file), .int("line", \.line),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.hex("ip", &ip)
+            v.string("module", &module)
+            v.hex("module_offset", &moduleOffset)
+            v.string("build_id", &buildID)
+            v.string("symbol", &symbol)
+            v.string("function", &function)
+            v.int("function_offset", &functionOffset)
+            v.string("file", &file)
+            v.int("line", &line)
+        }
 
         /// An empty frame.
         package init() {}
@@ -97,9 +116,11 @@ extension TraceEvent {
         /// How the address was found (`AT_ENTRY`, `symbol table`, …).
         package var how = ""
 
-        package static let fields: [TraceField<Milestone>] = [
-            .string("name", \.name), .hex("address", \.address), .string("how", \.how),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("name", &name)
+            v.hex("address", &address)
+            v.string("how", &how)
+        }
 
         /// An empty record.
         package init() {}
@@ -112,10 +133,12 @@ extension TraceEvent {
         package var text = ""
         package var explanation = ""
 
-        package static let fields: [TraceField<LostOutput>] = [
-            .string("stream", \.stream), .int("bytes", \.bytes), .string("text", \.text),
-            .string("explanation", \.explanation),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("stream", &stream)
+            v.int("bytes", &bytes)
+            v.string("text", &text)
+            v.string("explanation", &explanation)
+        }
 
         /// An empty record.
         package init() {}

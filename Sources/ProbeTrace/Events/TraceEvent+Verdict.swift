@@ -8,9 +8,11 @@ extension TraceEvent {
         package var status: Int32 = 0
         package var summary = ""
 
-        package static let fields: [TraceField<Verdict>] = [
-            .string("category", \.category), .int("status", \.status), .string("summary", \.summary),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("category", &category)
+            v.int("status", &status)
+            v.string("summary", &summary)
+        }
 
         /// An empty verdict.
         package init() {}
@@ -25,11 +27,14 @@ extension TraceEvent {
         package var importChain: [String] = []
         package var environmentVariable: String?
 
-        package static let fields: [TraceField<ProgramError>] = [
-            .string("language", \.language), .string("kind", \.kind), .string("message", \.message),
-            .string("location", \.location, .nullWhenNil), .strings("import_chain", \.importChain),
-            .string("environment_variable", \.environmentVariable, .nullWhenNil),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("language", &language)
+            v.string("kind", &kind)
+            v.string("message", &message)
+            v.string("location", &location, .nullWhenNil)
+            v.strings("import_chain", &importChain)
+            v.string("environment_variable", &environmentVariable, .nullWhenNil)
+        }
 
         /// An empty record.
         package init() {}
@@ -40,9 +45,10 @@ extension TraceEvent {
         package var program: String?
         package var libraries: [Library] = []
 
-        package static let fields: [TraceField<MissingLibraries>] = [
-            .string("program", \.program, .nullWhenNil), .objects("libraries", \.libraries),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("program", &program, .nullWhenNil)
+            v.objects("libraries", &libraries)
+        }
 
         /// An empty record.
         package init() {}
@@ -53,9 +59,10 @@ extension TraceEvent {
         package var name = ""
         package var neededBy = ""
 
-        package static let fields: [TraceField<Library>] = [
-            .string("name", \.name), .string("needed_by", \.neededBy),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("name", &name)
+            v.string("needed_by", &neededBy)
+        }
 
         /// An empty record.
         package init() {}
@@ -66,7 +73,10 @@ extension TraceEvent {
         package var port = 0
         package var holders: [Process] = []
 
-        package static let fields: [TraceField<PortInUse>] = [.int("port", \.port), .objects("holders", \.holders)]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("port", &port)
+            v.objects("holders", &holders)
+        }
 
         /// An empty record.
         package init() {}
@@ -83,11 +93,16 @@ extension TraceEvent {
         package var endpointError: String?
         package var durationMilliseconds = 0.0
 
-        package static let fields: [TraceField<OTLPExport>] = [
-            .int("records", \.records), .string("file", \.file), .string("file_error", \.fileError),
-            .string("endpoint", \.endpoint), .bool("delivered", \.delivered), .int("attempts", \.attempts),
-            .string("endpoint_error", \.endpointError), .number("duration_ms", \.durationMilliseconds),
-        ]
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.int("records", &records)
+            v.string("file", &file)
+            v.string("file_error", &fileError)
+            v.string("endpoint", &endpoint)
+            v.bool("delivered", &delivered)
+            v.int("attempts", &attempts)
+            v.string("endpoint_error", &endpointError)
+            v.number("duration_ms", &durationMilliseconds)
+        }
 
         /// An empty record.
         package init() {}

@@ -57,8 +57,9 @@ struct RunOption: Sendable {
         self.apply = apply
     }
 
-    /// A flag: given, it sets `field` to true.
-    init(_ names: String..., help: String, sets field: WritableKeyPath<EntrypointArguments, Bool> & Sendable) {
+    /// A flag: given, `set` turns its field on (a closure, not a key path: key paths are built at
+    /// run time, at every start).
+    init(_ names: String..., help: String, sets set: @escaping @Sendable (inout EntrypointArguments) -> Void) {
         self.names = names
         self.valueName = nil
         self.defaultValue = nil
@@ -66,7 +67,7 @@ struct RunOption: Sendable {
         self.help = help
         self.environmentVariable = RunOption.environmentVariable(longName: names.last ?? "")
         self.apply = { arguments, _ in
-            arguments[keyPath: field] = true
+            set(&arguments)
             return true
         }
     }
@@ -78,6 +79,14 @@ struct RunOption: Sendable {
 
     /// `--no-ptrace` → `PROBE_EXEC_NO_PTRACE`.
     static func environmentVariable(longName: String) -> String {
-        "PROBE_EXEC_" + String(longName.drop { $0 == "-" }.uppercased().map { $0 == "-" ? "_" : $0 })
+        // Bytes: option names are ASCII (no generic collection algorithms on the start-up path).
+        let name = longName.utf8.drop { $0 == UInt8(ascii: "-") }.map { byte -> UInt8 in
+            switch byte {
+            case UInt8(ascii: "-"): return UInt8(ascii: "_")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): return byte - 32
+            default: return byte
+            }
+        }
+        return "PROBE_EXEC_" + String(decoding: name, as: UTF8.self)
     }
 }

@@ -33,7 +33,7 @@ enum RunOptions {
         "-g",
         "--process-group",
         help: "Forward signals to the program's whole process group, not to the program alone.",
-        sets: \.processGroup
+        sets: { $0.processGroup = true }
     )
 
     /// `-s`, `--subreaper`.
@@ -41,7 +41,7 @@ enum RunOptions {
         "-s",
         "--subreaper",
         help: "Become a child subreaper when not PID 1: orphans are re-parented to probe-exec and reaped.",
-        sets: \.subreaper
+        sets: { $0.subreaper = true }
     )
 
     /// `-e CODE`, `--remap-exit CODE`, repeatable: each code is remapped to 0.
@@ -62,28 +62,28 @@ enum RunOptions {
         "-q",
         "--quiet",
         help: "Do not print the diagnosis paragraph on abnormal exit (a program that cannot start is still reported).",
-        sets: \.quiet
+        sets: { $0.quiet = true }
     )
 
     /// `--pipe-tty`.
     static let pipeTerminals = RunOption(
         "--pipe-tty",
         help: "Capture stdout/stderr through pipes even when they are terminals.",
-        sets: \.pipeTerminals
+        sets: { $0.pipeTerminals = true }
     )
 
     /// `--no-ptrace`.
     static let noPtrace = RunOption(
         "--no-ptrace",
         help: "Do not trace the program with ptrace (no milestones, backtraces or per-signal delivery record).",
-        sets: \.noPtrace
+        sets: { $0.noPtrace = true }
     )
 
     /// `--follow-forks`.
     static let followForks = RunOption(
         "--follow-forks",
         help: "Also trace the program's forked child processes.",
-        sets: \.followForks
+        sets: { $0.followForks = true }
     )
 
     /// `--unbuffered`.
@@ -93,7 +93,7 @@ enum RunOptions {
             Ask the program to write output as it goes (PYTHONUNBUFFERED=1; coreutils' stdbuf preload for C \
             programs). Changes its buffering: opt-in.
             """,
-        sets: \.unbuffered
+        sets: { $0.unbuffered = true }
     )
 
     /// `--service`.
@@ -103,7 +103,7 @@ enum RunOptions {
             The program should run until told to stop: flag an exit on its own (placeholder commands, \
             daemonizing). Implies -s.
             """,
-        sets: \.service
+        sets: { $0.service = true }
     )
 
     /// `--keep-traces COUNT`.
@@ -152,7 +152,7 @@ enum RunOptions {
             After the program exits, SIGTERM the processes it left running (as PID 1 or with -s), and SIGKILL \
             them after --grace-period SECONDS, or 5.
             """,
-        sets: \.killLeftovers
+        sets: { $0.killLeftovers = true }
     )
 
     /// `--signal-delay MS`.
