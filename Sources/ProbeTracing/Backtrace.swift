@@ -62,14 +62,15 @@ package enum RemoteBacktrace {
     /// The deepest backtrace taken.
     package static let maximumFrames = 256
 
-    /// Unwinds `tid` (stopped) and names each frame's module. Returns nil and a reason when
-    /// libunwind is unavailable.
+    /// Unwinds `tid` (stopped) and names each frame's module; with `symbols`, also its function
+    /// (without: raw pcs, modules and offsets, named later by ``name(_:symbols:)`` once the
+    /// program no longer waits). Returns nil and a reason when libunwind is unavailable.
     package static func capture(
         tid: Int32,
         map: MemoryMap,
         tables: [spr_unwind_table_t],
         buildIDs: [String: String] = [:],
-        symbols: SymbolResolver
+        symbols: SymbolResolver?
     ) -> (frames: [BacktraceFrame], error: String?) {
         tables.withUnsafeBufferPointer { spr_unwind_set_tables($0.baseAddress, Int32($0.count)) }
         var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
@@ -95,7 +96,7 @@ package enum RemoteBacktrace {
                 )
             )
         }
-        name(&frames, symbols: symbols)
+        if let symbols { name(&frames, symbols: symbols) }
         return (frames, error == 0 ? nil : "libunwind stopped with error \(error)")
     }
 

@@ -52,23 +52,26 @@ package struct Milestones {
         executable = ProcessFacts.executable(of: pid)
         var bias: UInt64 = 0
         selfSignallingRuntime = nil
-        if let path = executable, let elf = ELFFile(path: path) {
+        let elf = executable.flatMap { ELFFile(path: $0) }
+        defer { elf?.close() }
+        if let elf {
             bias = entry &- elf.entry
             if elf.hasSection(".go.buildinfo") || elf.hasSection(".gopclntab") {
                 selfSignallingRuntime =
                     "a Go program: its runtime signals itself (SIGURG) to preempt goroutines, each a stop under ptrace"
             }
-            if let main = elf.functionAddress(named: ["main", "main.main"]), main &+ bias != entry {
-                mainLocated = insert(pid: pid, address: main &+ bias, name: "main", how: "symbol table")
-            }
-            elf.close()
         }
-        let candidates = mainLocated ? [] : Milestones.decodeMainFromStart(pid: pid, entry: entry, bias: bias)
+        // The program waits at this stop: the cheap fact first (64 bytes of `_start`), the symbol
+        // table (streamed; tens of MB in a large program) only when `_start` is not recognised.
+        let candidates = Milestones.decodeMainFromStart(pid: pid, entry: entry, bias: bias)
         if !candidates.isEmpty {
             let map = MemoryMap(pid: pid)
             if let main = candidates.first(where: { map.locate($0)?.module == executable }) {
                 mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
             }
+        }
+        if !mainLocated, let main = elf?.functionAddress(named: ["main", "main.main"]), main &+ bias != entry {
+            mainLocated = insert(pid: pid, address: main &+ bias, name: "main", how: "symbol table")
         }
         return insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
     }

@@ -105,6 +105,9 @@ package final class Tracer {
     private var milestones = Milestones()
     private let symbols = SymbolResolver()
     private var recordedSignals = 0
+    /// Work left from a stop that needs nothing of the stopped program (naming captured frames,
+    /// reading line tables): run once the program is released, so it does not wait for it.
+    private var afterRelease: [() -> Void] = []
     /// Called with the program's pid each time it execs an image (not a followed child's exec).
     package var onProgramExec: ((Int32) -> Void)?
     /// Signals recorded one by one; after that they are only counted (a shell gets one
@@ -382,6 +385,14 @@ package final class Tracer {
             break
         }
         _ = spr_ptrace_cont(tid, 0)
+        runAfterRelease()
+    }
+
+    /// Runs (and clears) the work a stop left for after the program's release.
+    private func runAfterRelease() {
+        let work = afterRelease
+        afterRelease = []
+        for item in work { item() }
     }
 
     /// At PTRACE_EVENT_EXIT the thread's registers and memory are still there: take the
@@ -402,33 +413,45 @@ package final class Tracer {
         case .killed(let signal, _):
             guard SignalName.isFault(signal) else { return }
             let crashed = lastDelivered[signal]?.tid == tid
-            var event = TraceEvent.Backtrace()
-            event.reason = "crash"
-            event.crashed = crashed
-            let frames = record(tid: tid, event, sourceLines: crashed)
-            guard programThreads.contains(tid) else { return }
-            if crashed || (findings.crashSummary == nil && tid == leader) {
-                findings.crashThread = tid
-                findings.crashSummary = RemoteBacktrace.summary(frames)
-                findings.crashLocation = RemoteBacktrace.sourceLocation(frames)
-                if let info = lastDelivered[signal]?.info, info.kind == 2 { findings.faultAddress = info.fault_address }
+            let faultInfo = lastDelivered[signal]?.info
+            // Unwound at the stop (registers and memory); named after the release.
+            let raw = backtrace(tid: tid)
+            afterRelease.append { [self] in
+                var frames = raw
+                RemoteBacktrace.name(&frames, symbols: symbols)
+                if crashed { RemoteBacktrace.addSourceLines(&frames) }
+                var event = TraceEvent.Backtrace()
+                event.reason = "crash"
+                event.crashed = crashed
+                append(tid: tid, event, frames: frames)
+                guard programThreads.contains(tid) else { return }
+                if crashed || (findings.crashSummary == nil && tid == leader) {
+                    findings.crashThread = tid
+                    findings.crashSummary = RemoteBacktrace.summary(frames)
+                    findings.crashLocation = RemoteBacktrace.sourceLocation(frames)
+                    if let info = faultInfo, info.kind == 2 { findings.faultAddress = info.fault_address }
+                }
             }
         case .exited(let code):
             var regs = spr_regs_t()
             guard spr_ptrace_regs(tid, &regs) == 0, Tracer.exitSyscalls.contains(regs.syscall_number) else { return }
-            var frames = backtrace(tid: tid)
-            RemoteBacktrace.addSourceLines(&frames)
-            let mainReturned = Tracer.mainReturned(frames)
-            var event = TraceEvent.Backtrace()
-            event.reason = "exit"
-            event.code = code
-            event.mainReturned = mainReturned
-            append(tid: tid, event, frames: frames)
-            guard programThreads.contains(tid) else { return }
-            findings.exitSummary = RemoteBacktrace.summary(frames)
-            findings.exitLocation = RemoteBacktrace.sourceLocation(frames)
-            findings.mainReturned = mainReturned
-            findings.exitFunction = Tracer.exitFunction(frames)
+            let raw = backtrace(tid: tid)
+            afterRelease.append { [self] in
+                var frames = raw
+                RemoteBacktrace.name(&frames, symbols: symbols)
+                RemoteBacktrace.addSourceLines(&frames)
+                let mainReturned = Tracer.mainReturned(frames)
+                var event = TraceEvent.Backtrace()
+                event.reason = "exit"
+                event.code = code
+                event.mainReturned = mainReturned
+                append(tid: tid, event, frames: frames)
+                guard programThreads.contains(tid) else { return }
+                findings.exitSummary = RemoteBacktrace.summary(frames)
+                findings.exitLocation = RemoteBacktrace.sourceLocation(frames)
+                findings.mainReturned = mainReturned
+                findings.exitFunction = Tracer.exitFunction(frames)
+            }
         case .stopped, .continued:
             break
         }
@@ -543,6 +566,7 @@ package final class Tracer {
     /// (An array, not a `Set`: no generic metadata built at start.)
     package static let exitSyscalls: [Int64] = [NativeArchitecture.exitGroupSyscall]
 
+    /// The raw backtrace of stopped `tid`: pcs, modules, offsets, build-ids (no names yet).
     private func backtrace(tid: Int32) -> [BacktraceFrame] {
         let process = ProcessFacts.threadGroup(of: tid) ?? tid
         let known =
@@ -558,17 +582,8 @@ package final class Tracer {
             map: known.map,
             tables: known.tables,
             buildIDs: known.buildIDs,
-            symbols: symbols
+            symbols: nil  // named after the release
         ).frames
-    }
-
-    /// Takes the backtrace of `tid` and records it in `event` (its reason and extra fields set).
-    @discardableResult
-    private func record(tid: Int32, _ event: TraceEvent.Backtrace, sourceLines: Bool) -> [BacktraceFrame] {
-        var frames = backtrace(tid: tid)
-        if sourceLines { RemoteBacktrace.addSourceLines(&frames) }
-        append(tid: tid, event, frames: frames)
-        return frames
     }
 
     private func append(tid: Int32, _ event: TraceEvent.Backtrace, frames: [BacktraceFrame]) {

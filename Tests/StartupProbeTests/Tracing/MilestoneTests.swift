@@ -23,8 +23,17 @@ import Glibc
         #expect(r.status == 9)
         let entry = try #require(milestone(r.events, "entry"))
         let main = try #require(milestone(r.events, "main"))
-        #expect(main["how"]?.stringValue == "symbol table")
+        // Decoded from `_start` first (64 bytes, while the program waits), not the symbol table.
+        #expect(main["how"]?.stringValue == "first argument of __libc_start_main")
         #expect(entry.offsetMilliseconds <= main.offsetMilliseconds)
+        #expect(verdict(r.events).contains("main() was reached at +"))
+    }
+
+    @Test func mainIsFoundInTheSymbolTableWhenStartIsNotRecognised() throws {
+        let r = try traced([], flags: ["-nostartfiles", "-DOWN_START"])
+        #expect(r.status == 7)
+        let main = try #require(milestone(r.events, "main"))
+        #expect(main["how"]?.stringValue == "symbol table")
         #expect(verdict(r.events).contains("main() was reached at +"))
     }
 
