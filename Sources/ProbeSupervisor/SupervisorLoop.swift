@@ -145,6 +145,10 @@ package struct SupervisorLoop {
         exit.durationMilliseconds = report.durationMilliseconds
         exit.orphansReaped = report.orphansReaped
         exit.leftRunning = report.leftRunning.prefix(20).map { TraceEvent.Process(pid: $0.pid, command: $0.command) }
+        if let tracer, tracer.findings.stopCount > 0 {
+            exit.stops = tracer.findings.stopCount
+            exit.longestStopMilliseconds = Double(tracer.findings.longestStopNanoseconds / 1000) / 1000
+        }
         supervisor.recorder.append(.exit(exit), at: report.durationMilliseconds)
         stopPumps(signalFD: signalFD)
         if signalFD >= 0 { close(signalFD) }

@@ -74,20 +74,7 @@ extension ELFFile {
     package func symbolName(in table: SymbolTable, at offset: UInt32, limit: Int = 1 << 16) -> String? {
         let strings = sections[table.strings]
         guard UInt64(offset) < strings.size else { return nil }
-        var name: [UInt8] = []
-        var position = strings.offset + UInt64(offset)
-        let end = strings.offset + strings.size
-        while position < end && name.count < limit {
-            let step = Int(min(256, end - position))
-            guard let piece = read(offset: position, count: step) else { return nil }
-            if let nul = piece.firstIndex(of: 0) {
-                name += piece[..<nul]
-                return String(decoding: name, as: UTF8.self)
-            }
-            name += piece
-            position += UInt64(step)
-        }
-        return String(decoding: name, as: UTF8.self)
+        return string(atFileOffset: strings.offset + UInt64(offset), end: strings.offset + strings.size, limit: limit)
     }
 
     /// The offsets in `table`'s string section where a string equal to `name` starts (a name
@@ -123,9 +110,9 @@ extension ELFFile {
     }
 
     /// The value (unrelocated address) of a defined symbol of STT type `type` whose name is one of
-    /// `names` (tried in order), from .symtab, else .dynsym.
-    private func symbolValue(named names: [String], type: UInt8) -> UInt64? {
-        let tables = symbolTables
+    /// `names` (tried in order), from `tables` (all: .symtab, else .dynsym).
+    private func symbolValue(named names: [String], type: UInt8, in tables: [SymbolTable]? = nil) -> UInt64? {
+        let tables = tables ?? symbolTables
         for name in names {
             for table in tables {
                 let offsets = nameOffsets(of: name, in: table)
@@ -151,8 +138,71 @@ extension ELFFile {
         symbolValue(named: names, type: 2)
     }
 
-    /// The value of a defined data object (STT_OBJECT) named `name`, from .symtab, else .dynsym.
+    /// The value of a defined data object (STT_OBJECT) named `name`: from .dynsym, and from
+    /// .symtab only in a file without a dynamic loader (PT_INTERP), such as a static executable.
+    /// In a dynamically linked file a variable that others see (`stdout`, copy-relocated into an
+    /// executable) is in .dynsym, a few hundred KB even in a 210 MB program whose .symtab and
+    /// .strtab are 36 MB: this lookup runs while the program waits at its exit.
     package func objectAddress(named name: String) -> UInt64? {
-        symbolValue(named: [name], type: 1)
+        let hashed = hashedSymbolValue(named: name, type: 1)
+        if let value = hashed.value { return value }
+        if !hashed.hashed {
+            let dynamic = symbolTables.filter { sections[$0.symbols].type == 11 }
+            if let value = symbolValue(named: [name], type: 1, in: dynamic) { return value }
+        }
+        guard !segments.contains(where: { $0.type == 3 }) else { return nil }  // PT_INTERP
+        return symbolValue(named: [name], type: 1, in: symbolTables.filter { sections[$0.symbols].type == 2 })
+    }
+}
+
+extension ELFFile {
+    /// The value of the defined symbol `name` of STT type `type` through the `.gnu.hash` table of
+    /// .dynsym: a few small reads whatever the table's size (node's .dynstr is 5 MB). nil when
+    /// the file has no such table (`hashed` false then) or no such symbol.
+    func hashedSymbolValue(named name: String, type: UInt8) -> (hashed: Bool, value: UInt64?) {
+        guard let hashIndex = sections.firstIndex(where: { $0.type == 0x6fff_fff6 }),  // SHT_GNU_HASH
+            Int(sections[hashIndex].link) < sections.count
+        else { return (false, nil) }
+        let symbolsIndex = Int(sections[hashIndex].link)
+        let symbols = sections[symbolsIndex]
+        guard symbols.entrySize == 24, Int(symbols.link) < sections.count,
+            let header = read(offset: sections[hashIndex].offset, count: 16)
+        else { return (false, nil) }
+        let table = SymbolTable(symbols: symbolsIndex, strings: Int(symbols.link))
+        let bucketCount = UInt64(ELFFile.u32(header, 0))
+        let symbolOffset = UInt64(ELFFile.u32(header, 4))
+        let bloomWords = UInt64(ELFFile.u32(header, 8))
+        guard bucketCount > 0 else { return (true, nil) }
+        let nameBytes = Array(name.utf8)
+        let hash = nameBytes.reduce(UInt32(5381)) { $0 &* 33 &+ UInt32($1) }
+        let bucketsStart = sections[hashIndex].offset + 16 + bloomWords * 8
+        guard let bucketBytes = read(offset: bucketsStart + UInt64(hash) % bucketCount * 4, count: 4) else {
+            return (true, nil)
+        }
+        var index = UInt64(ELFFile.u32(bucketBytes, 0))
+        guard index >= symbolOffset else { return (true, nil) }
+        let chainStart = bucketsStart + bucketCount * 4
+        // The chain of this bucket: hashes with the low bit set on its last entry.
+        while index * 24 + 24 <= symbols.size {
+            guard let chainBytes = read(offset: chainStart + (index - symbolOffset) * 4, count: 4) else { break }
+            let chained = ELFFile.u32(chainBytes, 0)
+            if chained | 1 == hash | 1, let entry = read(offset: symbols.offset + index * 24, count: 24) {
+                let symbol = Symbol(
+                    nameOffset: ELFFile.u32(entry, 0),
+                    type: entry[4] & 0xF,
+                    section: ELFFile.u16(entry, 6),
+                    value: ELFFile.u64(entry, 8),
+                    size: ELFFile.u64(entry, 16)
+                )
+                if symbol.type == type, symbol.section != 0, symbol.value != 0,
+                    symbolName(in: table, at: symbol.nameOffset, limit: nameBytes.count + 1) == name
+                {
+                    return (true, symbol.value)
+                }
+            }
+            if chained & 1 != 0 { break }
+            index += 1
+        }
+        return (true, nil)
     }
 }

@@ -159,14 +159,32 @@ package struct ELFFile {
         guard let stringTable, stringSize > 0, stringSize < 16 << 20,
             let load = segments.first(where: {
                 $0.type == 1 && $0.address <= stringTable && stringTable < $0.address + $0.fileSize
-            }),
-            let strings = read(offset: load.offset + (stringTable - load.address), count: Int(stringSize))
+            })
         else { return ([], nil, nil) }
-        return (
-            neededOffsets.map { DWARFReader.string(in: strings, at: $0) },
-            rpath.map { DWARFReader.string(in: strings, at: $0) },
-            runpath.map { DWARFReader.string(in: strings, at: $0) }
-        )
+        // Each name read where it is (the table is megabytes in a large program: node's is 5 MB).
+        let start = load.offset + (stringTable - load.address)
+        func string(_ offset: UInt64) -> String {
+            offset < stringSize ? self.string(atFileOffset: start + offset, end: start + stringSize) : ""
+        }
+        return (neededOffsets.map(string), rpath.map(string), runpath.map(string))
+    }
+
+    /// The NUL-terminated string at file offset `offset` (not past `end`; about `limit` bytes at
+    /// most), read in small steps.
+    func string(atFileOffset offset: UInt64, end: UInt64, limit: Int = 1 << 16) -> String {
+        var bytes: [UInt8] = []
+        var position = offset
+        while position < end && bytes.count < limit {
+            let step = Int(min(256, end - position))
+            guard let piece = read(offset: position, count: step) else { break }
+            if let nul = piece.firstIndex(of: 0) {
+                bytes += piece[..<nul]
+                break
+            }
+            bytes += piece
+            position += UInt64(step)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The dynamic string table (DT_STRTAB, DT_STRSZ: the names of the dynamic symbols and the

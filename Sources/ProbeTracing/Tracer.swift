@@ -13,6 +13,11 @@ import Musl
 package struct TracingFindings: Sendable {
     /// `on`, `off` (--no-ptrace) or `unavailable`.
     package var state = "off"
+    /// The stops probe-exec handled, and the longest time it held the program at one (from
+    /// the wait that reported the stop to the program's release; naming frames and other
+    /// work done after the release not included).
+    package var stopCount = 0
+    package var longestStopNanoseconds: Int64 = 0
     /// Why tracing or backtraces are unavailable.
     package var reason: String?
     /// The crashing thread, its fault address and its frames summarised ("f ← g ← main").
@@ -229,8 +234,18 @@ package final class Tracer {
         }
     }
 
-    /// Acts on one stop of a tracee and resumes it.
+    /// Acts on one stop of a tracee and resumes it; then does what the stop left for after the
+    /// release. The time the program was held is measured (``TracingFindings/longestStopNanoseconds``).
     package func handle(_ event: WaitEvent) {
+        let started = spr_monotonic_ns()
+        handleStop(event)
+        let held = spr_monotonic_ns() - started
+        findings.stopCount += 1
+        findings.longestStopNanoseconds = max(findings.longestStopNanoseconds, held)
+        runAfterRelease()
+    }
+
+    private func handleStop(_ event: WaitEvent) {
         if findings.detachedReason != nil {
             release(event)
             return
@@ -385,7 +400,6 @@ package final class Tracer {
             break
         }
         _ = spr_ptrace_cont(tid, 0)
-        runAfterRelease()
     }
 
     /// Runs (and clears) the work a stop left for after the program's release.

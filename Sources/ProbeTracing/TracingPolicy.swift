@@ -34,21 +34,35 @@ package enum TracingPolicy {
     static func sanitizerReason(_ path: String) -> String? {
         guard let elf = ELFFile(path: path) else { return nil }
         defer { elf.close() }
-        let libraries = ["libasan", "libtsan", "liblsan", "libmsan", "libhwasan"]
+        let libraries = [
+            "libasan", "libtsan", "liblsan", "libmsan", "libhwasan",
+            "libclang_rt.asan", "libclang_rt.tsan", "libclang_rt.lsan", "libclang_rt.msan", "libclang_rt.hwasan",
+        ]
         if let needed = elf.dynamicEntries().needed.first(where: { name in
             libraries.contains { name.utf8.starts(with: $0.utf8) }
         }) {
             return
                 "it is linked with a sanitizer runtime (\(needed)), which does not work under ptrace; it runs untraced and the sanitizer reports on stderr"
         }
-        guard let strings = elf.dynamicStrings() else { return nil }
-        for symbol in ["__asan_init", "__tsan_init", "__msan_init", "__lsan_init", "__hwasan_init"] {
+        let symbols = ["__asan_init", "__tsan_init", "__msan_init", "__lsan_init", "__hwasan_init"]
+        // A runtime linked in statically defines its init function: found through .gnu.hash with
+        // a few small reads (this runs before every start; node's .dynstr is 5 MB). Without that
+        // table, the names are looked for in the whole dynamic string table.
+        var hashed = false
+        for symbol in symbols {
+            let found = elf.hashedSymbolValue(named: symbol, type: 2)
+            hashed = found.hashed
+            if found.value != nil { return carries(symbol) }
+        }
+        guard !hashed, let strings = elf.dynamicStrings() else { return nil }
+        for symbol in symbols {
             let needle = Array(symbol.utf8) + [0]
-            if ProcText.find(needle, in: strings[...]) != nil {  // bytes: no generic search at start-up
-                return
-                    "it carries a sanitizer runtime (\(symbol)), which does not work under ptrace; it runs untraced and the sanitizer reports on stderr"
-            }
+            if ProcText.find(needle, in: strings[...]) != nil { return carries(symbol) }  // bytes: no generic search
         }
         return nil
+    }
+
+    private static func carries(_ symbol: String) -> String {
+        "it carries a sanitizer runtime (\(symbol)), which does not work under ptrace; it runs untraced and the sanitizer reports on stderr"
     }
 }

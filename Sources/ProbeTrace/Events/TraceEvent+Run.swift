@@ -244,6 +244,9 @@ extension TraceEvent {
         package var orphansReaped = 0
         /// Processes still running when it exited (at most 20).
         package var leftRunning: [Process] = []
+        /// Traced runs: the stops handled, and the longest time the program was held at one.
+        package var stops: Int?
+        package var longestStopMilliseconds: Double?
 
         package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
             v.int("pid", &pid)
@@ -255,6 +258,8 @@ extension TraceEvent {
             v.number("duration_ms", &durationMilliseconds)
             v.int("orphans_reaped", &orphansReaped)
             v.objectsUnlessEmpty("left_running", &leftRunning)
+            v.int("stops", &stops)
+            v.number("longest_stop_ms", &longestStopMilliseconds)
         }
 
         /// An empty exit record.

@@ -27,6 +27,18 @@ import Glibc
         #expect(main["how"]?.stringValue == "first argument of __libc_start_main")
         #expect(entry.offsetMilliseconds <= main.offsetMilliseconds)
         #expect(verdict(r.events).contains("main() was reached at +"))
+        // The stops are counted (exec, entry, main, exit at least) and the longest is recorded.
+        let exit = try #require(r.events.last { $0.kind == "exit" })
+        #expect((exit["stops"]?.intValue ?? 0) >= 4, "\(exit.fields)")
+        let longest = try #require(exit["longest_stop_ms"]?.doubleValue)
+        #expect(longest > 0 && longest <= (exit["duration_ms"]?.doubleValue ?? 0))
+    }
+
+    @Test func untracedRunsRecordNoStops() throws {
+        let r = try traced(["return", "3"], options: ["--no-ptrace"])
+        #expect(r.status == 3)
+        let exit = try #require(r.events.last { $0.kind == "exit" })
+        #expect(exit["stops"] == nil && exit["longest_stop_ms"] == nil)
     }
 
     @Test func mainIsFoundInTheSymbolTableWhenStartIsNotRecognised() throws {

@@ -40,6 +40,25 @@ import Glibc
         #expect(tracing?.reason?.contains("sanitizer") == true, "\(String(describing: tracing?.reason))")
     }
 
+    /// clang links its sanitizer runtime statically: `__asan_init` is defined in the executable
+    /// (found through .gnu.hash, not a scan of the dynamic string table).
+    @Test(.enabled(if: access("/opt/swift/usr/bin/clang", X_OK) == 0, "needs the toolchain's clang"))
+    func clangStaticSanitizerRuntimeIsRecognised() throws {
+        let dir = Binaries.freshDirectory("clang-asan")
+        let source = dir + "/leak.c"
+        _ = try run(["/bin/sh", "-c", "printf '%s' \"$0\" > \(source)", Self.leakSource])
+        let built = try run(["/opt/swift/usr/bin/clang", "-fsanitize=address", "-o", dir + "/leak", source])
+        try #require(built.status == 0, "\(built.stderr)")
+        let trace = dir + "/t.ndjson"
+        let bare = try run([dir + "/leak"])
+        let wrapped = try run([Binaries.probeExec, "-q", "-o", trace, "--", dir + "/leak"])
+        #expect(bare.stderr.contains("LeakSanitizer: detected memory leaks"))
+        #expect(wrapped.stderr.contains("LeakSanitizer: detected memory leaks"), "\(wrapped.stderr)")
+        #expect(wrapped.status == bare.status)
+        let tracing = try TraceReader.read(path: trace).first { if case .tracing(let e) = $0 { e } else { nil } }
+        #expect(tracing?.reason?.contains("__asan_init") == true, "\(String(describing: tracing?.reason))")
+    }
+
     static var canDropPrivileges: Bool {
         getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0 && access("/usr/bin/id", X_OK) == 0
     }

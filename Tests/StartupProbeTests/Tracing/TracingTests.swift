@@ -219,9 +219,11 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
         )
     }
 
-    @Test(arguments: ["abort", "_exit"])
-    func bufferedOutputLostAtDeathIsRecovered(how: String) throws {
-        let r = try traced(["buffered", how])
+    /// Dynamically linked (`stdout` found in libc's or the executable's .dynsym) and static (in the
+    /// executable's .symtab).
+    @Test(arguments: ["abort", "_exit"], [[], ["-static"]])
+    func bufferedOutputLostAtDeathIsRecovered(how: String, flags: [String]) throws {
+        let r = try traced(["buffered", how], flags: flags)
         #expect(r.status == (how == "abort" ? 134 : 0))
         let lost = try #require(r.events.first { $0.kind == "lost_output" })
         #expect(lost["stream"]?.stringValue == "stdout")
