@@ -54,18 +54,22 @@ extension ELFFile {
         while offset + 24 <= section.size {
             let count = Int(min(UInt64(ELFFile.symbolChunkBytes), (section.size - offset) / 24 * 24))
             guard let chunk = read(offset: section.offset + offset, count: count) else { return }
-            var i = 0
-            while i + 24 <= chunk.count {
-                let symbol = Symbol(
-                    nameOffset: ELFFile.u32(chunk, i),
-                    type: chunk[i + 4] & 0xF,
-                    section: ELFFile.u16(chunk, i + 6),
-                    value: ELFFile.u64(chunk, i + 8),
-                    size: ELFFile.u64(chunk, i + 16)
-                )
-                guard body(symbol) else { return }
-                i += 24
+            let stop = chunk.withUnsafeBytes { raw -> Bool in
+                var i = 0
+                while i + 24 <= raw.count {
+                    let symbol = Symbol(
+                        nameOffset: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt32.self)),
+                        type: raw[i + 4] & 0xF,
+                        section: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i + 6, as: UInt16.self)),
+                        value: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)),
+                        size: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
+                    )
+                    guard body(symbol) else { return true }
+                    i += 24
+                }
+                return false
             }
+            if stop { return }
             offset += UInt64(count)
         }
     }

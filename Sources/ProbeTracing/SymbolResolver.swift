@@ -38,21 +38,27 @@ package final class SymbolResolver {
     }
 
     /// The best candidate so far for one address: the function symbol that starts last at or
-    /// before it (the largest of aliases at the same start), and whether an alias there is `main`.
+    /// before it (the largest of aliases at the same start).
     private struct Candidate {
         var start: UInt64
         var size: UInt64
         var nameOffset: UInt32
-        var aliasOffsets: [UInt32]
+        var aliases: Int
     }
 
     /// One pass over the first table that has functions; `sorted` ascending.
     private static func lookUp(_ sorted: [UInt64], in elf: ELFFile) -> [Named?] {
         for table in elf.symbolTables {
-            var best = [Candidate?](repeating: nil, count: sorted.count)
+            var best = [Candidate](
+                repeating: Candidate(start: 0, size: 0, nameOffset: 0, aliases: 0),
+                count: sorted.count
+            )
             var sawFunction = false
             elf.forEachSymbol(in: table) { symbol in
-                guard symbol.isDefinedFunction else { return true }
+                guard symbol.isDefinedFunction, symbol.value <= sorted[sorted.count - 1] else {
+                    sawFunction = sawFunction || symbol.isDefinedFunction
+                    return true
+                }
                 sawFunction = true
                 // The addresses at or after its start: the first by binary search.
                 var low = 0
@@ -62,14 +68,14 @@ package final class SymbolResolver {
                     if sorted[mid] < symbol.value { low = mid + 1 } else { high = mid }
                 }
                 for i in low..<sorted.count {
-                    if let current = best[i] {
-                        if symbol.value < current.start { break }  // later addresses have it too
-                        if symbol.value == current.start {
-                            // Aliases: the largest gives the extent; all are kept to look for `main`.
-                            best[i]!.aliasOffsets.append(symbol.nameOffset)
-                            if symbol.size > current.size {
-                                best[i]!.size = symbol.size
-                                best[i]!.nameOffset = symbol.nameOffset
+                    if best[i].aliases > 0 {
+                        if symbol.value < best[i].start { break }  // later addresses have it too
+                        if symbol.value == best[i].start {
+                            // Aliases: the largest gives the extent.
+                            best[i].aliases += 1
+                            if symbol.size > best[i].size {  // on a tie the first in the table (`_exit`, not `_Exit`)
+                                best[i].size = symbol.size
+                                best[i].nameOffset = symbol.nameOffset
                             }
                             continue
                         }
@@ -78,7 +84,7 @@ package final class SymbolResolver {
                         start: symbol.value,
                         size: symbol.size,
                         nameOffset: symbol.nameOffset,
-                        aliasOffsets: [symbol.nameOffset]
+                        aliases: 1
                     )
                 }
                 return true
@@ -86,15 +92,31 @@ package final class SymbolResolver {
             // The first table with functions wins: .symtab includes everything .dynsym has.
             guard sawFunction else { continue }
             return sorted.indices.map { i -> Named? in
-                guard let candidate = best[i], sorted[i] < candidate.start &+ max(candidate.size, 1) else { return nil }
-                // Swift's `main` is a zero-size alias of `<module>_main`: `main` is the name people know.
-                let names =
-                    candidate.aliasOffsets.count > 1
-                    ? candidate.aliasOffsets.compactMap { elf.symbolName(in: table, at: $0) } : []
-                let name = names.contains("main") ? "main" : elf.symbolName(in: table, at: candidate.nameOffset) ?? "?"
-                return (name, sorted[i] - candidate.start)
+                let candidate = best[i]
+                guard candidate.aliases > 0, sorted[i] < candidate.start &+ max(candidate.size, 1) else { return nil }
+                // Swift's `main` is a zero-size alias of `<module>_main`: `main` is the name people
+                // know (aliases are rare: looked for again only where there are some).
+                if candidate.aliases > 1, aliasNamedMain(at: candidate.start, in: table, of: elf) {
+                    return ("main", sorted[i] - candidate.start)
+                }
+                return (elf.symbolName(in: table, at: candidate.nameOffset) ?? "?", sorted[i] - candidate.start)
             }
         }
         return [Named?](repeating: nil, count: sorted.count)
+    }
+
+    /// Whether a function symbol at `address` is called `main`.
+    private static func aliasNamedMain(at address: UInt64, in table: ELFFile.SymbolTable, of elf: ELFFile) -> Bool {
+        var found = false
+        elf.forEachSymbol(in: table) { symbol in
+            if symbol.isDefinedFunction, symbol.value == address,
+                elf.symbolName(in: table, at: symbol.nameOffset) == "main"
+            {
+                found = true
+                return false
+            }
+            return true
+        }
+        return found
     }
 }

@@ -103,9 +103,9 @@ package final class Tracer {
     private var programThreads: Set<Int32>
     package private(set) var findings = TracingFindings()
     /// The thread each signal was last delivered to: the crashing thread of a fatal signal.
-    private var lastDelivered: [Int32: (tid: Int32, info: spr_siginfo_t)] = [:]
+    private var lastDelivered: [Int32: DeliveredSignal] = [:]
     /// Memory maps by process (thread group), read once per process at its first backtrace.
-    private var maps: [Int32: (map: MemoryMap, tables: [spr_unwind_table_t], buildIDs: [String: String])] = [:]
+    private var images: [Int32: ProcessImage] = [:]
     private var unwindUnavailable: String?
     private var milestones = Milestones()
     private let symbols = SymbolResolver()
@@ -309,7 +309,7 @@ package final class Tracer {
         }
         var info = spr_siginfo_t()
         let haveInfo = spr_ptrace_siginfo(tid, &info) == 0
-        if haveInfo { lastDelivered[signal] = (tid, info) }
+        if haveInfo { lastDelivered[signal] = DeliveredSignal(tid: tid, info: info) }
         // SIGCHLD (one per command a shell runs) is neither recorded nor kept: it ends nothing.
         if signal != SIGCHLD {
             let event = signalEvent(tid: tid, signal: signal, info: haveInfo ? info : nil)
@@ -366,7 +366,7 @@ package final class Tracer {
         switch event {
         case spr_event_exec():
             let path = ProcessFacts.executable(of: tid)
-            maps[tid] = nil  // a new image
+            images[tid] = nil  // a new image
             guard programThreads.contains(tid) else {
                 // A child followed with --follow-forks ran another program.
                 var event = TraceEvent.TargetExec()
@@ -418,7 +418,17 @@ package final class Tracer {
             // at this stop and let it die at once (lost output, a backtrace: not worth the wait).
             return
         }
-        if programThreads.contains(tid) && !checkedLostOutput {
+        // The process ends here (a fatal signal, or this thread called exit_group): not a thread
+        // of it ending alone (the `exit` system call), whose stdio buffers the others still use.
+        var regs = spr_regs_t()
+        let endsTheProcess: Bool
+        switch WaitStatus(status) {
+        case .killed: endsTheProcess = true
+        case .exited:
+            endsTheProcess = spr_ptrace_regs(tid, &regs) == 0 && Tracer.exitSyscalls.contains(regs.syscall_number)
+        case .stopped, .continued: endsTheProcess = false
+        }
+        if endsTheProcess && programThreads.contains(tid) && !checkedLostOutput {
             checkedLostOutput = true
             recoverLostOutput(tid: tid)
         }
@@ -447,8 +457,7 @@ package final class Tracer {
                 }
             }
         case .exited(let code):
-            var regs = spr_regs_t()
-            guard spr_ptrace_regs(tid, &regs) == 0, Tracer.exitSyscalls.contains(regs.syscall_number) else { return }
+            guard endsTheProcess else { return }
             let raw = backtrace(tid: tid)
             afterRelease.append { [self] in
                 var frames = raw
@@ -517,11 +526,11 @@ package final class Tracer {
 
     /// Records what the program's stdio buffers still held when it started to die.
     private func recoverLostOutput(tid: Int32) {
-        let process = ProcessFacts.threadGroup(of: tid) ?? tid
+        let process = threadGroup(of: tid)
         let redact = redact
         for (stream, raw) in LostOutput.recover(
             pid: process,
-            map: MemoryMap(pid: process),
+            map: image(of: process).map,
             executable: findings.lastImage
         ) {
             let bytes =
@@ -582,22 +591,29 @@ package final class Tracer {
 
     /// The raw backtrace of stopped `tid`: pcs, modules, offsets, build-ids (no names yet).
     private func backtrace(tid: Int32) -> [BacktraceFrame] {
-        let process = ProcessFacts.threadGroup(of: tid) ?? tid
-        let known =
-            maps[process]
-            ?? {
-                let map = MemoryMap(pid: process)
-                let located = RemoteBacktrace.unwindTables(map)
-                return (map, located.tables, located.buildIDs)
-            }()
-        maps[process] = known
+        let image = image(of: threadGroup(of: tid))
+        let unwind = image.unwind ?? RemoteBacktrace.unwindTables(image.map)
+        image.unwind = unwind
         return RemoteBacktrace.capture(
             tid: tid,
-            map: known.map,
-            tables: known.tables,
-            buildIDs: known.buildIDs,
+            map: image.map,
+            tables: unwind.tables,
+            buildIDs: unwind.buildIDs,
             symbols: nil  // named after the release
         ).frames
+    }
+
+    /// The process of thread `tid` (the leader's own without reading /proc).
+    private func threadGroup(of tid: Int32) -> Int32 {
+        tid == leader ? leader : ProcessFacts.threadGroup(of: tid) ?? tid
+    }
+
+    /// The image of `process` as the stops see it, read on first use after each exec.
+    private func image(of process: Int32) -> ProcessImage {
+        if let known = images[process] { return known }
+        let image = ProcessImage(map: MemoryMap(pid: process))
+        images[process] = image
+        return image
     }
 
     private func append(tid: Int32, _ event: TraceEvent.Backtrace, frames: [BacktraceFrame]) {
@@ -606,4 +622,20 @@ package final class Tracer {
         event.frames = frames.map(\.traceFrame)
         recorder.append(.backtrace(event))
     }
+}
+
+/// What the stops need of a traced process's image, read once per image (an exec starts a new
+/// one): its mappings, and the unwind tables and build-ids of its modules (on its first backtrace).
+private final class ProcessImage {
+    let map: MemoryMap
+    var unwind: (tables: [spr_unwind_table_t], buildIDs: [String: String])?
+
+    init(map: MemoryMap) { self.map = map }
+}
+
+/// The last delivery of a signal: to which thread, with what siginfo. (A struct, not a tuple: a
+/// dictionary of tuples builds tuple metadata at run time, at every start.)
+private struct DeliveredSignal {
+    var tid: Int32
+    var info: spr_siginfo_t
 }

@@ -170,6 +170,12 @@ int main(int argc, char **argv) {
         for (;;) pause();
     }
     if (!strcmp(mode, "buffered")) {
+        if (argc > 3 && !strcmp(argv[3], "after-a-thread-ends")) {
+            // A thread that ends alone first: its end is not the process's.
+            pthread_t t;
+            pthread_create(&t, NULL, crashing_thread_noop, (void *)3L);
+            pthread_join(t, NULL);
+        }
         // Into a pipe stdout is fully buffered: without a flush these bytes never leave.
         printf("config loaded, starting workers");
         fprintf(stderr, "unbuffered stderr line\n");

@@ -234,6 +234,13 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
         #expect(verdict(r.events).contains("Nothing reached stdout") == false, "stderr did get a line")
     }
 
+    @Test func lostOutputIsLookedForWhenTheProcessEndsNotWhenAThreadDoes() throws {
+        let r = try traced(["buffered", "_exit", "after-a-thread-ends"])
+        #expect(r.status == 0)
+        let lost = try #require(r.events.first { $0.kind == "lost_output" }, "\(r.events.map(\.kind))")
+        #expect(lost["text"]?.stringValue == "config loaded, starting workers")
+    }
+
     @Test func normalExitFlushesSoNothingIsLost() throws {
         let r = try traced(["buffered", "exit"])
         #expect(r.status == 0)
