@@ -106,16 +106,20 @@ import Glibc
 }
 
 extension HistoryTests {
-    /// A start-up script for a crash loop, written into `directory` (with its start counter): each start
-    /// says "cannot connect to db:5432" on stderr and exits 3, except the second, which says its
-    /// configuration is corrupt and kills itself with SIGSEGV (no core file) after 0.6 s.
+    /// A start-up script for a crash loop, written into `directory`: each start says "cannot connect to
+    /// db:5432" on stderr and exits 3, except the second, which says its configuration is corrupt and kills
+    /// itself with SIGSEGV (no core file) after 0.6 s.
+    /// - Parameters:
+    ///   - directory: where the script goes.
+    ///   - state: a writable directory for its start counter (by default `directory`).
     /// - Returns: the script's path, to run with `/bin/sh`.
-    static func crashLoopProgram(in directory: String) throws -> String {
+    static func crashLoopProgram(in directory: String, state: String? = nil) throws -> String {
         let script = directory + "/app.sh"
+        let counter = (state ?? directory) + "/starts"
         try writeFile(
             script,
             """
-            n=$(cat \(directory)/starts 2>/dev/null || echo 0); n=$((n + 1)); echo $n >\(directory)/starts
+            n=$(cat \(counter) 2>/dev/null || echo 0); n=$((n + 1)); echo $n >\(counter)
             echo "app: starting (start $n)"
             if [ $n -eq 2 ]; then
                 echo "app: config /etc/app.yaml is corrupt" >&2
