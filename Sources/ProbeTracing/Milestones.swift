@@ -39,8 +39,8 @@ package struct Milestones {
 
     /// Whether main's address is known (by symbol, or once found by stepping).
     package private(set) var mainLocated = false
-    /// The GNU build-id of the image armed last, read from the ELF file already open for `main` (one more
-    /// read, of its PT_NOTE segment); nil when it has none or could not be read.
+    /// The GNU build-id of the image armed last, read from the ELF file `arm` opens anyway (for the load
+    /// bias): one more read, of its PT_NOTE segment; nil when it has none or could not be read.
     package private(set) var buildID: String?
 
     /// At PTRACE_EVENT_EXEC: plant the breakpoints of the new image (the old ones went with it).
