@@ -59,7 +59,7 @@ extension Diagnose {
             var sentence =
                 "\(bytes.count) bytes it wrote to \(stream) were still in its stdio buffer and never came out"
             if let line = lastLine(bytes) { sentence += " (ending \"\(line)\")" }
-            lost.append(sentence + "; they are in the trace.")
+            lost.append(sentence + (report.traceKept ? "; they are in the trace." : "."))
         }
         let piped = report.stdoutBytes != nil || report.stderrBytes != nil
         guard piped else { return lost }

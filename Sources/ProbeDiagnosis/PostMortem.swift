@@ -25,6 +25,9 @@ package struct RunFacts: Sendable {
     /// When the StartupProbe library in the program reported main() reached (its `main_reached`
     /// event in the same trace), in milliseconds since start.
     package var libraryMainReachedMilliseconds: Double?
+    /// Whether the run's trace file holds what the verdict points to (false: no trace was kept, so
+    /// nothing is "in the trace").
+    package var traceKept = true
 
     /// Facts of `run` with nothing found after it.
     package init(_ run: RunReport) {
@@ -43,7 +46,8 @@ package enum PostMortem {
     /// Runs the collectors over `report`, records their findings and the verdict in `recorder`,
     /// and returns the facts and the verdict.
     package static func complete(_ report: RunReport, recorder: TraceRecorder) -> (RunFacts, Verdict) {
-        let facts = collect(report, tracePath: recorder.writer.path)
+        var facts = collect(report, tracePath: recorder.writer.path)
+        facts.traceKept = recorder.writer.isRecording
         record(facts, into: recorder)
         let verdict = Diagnose.verdict(for: facts)
         var event = TraceEvent.Verdict()

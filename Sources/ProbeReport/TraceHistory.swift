@@ -53,40 +53,14 @@ package enum TraceHistory {
         for path in all.prefix(all.count - keep) { unlink(path) }
     }
 
-    /// One line per run and a summary of the pattern, for `show --history`.
+    /// `show --history`: a headline ("7 starts in 3 min; all exited 1 after ~0.4 s with …"), then what
+    /// changed from run to run and what did not, field by field (``Run/fields``: each either
+    /// `same in all N runs: VALUE` or its value in each run, oldest first), then one line per run.
+    /// - Parameter paths: the traces of one program, oldest first (``files(directory:program:)``); those
+    ///   that cannot be read are left out.
+    /// - Returns: the text, ending with a newline.
     package static func summary(of paths: [String]) -> String {
-        struct Run {
-            package var time: String
-            package var realtime: Double?
-            package var category: String
-            package var status: Int?
-            package var durationMilliseconds: Double?
-            package var cause: String
-        }
-        var runs: [Run] = []
-        for path in paths {
-            guard let document = try? TraceReader.read(path: path) else { continue }
-            let start = document.first { if case .start(let e) = $0 { e } else { nil } }
-            let verdict = document.last { if case .verdict(let e) = $0 { e } else { nil } }
-            let exit = document.last { if case .exit(let e) = $0 { e } else { nil } }
-            let error = document.last { if case .programError(let e) = $0 { e } else { nil } }
-            let exec = document.first { if case .exec(let e) = $0 { e } else { nil } }
-            var cause = error.map { "\($0.kind): \($0.message)" } ?? ""
-            if cause.isEmpty, let signal = exit?.signalName { cause = "killed by \(signal)" }
-            if cause.isEmpty, verdict?.category == "exec_failed" {
-                cause = exec?.explanation ?? exec?.error ?? "exec failed"
-            }
-            runs.append(
-                Run(
-                    time: start?.time ?? "?",
-                    realtime: start?.clock?.realtimeSeconds,
-                    category: verdict?.category ?? "unfinished",
-                    status: verdict.map { Int($0.status) },
-                    durationMilliseconds: exit?.durationMilliseconds,
-                    cause: cause
-                )
-            )
-        }
+        let runs = paths.compactMap { path in (try? TraceReader.read(path: path)).map(Run.init) }
         guard let first = runs.first, let last = runs.last else { return "no traces found\n" }
         var out = ""
         let span = (last.realtime ?? 0) - (first.realtime ?? 0)
@@ -104,8 +78,16 @@ package enum TraceHistory {
                 + (first.category == "exec_failed"
                     ? "failed to start (status \(status))" : "exited \(status)\(typical)")
             if causes.count == 1, !first.cause.isEmpty { headline += " with " + first.cause }
+        } else if runs.count > 1 {
+            headline += "; " + tally(runs.map(\.exit)).joined(separator: ", ")
         }
         out += Escaping.visible(headline) + "\n\n"
+        let fields = Run.fields(of: runs)
+        let width = fields.map(\.name.count).max() ?? 0
+        for (name, comparison) in fields {
+            out += "  \(name):" + String(repeating: " ", count: width - name.count) + " " + comparison + "\n"
+        }
+        out += "\n"
         for run in runs {
             let duration = run.durationMilliseconds.map { Diagnose.duration($0) } ?? "-"
             let status = run.status.map(String.init) ?? "?"
@@ -113,5 +95,16 @@ package enum TraceHistory {
                 Escaping.visible("  \(run.time)  status \(status)  \(duration)  \(run.category)  \(run.cause)") + "\n"
         }
         return out
+    }
+
+    /// Each distinct value with how many runs had it, in order of first appearance: `2 exited 3`.
+    static func tally(_ values: [String]) -> [String] {
+        var order: [String] = []
+        var counts: [String: Int] = [:]
+        for value in values {
+            if counts[value] == nil { order.append(value) }
+            counts[value, default: 0] += 1
+        }
+        return order.map { "\(counts[$0]!) \($0)" }
     }
 }

@@ -63,13 +63,19 @@ package enum TraceLocation {
     }
 
     /// Creates `path` and its missing parents with mode 0700.
-    /// - Throws: ``SystemError`` when a directory cannot be created, or `ENOTDIR` when the path
-    ///   exists and is not a directory (a symbolic link counts as not a directory).
+    /// - Throws: ``SystemError`` with mkdir's own errno when a directory cannot be created (`EROFS`,
+    ///   `EACCES`, `ENOSPC`…, never the `ENOENT` of a later look), or `ENOTDIR` when the path exists
+    ///   and is not a directory (a symbolic link counts as not a directory).
     package static func makeDirectory(_ path: String) throws(SystemError) {
         // Usually it exists, or only its last component is missing: one mkdir. Else each
-        // component in turn.
-        if mkdir(path, 0o700) != 0 && errno == ENOENT {
-            try makeEachComponent(path)
+        // component in turn. The kernel says EEXIST before EROFS or EACCES for a name that exists.
+        if mkdir(path, 0o700) != 0 {
+            let error = errno
+            if error == ENOENT {
+                try makeEachComponent(path)
+            } else if error != EEXIST {
+                throw SystemError(error)
+            }
         }
         var info = stat()
         guard lstat(path, &info) == 0 else { throw SystemError.current }

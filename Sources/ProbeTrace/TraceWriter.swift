@@ -12,7 +12,8 @@ import Musl
 /// It fails open: when the file cannot be created or a write fails (read-only directory, disk
 /// full), it stops recording and reports the problem once through `warn`; the caller goes on.
 package final class TraceWriter {
-    /// Where the trace goes, or nil when nothing is recorded.
+    /// Where the trace goes, or nil when nothing is recorded (none asked for, the file could not be
+    /// created, or its first write failed: ``notKeptReason`` says which).
     package private(set) var path: String?
     private var fd: Int32 = -1
     private let warn: (String) -> Void
@@ -23,16 +24,34 @@ package final class TraceWriter {
     private let keepsEvents: Bool
     /// How many events are kept in memory at most.
     package static let keptEventLimit = 20_000
+    /// How many events reached the file.
+    package private(set) var eventsWritten = 0
+    /// Why no trace was kept, in a few words (`cannot create /t/x.ndjson (Read-only file system, EROFS)`):
+    /// the file could not be created, or its first write failed. Nil while there is a trace to show.
+    package private(set) var notKeptReason: String?
+    /// Why the trace ends early (`writing stopped after 12 events (No space left on device, ENOSPC)`):
+    /// a write failed after some events had reached the file. Nil while every write succeeded.
+    package private(set) var incompleteReason: String?
 
     /// Opens (creating with mode 0600, never through a symbolic link) the trace at `path`.
     /// - Parameters:
     ///   - path: the trace file, or nil to record nothing.
-    ///   - warn: called at most once with a sentence saying what could not be recorded.
+    ///   - unavailable: with a nil `path`, why there is no trace file (the trace directory could not be
+    ///     used), for ``notKeptReason``.
     ///   - keepEvents: also keep the events in memory (``keptEvents``).
-    package init(path: String?, keepEvents: Bool = false, warn: @escaping (String) -> Void) {
+    ///   - warn: called at most once with a sentence saying what could not be recorded.
+    package init(
+        path: String?,
+        unavailable: String? = nil,
+        keepEvents: Bool = false,
+        warn: @escaping (String) -> Void
+    ) {
         self.warn = warn
         self.keepsEvents = keepEvents
-        guard let path else { return }
+        guard let path else {
+            notKeptReason = unavailable
+            return
+        }
         let fd = SystemIO.openTrace(path)
         if fd < 0 {
             let error = SystemError.current
@@ -40,10 +59,19 @@ package final class TraceWriter {
                 error.code == ELOOP
                 ? "it is a symbolic link, which probe-exec refuses to follow" : error.description
             self.fail("cannot create the trace \(path): \(reason); the program runs, but nothing is recorded")
+            notKeptReason =
+                error.code == ELOOP
+                ? "\(path) is a symbolic link, which probe-exec refuses to follow"
+                : "cannot create \(path) (\(Self.briefly(error)))"
             return
         }
         self.fd = fd
         self.path = path
+    }
+
+    /// An errno in a few words for a parenthesis: `Read-only file system, EROFS`.
+    package static func briefly(_ error: SystemError) -> String {
+        "\(error.message), \(error.name)"
     }
 
     /// Whether events still reach the file.
@@ -56,13 +84,21 @@ package final class TraceWriter {
         }
         guard fd >= 0 else { return }
         let error = event.write(to: fd)
-        if error != 0 {
-            fail(
-                "cannot write the trace \(path ?? ""): \(SystemError(error).description); the program runs on, but the rest of its trace is lost"
-            )
-            close(fd)
-            fd = -1
+        guard error != 0 else {
+            eventsWritten += 1
+            return
         }
+        let failure = SystemError(error)
+        let lost = eventsWritten == 0 ? "nothing is recorded" : "the rest of its trace is lost"
+        fail("cannot write the trace \(path ?? ""): \(failure.description); the program runs on, but \(lost)")
+        if eventsWritten == 0 {
+            notKeptReason = "cannot write \(path ?? "") (\(Self.briefly(failure)))"
+            path = nil  // an empty file: nothing to show
+        } else {
+            incompleteReason = "writing stopped after \(eventsWritten) events (\(Self.briefly(failure)))"
+        }
+        close(fd)
+        fd = -1
     }
 
     /// Reports a problem once (later ones are dropped so stderr is not flooded).

@@ -39,6 +39,9 @@ package struct Milestones {
 
     /// Whether main's address is known (by symbol, or once found by stepping).
     package private(set) var mainLocated = false
+    /// The GNU build-id of the image armed last, read from the ELF file `arm` opens anyway (for the load
+    /// bias): one more read, of its PT_NOTE segment; nil when it has none or could not be read.
+    package private(set) var buildID: String?
 
     /// At PTRACE_EVENT_EXEC: plant the breakpoints of the new image (the old ones went with it).
     /// Returns whether the entry breakpoint is in place (it needs /proc/PID/auxv).
@@ -47,6 +50,7 @@ package struct Milestones {
         breakpoints = [:]
         stepping = nil
         mainLocated = false
+        buildID = nil
         guard let entry = Auxv(pid: pid).entry else { return false }
         self.entry = entry
         executable = ProcessFacts.executable(of: pid)
@@ -56,6 +60,7 @@ package struct Milestones {
         defer { elf?.close() }
         if let elf {
             bias = entry &- elf.entry
+            buildID = elf.buildID
             if elf.hasSection(".go.buildinfo") || elf.hasSection(".gopclntab") {
                 selfSignallingRuntime =
                     "a Go program: its runtime signals itself (SIGURG) to preempt goroutines, each a stop under ptrace"

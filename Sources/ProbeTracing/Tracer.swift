@@ -379,15 +379,16 @@ package final class Tracer {
             findings.execCount += 1
             findings.lastImage = path
             onProgramExec?(tid)
-            var event = TraceEvent.TargetExec()
-            event.pid = tid
-            event.path = path
-            event.count = findings.execCount
-            recorder.append(.targetExec(event))
             findings.entryReachedMilliseconds = nil
             findings.mainReachedMilliseconds = nil
             findings.milestonesArmed = milestones.arm(pid: tid)
             findings.mainLocated = milestones.mainLocated
+            var event = TraceEvent.TargetExec()
+            event.pid = tid
+            event.path = path
+            event.count = findings.execCount
+            event.buildID = milestones.buildID  // read by arm, from the ELF file it opened anyway
+            recorder.append(.targetExec(event))
         case spr_event_clone():
             let new = Int32(truncatingIfNeeded: message)
             tids.insert(new)

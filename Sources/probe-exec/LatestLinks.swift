@@ -26,6 +26,8 @@ final class LatestLinks: @unchecked Sendable {
     let command: String
     /// What `latest-<command>` held before this run.
     private var previous: String?
+    /// The run's trace writer: no link is pointed at a trace that nothing reached (set before the spawn).
+    var writer: TraceWriter?
 
     /// The links for the trace `fileName` in `directory` of a run of `command`.
     init(directory: String, fileName: String, command: String) {
@@ -36,6 +38,7 @@ final class LatestLinks: @unchecked Sendable {
 
     /// Points `latest` and `latest-<command>` at this run (after the spawn: off the program's start path).
     func pointAtThisRun() {
+        guard writer?.path != nil else { return }  // no trace kept: the links keep the last one that was
         previous = TraceLocation.linkTarget(TraceLocation.latestName(program: command), in: directory)
         TraceLocation.updateLatest(directory: directory, fileName: fileName, program: command)
     }
@@ -43,7 +46,7 @@ final class LatestLinks: @unchecked Sendable {
     /// When the run is over: `finalImage` is the image the program ended in when it exec'd another one
     /// (nil when it did not, or it was not traced).
     func settle(finalImage: String?) {
-        guard let finalImage else { return }
+        guard let finalImage, writer?.path != nil else { return }
         let commandLink = TraceLocation.latestName(program: command)
         let finalLink = TraceLocation.latestName(
             program: TraceLocation.programName(command: command, finalImage: finalImage)

@@ -37,8 +37,7 @@ enum Runner {
             options.stopGraceSeconds = grace
         }
         let (_, verdict) = PostMortem.complete(report, recorder: recorder)
-        let writer = recorder.writer
-        let trace = writer.path.map { " Trace: \($0) (probe-exec show \($0))." } ?? ""
+        let trace = traceSentence(recorder.writer)
         if let ready = report.readyMilliseconds {
             if !arguments.quiet {
                 let how =
@@ -96,13 +95,20 @@ enum Runner {
                 searchPath: ProcessEnvironment.value(of: "PATH")
             )
         }
-        let trace = traceFile(arguments)
+        let (trace, unavailable) = traceFile(arguments)
+        let writer = TraceWriter(
+            path: trace?.path,
+            unavailable: unavailable,
+            keepEvents: OTLPExport.wanted(arguments),
+            warn: StandardError.say
+        )
         var links: LatestLinks?
         if let trace, let directory = trace.directory {
             // Pruning old traces and pointing the `latest` links at this one wait until the program runs.
             let program = arguments.command[0]
             let keep = arguments.keepTraces
             let latest = LatestLinks(directory: directory, fileName: trace.name, command: program)
+            latest.writer = writer
             links = latest
             options.afterSpawn = {
                 TraceHistory.prune(directory: directory, program: program, keep: keep)  // this run's included
@@ -111,11 +117,6 @@ enum Runner {
         }
         configure(&options)
 
-        let writer = TraceWriter(
-            path: trace?.path,
-            keepEvents: OTLPExport.wanted(arguments),
-            warn: StandardError.say
-        )
         let supervisor = Supervisor(
             options: options,
             trace: writer,
@@ -141,10 +142,7 @@ enum Runner {
         }
         // A stop that was asked for (and obeyed) is not an abnormal exit, whatever its status.
         if failedToStart || (status != 0 && verdict.isReported) {
-            var paragraph = verdict.summary
-            if let path = writer.path {
-                paragraph += " Trace: \(path) (probe-exec show \(path))."
-            }
+            let paragraph = verdict.summary + traceSentence(writer)
             // The program's stderr went through us: when it did not end its last line, end it.
             let unfinishedLine = (report.stderrBytes ?? 0) > 0 && report.stderrTail.last != UInt8(ascii: "\n")
             if failedToStart || !arguments.quiet { StandardError.say(paragraph, onNewLine: unfinishedLine) }
@@ -179,12 +177,27 @@ enum Runner {
         SystemIO.writeAll(fd, bytes)
     }
 
+    /// Where the paragraph and the termination message point: ` Trace: PATH (probe-exec show PATH).`, marked
+    /// incomplete when writing stopped part-way, or ` No trace was kept: WHY.` when nothing reached a file (a
+    /// path that does not exist, or holds nothing, is never printed).
+    /// - Parameter writer: the run's trace writer, after the verdict was appended.
+    /// - Returns: the sentence, with a leading space; empty when no trace was asked for.
+    static func traceSentence(_ writer: TraceWriter) -> String {
+        if let path = writer.path {
+            let incomplete = writer.incompleteReason.map { " (incomplete: \($0))" } ?? ""
+            return " Trace\(incomplete): \(path) (probe-exec show \(path))."
+        }
+        return writer.notKeptReason.map { " No trace was kept: \($0)." } ?? ""
+    }
+
     /// The trace file for this run: `--trace`, or a new file in the trace directory (then with that
     /// directory and the file's name, for the housekeeping after the spawn), creating the directory
-    /// when needed; nil (after one warning) when it cannot be made: the program still runs.
-    private static func traceFile(_ arguments: EntrypointArguments) -> (path: String, directory: String?, name: String)?
-    {
-        if let trace = arguments.trace { return (trace, nil, trace) }
+    /// when needed; nil (after one warning) when it cannot be made, with why in a few words: the
+    /// program still runs.
+    private static func traceFile(
+        _ arguments: EntrypointArguments
+    ) -> (file: (path: String, directory: String?, name: String)?, unavailable: String?) {
+        if let trace = arguments.trace { return ((trace, nil, trace), nil) }
         let directory = TraceLocation.directory
         do {
             try TraceLocation.prepare(directory)
@@ -192,7 +205,7 @@ enum Runner {
             StandardError.say(
                 "cannot use the trace directory \(directory): \(error); the program runs, but nothing is recorded"
             )
-            return nil
+            return (nil, "cannot use the trace directory \(directory) (\(TraceWriter.briefly(error)))")
         }
         // Bounded history (this run's trace plus the newest keepTraces-1 before it) and the
         // `latest` link are kept up after the spawn (SupervisorOptions.afterSpawn).
@@ -201,6 +214,6 @@ enum Runner {
             pid: getpid(),
             realtimeNanoseconds: SystemIO.realtimeNanoseconds
         )
-        return ("\(directory)/\(name)", directory, name)
+        return (("\(directory)/\(name)", directory, name), nil)
     }
 }

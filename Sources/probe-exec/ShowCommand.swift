@@ -33,6 +33,9 @@ struct ShowCommand: ParsableCommand {
             --json prints one object (docs/show.schema.json): verdict (category, status, summary, \
             main_reached, cause), program, timings, signals, backtraces, exit, then path, complete, \
             problems and every event.
+            --history compares every kept trace of that program, oldest first: what changed from \
+            start to start and what did not (exit, verdict, main() reached, duration, last error \
+            line, build-id), then one line per start.
 
             EXAMPLES:
               probe-exec show
@@ -64,7 +67,7 @@ struct ShowCommand: ParsableCommand {
     var json = false
 
     /// `--history`.
-    @Flag(help: "Summarise every kept trace of the same program (a crash loop at a glance).")
+    @Flag(help: "Compare every kept trace of the same program: what changed from start to start (a crash loop).")
     var history = false
 
     /// Reads the trace and prints it.

@@ -9,12 +9,15 @@ extension TraceEvent {
         package var child: Bool?
         /// The program's image number (a script that execs a binary: 2).
         package var count: Int?
+        /// The image's GNU build-id (hex), when it has one: which build ran (`show --history` compares them).
+        package var buildID: String?
 
         package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
             v.int("pid", &pid)
             v.string("path", &path, .nullWhenNil)
             v.bool("child", &child)
             v.int("count", &count)
+            v.string("build_id", &buildID)
         }
 
         /// An empty record.

@@ -77,8 +77,13 @@ import Glibc
         let result = try run([Binaries.probeExec, "-o", dir + "/trace.ndjson", "--", Binaries.fixture, "exit", "7"])
         #expect(result.status == 7)
         #expect(readFile(dir + "/victim") == "untouched\n")
-        #expect(result.stderr.contains("symbolic link"))
-        #expect(result.stderr.components(separatedBy: "symbolic link").count == 2, "said once")
+        let lines = result.stderr.split(separator: "\n")
+        let warnings = lines.filter { $0.hasPrefix("probe-exec: cannot") }
+        #expect(warnings.count == 1, "said once: \(result.stderr)")
+        #expect(warnings.first?.contains("it is a symbolic link, which probe-exec refuses to follow") == true)
+        let story = lines.first { $0.contains("exited with code 7") }
+        let reason = "\(dir)/trace.ndjson is a symbolic link, which probe-exec refuses to follow"
+        #expect(story?.hasSuffix(" No trace was kept: \(reason).") == true, "\(result.stderr)")
     }
 
     @Test func unusableTraceDirectoryFailsOpen() throws {
@@ -88,7 +93,31 @@ import Glibc
         )
         #expect(result.status == 3)
         #expect(result.stdout == "out\n")
-        #expect(result.stderr.contains("cannot use the trace directory"))
+        expectNoTraceKept(
+            result.stderr,
+            directory: "/etc/hostname/traces",
+            error: "Not a directory (ENOTDIR)",
+            paragraph: "`/bin/sh` exited with code 3"
+        )
+    }
+
+    /// A trace directory below a dangling symbolic link: mkdir really fails with ENOENT (the link's target
+    /// has no parent), and that is what is named.
+    @Test func missingParentBehindALinkIsNamedENOENT() throws {
+        let dir = Binaries.freshDirectory("dangling")
+        symlink(dir + "/gone/deeper", dir + "/link")
+        let result = try run(
+            [Binaries.probeExec, "--", "/bin/sh", "-c", "echo out; exit 3"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir + "/link/traces"]
+        )
+        #expect(result.status == 3)
+        #expect(result.stdout == "out\n")
+        expectNoTraceKept(
+            result.stderr,
+            directory: dir + "/link/traces",
+            error: "No such file or directory (ENOENT)",
+            paragraph: "`/bin/sh` exited with code 3"
+        )
     }
 
     @Test func fullDiskFailsOpenAndWarnsOnce() throws {
@@ -154,6 +183,41 @@ extension TraceFileTests {
     }
 }
 
+/// Checks what probe-exec says when the trace directory `directory` cannot be used: exactly one line naming
+/// `error` (the C library's text and the errno's name, as `Read-only file system (EROFS)`) and no other
+/// errno, and a paragraph (beginning with `paragraph`) that ends saying no trace was kept and why, with no
+/// `Trace:` path.
+func expectNoTraceKept(
+    _ stderr: String,
+    directory: String,
+    error: String,
+    paragraph: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let lines = stderr.split(separator: "\n").map(String.init)
+    let warnings = lines.filter { $0.hasPrefix("probe-exec: cannot") }
+    #expect(
+        warnings == [
+            "probe-exec: cannot use the trace directory \(directory): \(error); the program runs, but nothing is recorded"
+        ],
+        "one accurate line: \(stderr)",
+        sourceLocation: sourceLocation
+    )
+    let name = String(error[error.index(after: error.lastIndex(of: "(")!)...].dropLast())
+    let message = String(error[..<error.lastIndex(of: "(")!].dropLast())
+    let story = lines.first { $0.hasPrefix("probe-exec: " + paragraph) }
+    #expect(
+        story?.hasSuffix(" No trace was kept: cannot use the trace directory \(directory) (\(message), \(name)).")
+            == true,
+        "\(stderr)",
+        sourceLocation: sourceLocation
+    )
+    #expect(!stderr.contains("Trace: "), "no path to a trace that does not exist", sourceLocation: sourceLocation)
+    for other in ["ENOENT", "EROFS", "EACCES", "ENOSPC", "ENOTDIR"] where other != name {
+        #expect(!stderr.contains(other), "only \(name) is named: \(stderr)", sourceLocation: sourceLocation)
+    }
+}
+
 /// probe-exec where /proc is not mounted (a bare chroot): the program still runs, with its output
 /// and exit status (the Swift runtime needs /proc for its own path and CommandLine.arguments).
 @Suite(.serialized) struct NoProcTests {
@@ -185,22 +249,33 @@ extension TraceFileTests {
 
     /// Runs `probe-exec -- /bin/sh -c program` with its trace directory on a fresh tmpfs mounted
     /// with `options`, then prints the trace as JSON (`show --json`) after the program's output.
+    /// - Parameters:
+    ///   - below: the trace directory's path under the mount point (`/a/b`: directories to create).
+    ///   - fill: shell commands run on the mount (`$MNT`) before probe-exec, as `head -c 8192 /dev/zero >$MNT/f`.
+    ///   - options: probe-exec's own options, before `--`.
     func runOnMount(
-        _ options: String,
+        _ mountOptions: String,
         program: String,
-        tag: String
-    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        tag: String,
+        below: String = "",
+        fill: String = ":",
+        options: [String] = []
+    ) throws -> (status: Int32, stdout: String, stderr: String, directory: String) {
         let mountPoint = Binaries.freshDirectory(tag)
         let quoted = program.replacingOccurrences(of: "'", with: "'\\''")
         let script = """
-            mount -t tmpfs -o \(options) none \(mountPoint) || exit 99
-            PROBE_EXEC_TRACE_DIR=\(mountPoint) \(Binaries.probeExec) -- /bin/sh -c '\(quoted)'
+            MNT=\(mountPoint)
+            mount -t tmpfs -o \(mountOptions) none $MNT || exit 99
+            \(fill)
+            PROBE_EXEC_TRACE_DIR=$MNT\(below) \(Binaries.probeExec) \(options.joined(separator: " ")) -- /bin/sh -c '\(quoted)'
             status=$?
             echo "=== status $status" >&2
-            \(Binaries.probeExec) show --json \(mountPoint)/latest 2>/dev/null
+            \(Binaries.probeExec) show --json $MNT\(below)/latest 2>/dev/null
+            ls -A $MNT\(below) 2>/dev/null | sed 's/^/=== file /' >&2
             exit $status
             """
-        return try run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", script])
+        let r = try run(["/usr/bin/unshare", "-m", "--", "/bin/sh", "-c", script])
+        return (r.status, r.stdout, r.stderr, mountPoint + below)
     }
 
     @Test(.enabled(if: canMount, "needs unshare -m and mount (root)"))
@@ -238,6 +313,98 @@ extension TraceFileTests {
     }
 }
 
+/// Each way a trace directory cannot be used names mkdir's, open's or write's own errno, once, and the
+/// paragraph (and the termination message, its copy) says no trace was kept instead of giving a path.
+extension FileSystemFaultTests {
+    /// The trace directory's parent exists on a read-only file system: mkdir fails with EROFS (the
+    /// lstat after it would say ENOENT, the name an earlier version printed).
+    @Test(.enabled(if: canMount, "needs unshare -m and mount (root)"))
+    func readOnlyParentIsNamedEROFS() throws {
+        let log = Binaries.freshDirectory("termlog-ro") + "/termination-log"
+        let r = try runOnMount(
+            "ro",
+            program: "echo out; exit 4",
+            tag: "ro-child",
+            below: "/traces",
+            options: ["--termination-log", log]
+        )
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stdout == "out\n")
+        let error = "Read-only file system (EROFS)"
+        expectNoTraceKept(r.stderr, directory: r.directory, error: error, paragraph: "`/bin/sh` exited with code 4")
+        let copy = try #require(readFile(log))
+        #expect(copy.hasPrefix("probe-exec: `/bin/sh` exited with code 4"))
+        #expect(
+            copy.hasSuffix(
+                " No trace was kept: cannot use the trace directory \(r.directory) (Read-only file system, EROFS).\n"
+            ),
+            "\(copy)"
+        )
+    }
+
+    /// mkdir's own errno, whichever component fails: directories to create two levels down on a read-only
+    /// file system (each component in turn, the first fails with EROFS), and a tmpfs out of inodes (ENOSPC).
+    @Test(
+        .enabled(if: canMount, "needs unshare -m and mount (root)"),
+        arguments: [
+            ("ro", "/a/b", "Read-only file system (EROFS)"),
+            ("size=8k,nr_inodes=1", "/a", "No space left on device (ENOSPC)"),
+        ]
+    )
+    func directoryThatCannotBeMadeIsNamed(mountOptions: String, below: String, error: String) throws {
+        let r = try runOnMount(mountOptions, program: "echo out; exit 4", tag: "mkdir-fails", below: below)
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stdout == "out\n")
+        expectNoTraceKept(r.stderr, directory: r.directory, error: error, paragraph: "`/bin/sh` exited with code 4")
+    }
+
+    /// A tmpfs already full: the directory and the empty file are made, the first write fails with ENOSPC;
+    /// nothing reached the file, so no trace was kept and no `latest` link points at it.
+    @Test(.enabled(if: canMount, "needs unshare -m and mount (root)"))
+    func fullFileSystemKeepsNoTraceAndSaysENOSPC() throws {
+        let r = try runOnMount(
+            "size=8k",
+            program: "echo out; exit 4",
+            tag: "full",
+            below: "/traces",
+            fill: "head -c 8192 /dev/zero >$MNT/filler"
+        )
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stdout == "out\n", "nothing to show")
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        let warnings = lines.filter { $0.hasPrefix("probe-exec: cannot") }
+        #expect(warnings.count == 1, "\(r.stderr)")
+        let path = try #require(
+            warnings.first?.split(separator: " ").dropFirst(5).first.map { String($0.dropLast()) }
+        )
+        #expect(path.hasPrefix(r.directory + "/sh-"))
+        #expect(
+            warnings.first
+                == "probe-exec: cannot write the trace \(path): No space left on device (ENOSPC); the program runs on, but nothing is recorded"
+        )
+        let story = lines.first { $0.hasPrefix("probe-exec: `/bin/sh` exited with code 4") }
+        #expect(
+            story?.hasSuffix(" No trace was kept: cannot write \(path) (No space left on device, ENOSPC).") == true,
+            "\(r.stderr)"
+        )
+        #expect(!r.stderr.contains("Trace: "))
+        let files = r.stderr.split(separator: "\n").filter { $0.hasPrefix("=== file ") }
+        #expect(files == ["=== file " + path.dropFirst(r.directory.count + 1)], "no `latest` link to it: \(files)")
+    }
+
+    /// A tmpfs that fills up part-way: the paragraph points at the trace and says it is incomplete.
+    @Test(.enabled(if: canMount, "needs unshare -m and mount (root)"))
+    func traceCutShortIsMarkedIncomplete() throws {
+        let program = "trap : USR1; i=0; while [ $i -lt 200 ]; do kill -USR1 $$; i=$((i+1)); done; exit 5"
+        let r = try runOnMount("size=8k", program: program, tag: "cut-short")
+        #expect(r.status == 5, "\(r.stderr)")
+        let story = try #require(r.stderr.split(separator: "\n").first { $0.contains("exited with code 5") })
+        let marked = story.firstRange(of: " Trace (incomplete: writing stopped after ")
+        #expect(marked != nil, "\(story)")
+        #expect(story.contains(" events (No space left on device, ENOSPC)): \(r.directory)/sh-"), "\(story)")
+    }
+}
+
 /// probe-exec run by an unprivileged user: tracing still works (a process may trace its own
 /// child), the trace is private to that user, and another unprivileged user cannot read it.
 @Suite(.serialized) struct NonRootTests {
@@ -247,14 +414,20 @@ extension TraceFileTests {
         ["/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups"] + argv
     }
 
+    /// A new directory `/tmp/startupprobe-<name>-XXXXXX` with `mode` (the test scratch directory is root's
+    /// own, 0700, so other users cannot reach into it); the caller removes it.
+    static func temporaryParent(_ name: String, mode: mode_t) -> String {
+        var template = Array("/tmp/startupprobe-\(name)-XXXXXX".utf8CString)
+        let parent = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        chmod(parent, mode)
+        return parent
+    }
+
     @Test(.enabled(if: canSwitchUser, "needs root to switch users with setpriv"))
     func tracesArePrivateToTheirUser() throws {
-        // A sticky world-writable parent, like /tmp (the test scratch directory is root's own,
-        // 0700); the trace directory inside it is made by the user.
-        var template = Array("/tmp/startupprobe-nonroot-XXXXXX".utf8CString)
-        let parent = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        // A sticky world-writable parent, like /tmp; the trace directory inside it is made by the user.
+        let parent = Self.temporaryParent("nonroot", mode: 0o1777)
         defer { _ = try? run(["/bin/rm", "-rf", parent]) }
-        chmod(parent, 0o1777)
         let dir = parent + "/traces"
         let result = try run(
             Self.asUser(65534, [Binaries.probeExec, "--", "/bin/sh", "-c", "echo hi; exit 3"]),
@@ -274,5 +447,38 @@ extension TraceFileTests {
         #expect(other.stderr.contains("Permission denied (EACCES)"), "\(other.stderr)")
         let cat = try run(Self.asUser(65533, ["/bin/cat", dir + "/latest"]))
         #expect(cat.status != 0 && cat.stdout.isEmpty)
+    }
+
+    /// A trace directory (mode 0500, the user's own) where the user may not write: creating the trace in
+    /// it, or a directory below it, fails with EACCES, and that is what is named.
+    @Test(.enabled(if: canSwitchUser, "needs root to switch users with setpriv"))
+    func unwritableDirectoryIsNamedEACCES() throws {
+        let parent = Self.temporaryParent("eacces", mode: 0o755)
+        defer { _ = try? run(["/bin/rm", "-rf", parent]) }
+        let dir = parent + "/traces"
+        mkdir(dir, 0o500)
+        chown(dir, 65534, 65534)
+        let command = [Binaries.probeExec, "--", "/bin/sh", "-c", "echo out; exit 3"]
+        for below in ["/a", "/a/b"] {
+            let r = try run(Self.asUser(65534, command), environment: ["PROBE_EXEC_TRACE_DIR": dir + below])
+            #expect(r.status == 3, "\(r.stderr)")
+            #expect(r.stdout == "out\n")
+            let error = "Permission denied (EACCES)"
+            expectNoTraceKept(r.stderr, directory: dir + below, error: error, paragraph: "`/bin/sh` exited with code 3")
+        }
+        // The directory itself: it exists, the file in it cannot be created.
+        let r = try run(Self.asUser(65534, command), environment: ["PROBE_EXEC_TRACE_DIR": dir])
+        #expect(r.status == 3, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        let warnings = lines.filter { $0.hasPrefix("probe-exec: cannot") }
+        #expect(warnings.count == 1, "\(r.stderr)")
+        #expect(warnings.first?.hasPrefix("probe-exec: cannot create the trace \(dir)/sh-") == true)
+        #expect(
+            warnings.first?.hasSuffix(": Permission denied (EACCES); the program runs, but nothing is recorded") == true
+        )
+        let story = lines.first { $0.hasPrefix("probe-exec: `/bin/sh` exited with code 3") }
+        #expect(story?.contains(" No trace was kept: cannot create \(dir)/sh-") == true, "\(r.stderr)")
+        #expect(story?.hasSuffix(".ndjson (Permission denied, EACCES).") == true, "\(r.stderr)")
+        #expect(!r.stderr.contains("Trace: "))
     }
 }

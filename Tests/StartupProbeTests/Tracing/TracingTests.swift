@@ -241,6 +241,30 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
         #expect(lost["text"]?.stringValue == "config loaded, starting workers")
     }
 
+    /// The paragraph says the lost bytes are in the trace only when a trace was kept.
+    @Test func lostOutputIsSaidToBeInTheTraceOnlyWhenOneWasKept() throws {
+        let sentence = "31 bytes it wrote to stdout were still in its stdio buffer and never came out"
+        let kept = try run(
+            [Binaries.probeExec, "--", Binaries.tracee(), "buffered", "abort"],
+            environment: ["PROBE_EXEC_TRACE_DIR": Binaries.freshDirectory("lost-kept")]
+        )
+        #expect(kept.status == 134)
+        #expect(
+            kept.stderr.contains(sentence + " (ending \"config loaded, starting workers\"); they are in the trace.")
+        )
+        let notKept = try run(
+            [Binaries.probeExec, "--", Binaries.tracee(), "buffered", "abort"],
+            environment: ["PROBE_EXEC_TRACE_DIR": "/etc/hostname/traces"]
+        )
+        #expect(notKept.status == 134)
+        #expect(
+            notKept.stderr.contains(sentence + " (ending \"config loaded, starting workers\")."),
+            "\(notKept.stderr)"
+        )
+        #expect(!notKept.stderr.contains("in the trace"))
+        #expect(notKept.stderr.contains(" No trace was kept: cannot use the trace directory /etc/hostname/traces"))
+    }
+
     @Test func normalExitFlushesSoNothingIsLost() throws {
         let r = try traced(["buffered", "exit"])
         #expect(r.status == 0)
