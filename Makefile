@@ -7,7 +7,7 @@ demo:         ## build, run the bundled crashing program under probe-exec, show 
 test:         ## the whole test suite (what CI runs)
 	scripts/test.sh
 
-release:      ## the fully static production binary: .build-static/release/probe-exec
+release:      ## the fully static production binary, stripped: .build-static/dist/probe-exec (+ probe-exec.debug)
 	scripts/build-release.sh
 
 man:          ## the manual page, from the same help text: .build/man/probe-exec.1

@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh valgrind:valgrind binutils:strip
-binary=$(scripts/build-release.sh)
+shipped=$(scripts/build-release.sh)
+binary="$(dirname "$(dirname "$shipped")")/release/probe-exec"  # the unstripped one: symbols
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 strip --strip-debug -o "$work/probe-exec" "$binary"  # valgrind 3.19 cannot read its DWARF 5

@@ -28,6 +28,37 @@ import Glibc
         return root
     }
 
+    /// Shipped stripped, at most 16 MiB, with its debug information in a separate file that the
+    /// binary names (.gnu_debuglink) and that carries the same build-id: gdb finds it there.
+    @Test func isShippedStrippedWithItsDebugInformationBeside() throws {
+        let binary = Binaries.releaseBinary
+        var info = stat()
+        #expect(stat(binary, &info) == 0)
+        #expect(info.st_size <= 16 << 20, "\(info.st_size) bytes")
+        let sections = try run(["/usr/bin/readelf", "-SW", binary]).stdout
+        #expect(!sections.contains(".symtab") && !sections.contains(".debug_info"), "stripped")
+        let link = try run(["/usr/bin/readelf", "-p", ".gnu_debuglink", binary]).stdout
+        #expect(link.contains("probe-exec.debug"), "\(link)")
+        let debug = binary + ".debug"
+        let debugSections = try run(["/usr/bin/readelf", "-SW", debug]).stdout
+        #expect(debugSections.contains(".symtab") && debugSections.contains(".debug_info"))
+        func buildID(_ path: String) throws -> String? {
+            try run(["/usr/bin/readelf", "-n", path]).stdout.split(separator: "\n")
+                .first { $0.contains("Build ID:") }.map { String($0.split(separator: " ").last ?? "") }
+        }
+        let id = try buildID(binary)
+        let debugID = try buildID(debug)
+        #expect(id != nil && id == debugID)
+        if access("/usr/bin/gdb", X_OK) == 0 {
+            // gdb follows the link to the debug file and names probe-exec's own functions.
+            let gdb = try run(["/usr/bin/gdb", "-batch", "-nx", "-ex", "info address probe_exec_main", binary])
+            #expect(
+                gdb.stdout.contains("Symbol \"probe_exec_main\" is a function at address"),
+                "\(gdb.stdout)\(gdb.stderr)"
+            )
+        }
+    }
+
     @Test func isFullyStatic() throws {
         let ldd = try run(["/usr/bin/ldd", Binaries.releaseBinary])
         #expect(ldd.stdout.contains("not a dynamic executable") || ldd.stderr.contains("not a dynamic executable"))
