@@ -160,4 +160,97 @@ print(f"peak RSS (VmHWM) of the wrapper itself while {mb} MB pass through:")
 print(f"  tini        {rss_tini / 1024:6.1f} MB")
 print(f"  probe-exec  {rss_probe / 1024:6.1f} MB   (target <= 8 MB; of it, at most {parts.get('RssAnon', 0) / 1024:.1f} MB "
       f"private memory and {parts.get('RssFile', 0) / 1024:.1f} MB pages of its own executable, shared with the page cache)")
+print()
+
+# --- Rows of issue 14: real programs, signals, an idle server, SIGTERM latency ---------------
+import shlex
+import shutil
+import signal as signals_module
+import statistics
+
+signals_bin = os.path.join(trace_dir, "signals")
+subprocess.run(["cc", "-O1", "-o", signals_bin, os.path.join(here, "bench", "signals.c")], check=True)
+go_bin = None
+if shutil.which("go"):
+    go_bin = os.path.join(trace_dir, "goroutines")
+    env = dict(os.environ, GOCACHE=os.path.join(trace_dir, "gocache"), GOPATH=os.path.join(trace_dir, "gopath"))
+    built = subprocess.run(["go", "build", "-o", go_bin, os.path.join(here, "bench", "goroutines.go")], env=env)
+    go_bin = go_bin if built.returncode == 0 else None
+frontend = shutil.which("swift-frontend") or os.path.join(os.path.dirname(os.path.realpath(shutil.which("swift") or "/")), "swift-frontend")
+programs = [("/bin/true", ["/bin/true"], 30 if quick else 100)]
+if shutil.which("node"):
+    programs.append(("node -e 0", [shutil.which("node"), "-e", "0"], 5 if quick else 20))
+if os.path.exists(frontend):
+    programs.append(("swift-frontend --version", [frontend, "--version"], 5 if quick else 20))
+if go_bin:
+    programs.append(("Go: 8 goroutines busy 300 ms", [go_bin], 3 if quick else 7))
+else:
+    print("(no Go row: `go` is not installed; apt-get install golang-go)")
+programs.append(("signal storm: 50,000 self-sent SIGUSR1", [signals_bin, "storm", "50000"], 3 if quick else 7))
+
+
+def ms(result):
+    return f"{result[2]*1e3:8.2f} ms"
+
+
+print("real programs, same run each (hyperfine -N medians; ratio to bare):")
+print(f"  {'program':40} {'bare':>11} {'--no-ptrace':>11} {'ratio':>6} {'traced':>11} {'ratio':>6}")
+for label, argv, runs in programs:
+    command = " ".join(shlex.quote(a) for a in argv)
+    bare, plain, traced = hyperfine([command, f"{probe} --no-ptrace -- {command}", f"{probe} -- {command}"], runs, shell=False)
+    print(f"  {label:40} {ms(bare)} {ms(plain)} {plain[2]/bare[2]:6.2f} {ms(traced)} {traced[2]/bare[2]:6.2f}")
+print("  (targets: traced swift-frontend within +30 ms of --no-ptrace; signal storm traced <= 1.5x bare)")
+print()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat (after the command name)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+idle = 10 if quick else 60
+print(f"probe-exec's own CPU next to an idle `python3 -m http.server` for {idle} s (from /proc/PID/stat):")
+for mode in ["--no-ptrace", None]:
+    argv = [probe] + ([mode] if mode else []) + ["-q", "--", "python3", "-m", "http.server", "0", "--bind", "127.0.0.1"]
+    wrapper = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(idle)
+    try:
+        child = int(open(f"/proc/{wrapper.pid}/task/{wrapper.pid}/children").read().split()[0])
+        own, server = cpu_seconds(wrapper.pid), cpu_seconds(child)
+    except (OSError, IndexError, ValueError):
+        own, server = float("nan"), float("nan")
+    wrapper.send_signal(signals_module.SIGTERM)
+    wrapper.wait()
+    label = mode or "traced"
+    print(f"  {label:12} probe-exec {own:5.2f} CPU-s, the server {server:5.2f} CPU-s   (target <= 0.1 CPU-s in 60 s)")
+print()
+
+
+def term_latencies(argv, count):
+    """Start argv (the `signals term` program, bare or wrapped), send SIGTERM `count` times to the
+    first process, 20 ms apart (50 a second: below the tracer's storm threshold), and return each
+    delay from kill() to the program's handler, in microseconds."""
+    p = subprocess.Popen(argv + [signals_bin, "term", str(count)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert p.stdout.readline() == b"ready\n"
+    delays = []
+    for _ in range(count):
+        time.sleep(0.02)
+        sent = time.monotonic_ns()
+        os.kill(p.pid, signals_module.SIGTERM)
+        line = p.stdout.readline()
+        if not line:
+            break
+        delays.append((int(line) - sent) / 1e3)
+    p.wait()
+    return delays
+
+
+count = 30 if quick else 100
+print(f"SIGTERM -> the program's handler ({count} signals 20 ms apart to the first process; median, p90):")
+for label, prefix in [("bare", []), ("tini -s --", [tini, "-s", "--"]), ("probe-exec --no-ptrace", [probe, "--no-ptrace", "-q", "--"]), ("probe-exec (traced)", [probe, "-q", "--"])]:
+    d = sorted(term_latencies(prefix, count))
+    if d:
+        print(f"  {label:24} {statistics.median(d):7.0f} us, p90 {d[int(len(d)*0.9)]:7.0f} us   ({len(d)} delivered)")
 subprocess.run(["rm", "-rf", trace_dir])
