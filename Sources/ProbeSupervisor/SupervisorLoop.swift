@@ -122,10 +122,12 @@ package struct SupervisorLoop {
         }
         scanSockets()  // one last look: a listener seen only now still counts
         let endNanoseconds = spr_monotonic_ns()
+        tracer?.finishGuardian()  // the program is gone: nothing left to guard
         // Orphans re-parented to us (PID 1 or subreaper) are children of the main thread.
         let me = getpid()
         let left = (ProcessFacts.readSmallFile("/proc/\(me)/task/\(me)/children", limit: 1 << 16) ?? "")
             .split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }
+            .filter { spr_guardian_owns($0, 0) == 0 }
         report.leftRunning = left.map { ($0, ProcessFacts.command(of: $0)) }
         if supervisor.options.killLeftovers && !left.isEmpty { killLeftovers(left) }
         if let status { report.cause = Self.cause(status) }
@@ -423,6 +425,8 @@ package struct SupervisorLoop {
     private mutating func handleWaitResult(pid: Int32, raw: Int32) -> Int32? {
         let event = WaitEvent(tid: pid, status: raw)
         let ended = WaitStatus(raw).isTermination
+        // probe-exec's own breakpoint guardian: neither the program's nor an orphan.
+        if spr_guardian_owns(pid, ended ? 1 : 0) != 0 { return nil }
         if let tracer, event.isPtraceStop, !tracer.owns(pid) {
             // A new thread's (or followed child's) first stop can be reported before its
             // creator's PTRACE_EVENT_CLONE: it is ours already, and must be resumed.

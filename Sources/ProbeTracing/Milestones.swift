@@ -13,6 +13,8 @@ package struct Milestones {
     package struct Breakpoint {
         package var address: UInt64
         package var original: UInt64
+        /// The word written in its place (the original with the breakpoint instruction over it).
+        package var planted: UInt64
         package var name: String
         package var how: String
     }
@@ -30,7 +32,12 @@ package struct Milestones {
     }
 
     package private(set) var breakpoints: [UInt64: Breakpoint] = [:]
+    /// Counts the breakpoints planted so far: it changes whenever one is added, so the tracer
+    /// knows when its guardian's list (``BreakpointGuardian``) is out of date.
+    package private(set) var plantings = 0
     private var entry: UInt64?
+    /// The process whose image holds the breakpoints (the one armed last).
+    package private(set) var process: Int32 = 0
     private var executable: String?
     private var stepping: (tid: Int32, count: Int)?
     /// A runtime that signals itself as it runs (Go preempts goroutines with SIGURG), named, when
@@ -48,6 +55,7 @@ package struct Milestones {
     @discardableResult
     package mutating func arm(pid: Int32) -> Bool {
         breakpoints = [:]
+        process = pid
         stepping = nil
         mainLocated = false
         buildID = nil
@@ -165,8 +173,10 @@ package struct Milestones {
         var length: Int32 = 0
         let instruction = spr_breakpoint_instruction(&length)
         let mask: UInt64 = length >= 8 ? ~0 : (1 << (UInt64(length) * 8)) - 1
-        guard spr_ptrace_poke(pid, address, (word & ~mask) | instruction) == 0 else { return false }
-        breakpoints[address] = Breakpoint(address: address, original: word, name: name, how: how)
+        let planted = (word & ~mask) | instruction
+        guard spr_ptrace_poke(pid, address, planted) == 0 else { return false }
+        breakpoints[address] = Breakpoint(address: address, original: word, planted: planted, name: name, how: how)
+        plantings += 1
         return true
     }
 }

@@ -108,6 +108,8 @@ package final class Tracer {
     private var images: [Int32: ProcessImage] = [:]
     private var unwindUnavailable: String?
     private var milestones = Milestones()
+    /// Puts the planted breakpoints back if probe-exec dies while they are in the program.
+    private var guardian = BreakpointGuardian()
     private let symbols = SymbolResolver()
     private var recordedSignals = 0
     /// Work left from a stop that needs nothing of the stopped program (naming captured frames,
@@ -242,7 +244,31 @@ package final class Tracer {
         let held = spr_monotonic_ns() - started
         findings.stopCount += 1
         findings.longestStopNanoseconds = max(findings.longestStopNanoseconds, held)
+        if guardian.needsRelease(milestones) || guardian.needsStart(milestones) {
+            afterRelease.append { [self] in updateGuardian() }
+        }
         runAfterRelease()
+    }
+
+    /// Starts a guardian for breakpoints planted since the last one, or releases it when none is
+    /// planted any more (see ``BreakpointGuardian``); says once in the trace when one cannot start.
+    private func updateGuardian() {
+        if guardian.needsRelease(milestones) {
+            guardian.release()
+        } else if guardian.needsStart(milestones), !guardian.start(milestones), !guardianFailureRecorded {
+            guardianFailureRecorded = true
+            recorder.warning(
+                "cannot start the breakpoint guardian (\(guardian.failure?.description ?? "unknown error")): if probe-exec were killed before the program's main(), its start-up breakpoints would stay in the program"
+            )
+        }
+    }
+    private var guardianFailureRecorded = false
+
+    /// Ends the breakpoint guardian (the program is gone, or tracing ended): released, and reaped
+    /// within `timeoutMilliseconds`.
+    package func finishGuardian(timeoutMilliseconds: Int32 = 100) {
+        guardian.release()
+        spr_guardian_finish(timeoutMilliseconds)
     }
 
     private func handleStop(_ event: WaitEvent) {

@@ -82,6 +82,16 @@ static void exits_early(void) { exit(0); }
 __attribute__((section(".init_array"), used)) static void (*early_exit_entry)(void) = exits_early;
 #endif
 
+#ifdef SLOW_CONSTRUCTOR
+#include <time.h>
+/// A start-up that takes 1.5 s before main(): probe-exec's breakpoints stay planted that long.
+__attribute__((constructor)) static void slow_initializer(void) {
+    struct timespec pause = {1, 500000000};
+    while (nanosleep(&pause, &pause) != 0) {
+    }
+}
+#endif
+
 #ifdef OWN_START
 int main(int argc, char **argv);
 /// Built with -nostartfiles: an entry point of its own that does not go through
@@ -116,6 +126,12 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "segv3")) level1((int *)0x10);
     if (!strcmp(mode, "exit4")) exit_a(argc > 2 ? atoi(argv[2]) : 0);
     if (!strcmp(mode, "return")) return argc > 2 ? atoi(argv[2]) : 0;
+    if (!strcmp(mode, "mark") && argc > 2) {
+        // Proof of main() that needs no parent: a file (stdout may be a pipe nobody reads).
+        FILE *mark = fopen(argv[2], "w");
+        if (mark) fputs("main reached\n", mark), fclose(mark);
+        return 7;
+    }
     if (!strcmp(mode, "abort")) abort();
     if (!strcmp(mode, "fpe")) return divide(1, argc - 2);
     if (!strcmp(mode, "overflow")) return recurse(0);

@@ -219,14 +219,20 @@ enum TestEnvironment {
 
 /// The descriptors open in this process now.
 func openDescriptors() -> [Int32] {
-    guard let dir = opendir("/proc/self/fd") else { return [] }
+    numberedEntries(of: "/proc/self/fd", skippingItsOwnDescriptor: true)
+}
+
+/// The entries of `path` whose names are numbers (pids, tids, descriptors); with
+/// `skippingItsOwnDescriptor`, not the descriptor the listing itself holds open.
+func numberedEntries(of path: String, skippingItsOwnDescriptor: Bool = false) -> [Int32] {
+    guard let dir = opendir(path) else { return [] }
     defer { closedir(dir) }
     var result: [Int32] = []
     while let entry = readdir(dir) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
-        if let fd = Int32(name), fd != dirfd(dir) { result.append(fd) }
+        if let number = Int32(name), !(skippingItsOwnDescriptor && number == dirfd(dir)) { result.append(number) }
     }
     return result
 }

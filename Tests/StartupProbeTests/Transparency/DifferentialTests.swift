@@ -12,6 +12,9 @@ import Glibc
 /// - the parent pid (not printed);
 /// - a descendant that outlives the program gets EPIPE once probe-exec has exited (probe-exec
 ///   exits within about a second of the program, with its status);
+/// - traced, from the program's exec to its main(), probe-exec has a second child,
+///   `probe-guardian` (it restores the start-up breakpoints if probe-exec is killed; the program
+///   does not see it);
 /// - a program killed by signal N makes probe-exec exit 128+N, as a shell does: the parent
 ///   sees `exited 128+N` where bare it sees `killed N` (``normalized(_:)``).
 enum AcceptedDifferences {
@@ -295,5 +298,73 @@ enum AcceptedDifferences {
         )
         let pids = r.stdout.split(separator: " ").map { $0.filter(\.isNumber) }
         #expect(pids.count == 2 && pids[0] == pids[1] && !pids[0].isEmpty, "\(r.stdout)")
+    }
+
+    @Test func killOfProbeExecBeforeMainLeavesNoBreakpointInTheProgram() throws {
+        // A start-up of 1.5 s (a constructor) and probe-exec killed with SIGKILL 0.5 s in: bare,
+        // the program reaches main(); traced, the breakpoints planted at its exec must not stay
+        // (the guardian puts the original bytes back), or it dies of SIGTRAP before main().
+        let program = Binaries.tracee(["-DSLOW_CONSTRUCTOR"])
+        var outcomes: [String: String] = [:]
+        for (name, mode) in [("bare", nil), ("traced", Self.modes[0]), ("untraced", Self.modes[1])]
+            as [(String, [String]?)]
+        {
+            let mark = Binaries.freshDirectory("guardian-\(name)") + "/mark"
+            let child = try ChildProcess(wrapped(mode, [program, "mark", mark]), environment: environment)
+            usleep(500_000)
+            var guardians: [Int32] = []
+            if mode != nil {
+                guardians = Self.children(of: child.pid).filter {
+                    readFile("/proc/\($0)/comm") == "probe-guardian\n"
+                }
+                child.signal(SIGKILL)
+            }
+            _ = try child.finish(timeout: 10)
+            let deadline = now() + 5
+            while now() < deadline && readFile(mark) == nil { usleep(20_000) }
+            outcomes[name] = readFile(mark) ?? "main() not reached"
+            if name == "traced" {
+                #expect(guardians.count == 1, "one guardian while the breakpoints are planted: \(guardians)")
+                for guardian in guardians {
+                    // Done once it restored them: gone, or a zombie its new parent has not reaped.
+                    let state = (readFile("/proc/\(guardian)/stat") ?? "").split(separator: ")").last?.dropFirst().first
+                    #expect(
+                        state == nil || state == "Z",
+                        "guardian \(guardian) still there: \(String(describing: state))"
+                    )
+                }
+            } else if name == "untraced" {
+                #expect(guardians.isEmpty, "no breakpoint, no guardian: \(guardians)")
+            }
+        }
+        #expect(outcomes["bare"] == "main reached\n")
+        #expect(outcomes["traced"] == outcomes["bare"], "\(outcomes)")
+        #expect(outcomes["untraced"] == outcomes["bare"], "\(outcomes)")
+    }
+
+    @Test func runsLeaveNoGuardianBehind() throws {
+        // The guardian lives only while breakpoints are planted, and is neither an orphan nor a
+        // process left running in the trace.
+        let directory = Binaries.freshDirectory("guardian-done")
+        let r = try run(
+            [
+                Binaries.probeExec, "-q", "-o", directory + "/t.ndjson", "--", Binaries.tracee(["-DSLOW_CONSTRUCTOR"]),
+                "mark", directory + "/mark",
+            ]
+        )
+        #expect(r.status == 7)
+        let trace = readFile(directory + "/t.ndjson") ?? ""
+        #expect(trace.contains("\"name\":\"main\""), "main() proven by its breakpoint: \(trace)")
+        #expect(trace.contains("\"orphans_reaped\":0"), "\(trace)")
+        #expect(!trace.contains("probe-guardian"), "\(trace)")
+    }
+
+    /// The children of `pid` (of each of its threads).
+    static func children(of pid: Int32) -> [Int32] {
+        numberedEntries(of: "/proc/\(pid)/task").flatMap { tid in
+            (readFile("/proc/\(pid)/task/\(tid)/children") ?? "").split(separator: " ").compactMap {
+                Int32($0.filter(\.isNumber))
+            }
+        }
     }
 }
