@@ -57,4 +57,10 @@ package struct MemoryMap {
         guard let region = regions.first(where: { $0.start <= address && address < $0.end }) else { return nil }
         return (region.path.isEmpty ? "[anonymous]" : region.path, address - region.start + region.fileOffset)
     }
+
+    /// Whether `address` is in an executable mapping of `module`: code, where a breakpoint may go
+    /// (not the module's data, where one would corrupt it).
+    package func isCode(_ address: UInt64, of module: String?) -> Bool {
+        regions.contains { $0.start <= address && address < $0.end && $0.executable && $0.path == module }
+    }
 }

@@ -20,6 +20,22 @@ package enum ProcessFacts {
         return Int32(exactly: value)
     }
 
+    /// Whether thread `tid`, stopped at its exit, is the last live thread of its process: the
+    /// only one counted, or one of two beside a leader that already ended (a zombie until the
+    /// whole group is gone). Its `exit` system call then ends the process.
+    package static func isLastThread(_ tid: Int32) -> Bool {
+        guard let status = readSmallFileBytes("/proc/\(tid)/status", limit: 8192),
+            let threads = ProcText.value(of: "Threads", in: status).flatMap(ProcText.decimal),
+            let group = ProcText.value(of: "Tgid", in: status).flatMap(ProcText.decimal)
+        else { return false }
+        if threads == 1 { return true }
+        guard threads == 2, Int32(exactly: group) != tid,
+            let leader = readSmallFileBytes("/proc/\(group)/stat", limit: 4096),
+            let close = leader.lastIndex(of: UInt8(ascii: ")")), close + 2 < leader.count
+        else { return false }
+        return leader[close + 2] == UInt8(ascii: "Z")
+    }
+
     /// A field of `/proc/PID/status` (`TracerPid`, `CapEff`, …), without its name, or nil.
     package static func statusField(_ name: String, of pid: String = "self") -> String? {
         guard let status = readSmallFileBytes("/proc/\(pid)/status", limit: 16384),

@@ -165,7 +165,7 @@ extension ELFFile {
     /// the file has no such table (`hashed` false then) or no such symbol.
     func hashedSymbolValue(named name: String, type: UInt8) -> (hashed: Bool, value: UInt64?) {
         guard let hashIndex = sections.firstIndex(where: { $0.type == 0x6fff_fff6 }),  // SHT_GNU_HASH
-            Int(sections[hashIndex].link) < sections.count
+            Int(sections[hashIndex].link) < sections.count, sections[hashIndex].size >= 16
         else { return (false, nil) }
         let symbolsIndex = Int(sections[hashIndex].link)
         let symbols = sections[symbolsIndex]

@@ -35,6 +35,8 @@ package struct ELFFile {
             Glibc.close(fd)
             return nil
         }
+        var status = stat()
+        let fileSize = fstat(fd, &status) == 0 ? UInt64(max(status.st_size, 0)) : 0
         type = ELFFile.u16(header, 16)
         entry = ELFFile.u64(header, 24)
         let programOffset = ELFFile.u64(header, 32)
@@ -50,13 +52,19 @@ package struct ELFFile {
         ) {
             for i in 0..<programCount {
                 let b = i * programEntrySize
-                segments.append(
-                    (
-                        ELFFile.u32(table, b), ELFFile.u32(table, b + 4), ELFFile.u64(table, b + 8),
-                        ELFFile.u64(table, b + 16),
-                        ELFFile.u64(table, b + 32), ELFFile.u64(table, b + 40)
-                    )
+                var segment = (
+                    type: ELFFile.u32(table, b), flags: ELFFile.u32(table, b + 4), offset: ELFFile.u64(table, b + 8),
+                    address: ELFFile.u64(table, b + 16),
+                    fileSize: ELFFile.u64(table, b + 32), memorySize: ELFFile.u64(table, b + 40)
                 )
+                // Out of the file, or past the end of the address space: a damaged header,
+                // ignored (PT_NULL) so that no sum over it can overflow.
+                if !ELFFile.fits(segment.offset, segment.fileSize, in: fileSize)
+                    || segment.address > UInt64.max - max(segment.memorySize, segment.fileSize)
+                {
+                    segment.type = 0
+                }
+                segments.append(segment)
             }
         }
         let sectionOffset = ELFFile.u64(header, 40)
@@ -73,12 +81,16 @@ package struct ELFFile {
             var nameOffsets: [Int] = []
             for i in 0..<sectionCount {
                 let base = i * sectionEntrySize
-                sections.append(
-                    (
-                        ELFFile.u32(table, base + 4), ELFFile.u64(table, base + 24), ELFFile.u64(table, base + 32),
-                        ELFFile.u32(table, base + 40), ELFFile.u64(table, base + 56)
-                    )
+                var section = (
+                    type: ELFFile.u32(table, base + 4), offset: ELFFile.u64(table, base + 24),
+                    size: ELFFile.u64(table, base + 32),
+                    link: ELFFile.u32(table, base + 40), entrySize: ELFFile.u64(table, base + 56)
                 )
+                if section.type != 8 && !ELFFile.fits(section.offset, section.size, in: fileSize) {  // not NOBITS
+                    section.offset = 0  // out of the file: a damaged header, read as empty
+                    section.size = 0
+                }
+                sections.append(section)
                 nameOffsets.append(Int(ELFFile.u32(table, base)))
                 sectionFlags.append(ELFFile.u64(table, base + 8))
             }
@@ -253,12 +265,20 @@ package struct ELFFile {
         minimumEntrySize: Int,
         maximumCount: Int
     ) -> [UInt8]? {
-        guard offset > 0, entrySize >= minimumEntrySize, count > 0, count < maximumCount else { return nil }
+        guard offset > 0, offset < UInt64(Int64.max) >> 1, entrySize >= minimumEntrySize, count > 0,
+            count < maximumCount
+        else { return nil }
         var table = [UInt8](repeating: 0, count: count * entrySize)
         return pread(fd, &table, table.count, off_t(offset)) == table.count ? table : nil
     }
 
+    /// Whether `size` bytes at `offset` lie within a file of `fileSize` bytes.
+    static func fits(_ offset: UInt64, _ size: UInt64, in fileSize: UInt64) -> Bool {
+        offset <= fileSize && size <= fileSize - offset
+    }
+
     func read(offset: UInt64, count: Int) -> [UInt8]? {
+        guard count >= 0, offset <= UInt64(Int64.max) - UInt64(count) else { return nil }
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {

@@ -22,30 +22,40 @@ package enum LostOutput {
                 paths.append(region.path)
             }
         }
+        var files: [(elf: ELFFile, bias: UInt64)] = []
+        defer {
+            for file in files { file.elf.close() }
+        }
         for path in paths {
             guard let elf = ELFFile(path: path) else { continue }
-            defer { elf.close() }
             guard let region = map.regions.first(where: { $0.path == path }), let bias = elf.loadBias(of: region) else {
+                elf.close()
                 continue
             }
-            var found: [(stream: String, bytes: [UInt8])] = []
-            var located = false
-            for (stream, symbol) in [("stdout", "stdout"), ("stderr", "stderr")] {
-                guard let variable = elf.objectAddress(named: symbol) else { continue }
-                located = true
-                guard let file = readWord(pid, bias &+ variable), file != 0,
-                    let base = readWord(pid, file &+ 32), let pointer = readWord(pid, file &+ 40), pointer > base
-                else { continue }
-                let count = Int(min(pointer - base, UInt64(maximumBytes)))
-                var bytes = [UInt8](repeating: 0, count: count)
-                let n = bytes.withUnsafeMutableBytes {
-                    spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count)
-                }
-                if n == count { found.append((stream, bytes)) }
-            }
-            if located { return found }
+            files.append((elf, bias))
         }
-        return []
+        var found: [(stream: String, bytes: [UInt8])] = []
+        // Each stream from the first module that defines it: an executable may carry a copy
+        // relocation of one (gcc's `stderr`) and take the other from the C library.
+        for stream in ["stdout", "stderr"] {
+            var address: UInt64? = nil
+            for (elf, bias) in files {
+                if let variable = elf.objectAddress(named: stream) {
+                    address = bias &+ variable
+                    break
+                }
+            }
+            guard let address, let file = readWord(pid, address), file != 0,
+                let base = readWord(pid, file &+ 32), let pointer = readWord(pid, file &+ 40), pointer > base
+            else { continue }
+            let count = Int(min(pointer - base, UInt64(maximumBytes)))
+            var bytes = [UInt8](repeating: 0, count: count)
+            let n = bytes.withUnsafeMutableBytes {
+                spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count)
+            }
+            if n == count { found.append((stream, bytes)) }
+        }
+        return found
     }
 
     private static func readWord(_ pid: Int32, _ address: UInt64) -> UInt64? {

@@ -79,7 +79,8 @@ package struct Milestones {
         let candidates = Milestones.decodeMainFromStart(pid: pid, entry: entry, bias: bias)
         if !candidates.isEmpty {
             let map = MemoryMap(pid: pid)
-            if let main = candidates.first(where: { map.locate($0)?.module == executable }) {
+            // In the executable's code only: a word `_start` loads may be data (a program of its own).
+            if let main = candidates.first(where: { map.isCode($0, of: executable) }) {
                 mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
             }
         }
@@ -159,7 +160,7 @@ package struct Milestones {
         stepping = nil
         let candidate = regs.first_argument
         let map = MemoryMap(pid: tid)
-        if let place = map.locate(candidate), place.module == executable,
+        if map.isCode(candidate, of: executable),
             insert(pid: tid, address: candidate, name: "main", how: "first argument of __libc_start_main")
         {
             mainLocated = true

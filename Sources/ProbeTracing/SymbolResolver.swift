@@ -73,7 +73,10 @@ package final class SymbolResolver {
                         if symbol.value == best[i].start {
                             // Aliases: the largest gives the extent.
                             best[i].aliases += 1
-                            if symbol.size > best[i].size {  // on a tie the first in the table (`_exit`, not `_Exit`)
+                            if symbol.size > best[i].size
+                                || (symbol.size == best[i].size
+                                    && plainer(symbol.nameOffset, than: best[i].nameOffset, in: table, of: elf))
+                            {
                                 best[i].size = symbol.size
                                 best[i].nameOffset = symbol.nameOffset
                             }
@@ -103,6 +106,23 @@ package final class SymbolResolver {
             }
         }
         return [Named?](repeating: nil, count: sorted.count)
+    }
+
+    /// Between aliases of one size, the name people call: fewer leading underscores (`quick_exit`,
+    /// not `__new_quick_exit`), then the shorter (`__libc_start_main`, not `__libc_start_main_impl`);
+    /// on a full tie the first in the table keeps it (`_exit`, not `_Exit`).
+    private static func plainer(
+        _ offset: UInt32,
+        than current: UInt32,
+        in table: ELFFile.SymbolTable,
+        of elf: ELFFile
+    ) -> Bool {
+        guard let name = elf.symbolName(in: table, at: offset), let other = elf.symbolName(in: table, at: current)
+        else { return false }
+        let underscores = name.utf8.prefix(while: { $0 == UInt8(ascii: "_") }).count
+        let otherUnderscores = other.utf8.prefix(while: { $0 == UInt8(ascii: "_") }).count
+        if underscores != otherUnderscores { return underscores < otherUnderscores }
+        return name.utf8.count < other.utf8.count
     }
 
     /// Whether a function symbol at `address` is called `main`.

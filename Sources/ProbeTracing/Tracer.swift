@@ -308,11 +308,18 @@ package final class Tracer {
                 milestone.address = address
                 milestone.how = how
                 recorder.append(.milestone(milestone), at: now)
-                if name == "main", let runtime = milestones.selfSignallingRuntime {
-                    resume(tid)
+                // A runtime that signals itself is let go at main(), or at its entry point when
+                // main() cannot be located in its image (a stripped Go binary).
+                if let runtime = milestones.selfSignallingRuntime, name == "main" || !milestones.mainLocated {
+                    milestones.stopStepping()
+                    _ = spr_ptrace_cont(tid, 0)
+                    let reached =
+                        name == "main"
+                        ? "main() was reached"
+                        : "its entry point was reached (main() could not be located in this image)"
                     detach(
                         reason:
-                            "\(runtime); probe-exec stopped tracing once main() was reached. Still recorded: the exit status, the signals sent to probe-exec and forwarded, the runtime's own crash output; no longer: backtraces, signals delivered to the program"
+                            "\(runtime); probe-exec stopped tracing once \(reached). Still recorded: the exit status, the signals sent to probe-exec and forwarded, the runtime's own crash output; no longer: backtraces, signals delivered to the program"
                     )
                     return
                 }
@@ -452,7 +459,11 @@ package final class Tracer {
         switch WaitStatus(status) {
         case .killed: endsTheProcess = true
         case .exited:
-            endsTheProcess = spr_ptrace_regs(tid, &regs) == 0 && Tracer.exitSyscalls.contains(regs.syscall_number)
+            // exit_group; or the `exit` system call of the last thread left (a raw SYS_exit).
+            endsTheProcess =
+                spr_ptrace_regs(tid, &regs) == 0
+                && (Tracer.exitSyscalls.contains(regs.syscall_number)
+                    || (programThreads.contains(tid) && !checkedLostOutput && ProcessFacts.isLastThread(tid)))
         case .stopped, .continued: endsTheProcess = false
         }
         if endsTheProcess && programThreads.contains(tid) && !checkedLostOutput {
@@ -553,11 +564,11 @@ package final class Tracer {
 
     /// Records what the program's stdio buffers still held when it started to die.
     private func recoverLostOutput(tid: Int32) {
-        let process = threadGroup(of: tid)
         let redact = redact
+        // Read through the stopped thread: a leader that ended first has no memory left to read.
         for (stream, raw) in LostOutput.recover(
-            pid: process,
-            map: image(of: process).map,
+            pid: tid,
+            map: image(for: tid).map,
             executable: findings.lastImage
         ) {
             let bytes =
@@ -618,7 +629,7 @@ package final class Tracer {
 
     /// The raw backtrace of stopped `tid`: pcs, modules, offsets, build-ids (no names yet).
     private func backtrace(tid: Int32) -> [BacktraceFrame] {
-        let image = image(of: threadGroup(of: tid))
+        let image = image(for: tid)
         let unwind = image.unwind ?? RemoteBacktrace.unwindTables(image.map)
         image.unwind = unwind
         return RemoteBacktrace.capture(
@@ -635,10 +646,12 @@ package final class Tracer {
         tid == leader ? leader : ProcessFacts.threadGroup(of: tid) ?? tid
     }
 
-    /// The image of `process` as the stops see it, read on first use after each exec.
-    private func image(of process: Int32) -> ProcessImage {
-        if let known = images[process] { return known }
-        let image = ProcessImage(map: MemoryMap(pid: process))
+    /// The image of the process of thread `tid` as the stops see it, read on first use after each
+    /// exec — through `tid` itself: a leader that already ended has an empty /proc/TGID/maps.
+    private func image(for tid: Int32) -> ProcessImage {
+        let process = threadGroup(of: tid)
+        if let known = images[process], !known.map.regions.isEmpty { return known }
+        let image = ProcessImage(map: MemoryMap(pid: tid))
         images[process] = image
         return image
     }

@@ -40,6 +40,13 @@ static void *crashing_thread(void *arg) {
     return NULL;
 }
 
+static void *buffered_worker(void *arg) {
+    (void)arg;
+    printf("config loaded, starting workers");
+    fprintf(stderr, "unbuffered stderr line\n");
+    _exit(0);
+}
+
 static void *crashing_thread_noop(void *arg) {
     // Threads that create threads: the grandchild's first stop and its creator's clone event
     // are then both pending when the tracer looks.
@@ -186,6 +193,13 @@ int main(int argc, char **argv) {
         for (;;) pause();
     }
     if (!strcmp(mode, "buffered")) {
+        if (argc > 3 && !strcmp(argv[3], "from-a-thread")) {
+            // The worker writes and ends the process while main waits for it: the leader's
+            // exit stop may be released (its memory gone) before the worker's is handled.
+            pthread_t t;
+            pthread_create(&t, NULL, buffered_worker, NULL);
+            pthread_join(t, NULL);
+        }
         if (argc > 3 && !strcmp(argv[3], "after-a-thread-ends")) {
             // A thread that ends alone first: its end is not the process's.
             pthread_t t;
@@ -197,6 +211,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "unbuffered stderr line\n");
         if (argc > 2 && !strcmp(argv[2], "_exit")) _exit(0);
         if (argc > 2 && !strcmp(argv[2], "exit")) exit(0);
+        // The `exit` system call of the only thread (not exit_group) ends the process too.
+        if (argc > 2 && !strcmp(argv[2], "raw-exit")) syscall(SYS_exit, 0);
         abort();
     }
     if (!strcmp(mode, "thread-burst")) {

@@ -1,0 +1,42 @@
+// Programs of unusual shape for the tracing tests, one per -D flag. Compiled at test time.
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifdef STDERR_COPY_ONLY
+// gcc gives the executable a copy relocation of `stderr` (it names it) and none of `stdout`
+// (printf reaches it inside the C library): each stream lives in a different module.
+int main(void) {
+    fputs("warn\n", stderr);
+    printf("abc-lost");
+    _exit(0);
+}
+#endif
+
+#if defined(DATA_FROM_START) && defined(__x86_64__)
+// Built with -nostartfiles: an entry point of its own whose first call passes a pointer to
+// read-only data, as `_start` passes main to __libc_start_main. A breakpoint planted there
+// would corrupt the message.
+__attribute__((used)) const char message[] = "MSG-from-start\n";
+__attribute__((noinline, used)) void say(const char *text) { syscall(SYS_write, 1, text, 15); }
+int main(void) {
+    say("main reached!!\n");
+    return 0;
+}
+__attribute__((naked)) void _start(void) {
+    __asm__ volatile("xor %%ebp, %%ebp\n"
+                     "lea message(%%rip), %%rdi\n"
+                     "call say\n"
+                     "call main\n"
+                     "mov %%eax, %%edi\n"
+                     "mov $231, %%eax\n"
+                     "syscall\n" ::: "memory");
+}
+#endif
+
+#ifdef QUICK_EXIT
+#include <stdlib.h>
+// quick_exit has an alias (`__new_quick_exit` in a static glibc): the name people call is shown.
+int main(void) { quick_exit(7); }
+#endif
