@@ -178,6 +178,11 @@ int spr_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
 }
 
+int spr_is_child_subreaper(void) {
+    int on = 0;
+    return prctl(PR_GET_CHILD_SUBREAPER, &on, 0, 0, 0) == 0 && on ? 1 : 0;
+}
+
 int spr_set_parent_death_signal(int signo) {
     return prctl(PR_SET_PDEATHSIG, signo, 0, 0, 0) == 0 ? 0 : errno;
 }

@@ -23,13 +23,36 @@ extension Diagnose {
             parts.append(
                 "It daemonized: it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`)."
             )
-        } else if code == 0 && report.listening.isEmpty {
+        } else if code == 0 && report.listening.isEmpty && report.watchedDescendants {
             let output = (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 ? "wrote nothing, " : ""
             parts.append(
                 "It \(output)never listened on a port and left nothing running: is this a placeholder command (such as `true`, `echo ok` or `sleep 0`) instead of the real server?"
             )
         }
         return parts
+    }
+
+    /// What the program left running when it exited (its processes that outlived it, re-parented
+    /// to probe-exec), in every verdict but a service's (its own story says it); after a clean exit
+    /// with none, that it left nothing and whether it ever listened.
+    package static func subtreeStory(_ report: RunFacts) -> [String] {
+        guard !report.service else { return [] }
+        if let first = report.leftRunning.first {
+            let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
+            return [
+                "When it exited it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running: processes it started outlived it (it daemonized, or did not wait for them)."
+            ]
+        }
+        guard case .exited(0) = report.cause else { return [] }
+        guard report.watchedDescendants else {
+            return [
+                "Whether it left processes running is not known: probe-exec was not a child subreaper (--no-subreaper)."
+            ]
+        }
+        return [
+            report.listening.isEmpty
+                ? "It left no process running and never listened on a port." : "It left no process running."
+        ]
     }
 
     /// Ports: the one it could not bind (and who holds it), or the ones it listened on.

@@ -43,6 +43,7 @@ package enum Diagnose {
             (category, parts) = killedStory(report, program: program, signal: signal, core: core)
         }
         parts += Diagnose.portStory(report)
+        parts += Diagnose.subtreeStory(report)
         parts += Diagnose.outputStory(report)
         return Verdict(category: category, summary: parts.joinedWithSpaces())
     }

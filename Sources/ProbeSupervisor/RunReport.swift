@@ -89,6 +89,9 @@ package struct RunReport: Sendable {
     package var execExplanation: String?
     /// Whether it was run as a service (--service): it should only stop when told to.
     package var service = false
+    /// Whether the program's orphans came to probe-exec (PID 1, or a child subreaper), so that
+    /// ``leftRunning`` and ``orphansReaped`` are the whole story, not a part of it.
+    package var watchedDescendants = false
     /// Processes still running, children of probe-exec, when the program exited (what a
     /// daemonizing program leaves behind when probe-exec is PID 1 or a subreaper).
     package var leftRunning: [(pid: Int32, command: String?)] = []

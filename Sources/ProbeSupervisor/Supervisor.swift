@@ -112,6 +112,7 @@ package final class Supervisor {
         report.memoryCgroup = memory.finish(recorder: recorder)
         redactTails(&report)
         report.service = options.service
+        report.watchedDescendants = watchesDescendants
         report.mergedOutput = streams.merged
         if tracer == nil { report.tracing = tracing }
         report.programPath = report.tracing.lastImage ?? outcome.path
@@ -129,6 +130,12 @@ package final class Supervisor {
             let error = spr_set_child_subreaper()
             if error != 0 { warning("cannot become a child subreaper: \(SystemError(error))") }
         }
+    }
+
+    /// Whether the program's orphans come to probe-exec (it is PID 1, or became a child subreaper)
+    /// and are reaped by it: then the processes it left running are known.
+    private var watchesDescendants: Bool {
+        options.reapAnyChild && (getpid() == 1 || spr_is_child_subreaper() == 1)
     }
 
     /// Why tracing would change the program (a setuid program's privilege, a sanitizer's

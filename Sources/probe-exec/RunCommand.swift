@@ -63,6 +63,10 @@ struct RunCommand: ParsableCommand {
     @Flag(name: RunOptions.subreaper.name, help: RunOptions.subreaper.argumentHelp)
     var subreaper = false
 
+    /// `--no-subreaper`.
+    @Flag(name: RunOptions.noSubreaper.name, help: RunOptions.noSubreaper.argumentHelp)
+    var noSubreaper = false
+
     /// `-e`.
     @Option(name: RunOptions.remapExitCode.name, help: RunOptions.remapExitCode.argumentHelp)
     var remapExitCodes: [Int32] = []
@@ -147,7 +151,8 @@ struct RunCommand: ParsableCommand {
     var givenOptions: [String] {
         let given: [(RunOption, Bool)] = [
             (RunOptions.trace, trace != nil), (RunOptions.processGroup, processGroup),
-            (RunOptions.subreaper, subreaper), (RunOptions.remapExitCode, !remapExitCodes.isEmpty),
+            (RunOptions.subreaper, subreaper), (RunOptions.noSubreaper, noSubreaper),
+            (RunOptions.remapExitCode, !remapExitCodes.isEmpty),
             (RunOptions.quiet, quiet), (RunOptions.pipeTerminals, pipeTerminals), (RunOptions.noPtrace, noPtrace),
             (RunOptions.followForks, followForks), (RunOptions.unbuffered, unbuffered), (RunOptions.service, service),
             (RunOptions.keepTraces, keepTraces != nil), (RunOptions.terminationLog, terminationLog != nil),
@@ -195,7 +200,7 @@ struct RunCommand: ParsableCommand {
         var arguments = EntrypointArguments()
         arguments.trace = trace
         arguments.processGroup = processGroup
-        arguments.subreaper = subreaper
+        if subreaper || noSubreaper { arguments.subreaper = !noSubreaper }  // else the default, or the environment's
         arguments.quiet = quiet
         arguments.pipeTerminals = pipeTerminals
         arguments.remapExitCodes = remapExitCodes

@@ -140,8 +140,9 @@ enum Runner {
         case .execFailed, .spawnFailed: failedToStart = true
         default: failedToStart = false
         }
-        // A stop that was asked for (and obeyed) is not an abnormal exit, whatever its status.
-        if failedToStart || (status != 0 && verdict.isReported) {
+        // A stop that was asked for (and obeyed) is not an abnormal exit, whatever its status; a
+        // service that stopped on its own is one, whatever its status (nginx daemonizing exits 0).
+        if failedToStart || (verdict.isReported && (status != 0 || verdict.category == .serviceExited)) {
             let paragraph = verdict.summary + traceSentence(writer)
             // The program's stderr went through us: when it did not end its last line, end it.
             let unfinishedLine = (report.stderrBytes ?? 0) > 0 && report.stderrTail.last != UInt8(ascii: "\n")

@@ -87,6 +87,9 @@ int spr_wnohang(void);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1). Returns 0 or an errno value.
 int spr_set_child_subreaper(void);
 
+/// prctl(PR_GET_CHILD_SUBREAPER): 1 when this process is a child subreaper, else 0.
+int spr_is_child_subreaper(void);
+
 /// prctl(PR_SET_PDEATHSIG, signo): this process gets `signo` when its parent dies.
 /// Returns 0 or an errno value.
 int spr_set_parent_death_signal(int signo);

@@ -18,8 +18,8 @@ struct EntrypointArguments: Sendable, Equatable {
     var trace: String?
     /// `-g`.
     var processGroup = false
-    /// `-s`.
-    var subreaper = false
+    /// `-s` (the default), `--no-subreaper`.
+    var subreaper = true
     /// `-q`.
     var quiet = false
     /// `--pipe-tty`.

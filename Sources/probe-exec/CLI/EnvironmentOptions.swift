@@ -5,8 +5,8 @@ import ProbeCore
 /// ``RunOption/environmentVariable``, read only when the command line does not give the option (the
 /// command line wins). An empty variable counts as unset.
 ///
-/// A flag's variable turns it on with `1`, `true`, `yes` or `on` and leaves it off with `0`, `false`, `no`
-/// or `off`; an option with a value takes the value, and a repeatable one (`-e`, `--map-signal`) a
+/// A flag's variable turns it on with `1`, `true`, `yes` or `on` and off with `0`, `false`, `no` or
+/// `off` (which matters for a flag on by default, `PROBE_EXEC_SUBREAPER=0`); an option with a value takes the value, and a repeatable one (`-e`, `--map-signal`) a
 /// comma-separated list. Both parsers call ``apply(to:except:environment:)`` after reading the command
 /// line; it reads one variable per option (no Foundation: it is on the fast path).
 enum EnvironmentOptions {
@@ -28,6 +28,9 @@ enum EnvironmentOptions {
         except given: [String],
         environment: (String) -> String?
     ) -> String? {
+        // `-s` and `--no-subreaper` set one thing: either given, the command line has decided it.
+        let pair = [RunOptions.subreaper.names[0], RunOptions.noSubreaper.names[0]]
+        let given = given.contains(where: pair.contains) ? given + pair : given
         for option in RunOptions.all where !given.contains(option.names[0]) {
             guard let value = environment(option.environmentVariable), !value.isEmpty else { continue }
             if let problem = apply(option, value: value, to: &arguments) { return problem }
@@ -45,7 +48,10 @@ enum EnvironmentOptions {
                 _ = option.apply(&arguments, "")
                 return nil
             }
-            if offWords.contains(word) { return nil }
+            if offWords.contains(word) {
+                option.unset?(&arguments)  // a flag on by default is turned off
+                return nil
+            }
             return "\(variable)=\(value): \(option.longName) is a flag; its variable takes 1 or 0 (true or false)"
         }
         let values = option.repeatable ? items(value) : [value]

@@ -26,6 +26,9 @@ struct RunOption: Sendable {
     /// accepted (the fast path then leaves the whole command line to ArgumentParser, which says why).
     /// Given twice, a later value replaces an earlier one unless the option is ``repeatable``.
     let apply: @Sendable (inout EntrypointArguments, String) -> Bool
+    /// For a flag that is on by default: what its variable's off-word (`PROBE_EXEC_SUBREAPER=0`) does;
+    /// nil for a flag that is off unless given (its off-word changes nothing).
+    let unset: (@Sendable (inout EntrypointArguments) -> Void)?
 
     /// Whether the option takes a value.
     var takesValue: Bool { valueName != nil }
@@ -55,11 +58,19 @@ struct RunOption: Sendable {
         self.help = help
         self.environmentVariable = environment ?? RunOption.environmentVariable(longName: names.last ?? "")
         self.apply = apply
+        self.unset = nil
     }
 
     /// A flag: given, `set` turns its field on (a closure, not a key path: key paths are built at
     /// run time, at every start).
-    init(_ names: String..., help: String, sets set: @escaping @Sendable (inout EntrypointArguments) -> Void) {
+    /// `unset`, for a flag on by default, is what its variable's off-word does.
+    init(
+        _ names: String...,
+        help: String,
+        sets set: @escaping @Sendable (inout EntrypointArguments) -> Void,
+        unsets unset: (@Sendable (inout EntrypointArguments) -> Void)? = nil
+    ) {
+        self.unset = unset
         self.names = names
         self.valueName = nil
         self.defaultValue = nil

@@ -40,8 +40,17 @@ enum RunOptions {
     static let subreaper = RunOption(
         "-s",
         "--subreaper",
-        help: "Become a child subreaper when not PID 1: orphans are re-parented to probe-exec and reaped.",
-        sets: { $0.subreaper = true }
+        help:
+            "Be a child subreaper when not PID 1, the default: orphans are re-parented to probe-exec, reaped and named in the verdict.",
+        sets: { $0.subreaper = true },
+        unsets: { $0.subreaper = false }
+    )
+
+    /// `--no-subreaper`.
+    static let noSubreaper = RunOption(
+        "--no-subreaper",
+        help: "Do not be a child subreaper: orphans of the program go to init, unseen by probe-exec.",
+        sets: { $0.subreaper = false }
     )
 
     /// `-e CODE`, `--remap-exit CODE`, repeatable: each code is remapped to 0.
@@ -259,7 +268,8 @@ enum RunOptions {
 
     /// Every option, in the order `--help` lists them.
     static let all = [
-        trace, processGroup, subreaper, remapExitCode, quiet, pipeTerminals, noPtrace, followForks, unbuffered,
+        trace, processGroup, subreaper, noSubreaper, remapExitCode, quiet, pipeTerminals, noPtrace, followForks,
+        unbuffered,
         service, keepTraces, terminationLog, gracePeriod, killLeftovers, signalDelay, parentDeathSignal, mapSignal,
         redact, otlpFile, otlpEndpoint, otlpTimeout, serviceName,
     ]

@@ -37,21 +37,25 @@ extension RunOptionsTests {
         let variable = option.environmentVariable
         let baseline = try #require(EntrypointArguments.parse(["--", "x"]) { _ in nil })
         guard option.takesValue else {
+            // A flag on by default (`-s`): its on-words change nothing, its off-words turn it off.
+            let onByDefault = option.unset != nil
             for word in EnvironmentOptions.onWords + ["TRUE", "Yes"] {
                 let (fast, full, shown) = Self.both(["x"], environment: [variable: word])
-                #expect(fast == Self.both([name, "x"]).fast && fast != baseline, "\(shown)")
+                #expect(fast == Self.both([name, "x"]).fast && (fast != baseline) != onByDefault, "\(shown)")
                 #expect(fast == full, "\(shown)")
             }
             for word in EnvironmentOptions.offWords + [""] {
                 let (fast, full, shown) = Self.both(["x"], environment: [variable: word])
-                #expect(fast == baseline && full == baseline, "\(shown)")
+                let off = onByDefault && !word.isEmpty
+                #expect((fast == baseline && full == baseline) != off, "\(shown)")
+                #expect(fast == full, "\(shown)")
             }
             for word in ["2", "maybe", " 1"] {
                 let (fast, full, shown) = Self.both(["x"], environment: [variable: word])
                 #expect(fast == nil && full == nil, "\(shown)")
             }
             let (fast, full, shown) = Self.both([name, "x"], environment: [variable: "0"])
-            #expect(fast != baseline && fast == full, "the command line wins: \(shown)")
+            #expect(fast == Self.both([name, "x"]).fast && fast == full, "the command line wins: \(shown)")
             return
         }
         let accepted = try #require(Self.acceptedValues[name]).filter { !$0.isEmpty }
@@ -103,6 +107,20 @@ extension RunOptionsTests {
         #expect(fast != nil && fast == full, "\(shown)")
         #expect(fast?.noPtrace == true && fast?.keepTraces == 50 && fast?.command == ["./server", "-g"])
     }
+
+    /// `-s` and `--no-subreaper` decide one thing: either on the command line, neither variable counts.
+    @Test func subreaperOnTheCommandLineWinsOverBothVariables() throws {
+        let off = ["PROBE_EXEC_NO_SUBREAPER": "1", "PROBE_EXEC_SUBREAPER": "0"]
+        let (fast, full, shown) = Self.both(["-s", "x"], environment: off)
+        #expect(fast?.subreaper == true && fast == full, "\(shown)")
+        let (fastOff, fullOff, shownOff) = Self.both(
+            ["--no-subreaper", "x"],
+            environment: ["PROBE_EXEC_SUBREAPER": "1"]
+        )
+        #expect(fastOff?.subreaper == false && fastOff == fullOff, "\(shownOff)")
+        #expect(Self.both(["x"]).fast?.subreaper == true, "on by default")
+        #expect(Self.both(["x"], environment: ["PROBE_EXEC_SUBREAPER": "0"]).fast?.subreaper == false)
+    }
 }
 
 extension StringProtocol {
@@ -110,4 +128,5 @@ extension StringProtocol {
     fileprivate func replacingOccurrences(_ target: Character, _ replacement: Character) -> String {
         String(map { $0 == target ? replacement : $0 })
     }
+
 }

@@ -9,7 +9,8 @@ import Glibc
 /// - the hand-over variables `PROBE_EXEC_TRACE`, `PROBE_EXEC_START_NS`, `PROBE_EXEC_PID` (the
 ///   inspect fixture leaves them out);
 /// - stdout and stderr are pipes (the fixture prints descriptor numbers, not their kinds);
-/// - the parent pid (not printed);
+/// - the parent pid (not printed), and the parent of a process the program orphans: probe-exec, a
+///   child subreaper by default, instead of init;
 /// - a descendant that outlives the program gets EPIPE once probe-exec has exited (probe-exec
 ///   exits within about a second of the program, with its status);
 /// - traced, from the program's exec to its main(), probe-exec has a second child,
