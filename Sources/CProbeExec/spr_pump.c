@@ -17,6 +17,8 @@
 #define SPR_PUMP_CHUNK (1 << 20)
 /// Size asked for the child's pipes and the tail pipe.
 #define SPR_PUMP_PIPE_SIZE (1 << 20)
+/// The bytes the tail pipe always keeps when it makes room: the most a trace's tail holds.
+#define SPR_PUMP_TAIL_KEEP (64 * 1024)
 /// Fallback copy buffer (only when the output cannot take splice, e.g. a terminal).
 #define SPR_PUMP_COPY_BUFFER (1 << 16)
 
@@ -50,13 +52,20 @@ static int64_t spr_now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/// Makes room in the tail pipe by discarding its oldest half: spliced to /dev/null, or read into
-/// a scratch buffer where there is no /dev/null (a minimal root with an empty /dev).
-static void spr_pump_trim_tail(spr_pump_t *pump) {
-    int size = fcntl(pump->tail_read_fd, F_GETPIPE_SZ);
-    size_t amount = size > 0 ? (size_t)size / 2 : 4096;
-    if (pump->null_fd >= 0 && splice(pump->tail_read_fd, NULL, pump->null_fd, NULL, amount, SPLICE_F_NONBLOCK) >= 0) {
+/// Discards the oldest `amount` bytes of the tail pipe: spliced to /dev/null, or read into a
+/// scratch buffer where there is no /dev/null (a minimal root with an empty /dev).
+static void spr_pump_discard_tail(spr_pump_t *pump, size_t amount) {
+    if (amount == 0) {
         return;
+    }
+    if (pump->null_fd >= 0) {
+        ssize_t n = splice(pump->tail_read_fd, NULL, pump->null_fd, NULL, amount, SPLICE_F_NONBLOCK);
+        if (n >= 0) {
+            amount -= (size_t)n < amount ? (size_t)n : amount;
+            if (amount == 0) {
+                return;
+            }
+        }
     }
     unsigned char scratch[4096];
     while (amount > 0) {
@@ -66,6 +75,53 @@ static void spr_pump_trim_tail(spr_pump_t *pump) {
         }
         amount -= (size_t)n;
     }
+}
+
+/// Rewrites the tail pipe's bytes (at most SPR_PUMP_TAIL_KEEP) as one contiguous write: a pipe
+/// holds a limited number of buffers, and each tee of a small write (a 1-byte write, as Rust's
+/// backtrace printer makes) takes one, so the pipe can be full with a few hundred bytes in it.
+/// Returns 0, or -1 when the bytes could not be kept (the tail is then emptied).
+/// (It borrows the copy buffer, which holds nothing between two chunks.)
+static int spr_pump_compact_tail(spr_pump_t *pump) {
+    _Static_assert(SPR_PUMP_COPY_BUFFER >= SPR_PUMP_TAIL_KEEP, "the copy buffer holds a kept tail");
+    if (pump->copy_buffer == NULL) {
+        return -1;
+    }
+    size_t held = 0;
+    while (held < SPR_PUMP_TAIL_KEEP) {
+        ssize_t n = read(pump->tail_read_fd, pump->copy_buffer + held, SPR_PUMP_TAIL_KEEP - held);
+        if (n <= 0) {
+            break;
+        }
+        held += (size_t)n;
+    }
+    size_t written = 0;
+    while (written < held) {
+        ssize_t n = write(pump->tail_write_fd, pump->copy_buffer + written, held - written);
+        if (n <= 0) {
+            return -1;
+        }
+        written += (size_t)n;
+    }
+    return 0;
+}
+
+/// Makes room in the tail pipe, keeping its last SPR_PUMP_TAIL_KEEP bytes: what is older is
+/// discarded without a copy; when that is not enough (the pipe's buffers are used up by small
+/// pieces), the kept bytes are compacted; as a last resort (`attempt` 2) everything goes.
+static void spr_pump_make_room(spr_pump_t *pump, int attempt) {
+    int held = 0;
+    if (ioctl(pump->tail_read_fd, FIONREAD, &held) != 0) {
+        held = 0;
+    }
+    if (attempt < 2 && (size_t)held > SPR_PUMP_TAIL_KEEP) {
+        spr_pump_discard_tail(pump, (size_t)held - SPR_PUMP_TAIL_KEEP);
+        return;
+    }
+    if (attempt < 2 && spr_pump_compact_tail(pump) == 0) {
+        return;
+    }
+    spr_pump_discard_tail(pump, held > 0 ? (size_t)held : 4096);
 }
 
 /// Duplicates up to SPR_PUMP_CHUNK readable bytes of in_fd into the tail pipe without consuming
@@ -93,8 +149,13 @@ static ssize_t spr_pump_tee(spr_pump_t *pump) {
         if (n >= 0 || errno != EAGAIN) {
             return n;
         }
-        // Either nothing to read or the tail pipe is full: make room and try again.
-        spr_pump_trim_tail(pump);
+        // Either nothing to read (the tail is left as it is) or the tail pipe is full.
+        int readable = 0;
+        if (ioctl(pump->in_fd, FIONREAD, &readable) == 0 && readable == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        spr_pump_make_room(pump, attempt);
     }
     errno = EAGAIN;
     return -1;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void say(int fd, const char *text) {
@@ -135,6 +136,19 @@ int main(int argc, char **argv) {
         }
         say(1, "\n");
         return 0;
+    }
+    if (!strcmp(mode, "dribble")) {
+        // argv[2] bytes to stderr one write(2) each, a little apart (as Rust's backtrace printer
+        // writes), then exit 3: each write is a pipe buffer of its own.
+        long count = argc > 2 ? atol(argv[2]) : 1000;
+        for (long i = 0; i < count; i++) {
+            char byte = (char)('a' + i % 26);
+            if (i % 64 == 63) byte = '\n';
+            if (write(2, &byte, 1) != 1) return 1;
+            struct timespec pause = {0, 20000};
+            nanosleep(&pause, NULL);
+        }
+        return 3;
     }
     if (!strcmp(mode, "big")) {
         // N bytes on stdout and N other bytes on stderr, interleaved in chunks of varying size,

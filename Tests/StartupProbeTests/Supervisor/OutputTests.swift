@@ -96,6 +96,24 @@ import Glibc
         #expect(tail["text"]?.stringValue == String(decoding: Array(full.utf8).suffix(65536), as: UTF8.self))
     }
 
+    /// Thousands of 1-byte writes: each is a pipe buffer of its own, and the tail pipe runs out of
+    /// buffers long before bytes; the tail keeps them all (before: a few hundred of them).
+    @Test func tailOfManySmallWritesIsExact() throws {
+        let dir = Binaries.freshDirectory("dribble")
+        let trace = dir + "/trace.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", Binaries.fixture, "dribble", "3000"])
+        #expect(r.status == 3)
+        #expect(r.stderr.utf8.count == 3000)
+        let tail = try #require(
+            try TraceReader.read(path: trace).events.first {
+                $0.kind == "tail" && $0["stream"]?.stringValue == "stderr"
+            }
+        )
+        #expect(tail["bytes_total"]?.intValue == 3000)
+        #expect(tail["tail_bytes"]?.intValue == 3000, "\(tail["tail_bytes"]?.intValue ?? -1) of 3000 kept")
+        #expect(tail["text"]?.stringValue == r.stderr)
+    }
+
     @Test func binaryWithoutTrailingNewlineIsExact() throws {
         let result = try run([Binaries.probeExec, "--", "/usr/bin/printf", "a\\000b\\377c"], environment: env)
         #expect(result.status == 0)
