@@ -49,6 +49,7 @@ package final class Supervisor {
         becomeParentOfTheTree()
         let untracedReason = options.ptrace ? reasonNotToTrace() : nil
         let traceThisRun = options.ptrace && untracedReason == nil
+        defer { BreakpointGuardian.finish() }  // whatever the ending (released and reaped once)
         let streams = StandardStreams.prepare(pipeTerminals: options.pipeTerminals)
         if !streams.unpiped.isEmpty {
             warn(
@@ -93,9 +94,18 @@ package final class Supervisor {
         exec.path = outcome.path
         recorder.append(.exec(exec))
         let memory = MemoryCgroupWatch(pid: outcome.pid)
+        let traced = traceThisRun && outcome.traceError == nil
+        // Before the exec stop is handled: the guardian is there when the first breakpoint is
+        // planted (and after the program, so that the program is probe-exec's first child).
+        let guardianFailure = traced ? BreakpointGuardian.start() : nil
         let tracer =
-            traceThisRun && outcome.traceError == nil
-            ? Tracer(recorder: recorder, redact: redactRegex, leader: outcome.pid) : nil
+            traced
+            ? Tracer(
+                recorder: recorder,
+                redact: redactRegex,
+                leader: outcome.pid,
+                guardian: BreakpointGuardian(failure: guardianFailure)
+            ) : nil
         if let tracer {
             tracing = tracer.findings
             tracer.onProgramExec = { memory.programExecuted(pid: $0) }

@@ -122,7 +122,7 @@ package struct SupervisorLoop {
         }
         scanSockets()  // one last look: a listener seen only now still counts
         let endNanoseconds = spr_monotonic_ns()
-        tracer?.finishGuardian()  // the program is gone: nothing left to guard
+        BreakpointGuardian.finish()  // the program is gone: nothing left to guard
         // Orphans re-parented to us (PID 1 or subreaper) are children of the main thread.
         let me = getpid()
         let left = (ProcessFacts.readSmallFile("/proc/\(me)/task/\(me)/children", limit: 1 << 16) ?? "")

@@ -109,7 +109,7 @@ package final class Tracer {
     private var unwindUnavailable: String?
     private var milestones = Milestones()
     /// Puts the planted breakpoints back if probe-exec dies while they are in the program.
-    private var guardian = BreakpointGuardian()
+    private var guardian: BreakpointGuardian
     private let symbols = SymbolResolver()
     private var recordedSignals = 0
     /// Work left from a stop that needs nothing of the stopped program (naming captured frames,
@@ -122,7 +122,9 @@ package final class Tracer {
     package static let signalRecordLimit = 500
 
     /// Traces the program whose first thread is `leader`, recording into `recorder`.
-    package init(recorder: TraceRecorder, redact: TextPattern?, leader: Int32) {
+    /// `guardian` is the breakpoint guardian started before the program (``BreakpointGuardian/start()``).
+    package init(recorder: TraceRecorder, redact: TextPattern?, leader: Int32, guardian: BreakpointGuardian) {
+        self.guardian = guardian
         self.recorder = recorder
         self.redact = redact
         self.leader = leader
@@ -244,32 +246,22 @@ package final class Tracer {
         let held = spr_monotonic_ns() - started
         findings.stopCount += 1
         findings.longestStopNanoseconds = max(findings.longestStopNanoseconds, held)
-        if guardian.needsRelease(milestones) || guardian.needsStart(milestones) {
-            afterRelease.append { [self] in updateGuardian() }
-        }
+        updateGuardian()  // a breakpoint removed: it may be told so after the release
         runAfterRelease()
     }
 
-    /// Starts a guardian for breakpoints planted since the last one, or releases it when none is
-    /// planted any more (see ``BreakpointGuardian``); says once in the trace when one cannot start.
+    /// Tells the guardian what is planted now (see ``BreakpointGuardian``): called where
+    /// breakpoints were planted, before the program is let go, and after each stop; says once in
+    /// the trace when it cannot.
     private func updateGuardian() {
-        if guardian.needsRelease(milestones) {
-            guardian.release()
-        } else if guardian.needsStart(milestones), !guardian.start(milestones), !guardianFailureRecorded {
+        if !guardian.update(milestones), !guardianFailureRecorded, let failure = guardian.failure {
             guardianFailureRecorded = true
             recorder.warning(
-                "cannot start the breakpoint guardian (\(guardian.failure?.description ?? "unknown error")): if probe-exec were killed before the program's main(), its start-up breakpoints would stay in the program"
+                "the breakpoint guardian is unavailable (\(failure)): if probe-exec were killed before the program's main(), its start-up breakpoints would stay in the program"
             )
         }
     }
     private var guardianFailureRecorded = false
-
-    /// Ends the breakpoint guardian (the program is gone, or tracing ended): released, and reaped
-    /// within `timeoutMilliseconds`.
-    package func finishGuardian(timeoutMilliseconds: Int32 = 100) {
-        guardian.release()
-        spr_guardian_finish(timeoutMilliseconds)
-    }
 
     private func handleStop(_ event: WaitEvent) {
         if findings.detachedReason != nil {
@@ -330,6 +322,7 @@ package final class Tracer {
                 return
             case .resume:
                 findings.mainLocated = milestones.mainLocated
+                updateGuardian()  // main may have been planted at the end of `_start`
                 _ = spr_ptrace_cont(tid, 0)
                 return
             }
@@ -416,6 +409,7 @@ package final class Tracer {
             findings.mainReachedMilliseconds = nil
             findings.milestonesArmed = milestones.arm(pid: tid)
             findings.mainLocated = milestones.mainLocated
+            updateGuardian()  // before the program goes on to its first breakpoint
             var event = TraceEvent.TargetExec()
             event.pid = tid
             event.path = path
@@ -612,6 +606,7 @@ package final class Tracer {
             case .step: continue
             case .resume, .notOurs:
                 findings.mainLocated = milestones.mainLocated
+                updateGuardian()  // main may have been planted at the end of `_start`
                 _ = spr_ptrace_cont(tid, 0)
                 return
             case .reached:

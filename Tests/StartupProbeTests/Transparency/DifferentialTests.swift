@@ -13,8 +13,7 @@ import Glibc
 ///   child subreaper by default, instead of init;
 /// - a descendant that outlives the program gets EPIPE once probe-exec has exited (probe-exec
 ///   exits within about a second of the program, with its status);
-/// - traced, from the program's exec to its main(), probe-exec has a second child,
-///   `probe-guardian` (it restores the start-up breakpoints if probe-exec is killed; the program
+/// - traced, probe-exec has a second child for the whole run, `probe-guardian` (it restores the start-up breakpoints if probe-exec is killed; the program
 ///   does not see it);
 /// - a program killed by signal N makes probe-exec exit 128+N, as a shell does: the parent
 ///   sees `exited 128+N` where bare it sees `killed N` (``normalized(_:)``).
@@ -301,24 +300,29 @@ enum AcceptedDifferences {
         #expect(pids.count == 2 && pids[0] == pids[1] && !pids[0].isEmpty, "\(r.stdout)")
     }
 
-    @Test func killOfProbeExecBeforeMainLeavesNoBreakpointInTheProgram() throws {
+    /// probe-exec killed alone, or with its whole process group (`timeout -s KILL`, `kill -9 %1`:
+    /// the program has a group of its own, and so has the guardian).
+    @Test(arguments: [false, true])
+    func killOfProbeExecBeforeMainLeavesNoBreakpointInTheProgram(wholeGroup: Bool) throws {
         // A start-up of 1.5 s (a constructor) and probe-exec killed with SIGKILL 0.5 s in: bare,
         // the program reaches main(); traced, the breakpoints planted at its exec must not stay
         // (the guardian puts the original bytes back), or it dies of SIGTRAP before main().
         let program = Binaries.tracee(["-DSLOW_CONSTRUCTOR"])
+        // setsid: probe-exec leads a group of its own, which can be killed without the tests.
+        let setsid = wholeGroup ? ["/usr/bin/setsid"] : []
         var outcomes: [String: String] = [:]
         for (name, mode) in [("bare", nil), ("traced", Self.modes[0]), ("untraced", Self.modes[1])]
             as [(String, [String]?)]
         {
             let mark = Binaries.freshDirectory("guardian-\(name)") + "/mark"
-            let child = try ChildProcess(wrapped(mode, [program, "mark", mark]), environment: environment)
+            let child = try ChildProcess(setsid + wrapped(mode, [program, "mark", mark]), environment: environment)
             usleep(500_000)
             var guardians: [Int32] = []
             if mode != nil {
                 guardians = Self.children(of: child.pid).filter {
                     readFile("/proc/\($0)/comm") == "probe-guardian\n"
                 }
-                child.signal(SIGKILL)
+                kill(wholeGroup ? -child.pid : child.pid, SIGKILL)
             }
             _ = try child.finish(timeout: 10)
             let deadline = now() + 5
