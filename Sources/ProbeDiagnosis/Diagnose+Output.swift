@@ -95,8 +95,18 @@ extension Diagnose {
 
     /// The output that did come out: nothing, the runtime error it reported, or its last line.
     package static func outputStoryWithoutLoss(_ report: RunFacts) -> [String] {
+        var python: [String] = []
+        if report.pythonBufferedOutput {
+            python = [
+                "Python buffers stdout when it is not a terminal and writes the buffer out when it exits, not when a signal kills it or `os._exit()` ends it: what it printed since its last flush may have been lost (Python's buffer is not read). Set PYTHONUNBUFFERED=1, run `python -u`, or use `probe-exec --unbuffered`."
+            ]
+        }
         if (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 {
-            return ["It wrote nothing on stdout or stderr."]
+            // "Wrote nothing" only when its C library's buffers were read and empty as it ended.
+            if report.tracing.stdioBuffersRead && !report.pythonBufferedOutput {
+                return ["It wrote nothing on stdout or stderr (its C library's stdio buffers were empty as it ended)."]
+            }
+            return ["Nothing reached stdout or stderr."] + python
         }
         if let error = report.programError {
             var sentence = "It reported a \(error.language) \(error.kind): \(Escaping.visible(error.message))"
@@ -115,9 +125,9 @@ extension Diagnose {
             let stream =
                 report.mergedOutput
                 ? "its output (stdout and stderr, one file)" : lastLine(report.stderrTail) != nil ? "stderr" : "stdout"
-            return ["Last line on \(stream): \"\(line)\"."]
+            return ["Last line on \(stream): \"\(line)\"."] + python
         }
-        return []
+        return python
     }
 
     /// The last non-empty line of `bytes`, with control characters made visible, at most 200 characters.

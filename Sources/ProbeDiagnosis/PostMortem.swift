@@ -25,6 +25,10 @@ package struct RunFacts: Sendable {
     /// When the StartupProbe library in the program reported main() reached (its `main_reached`
     /// event in the same trace), in milliseconds since start.
     package var libraryMainReachedMilliseconds: Double?
+    /// A Python program killed by a signal while its stdout was a pipe and unbuffered output was not
+    /// asked for (`PYTHONUNBUFFERED`, `-u`, `--unbuffered`): what it printed may have died in
+    /// Python's own buffer, which probe-exec does not read.
+    package var pythonBufferedOutput = false
     /// Whether the run's trace file holds what the verdict points to (false: no trace was kept, so
     /// nothing is "in the trace").
     package var traceKept = true
@@ -69,6 +73,7 @@ package enum PostMortem {
         if !report.tracing.provesMilestones, let tracePath {
             facts.libraryMainReachedMilliseconds = libraryMainReached(tracePath: tracePath, pid: report.childPID)
         }
+        facts.pythonBufferedOutput = pythonMayHaveBufferedOutput(report)
         let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
         facts.programError =
             ProgramErrorParser.find(in: stderrText)
@@ -130,6 +135,26 @@ package enum PostMortem {
             recorder.append(.missingLibraries(event))
         }
     }
+
+    /// Whether `report` is a Python program killed by a signal (or ended by `os._exit()`) with its
+    /// stdout on a pipe and without unbuffered output asked for: Python flushes its buffer when it
+    /// exits, not when a signal kills it or `_exit` ends it.
+    static func pythonMayHaveBufferedOutput(_ report: RunReport) -> Bool {
+        // Killed by a signal, or ended through `_exit` (`os._exit()`): Python's exit flush did not run.
+        let flushSkipped: Bool
+        switch report.cause {
+        case .killed: flushSkipped = true
+        case .exited: flushSkipped = report.tracing.exitFunction == "_exit"
+        default: flushSkipped = false
+        }
+        guard flushSkipped, report.stdoutBytes != nil, !report.unbuffered else { return false }
+        let image = (report.programPath ?? report.command.first ?? "").split(separator: "/").last ?? ""
+        guard image.hasPrefix("python") else { return false }
+        if let value = ProcessEnvironment.value(of: "PYTHONUNBUFFERED"), !value.isEmpty { return false }
+        // `python3 -u app.py`, `python -Xdev -uB …`: a short option cluster with `u` before the script.
+        let options = report.command.dropFirst().prefix { $0.hasPrefix("-") && $0 != "-" && $0 != "--" }
+        return !options.contains { !$0.hasPrefix("--") && $0.dropFirst().contains("u") && !$0.hasPrefix("-X") }
+    }
 }
 
 /// A process that holds a port the program could not bind.
@@ -147,4 +172,5 @@ package struct PortHolder: Sendable, Equatable {
         self.command = command
         self.startedNanoseconds = startedNanoseconds
     }
+
 }

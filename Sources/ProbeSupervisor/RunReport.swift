@@ -89,6 +89,8 @@ package struct RunReport: Sendable {
     package var execExplanation: String?
     /// Whether it was run as a service (--service): it should only stop when told to.
     package var service = false
+    /// Whether unbuffered output was asked of the program's runtimes (--unbuffered).
+    package var unbuffered = false
     /// Whether the program's orphans came to probe-exec (PID 1, or a child subreaper), so that
     /// ``leftRunning`` and ``orphansReaped`` are the whole story, not a part of it.
     package var watchedDescendants = false

@@ -123,6 +123,7 @@ package final class Supervisor {
         redactTails(&report)
         report.service = options.service
         report.watchedDescendants = watchesDescendants
+        report.unbuffered = options.unbuffered
         report.mergedOutput = streams.merged
         if tracer == nil { report.tracing = tracing }
         report.programPath = report.tracing.lastImage ?? outcome.path

@@ -183,7 +183,9 @@ package enum RemoteBacktrace {
         var names: [String] = []
         for frame in frames {
             let name = frame.demangled ?? frame.symbol
-            if isSystemModule(frame.module) || name.map(isPlumbing) == true { continue }
+            if isSystemModule(frame.module) || isInterpreterModule(frame.module) || name.map(isPlumbing) == true {
+                continue
+            }
             if let name {
                 names.append(name)
             } else if let module = frame.module {
@@ -208,7 +210,9 @@ package enum RemoteBacktrace {
     package static func sourceLocation(_ frames: [BacktraceFrame]) -> String? {
         for frame in frames {
             let name = frame.demangled ?? frame.symbol
-            if isSystemModule(frame.module) || name.map(isPlumbing) == true { continue }
+            if isSystemModule(frame.module) || isInterpreterModule(frame.module) || name.map(isPlumbing) == true {
+                continue
+            }
             guard let file = frame.file, let line = frame.line else { continue }
             return (file.split(separator: "/").last.map(String.init) ?? file) + ":\(line)"
         }
@@ -224,6 +228,26 @@ package enum RemoteBacktrace {
         return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux")
             || base.hasPrefix("ld-musl")
             || base.hasPrefix("libpthread") || base == "[vdso]" || base.hasPrefix("libswiftCore")
+    }
+
+    /// A shell or a language runtime (its executable or its library): its frames are the
+    /// interpreter's, not the program's own code (that is the script's own traceback), and stay
+    /// in the trace but out of the summary (`Py_Exit ← python3.11+0x255c3f`, `dash+0x1322f`).
+    package static func isInterpreterModule(_ module: String?) -> Bool {
+        guard let module else { return false }
+        let base = module.split(separator: "/").last.map(String.init) ?? module
+        let exact = ["sh", "dash", "bash", "ash", "zsh", "busybox", "node", "nodejs", "java", "deno", "bun", "Rscript"]
+        if exact.contains(base) { return true }
+        let prefixes = [
+            "python", "libpython", "ruby", "libruby", "perl", "libperl", "php", "libphp", "lua", "liblua", "libnode",
+            "libjvm",
+        ]
+        return prefixes.contains { prefix in
+            guard base.hasPrefix(prefix) else { return false }
+            // `python3.11`, `libpython3.11.so.1.0`, `perl5.36.0`: a version or a library suffix, not `pythonic-tool`.
+            let rest = base.dropFirst(prefix.count)
+            return rest.isEmpty || rest.first.map { $0.isNumber || $0 == "." || $0 == "-" } == true
+        }
     }
 
     /// Start-up and exit plumbing of the C library, not the program's own code.

@@ -13,7 +13,13 @@ package enum LostOutput {
     package static let maximumBytes = 64 * 1024
 
     /// Unflushed bytes of stdout and stderr of process `pid`, by stream name.
-    package static func recover(pid: Int32, map: MemoryMap, executable: String?) -> [(stream: String, bytes: [UInt8])] {
+    /// `read` gets the streams whose buffer could be read (held bytes or not): what is known.
+    package static func recover(
+        pid: Int32,
+        map: MemoryMap,
+        executable: String?,
+        read: inout [String]
+    ) -> [(stream: String, bytes: [UInt8])] {
         // The C library, or a static executable carrying its own.
         var paths: [String] = []
         for region in map.regions where region.path.hasPrefix("/") && !paths.contains(region.path) {
@@ -46,14 +52,21 @@ package enum LostOutput {
                 }
             }
             guard let address, let file = readWord(pid, address), file != 0,
-                let base = readWord(pid, file &+ 32), let pointer = readWord(pid, file &+ 40), pointer > base
+                let base = readWord(pid, file &+ 32), let pointer = readWord(pid, file &+ 40)
             else { continue }
+            guard pointer > base else {
+                read.append(stream)  // read, and empty
+                continue
+            }
             let count = Int(min(pointer - base, UInt64(maximumBytes)))
             var bytes = [UInt8](repeating: 0, count: count)
             let n = bytes.withUnsafeMutableBytes {
                 spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count)
             }
-            if n == count { found.append((stream, bytes)) }
+            if n == count {
+                found.append((stream, bytes))
+                read.append(stream)
+            }
         }
         return found
     }

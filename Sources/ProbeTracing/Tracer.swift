@@ -41,6 +41,9 @@ package struct TracingFindings: Sendable {
     package var lastImage: String?
     /// Bytes the program had written to its stdio buffers but that never reached the output.
     package var lostOutput: [String: [UInt8]] = [:]
+    /// Whether the C library's stdout and stderr buffers were read as the process ended (so an
+    /// empty ``lostOutput`` means they held nothing).
+    package var stdioBuffersRead = false
     /// Milliseconds since start when the last program image reached its entry point and main().
     package var entryReachedMilliseconds: Double?
     package var mainReachedMilliseconds: Double?
@@ -560,11 +563,10 @@ package final class Tracer {
     private func recoverLostOutput(tid: Int32) {
         let redact = redact
         // Read through the stopped thread: a leader that ended first has no memory left to read.
-        for (stream, raw) in LostOutput.recover(
-            pid: tid,
-            map: image(for: tid).map,
-            executable: findings.lastImage
-        ) {
+        var read: [String] = []
+        let lost = LostOutput.recover(pid: tid, map: image(for: tid).map, executable: findings.lastImage, read: &read)
+        findings.stdioBuffersRead = read.count == 2
+        for (stream, raw) in lost {
             let bytes =
                 redact == nil
                 ? raw : Array(Redaction.output(String(decoding: raw, as: UTF8.self), pattern: redact).utf8)

@@ -294,7 +294,10 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
             "\(text)"
         )
         #expect(text.contains("(process.rs:") || text.contains("(service.rs:6)"), "\(text)")
-        #expect(text.contains("It wrote nothing on stdout or stderr."))
+        #expect(
+            text.contains("It wrote nothing on stdout or stderr (its C library's stdio buffers were empty"),
+            "\(text)"
+        )
         let panicTrace = dir + "/panic.ndjson"
         let panicked = try run([Binaries.probeExec, "-o", panicTrace, "--", dir + "/service", "panic"])
         #expect(panicked.status == 101)
