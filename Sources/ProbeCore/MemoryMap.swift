@@ -6,14 +6,28 @@ package struct MemoryMap {
         package var fileOffset: UInt64
         package var path: String
         package var executable: Bool
+        /// Whether it may be read or written (not a `---p` guard).
+        package var accessible: Bool
+        /// Whether it may be written (a stack is).
+        package var writable: Bool
 
         /// A mapping of `path` (from `fileOffset`) at `start..<end`.
-        package init(start: UInt64, end: UInt64, fileOffset: UInt64, path: String, executable: Bool) {
+        package init(
+            start: UInt64,
+            end: UInt64,
+            fileOffset: UInt64,
+            path: String,
+            executable: Bool,
+            accessible: Bool = true,
+            writable: Bool = false
+        ) {
             self.start = start
             self.end = end
             self.fileOffset = fileOffset
             self.path = path
             self.executable = executable
+            self.accessible = accessible
+            self.writable = writable
         }
     }
     package var regions: [Region]
@@ -44,7 +58,9 @@ package struct MemoryMap {
                     end: end,
                     fileOffset: offset,
                     path: ProcText.string(rest),
-                    executable: fields[1].contains(UInt8(ascii: "x"))
+                    executable: fields[1].contains(UInt8(ascii: "x")),
+                    accessible: fields[1].prefix(3).contains { $0 != UInt8(ascii: "-") },
+                    writable: fields[1].contains(UInt8(ascii: "w"))
                 )
             )
         }

@@ -48,9 +48,19 @@ extension String {
     /// "f ← g ← main" as "`f` ← `g` ← `main`".
     func backticked() -> String {
         var out = ""
-        for name in self.split(separator: "←") {
+        for part in self.split(separator: "←") {
             if !out.isEmpty { out += " ← " }
-            out += "`" + name.trimmingWhitespace() + "`"
+            var name = String(part.trimmingWhitespace())
+            var count = ""
+            // `recurse ×256` (a recursion, from RemoteBacktrace.summary): the count outside the name.
+            if let mark = name.lastIndex(of: "×"), mark > name.startIndex,
+                name[name.index(before: mark)] == " ", name[name.index(after: mark)...].allSatisfy(\.isNumber),
+                name.index(after: mark) < name.endIndex
+            {
+                count = " ×" + name[name.index(after: mark)...]
+                name = String(name[..<name.index(before: mark)])
+            }
+            out += "`" + name + "`" + count
         }
         return out
     }

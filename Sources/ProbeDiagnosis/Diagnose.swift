@@ -110,6 +110,7 @@ package enum Diagnose {
             if let tid = report.tracing.crashThread, tid != report.childPID { sentence += " (thread \(tid))" }
         }
         var parts = [sentence + dumped]
+        parts += stackOverflowStory(report)
         parts += startupStory(report)
         parts += signalStory(report, killedBy: signal)
         // A SIGKILL's story already weighed the OOM killer; other deaths only mention its kills.
@@ -131,5 +132,25 @@ package enum Diagnose {
         case EISDIR: return "\(path) is a directory (EISDIR)"
         default: return "execve(\(path)) failed: \(error)"
         }
+    }
+
+    /// A crash that is a stack overflow: where the fault was (the memory map's guard below the
+    /// stack, next to the stack pointer) and the function that recurs in the frames.
+    static func stackOverflowStory(_ report: RunFacts) -> [String] {
+        guard let overflow = report.tracing.stackOverflow, let fault = report.tracing.faultAddress else { return [] }
+        let whose =
+            report.tracing.crashThread.map { $0 == report.childPID ? "the main thread's" : "thread \($0)'s" }
+            ?? "the thread's"
+        let place =
+            overflow.guardKind == "gap"
+            ? "the unmapped gap the kernel keeps below \(whose) stack" : "the guard page below \(whose) stack"
+        let distance = fault <= overflow.stackPointer ? overflow.stackPointer - fault : fault - overflow.stackPointer
+        var sentence =
+            "It overflowed its stack: the fault address 0x\(String(fault, radix: 16)) is in \(place), \(distance) bytes from the stack pointer"
+        if let function = report.tracing.recursingFunction {
+            sentence +=
+                "; `\(function)` is \(report.tracing.recursionCount) of the \(report.tracing.framesUnwound) frames unwound (a recursion)"
+        }
+        return [sentence + "."]
     }
 }

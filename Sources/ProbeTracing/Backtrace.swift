@@ -181,26 +181,36 @@ package enum RemoteBacktrace {
     /// functions carry the names of unrelated exports); unnamed frames show as module+offset.
     package static func summary(_ frames: [BacktraceFrame], limit: Int = 6) -> String {
         var names: [String] = []
+        var counts: [Int] = []
         for frame in frames {
             let name = frame.demangled ?? frame.symbol
             if isSystemModule(frame.module) || isInterpreterModule(frame.module) || name.map(isPlumbing) == true {
                 continue
             }
+            var shown: String
             if let name {
-                names.append(name)
+                shown = name
             } else if let module = frame.module {
-                names.append(
+                shown =
                     (module.split(separator: "/").last.map(String.init) ?? module) + "+0x"
-                        + String(frame.moduleOffset ?? 0, radix: 16)
-                )
+                    + String(frame.moduleOffset ?? 0, radix: 16)
+            } else {
+                continue
             }
-            if let name, name == "main" || name.hasSuffix("::main") || name.hasPrefix("std::rt::lang_start") { break }
+            // A recursion reads once, with its count: `recurse ×256`, not six `recurse` in a row.
+            if names.last == shown {
+                counts[counts.count - 1] += 1
+                continue
+            }
             if names.count == limit { break }
+            names.append(shown)
+            counts.append(1)
+            if let name, name == "main" || name.hasSuffix("::main") || name.hasPrefix("std::rt::lang_start") { break }
         }
         var text = ""
-        for name in names {
+        for (name, count) in zip(names, counts) {
             if !text.isEmpty { text += " ← " }
-            text += name
+            text += count > 1 ? "\(name) ×\(count)" : name
         }
         return text
     }

@@ -26,6 +26,13 @@ package struct TracingFindings: Sendable {
     package var crashSummary: String?
     /// "file.c:12" of the innermost frame of the program's own code, when debug info has it.
     package var crashLocation: String?
+    /// The crash is a stack overflow: which guard the fault hit, and the stack pointer.
+    package var stackOverflow: StackOverflow?
+    /// In a stack overflow, the function that recurs most in the crashing thread's frames, how
+    /// often, and how many frames were unwound.
+    package var recursingFunction: String?
+    package var recursionCount = 0
+    package var framesUnwound = 0
     package var exitLocation: String?
     /// Who called exit, summarised, and whether main() had returned normally.
     package var exitSummary: String?
@@ -473,6 +480,22 @@ package final class Tracer {
             guard SignalName.isFault(signal) else { return }
             let crashed = lastDelivered[signal]?.tid == tid
             let faultInfo = lastDelivered[signal]?.info
+            // A fault next to the stack pointer, in a stack's guard: read now, while the map is there.
+            var overflow: StackOverflow? = nil
+            if crashed, signal == SIGSEGV || signal == SIGBUS, let info = faultInfo, info.kind == 2 {
+                var regs = spr_regs_t()
+                if spr_ptrace_regs(tid, &regs) == 0 {
+                    let near =
+                        info.fault_address <= regs.sp ? regs.sp - info.fault_address : info.fault_address - regs.sp
+                    if near <= StackOverflow.reach {
+                        overflow = StackOverflow.detect(
+                            fault: info.fault_address,
+                            stackPointer: regs.sp,
+                            map: MemoryMap(pid: tid)
+                        )
+                    }
+                }
+            }
             // Unwound at the stop (registers and memory); named after the release.
             let raw = backtrace(tid: tid)
             afterRelease.append { [self] in
@@ -489,6 +512,14 @@ package final class Tracer {
                     findings.crashSummary = RemoteBacktrace.summary(frames)
                     findings.crashLocation = RemoteBacktrace.sourceLocation(frames)
                     if let info = faultInfo, info.kind == 2 { findings.faultAddress = info.fault_address }
+                    if crashed, let overflow {
+                        findings.stackOverflow = overflow
+                        findings.framesUnwound = frames.count
+                        if let recursion = StackOverflow.recursingFunction(frames) {
+                            findings.recursingFunction = recursion.name
+                            findings.recursionCount = recursion.count
+                        }
+                    }
                 }
             }
         case .exited(let code):

@@ -126,6 +126,22 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
         let names = functions(crash)
         #expect(names.first == "recurse")
         #expect(names.prefix(50).allSatisfy { $0 == "recurse" })
+        // Named as what it is, from the memory map: the guard below the faulting thread's stack.
+        let text = verdict(r.events)
+        let place =
+            mode == "overflow"
+            ? "is in the unmapped gap the kernel keeps below the main thread's stack"
+            : "is in the guard page below thread "
+        #expect(text.contains("It overflowed its stack: the fault address 0x"), "\(text)")
+        #expect(text.contains(place), "\(text)")
+        #expect(text.contains("`recurse` is "), "\(text)")
+        #expect(text.contains("in `recurse` ×"), "one name for the recursion: \(text)")
+    }
+
+    @Test func aFaultAwayFromTheStackIsNotCalledAnOverflow() throws {
+        let r = try traced(["segv3"])
+        #expect(r.status == 139)
+        #expect(!verdict(r.events).contains("overflowed"), "\(verdict(r.events))")
     }
 
     @Test func exitFourCallsDeepNamesTheCaller() throws {
