@@ -52,6 +52,8 @@ package final class TraceWriter {
             notKeptReason = unavailable
             return
         }
+        var before = stat()
+        let existed = lstat(path, &before) == 0
         let fd = SystemIO.openTrace(path)
         if fd < 0 {
             let error = SystemError.current
@@ -67,7 +69,13 @@ package final class TraceWriter {
         }
         self.fd = fd
         self.path = path
+        var made = stat()
+        createdHere = !existed && fstat(fd, &made) == 0 && (made.st_mode & S_IFMT) == S_IFREG
     }
+
+    /// Whether the trace file is a regular file this writer created (not one given with `-o` that
+    /// existed, nor a device such as /dev/full): only such a file is removed when nothing reached it.
+    private var createdHere = false
 
     /// An errno in a few words for a parenthesis: `Read-only file system, EROFS`.
     package static func briefly(_ error: SystemError) -> String {
@@ -93,7 +101,10 @@ package final class TraceWriter {
         fail("cannot write the trace \(path ?? ""): \(failure.description); the program runs on, but \(lost)")
         if eventsWritten == 0 {
             notKeptReason = "cannot write \(path ?? "") (\(Self.briefly(failure)))"
-            path = nil  // an empty file: nothing to show
+            // An empty file would read as a start with nothing recorded (`show --history`) and
+            // take a --keep-traces place: it goes.
+            if let path, createdHere { _ = unlink(path) }
+            path = nil
         } else {
             incompleteReason = "writing stopped after \(eventsWritten) events (\(Self.briefly(failure)))"
         }

@@ -21,17 +21,28 @@ struct CheckCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .customLong("ready-port"), help: "The TCP port the server listens on once ready.")
+    @Option(
+        name: .customLong("ready-port"),
+        help: ArgumentHelp("The TCP port the server listens on once ready.", valueName: "PORT")
+    )
     var readyPort: Int?
 
-    @Option(name: .customLong("ready-line"), help: "A regular expression: ready once a line of output matches it.")
+    @Option(
+        name: .customLong("ready-line"),
+        help: ArgumentHelp("A regular expression: ready once a line of output matches it.", valueName: "REGEX")
+    )
     var readyLine: String?
 
-    @Option(help: "Seconds to wait for readiness.")
-    var timeout: Double = 30
+    @Option(help: ArgumentHelp("Seconds to wait for readiness (default: 30).", valueName: "SECONDS"))
+    var timeout: Double?
 
-    @Option(help: "Seconds the server may take to stop after SIGTERM before SIGKILL.")
-    var grace: Double = 10
+    @Option(
+        help: ArgumentHelp(
+            "Seconds the server may take to stop after SIGTERM before SIGKILL (default: 10).",
+            valueName: "SECONDS"
+        )
+    )
+    var grace: Double?
 
     /// `-o`, `--trace`: as for a run.
     @Option(name: RunOptions.trace.name, help: RunOptions.trace.argumentHelp)
@@ -55,7 +66,7 @@ struct CheckCommand: ParsableCommand {
         }
         if let readyPort, !(1...65535).contains(readyPort) { throw ValidationError("--ready-port takes 1 to 65535") }
         try Validation.check(readyLine.flatMap { OptionRules.regularExpression($0, option: "--ready-line") })
-        guard timeout > 0, grace >= 0 else {
+        guard (timeout ?? 30) > 0, (grace ?? 10) >= 0 else {
             throw ValidationError("--timeout must be positive and --grace not negative")
         }
     }
@@ -66,6 +77,8 @@ struct CheckCommand: ParsableCommand {
         arguments.trace = trace
         arguments.quiet = quiet
         arguments.noPtrace = noPtrace
-        throw ExitCode(Runner.check(arguments, port: readyPort, line: readyLine, timeout: timeout, grace: grace))
+        throw ExitCode(
+            Runner.check(arguments, port: readyPort, line: readyLine, timeout: timeout ?? 30, grace: grace ?? 10)
+        )
     }
 }

@@ -20,7 +20,7 @@ struct RunCommand: ParsableCommand {
         abstract: "Run PROGRAM as a supervised child (the default: `probe-exec PROGRAM`).",
         discussion: """
             The first argument that is not an option is the program: everything after it is the \
-            program's, options included. A program named like a subcommand (run, show, check, help) \
+            program's, options included. A program named like a subcommand (run, show, check, detach, help) \
             or whose name begins with `-` goes after `--`.
             Every option can also be set by its environment variable (`probe-exec --help` lists \
             them: PROBE_EXEC_NO_PTRACE=1, PROBE_EXEC_SUBREAPER=0, PROBE_EXEC_KEEP_TRACES=50, …); \

@@ -110,7 +110,7 @@ enum RunOptions {
         "--service",
         help: """
             The program should run until told to stop: flag an exit on its own (placeholder commands, \
-            daemonizing). Implies -s.
+            daemonizing). Implies -s (the default anyway), also over --no-subreaper.
             """,
         sets: { $0.service = true }
     )
@@ -158,7 +158,7 @@ enum RunOptions {
     static let killLeftovers = RunOption(
         "--kill-leftovers",
         help: """
-            After the program exits, SIGTERM the processes it left running (as PID 1 or with -s), and SIGKILL \
+            After the program exits, SIGTERM the processes it left running (as PID 1 or a subreaper, the default), and SIGKILL \
             them after --grace-period SECONDS, or 5.
             """,
         sets: { $0.killLeftovers = true }

@@ -98,4 +98,17 @@ import Glibc
             #expect(try run(["/bin/bash", "-n", path]).status == 0)
         }
     }
+
+    /// `run --help`'s example writes with `-o` into /var/log/probe and shows the directory: without a
+    /// `latest` link there, `show DIRECTORY` reads its newest trace.
+    @Test func showOfADirectoryWithoutLatestReadsItsNewestTrace() throws {
+        let dir = Binaries.freshDirectory("show-dir")
+        _ = try run([Binaries.probeExec, "-q", "-o", dir + "/a.ndjson", "--", "/bin/sh", "-c", "exit 3"])
+        usleep(20_000)
+        _ = try run([Binaries.probeExec, "-q", "-o", dir + "/b.ndjson", "--", "/bin/sh", "-c", "exit 4"])
+        let shown = try run([Binaries.probeExec, "show", dir])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("probe-exec trace \(dir)/b.ndjson"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("exited with code 4"))
+    }
 }

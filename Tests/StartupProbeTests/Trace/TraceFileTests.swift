@@ -127,6 +127,9 @@ import Glibc
         #expect(result.stdout == "out\n")
         let warnings = result.stderr.split(separator: "\n").filter { $0.contains("cannot write the trace") }
         #expect(warnings.count == 1)
+        // A file probe-exec did not create (here a device) is never removed, though nothing reached it.
+        var info = stat()
+        #expect(lstat("/dev/full", &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR, "/dev/full is still there")
     }
 
     @Test func traceParsesAfterProbeExecIsKilled() throws {
@@ -363,7 +366,7 @@ extension FileSystemFaultTests {
     }
 
     /// A tmpfs already full: the directory and the empty file are made, the first write fails with ENOSPC;
-    /// nothing reached the file, so no trace was kept and no `latest` link points at it.
+    /// nothing reached the file, so no trace was kept: the empty file goes, and no `latest` link points at it.
     @Test(.enabled(if: canMount, "needs unshare -m and mount (root)"))
     func fullFileSystemKeepsNoTraceAndSaysENOSPC() throws {
         let r = try runOnMount(
@@ -393,7 +396,8 @@ extension FileSystemFaultTests {
         )
         #expect(!r.stderr.contains("Trace: "))
         let files = r.stderr.split(separator: "\n").filter { $0.hasPrefix("=== file ") }
-        #expect(files == ["=== file " + path.dropFirst(r.directory.count + 1)], "no `latest` link to it: \(files)")
+        // The empty file is removed: it would read as a start with nothing recorded in `show --history`.
+        #expect(files.isEmpty, "neither the empty file nor a `latest` link to it: \(files)")
     }
 
     /// A tmpfs that fills up part-way: the paragraph points at the trace and says it is incomplete.
