@@ -69,14 +69,27 @@ struct CheckCommand: ParsableCommand {
         guard (timeout ?? 30) > 0, (grace ?? 10) >= 0 else {
             throw ValidationError("--timeout must be positive and --grace not negative")
         }
+        var arguments = EntrypointArguments()
+        try Validation.check(
+            EnvironmentOptions.apply(to: &arguments, except: givenOptions, environment: EnvironmentOptions.process)
+        )
+    }
+
+    /// The run options check shares that the command line gave: the environment sets the others
+    /// (PROBE_EXEC_NO_PTRACE, PROBE_EXEC_QUIET, PROBE_EXEC_TRACE_FILE, and the rest of the run's).
+    var givenOptions: [String] {
+        [(RunOptions.trace, trace != nil), (RunOptions.quiet, quiet), (RunOptions.noPtrace, noPtrace)]
+            .filter(\.1).map { $0.0.names[0] }
     }
 
     func run() throws {
         var arguments = EntrypointArguments()
-        arguments.command = command
         arguments.trace = trace
         arguments.quiet = quiet
         arguments.noPtrace = noPtrace
+        // Validated in validate(): the variables of the options the command line did not give.
+        _ = EnvironmentOptions.apply(to: &arguments, except: givenOptions, environment: EnvironmentOptions.process)
+        arguments.command = command
         throw ExitCode(
             Runner.check(arguments, port: readyPort, line: readyLine, timeout: timeout ?? 30, grace: grace ?? 10)
         )

@@ -71,6 +71,28 @@ import Glibc
         #expect(r.stderr.contains("listened on port \(port) after"))
     }
 
+    /// check reads the run options it shares from the environment, as the run form does.
+    @Test func checkTakesItsOptionsFromTheEnvironment() throws {
+        let port = Self.freePort()
+        let trace = Binaries.freshDirectory("check-env") + "/t.ndjson"
+        let r = try run(
+            [
+                Binaries.probeExec, "check", "--ready-port", String(port), "--timeout", "10", "--", Binaries.tracee(),
+                "serve", String(port), "200",
+            ],
+            environment: ["PROBE_EXEC_NO_PTRACE": "1", "PROBE_EXEC_QUIET": "1", "PROBE_EXEC_TRACE_FILE": trace]
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("ready: "), "quiet: \(r.stderr)")
+        let text = try #require(readFile(trace))
+        #expect(text.contains("\"state\":\"off\""), "not traced: \(text)")
+        let bad = try run(
+            [Binaries.probeExec, "check", "--ready-port", String(port), "--", "/bin/true"],
+            environment: ["PROBE_EXEC_NO_PTRACE": "banana"]
+        )
+        #expect(bad.status == 64 && bad.stderr.contains("PROBE_EXEC_NO_PTRACE=banana"), "\(bad.stderr)")
+    }
+
     @Test func checkAgainstACrashingServerGivesTheDiagnosis() throws {
         let r = try run([
             Binaries.probeExec, "check", "--ready-port", String(Self.freePort()), "--", Binaries.tracee(), "segv3",
