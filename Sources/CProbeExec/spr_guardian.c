@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -232,13 +233,28 @@ void spr_guardian_finish(int timeout_ms) {
         close(spr_guardian_socket);
         spr_guardian_socket = -1;
     }
-    struct timespec pause = {0, 1000000};
-    for (int waited = 0; spr_guardian_pid > 0 && waited <= timeout_ms; waited++) {
+    if (spr_guardian_pid <= 0) {
+        return;
+    }
+    // It exits as soon as it reads the release: wait for exactly that (a pidfd becomes readable
+    // when it ends), not in fixed sleeps, which would add their length to every run.
+    int pidfd = (int)syscall(SYS_pidfd_open, spr_guardian_pid, 0);
+    if (pidfd >= 0) {
+        struct pollfd ended = {.fd = pidfd, .events = POLLIN, .revents = 0};
+        while (poll(&ended, 1, timeout_ms) < 0 && errno == EINTR) {
+        }
+        close(pidfd);
+    }
+    struct timespec pause = {0, 200000};
+    for (int waited = 0; spr_guardian_pid > 0 && waited <= timeout_ms * 5; waited++) {
         int status;
         pid_t got = waitpid(spr_guardian_pid, &status, WNOHANG);
         if (got == spr_guardian_pid || (got < 0 && errno == ECHILD)) {
             spr_guardian_pid = -1;
             break;
+        }
+        if (pidfd >= 0) {
+            break;  // it did not end within the timeout (stopped): reaped later, or by init
         }
         nanosleep(&pause, NULL);
     }
