@@ -65,7 +65,8 @@ package enum TraceLocation {
     /// Creates `path` and its missing parents with mode 0700.
     /// - Throws: ``SystemError`` with mkdir's own errno when a directory cannot be created (`EROFS`,
     ///   `EACCES`, `ENOSPC`…, never the `ENOENT` of a later look), or `ENOTDIR` when the path exists
-    ///   and is not a directory (a symbolic link counts as not a directory).
+    ///   and is not a directory; a symbolic link to a directory is one (the shared default is refused
+    ///   as a link by ``checkPrivate(_:)``), a dangling one is `ENOENT`.
     package static func makeDirectory(_ path: String) throws(SystemError) {
         // Usually it exists, or only its last component is missing: one mkdir. Else each
         // component in turn. The kernel says EEXIST before EROFS or EACCES for a name that exists.
@@ -77,8 +78,10 @@ package enum TraceLocation {
                 throw SystemError(error)
             }
         }
+        // Followed: a configured directory may be a symbolic link to one (`/var/log/probe` → a volume);
+        // a dangling one is ENOENT. The shared default is checked without following (checkPrivate).
         var info = stat()
-        guard lstat(path, &info) == 0 else { throw SystemError.current }
+        guard stat(path, &info) == 0 else { throw SystemError.current }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { throw SystemError(ENOTDIR) }
     }
 

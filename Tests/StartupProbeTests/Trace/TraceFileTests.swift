@@ -101,6 +101,33 @@ import Glibc
         )
     }
 
+    /// A configured trace directory that is a symbolic link to a directory (`/var/log/probe` → a volume)
+    /// is used; one whose target does not exist is named ENOENT (before: both ENOTDIR).
+    @Test func traceDirectoryThatIsALinkIsFollowed() throws {
+        let dir = Binaries.freshDirectory("dir-link")
+        mkdir(dir + "/volume", 0o700)
+        symlink(dir + "/volume", dir + "/traces")
+        let used = try run(
+            [Binaries.probeExec, "--", "/bin/sh", "-c", "exit 3"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir + "/traces"]
+        )
+        #expect(used.status == 3)
+        #expect(!used.stderr.contains("cannot use the trace directory"), "\(used.stderr)")
+        #expect(readFile(dir + "/volume/latest") != nil, "the trace is in the volume")
+        symlink(dir + "/nowhere/x", dir + "/dangling")
+        let dangling = try run(
+            [Binaries.probeExec, "--", "/bin/sh", "-c", "exit 3"],
+            environment: ["PROBE_EXEC_TRACE_DIR": dir + "/dangling"]
+        )
+        #expect(dangling.status == 3)
+        expectNoTraceKept(
+            dangling.stderr,
+            directory: dir + "/dangling",
+            error: "No such file or directory (ENOENT)",
+            paragraph: "`/bin/sh` exited with code 3"
+        )
+    }
+
     /// A trace directory below a dangling symbolic link: mkdir really fails with ENOENT (the link's target
     /// has no parent), and that is what is named.
     @Test func missingParentBehindALinkIsNamedENOENT() throws {
