@@ -131,19 +131,32 @@ package enum Sockets {
         return groups.joined(separator: ":")
     }
 
-    /// The port a bind failure is about: from the error text near "in use", else the first
-    /// port-like argument (a bare number, `--port N`, `-p N`, `--port=N`, `host:N`) that some
-    /// process is listening on (`listening` says which ports are held).
-    package static func portInUse(stderr: String, command: [String], listening: Set<Int>? = nil) -> Int? {
-        let lines = stderr.split(separator: "\n").filter {
-            $0.localizedLowercaseContains("address already in use") || $0.contains("EADDRINUSE")
-                || $0.contains("Errno 98")
+    /// The port the program could not bind, and where it was named: the program's failing line
+    /// (`Address already in use`, `EADDRINUSE`, `Errno 98`, on stderr or stdout) when it names one;
+    /// else a port named before it — an earlier line of the same output, an argument (`--port 8000`,
+    /// `:8000`, `port=8000`), or an environment variable whose name says port (`PORT=8000`: only its
+    /// name and the number are ever written) — that a listener holds now. nil without a failing line.
+    package static func portInUse(
+        outputs: [String],
+        command: [String],
+        environment: [(name: String, value: String)] = [],
+        listening: Set<Int>? = nil
+    ) -> (port: Int, source: String)? {
+        var earlier: [Int] = []
+        var failed = false
+        for output in outputs {
+            let lines = output.split(separator: "\n")
+            guard let last = lines.lastIndex(where: isAddressInUse) else { continue }
+            failed = true
+            for line in lines[...last].reversed() where isAddressInUse(line) {
+                if let port = lastPort(in: String(line)) { return (port, "its error line") }
+            }
+            for line in lines[..<last].suffix(20).reversed() {
+                if let port = lastPort(in: String(line)) { earlier.append(port) }
+            }
         }
-        guard !lines.isEmpty else { return nil }
-        for line in lines.reversed() {
-            if let port = lastPort(in: String(line)) { return port }
-        }
-        var candidates: [Int] = []
+        guard failed else { return nil }
+        var candidates: [(port: Int, source: String)] = earlier.map { ($0, "an earlier line of its output") }
         let arguments = Array(command.dropFirst())
         for (i, argument) in arguments.enumerated() {
             var text = Substring(argument)
@@ -156,10 +169,21 @@ package enum Sockets {
             } else if !text.allSatisfy(\.isNumber) {
                 continue
             }
-            if let port = Int(text), (1...65535).contains(port) { candidates.append(port) }
+            if let port = Int(text), (1...65535).contains(port) { candidates.append((port, "its arguments")) }
         }
+        for variable in environment where variable.name.uppercased().contains("PORT") {
+            if let port = Int(variable.value), (1...65535).contains(port) {
+                candidates.append((port, "its environment variable \(variable.name)"))
+            }
+        }
+        guard !candidates.isEmpty else { return nil }
         let held = listening ?? Set(listeners(namespaceOf: getpid()).map(\.port))
-        return candidates.first(where: { held.contains($0) })
+        return candidates.first(where: { held.contains($0.port) })
+    }
+
+    private static func isAddressInUse(_ line: Substring) -> Bool {
+        line.localizedLowercaseContains("address already in use") || line.contains("EADDRINUSE")
+            || line.contains("Errno 98")
     }
 
     /// The last number in 1…65535 that follows ':', "port " or ", " in `text`.

@@ -58,15 +58,17 @@ extension Diagnose {
     /// Ports: the one it could not bind (and who holds it), or the ones it listened on.
     package static func portStory(_ report: RunFacts) -> [String] {
         if let inUse = report.portInUse {
+            // Where the port came from, when not the error line itself: a fact of the trace too.
+            let named = inUse.source == "its error line" ? "" : " (named by \(inUse.source))"
             guard let holder = inUse.holders.first else {
-                return ["Port \(inUse.port) was already in use (the holder is not visible from here)."]
+                return ["Port \(inUse.port)\(named) was already in use (the holder is not visible from here)."]
             }
             let since = holder.startedNanoseconds.map {
                 ", running since " + Timestamp.iso8601(realtimeNanoseconds: $0)
             }
             let others = inUse.holders.count > 1 ? " (and \(inUse.holders.count - 1) more processes)" : ""
             return [
-                "Port \(inUse.port) was already in use: held by pid \(holder.pid) (`\(holder.command ?? "?")`)\(since ?? "")\(others)."
+                "Port \(inUse.port)\(named) was already in use: held by pid \(holder.pid) (`\(holder.command ?? "?")`)\(since ?? "")\(others)."
             ]
         }
         guard let first = report.listening.first else { return [] }

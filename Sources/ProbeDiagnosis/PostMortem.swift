@@ -19,7 +19,7 @@ package struct RunFacts: Sendable {
     package var programError: ProgramError?
     /// The port it could not bind because another process holds it, and who holds it (with when
     /// that process started, CLOCK_REALTIME nanoseconds, when known).
-    package var portInUse: (port: Int, holders: [PortHolder])?
+    package var portInUse: (port: Int, source: String, holders: [PortHolder])?
     /// Shared libraries the dynamic loader could not find, when it failed to start the program.
     package var missingLibraries: [SharedLibraries.Missing] = []
     /// When the StartupProbe library in the program reported main() reached (its `main_reached`
@@ -78,9 +78,18 @@ package enum PostMortem {
         facts.programError =
             ProgramErrorParser.find(in: stderrText)
             ?? ProgramErrorParser.find(in: String(decoding: report.stdoutTail, as: UTF8.self))
-        if report.cause != .exited(code: 0), let port = Sockets.portInUse(stderr: stderrText, command: report.command) {
+        if report.cause != .exited(code: 0),
+            let (port, source) = Sockets.portInUse(
+                outputs: [stderrText, String(decoding: report.stdoutTail, as: UTF8.self)],
+                command: report.command,
+                environment: ProcessEnvironment.names.filter { $0.uppercased().contains("PORT") }.compactMap { name in
+                    ProcessEnvironment.value(of: name).map { (name, $0) }
+                }
+            )
+        {
             facts.portInUse = (
                 port,
+                source,
                 Sockets.holders(ofPort: port, namespaceOf: getpid()).map {
                     PortHolder(pid: $0.pid, command: $0.command, startedNanoseconds: ProcessFacts.startTime(of: $0.pid))
                 }
@@ -116,6 +125,7 @@ package enum PostMortem {
         if let inUse = facts.portInUse {
             var event = TraceEvent.PortInUse()
             event.port = inUse.port
+            event.source = inUse.source
             event.holders = inUse.holders.map {
                 var holder = TraceEvent.Process(pid: $0.pid, command: $0.command)
                 holder.started = $0.startedNanoseconds.map { Timestamp.iso8601(realtimeNanoseconds: $0) }

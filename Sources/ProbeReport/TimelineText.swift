@@ -50,7 +50,8 @@ package enum TimelineText {
             let holders = e.holders.map {
                 "pid \($0.pid) (\($0.command ?? "?"))" + ($0.started.map { ", running since \($0)" } ?? "")
             }.joined(separator: ", ")
-            return "port \(e.port) is in use" + (holders.isEmpty ? "" : " by " + holders)
+            return "port \(e.port)" + (e.source.map { " (named by \($0))" } ?? "") + " is in use"
+                + (holders.isEmpty ? "" : " by " + holders)
         case .ready(let e):
             if let port = e.port { return "ready: listening on port \(port)" }
             return "ready: \(e.stream ?? "output") printed \"\(e.line ?? "")\""

@@ -71,10 +71,14 @@ extension TraceEvent {
     /// `port_in_use`: the port the program could not bind, and the processes holding it.
     package struct PortInUse: TraceObject {
         package var port = 0
+        /// Where the port was named: `its error line`, `an earlier line of its output`, `its
+        /// arguments`, `its environment variable PORT` (the variable's name; never its value).
+        package var source: String?
         package var holders: [Process] = []
 
         package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
             v.int("port", &port)
+            v.string("source", &source)
             v.objects("holders", &holders)
         }
 

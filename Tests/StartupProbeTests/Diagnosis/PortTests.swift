@@ -48,7 +48,7 @@ import Glibc
         let year = Timestamp.iso8601(realtimeNanoseconds: spr_realtime_ns()).prefix(4)
         #expect(
             r.stderr.contains(
-                "Port \(port) was already in use: held by pid \(first.pid) (`\(name)`), running since \(year)-"
+                "Port \(port) (named by its arguments) was already in use: held by pid \(first.pid) (`\(name)`), running since \(year)-"
             ),
             "\(r.stderr)"
         )
@@ -91,6 +91,42 @@ import Glibc
             environment: ["PROBE_EXEC_NO_PTRACE": "banana"]
         )
         #expect(bad.status == 64 && bad.stderr.contains("PROBE_EXEC_NO_PTRACE=banana"), "\(bad.stderr)")
+    }
+
+    /// The incidents of issue 15: python names no port in its error (the port is in PORT); redis
+    /// logs the failure on stdout. Both name the port, where it was named, and the holder.
+    @Test func portNamedOnlyByTheEnvironmentOrOnStdoutIsFound() throws {
+        let port = Self.freePort()
+        let first = try ChildProcess([Binaries.tracee(), "serve", String(port)])
+        #expect(first.readLine() == "listening")
+        defer {
+            first.signal(SIGKILL)
+            _ = try? first.wait()
+        }
+        let trace = Binaries.freshDirectory("port-env") + "/t.ndjson"
+        let python = try run(
+            [
+                Binaries.probeExec, "-o", trace, "--", "python3", "-c",
+                "import os, socket\nsocket.socket().bind(('127.0.0.1', int(os.environ['PORT'])))",
+            ],
+            environment: ["PORT": String(port)]
+        )
+        #expect(python.status == 1)
+        #expect(python.stderr.contains("OSError: [Errno 98] Address already in use"))
+        #expect(
+            python.stderr.contains(
+                "Port \(port) (named by its environment variable PORT) was already in use: held by pid \(first.pid)"
+            ),
+            "\(python.stderr)"
+        )
+        let event = try #require(try TraceReader.read(path: trace).events.first { $0.kind == "port_in_use" })
+        #expect(event["source"]?.stringValue == "its environment variable PORT")
+        let redis = try run([
+            Binaries.probeExec, "--", "/bin/sh", "-c",
+            "echo '# Could not create server TCP listening socket *:\(port): bind: Address already in use'; exit 1",
+        ])
+        #expect(redis.status == 1)
+        #expect(redis.stderr.contains("Port \(port) was already in use: held by pid \(first.pid)"), "\(redis.stderr)")
     }
 
     @Test func checkAgainstACrashingServerGivesTheDiagnosis() throws {
@@ -149,18 +185,44 @@ import Glibc
                 in: "[Errno 98] error while attempting to bind on address ('0.0.0.0', 8000): address already in use"
             ) == 8000
         )
-        #expect(
-            Sockets.portInUse(
-                stderr: "bind: Address already in use",
-                command: ["srv", "--port", "9000", "--host", "127.0.0.1"],
-                listening: [9000]
-            ) == 9000
+        let failing = "bind: Address already in use"
+        let argument = Sockets.portInUse(
+            outputs: [failing],
+            command: ["srv", "--port", "9000", "--host", "127.0.0.1"],
+            listening: [9000]
         )
-        #expect(
-            Sockets.portInUse(stderr: "bind: Address already in use", command: ["srv", "127.0.0.1"], listening: [1])
-                == nil
+        #expect(argument?.port == 9000 && argument?.source == "its arguments")
+        #expect(Sockets.portInUse(outputs: [failing], command: ["srv", "127.0.0.1"], listening: [1]) == nil)
+        #expect(Sockets.portInUse(outputs: ["all fine"], command: ["srv", "9000"], listening: [9000]) == nil)
+        // redis logs on stdout: the failing line is looked for in both streams.
+        let redis = Sockets.portInUse(
+            outputs: ["", "# Could not create server TCP listening socket *:6379: bind: Address already in use\n"],
+            command: ["redis-server"],
+            listening: []
         )
-        #expect(Sockets.portInUse(stderr: "all fine", command: ["srv", "9000"], listening: [9000]) == nil)
+        #expect(redis?.port == 6379 && redis?.source == "its error line")
+        // python names no port in its error: an earlier line did, confirmed by a listener.
+        let python = Sockets.portInUse(
+            outputs: ["Starting server on port 8000\nTraceback …\nOSError: [Errno 98] Address already in use\n"],
+            command: ["python3", "app.py"],
+            listening: [8000]
+        )
+        #expect(python?.port == 8000 && python?.source == "an earlier line of its output")
+        // Only in the environment: the variable's name is the source (its value is the port).
+        let environment = Sockets.portInUse(
+            outputs: ["OSError: [Errno 98] Address already in use"],
+            command: ["python3", "app.py"],
+            environment: [("HOME", "/root"), ("PORT", "8123"), ("DB_PORT", "not-a-number")],
+            listening: [8123]
+        )
+        #expect(environment?.port == 8123 && environment?.source == "its environment variable PORT")
+        let unconfirmed = Sockets.portInUse(
+            outputs: ["OSError: [Errno 98] Address already in use"],
+            command: ["python3"],
+            environment: [("PORT", "8123")],
+            listening: [9999]
+        )
+        #expect(unconfirmed == nil, "a port nobody listens on is not the one in use")
         #expect(Sockets.address("0100007F", v6: false) == "127.0.0.1")
         #expect(Sockets.address("00000000000000000000000000000000", v6: true) == "::")
     }

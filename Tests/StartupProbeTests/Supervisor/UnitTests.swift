@@ -123,7 +123,8 @@ import Testing
     @Test func portHolderIsNamedNeutrally() {
         var facts = RunFacts(RunReport(command: ["srv"], cause: .exited(code: 1), durationMilliseconds: 5))
         facts.portInUse = (
-            8080, [PortHolder(pid: 123, command: "nginx", startedNanoseconds: 1_796_620_812_340_000_000)]
+            8080, "its error line",
+            [PortHolder(pid: 123, command: "nginx", startedNanoseconds: 1_796_620_812_340_000_000)]
         )
         let summary = Diagnose.verdict(for: facts).summary
         #expect(
