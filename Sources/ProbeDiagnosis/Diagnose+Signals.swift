@@ -26,7 +26,10 @@ extension Diagnose {
             ]
         }
         if signal == 9 { return sigkillStory(report) }
-        if let signal, !SignalName.isFault(signal), let sender = report.tracing.signalSenders[signal] {
+        // A fault signal is named by its sender only when a process sent it (abort() aside).
+        if let signal, let sender = report.tracing.signalSenders[signal],
+            !SignalName.isFault(signal) || (signal != 6 && sender.kind != "kernel")  // 6: SIGABRT
+        {
             return [senderSentence(signal, sender, report: report)]
         }
         guard let last = forwarded.last(where: { [1, 2, 3, 15].contains($0.signal) }) else { return [] }

@@ -99,7 +99,10 @@ package enum Diagnose {
                 "\(program) stopped on request: probe-exec forwarded \(forwardedText(request)), and \(name) ended it \(after)\(dumped)"
             return (.stoppedOnRequest, [sentence] + startupStory(report))
         }
-        var sentence = "\(program) was killed by \(name) (\(SignalName.meaning(signal)))"
+        // A fault signal sent by a process (kill, raise; abort() aside) is not a fault: say who sent it.
+        let sentByProcess = SignalName.isFault(signal) && signal != SIGABRT && sentNotByKernel(report, signal)
+        let meaning = sentByProcess ? "sent by a process, not raised by a fault" : SignalName.meaning(signal)
+        var sentence = "\(program) was killed by \(name) (\(meaning))"
         if let address = report.tracing.faultAddress {
             sentence += " at address 0x" + String(address, radix: 16)
         }
@@ -115,7 +118,7 @@ package enum Diagnose {
         parts += signalStory(report, killedBy: signal)
         // A SIGKILL's story already weighed the OOM killer; other deaths only mention its kills.
         if signal != 9 { parts += oomKillsInCgroupStory(report) }
-        return (SignalName.isFault(signal) ? .crash : .signal, parts)
+        return (SignalName.isFault(signal) && !sentByProcess ? .crash : .signal, parts)
     }
 
     /// Why execve failed, for a person.
@@ -152,5 +155,12 @@ package enum Diagnose {
                 "; `\(function)` is \(report.tracing.recursionCount) of the \(report.tracing.framesUnwound) frames unwound (a recursion)"
         }
         return [sentence + "."]
+    }
+
+    /// Whether the tracer saw `signal` delivered to the program by a process (or by itself), not
+    /// raised by the kernel for a fault.
+    static func sentNotByKernel(_ report: RunFacts, _ signal: Int32) -> Bool {
+        guard let sender = report.tracing.signalSenders[signal] else { return false }
+        return sender.kind != "kernel"
     }
 }

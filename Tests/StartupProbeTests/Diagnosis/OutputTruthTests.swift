@@ -80,4 +80,17 @@ import Testing
         #expect(!python.summary.contains("python3") || !python.summary.contains("+0x"), "\(python.summary)")
         #expect(!python.summary.contains("Py_Exit"), "\(python.summary)")
     }
+
+    /// A fault signal sent with kill is not a fault: the verdict names the sender, not a memory error.
+    @Test func faultSignalSentWithKillIsNotCalledAFault() throws {
+        let trace = Binaries.freshDirectory("kill-segv") + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", "/bin/sh", "-c", "kill -SEGV $$"])
+        #expect(r.status == 139, "the status stays true")
+        let verdict = try #require(try TraceReader.read(path: trace).events.last { $0.kind == "verdict" })
+        let summary = verdict["summary"]?.stringValue ?? ""
+        #expect(verdict["category"]?.stringValue == "signal", "\(summary)")
+        #expect(summary.contains("killed by SIGSEGV (sent by a process, not raised by a fault)"), "\(summary)")
+        #expect(summary.contains("It sent SIGSEGV to itself."), "\(summary)")
+        #expect(!summary.contains("invalid memory access"))
+    }
 }

@@ -152,7 +152,7 @@ extension HistoryTests {
             Array(lines[1...8]) == [
                 "",
                 "  exit:            changed: exited 3 → killed by SIGSEGV → exited 3",
-                "  verdict:         changed: exit_code → crash → exit_code",
+                "  verdict:         changed: exit_code → signal → exit_code",
                 "  main() reached:  same in all 3 runs: yes",
                 lines[5],
                 "  last error line: changed: \"app: cannot connect to db:5432\" → \"app: config /etc/app.yaml is corrupt\" → \"app: cannot connect to db:5432\"",
