@@ -47,6 +47,11 @@ extension Diagnose {
     /// Who ended the program: main() returning, or the function that called `exit` or `_exit`.
     package static func exitCallerStory(_ report: RunFacts, code: Int32) -> [String] {
         if report.tracing.mainReturned == true {
+            // A Rust panic in the main thread unwinds to the runtime's start code, which makes the
+            // C main() return 101: the panic, not the program, chose the code.
+            if code == 101, let error = report.programError, error.language == "Rust", error.kind == "panic" {
+                return ["It panicked; after a panic in the main thread Rust's runtime returns 101 from main()."]
+            }
             return [code == 0 ? "main() returned normally." : "main() returned \(code)."]
         }
         // When the runtime reported an error, its exit path is its own plumbing: not worth a sentence.
