@@ -145,6 +145,12 @@ package enum Sockets {
         var earlier: [Int] = []
         var failed = false
         for output in outputs {
+            // One pass over the whole output first (a tail may hold 64 KiB of short lines).
+            let lowered = output.lowercased()
+            guard
+                lowered.find("address already in use") != nil || lowered.find("eaddrinuse") != nil
+                    || lowered.find("errno 98") != nil
+            else { continue }
             let lines = output.split(separator: "\n")
             guard let last = lines.lastIndex(where: isAddressInUse) else { continue }
             failed = true

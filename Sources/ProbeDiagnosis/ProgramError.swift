@@ -60,7 +60,7 @@ package enum ProgramErrorParser {
         }
         // The report closest to the end wins: scan parsers from the bottom up.
         var best: (index: Int, error: ProgramError)? = nil
-        for parser in [python, node, java, rust, go, swift, ruby] {
+        for parser in [python, node, java, rust, go, swift, ruby, cplusplus] {
             if let found = parser(lines), found.index >= (best?.index ?? -1) { best = found }
         }
         return best?.error
@@ -243,7 +243,16 @@ package enum ProgramErrorParser {
     // MARK: Swift
 
     package static func swift(_ lines: [Substring]) -> (index: Int, error: ProgramError)? {
-        guard let i = lines.lastIndex(where: { $0.contains("Fatal error: ") || $0.hasPrefix("Fatal error") }) else {
+        // An optimised build's trap, as the runtime's backtracer reports it.
+        let failure = "*** Swift runtime failure: "
+        let runtimeFailure = lines.lastIndex(where: { $0.find(failure) != nil })
+        let fatal = lines.lastIndex(where: { $0.contains("Fatal error: ") || $0.hasPrefix("Fatal error") })
+        if let r = runtimeFailure, r > (fatal ?? -1), let marker = lines[r].find(failure) {
+            var message = lines[r][marker.upperBound...]
+            if message.hasSuffix(" ***") { message = message.dropLast(4) }
+            return (r, ProgramError(language: "Swift", kind: "runtime failure", message: String(message)))
+        }
+        guard let i = fatal else {
             return nil
         }
         let line = lines[i]
@@ -252,6 +261,25 @@ package enum ProgramErrorParser {
         let prefix = line[..<marker.lowerBound]
         if prefix.hasSuffix(": ") { error.location = String(prefix.dropLast(2)) }  // main.swift:37: Fatal error: …
         return (i, error)
+    }
+
+    // MARK: C++
+
+    /// libstdc++'s report of an uncaught exception: "terminate called after throwing an instance of
+    /// 'std::runtime_error'" and, for std::exception types, "  what():  message" on the next line.
+    package static func cplusplus(_ lines: [Substring]) -> (index: Int, error: ProgramError)? {
+        let throwing = "terminate called after throwing an instance of '"
+        guard let i = lines.lastIndex(where: { $0.find("terminate called") != nil }) else { return nil }
+        guard let marker = lines[i].find(throwing) else {
+            let message = lines[i].find("terminate called ").map { String(lines[i][$0.upperBound...]) } ?? ""
+            return (i, ProgramError(language: "C++", kind: "std::terminate", message: message))
+        }
+        let type = lines[i][marker.upperBound...].prefix { $0 != "'" }
+        var message = ""
+        if i + 1 < lines.count, let what = lines[i + 1].find("what():") {
+            message = String(lines[i + 1][what.upperBound...].trimmingWhitespace())
+        }
+        return (i, ProgramError(language: "C++", kind: "uncaught exception \(type)", message: message))
     }
 
     // MARK: Ruby

@@ -175,4 +175,40 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
         #expect(last?.language == "Swift", "the report nearest the end wins")
         #expect(ProgramErrorParser.find(in: "all good\nlistening on :8080\n") == nil)
     }
+
+    /// An uncaught C++ exception, from a real g++ program: its type and what() in the verdict.
+    @Test(.enabled(if: has("g++"), "needs g++"))
+    func uncaughtCPlusPlusExceptionIsNamed() throws {
+        let dir = Binaries.freshDirectory("cpp-throw")
+        try writeFile(
+            dir + "/t.cpp",
+            "#include <stdexcept>\nint main() { throw std::runtime_error(\"config /etc/app.yaml missing\"); }\n",
+            mode: 0o644
+        )
+        #expect(try run(["/usr/bin/env", "g++", "-O1", "-o", dir + "/t", dir + "/t.cpp"]).status == 0)
+        let r = try run([Binaries.probeExec, "--", dir + "/t"])
+        #expect(r.status == 134)
+        #expect(
+            r.stderr.contains(
+                "It reported a C++ uncaught exception std::runtime_error: config /etc/app.yaml missing."
+            ),
+            "\(r.stderr)"
+        )
+        let bare = ProgramErrorParser.find(in: "terminate called without an active exception\n")
+        #expect(bare?.language == "C++" && bare?.kind == "std::terminate")
+    }
+
+    /// An optimised Swift build's trap, as its backtracer prints it (not `Fatal error:`).
+    @Test func swiftRuntimeFailureIsRecognised() {
+        let text = """
+            💣 Program crashed: System trap at 0x0000555555556789
+
+            *** Swift runtime failure: Unexpectedly found nil while unwrapping an Optional value ***
+
+            Thread 0 crashed:
+            """
+        let error = ProgramErrorParser.find(in: text)
+        #expect(error?.language == "Swift" && error?.kind == "runtime failure")
+        #expect(error?.message.hasPrefix("Unexpectedly found nil while unwrapping an Optional value") == true)
+    }
 }

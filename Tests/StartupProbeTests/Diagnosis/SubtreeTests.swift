@@ -28,7 +28,7 @@ import Glibc
 
     @Test func whatTheProgramLeftRunningIsNamedWithoutService() throws {
         // nginx-like: the program forks a daemon and exits 0.
-        let r = try traced(["--", "/bin/sh", "-c", "(exec sleep 5 &); exit 0"])
+        let r = try traced(["--", "/bin/sh", "-c", "(exec sleep 5 &); sleep 0.2; exit 0"])
         let left = killLeftRunning(r.events)
         #expect(r.status == 0)
         #expect(left.count == 1)
@@ -38,7 +38,7 @@ import Glibc
     }
 
     @Test func aCrashThatLeftProcessesRunningNamesThemToo() throws {
-        let r = try traced(["--", "/bin/sh", "-c", "(exec sleep 5 &); kill -SEGV $$"])
+        let r = try traced(["--", "/bin/sh", "-c", "(exec sleep 5 &); sleep 0.2; kill -SEGV $$"])
         let left = killLeftRunning(r.events)
         #expect(r.status == 139)
         #expect(r.summary.contains("When it exited it left pid \(left.first ?? 0) (`sleep`) running"), "\(r.summary)")
@@ -51,7 +51,7 @@ import Glibc
     }
 
     @Test func withoutSubreaperWhatWasLeftIsNotKnown() throws {
-        let r = try traced(["--no-subreaper", "--", "/bin/sh", "-c", "(exec sleep 5 &); exit 0"])
+        let r = try traced(["--no-subreaper", "--", "/bin/sh", "-c", "(exec sleep 5 &); sleep 0.2; exit 0"])
         #expect(r.status == 0)
         #expect(r.events.first { $0.kind == "start" }?["options"]?["subreaper"]?.boolValue == false)
         #expect(r.summary.contains("Whether it left processes running is not known"), "\(r.summary)")
@@ -67,7 +67,7 @@ import Glibc
     }
 
     @Test func aServiceThatDaemonizesPrintsItsParagraphThoughItsStatusIs0() throws {
-        let r = try traced(["--service", "--", "/bin/sh", "-c", "(exec sleep 5 &); exit 0"])
+        let r = try traced(["--service", "--", "/bin/sh", "-c", "(exec sleep 5 &); sleep 0.2; exit 0"])
         _ = killLeftRunning(r.events)
         #expect(r.status == 0, "the status stays the program's")
         #expect(r.stderr.contains("It daemonized: it left pid"), "\(r.stderr)")
