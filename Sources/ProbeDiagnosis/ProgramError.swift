@@ -180,10 +180,22 @@ package enum ProgramErrorParser {
             kind: type.split(separator: ".").last.map(String.init) ?? type,
             message: colon < text.endIndex ? String(text[text.index(after: colon)...].drop(while: { $0 == " " })) : ""
         )
-        if causeIndex + 1 < lines.count, lines[causeIndex + 1].hasPrefix("\tat "),
-            let open = lines[causeIndex + 1].lastIndex(of: "(")
-        {
-            error.location = String(lines[causeIndex + 1][lines[causeIndex + 1].index(after: open)...].dropLast())
+        // The cause's frames, innermost first: the first one of the application's own code (not the
+        // JDK's: `NumberFormatException.java:67` says nothing about the program), else the innermost.
+        var frames: [Substring] = []
+        var j = causeIndex + 1
+        while j < lines.count, lines[j].hasPrefix("\tat ") {
+            frames.append(lines[j].dropFirst(4))
+            j += 1
+        }
+        let jdk = ["java.", "javax.", "jdk.", "sun.", "com.sun."]
+        let frame =
+            frames.first { frame in
+                let method = frame.split(separator: "/").last ?? frame  // `java.base/java.lang.Integer…`
+                return !jdk.contains { method.hasPrefix($0) }
+            } ?? frames.first
+        if let frame, let open = frame.lastIndex(of: "("), frame.hasSuffix(")") {
+            error.location = String(frame[frame.index(after: open)...].dropLast())
         }
         return (i - 1, error)
     }

@@ -122,6 +122,31 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
         )
     }
 
+    /// A root cause thrown inside the JDK (Integer.parseInt): the location is the application's frame
+    /// that called it, not `NumberFormatException.java:67`.
+    @Test(.enabled(if: has("javac") && has("java"), "needs a JDK"))
+    func javaRootCauseInsideTheJDKPointsAtTheApplication() throws {
+        let dir = Binaries.freshDirectory("java-jdk")
+        try writeFile(
+            dir + "/Main.java",
+            """
+            public class Main {
+                static int port(String text) { return Integer.parseInt(text); }
+                public static void main(String[] a) {
+                    try { port("80a"); } catch (Exception e) { throw new RuntimeException("startup failed", e); }
+                }
+            }
+            """,
+            mode: 0o644
+        )
+        #expect(try run(["/bin/sh", "-c", "cd \(dir) && javac Main.java"]).status == 0)
+        let r = try verdictOf(["java", "-cp", dir, "Main"])
+        #expect(r.status == 1)
+        #expect(r.verdict.contains("It reported a Java NumberFormatException: For input string: "), "\(r.verdict)")
+        #expect(r.verdict.contains(" at Main.java:2"), "\(r.verdict)")
+        #expect(!r.verdict.contains("NumberFormatException.java"), "\(r.verdict)")
+    }
+
     @Test func swiftFatalError() throws {
         let r = try verdictOf([Binaries.swiftFixture, "fatal"], environment: ["SWIFT_BACKTRACE": "enable=no"])
         #expect(
