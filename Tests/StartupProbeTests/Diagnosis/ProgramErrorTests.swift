@@ -98,11 +98,17 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
         )
     }
 
+    /// `Main.java` holding `source`, compiled with javac in a fresh directory named after `name`.
+    static func compileJava(_ source: String, in name: String) throws -> String {
+        let dir = Binaries.freshDirectory(name)
+        try writeFile(dir + "/Main.java", source, mode: 0o644)
+        #expect(try run(["/bin/sh", "-c", "cd \(dir) && javac Main.java"]).status == 0)
+        return dir
+    }
+
     @Test(.enabled(if: has("javac") && has("java"), "needs a JDK"))
     func javaRootCause() throws {
-        let dir = Binaries.freshDirectory("java")
-        try writeFile(
-            dir + "/Main.java",
+        let dir = try Self.compileJava(
             """
             public class Main {
                 static void connect() { throw new IllegalStateException("pool exhausted"); }
@@ -111,9 +117,8 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
                 }
             }
             """,
-            mode: 0o644
+            in: "java"
         )
-        #expect(try run(["/bin/sh", "-c", "cd \(dir) && javac Main.java"]).status == 0)
         let r = try verdictOf(["java", "-cp", dir, "Main"])
         #expect(r.status == 1)
         #expect(
@@ -126,9 +131,7 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
     /// that called it, not `NumberFormatException.java:67`.
     @Test(.enabled(if: has("javac") && has("java"), "needs a JDK"))
     func javaRootCauseInsideTheJDKPointsAtTheApplication() throws {
-        let dir = Binaries.freshDirectory("java-jdk")
-        try writeFile(
-            dir + "/Main.java",
+        let dir = try Self.compileJava(
             """
             public class Main {
                 static int port(String text) { return Integer.parseInt(text); }
@@ -137,9 +140,8 @@ func has(_ tool: String) -> Bool { (try? run(["/usr/bin/env", "sh", "-c", "comma
                 }
             }
             """,
-            mode: 0o644
+            in: "java-jdk"
         )
-        #expect(try run(["/bin/sh", "-c", "cd \(dir) && javac Main.java"]).status == 0)
         let r = try verdictOf(["java", "-cp", dir, "Main"])
         #expect(r.status == 1)
         #expect(r.verdict.contains("It reported a Java NumberFormatException: For input string: "), "\(r.verdict)")
