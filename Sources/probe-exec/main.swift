@@ -31,4 +31,14 @@ if let arguments = EntrypointArguments.parse(Array(processArguments.dropFirst())
     // add the runtimes' teardown (measured: 0.2 ms of a 1.9 ms start-to-exit, scripts/bench.sh).
     _exit(Runner.run(arguments))
 }
+// A cluster of short options with a letter none of them has (`-dash`): ArgumentParser would read
+// its `h` as --help and exit 0; it is an unknown option, as `-x` is.
+if let unknown = EntrypointArguments.unknownShortCluster(Array(processArguments.dropFirst())) {
+    SystemIO.writeAll(
+        2,
+        "Error: unknown option \(unknown) (a program whose name begins with `-` goes after `--`)\n"
+            + "Usage: probe-exec run [<options>] [<program> ...]\n  See 'probe-exec run --help' for more information.\n"
+    )
+    _exit(64)
+}
 ProbeExec.main(Array(processArguments.dropFirst()))

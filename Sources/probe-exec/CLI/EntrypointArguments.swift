@@ -115,4 +115,14 @@ struct EntrypointArguments: Sendable, Equatable {
         guard EnvironmentOptions.apply(to: &result, except: given, environment: environment) == nil else { return nil }
         return result
     }
+
+    /// The first argument when it is a cluster of short options (`-qs`) holding a letter that no
+    /// short option has (`-dash`), or nil. Looked at only when the fast path declined.
+    static func unknownShortCluster(_ arguments: [String]) -> String? {
+        guard let first = arguments.first, first.hasPrefix("-"), !first.hasPrefix("--"), first.count > 2 else {
+            return nil
+        }
+        let letters = RunOptions.all.flatMap(\.names).filter { $0.count == 2 && $0 != "--" }.compactMap(\.last) + ["h"]
+        return first.dropFirst().allSatisfy(letters.contains) ? nil : first
+    }
 }

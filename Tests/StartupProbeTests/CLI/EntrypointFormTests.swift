@@ -61,6 +61,14 @@ import Glibc
         }
         let unknown = try run([Binaries.probeExec, "--bogus", "/bin/true"], environment: environment)
         #expect(unknown.status == 64 && unknown.stderr.contains("unknown option --bogus"), "\(unknown.stderr)")
+        // A cluster with a letter no short option has is unknown too (ArgumentParser read its `h` as
+        // --help); a cluster of known ones (`-qs`) still runs the program.
+        for argv in [["-dash"], ["-dash", "ls"]] {
+            let cluster = try run([Binaries.probeExec] + argv, environment: environment)
+            #expect(cluster.status == 64 && cluster.stderr.hasPrefix("Error: unknown option -dash"), "\(argv)")
+        }
+        let known = try run([Binaries.probeExec, "-qs", "/bin/sh", "-c", "exit 5"], environment: environment)
+        #expect(known.status == 5, "\(known.stderr)")
     }
 
     /// `probe-exec --help` says the rule for the program and lists every run option with its value name
