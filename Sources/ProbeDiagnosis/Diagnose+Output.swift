@@ -18,10 +18,9 @@ extension Diagnose {
         var parts = [
             "It was started as a service (--service) but exited on its own after \(after), without being asked to stop."
         ]
-        if let first = report.leftRunning.first {
-            let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
+        if let left = leftRunningText(report) {
             parts.append(
-                "It daemonized: it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`)."
+                "It daemonized: it left \(left) running in the background; run it in the foreground (e.g. `nginx -g 'daemon off;'`, `--no-daemon`, `-f`)."
             )
         } else if code == 0 && report.listening.isEmpty && report.watchedDescendants {
             let output = (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 ? "wrote nothing, " : ""
@@ -37,10 +36,9 @@ extension Diagnose {
     /// with none, that it left nothing and whether it ever listened.
     package static func subtreeStory(_ report: RunFacts) -> [String] {
         guard !report.service else { return [] }
-        if let first = report.leftRunning.first {
-            let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
+        if let left = leftRunningText(report) {
             return [
-                "When it exited it left pid \(first.pid) (`\(first.command ?? "?")`)\(others) running: processes it started outlived it (it daemonized, or did not wait for them)."
+                "When it exited it left \(left) running: processes it started outlived it (it daemonized, or did not wait for them)."
             ]
         }
         guard case .exited(0) = report.cause else { return [] }
@@ -53,6 +51,13 @@ extension Diagnose {
             report.listening.isEmpty
                 ? "It left no process running and never listened on a port." : "It left no process running."
         ]
+    }
+
+    /// "pid 4312 (`nginx`) and 2 more": what the program left running, or nil when nothing.
+    static func leftRunningText(_ report: RunFacts) -> String? {
+        guard let first = report.leftRunning.first else { return nil }
+        let others = report.leftRunning.count > 1 ? " and \(report.leftRunning.count - 1) more" : ""
+        return "pid \(first.pid) (`\(first.command ?? "?")`)\(others)"
     }
 
     /// Ports: the one it could not bind (and who holds it), or the ones it listened on.

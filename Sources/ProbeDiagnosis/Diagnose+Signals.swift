@@ -28,7 +28,7 @@ extension Diagnose {
         if signal == 9 { return sigkillStory(report) }
         // A fault signal is named by its sender only when a process sent it (abort() aside).
         if let signal, let sender = report.tracing.signalSenders[signal],
-            !SignalName.isFault(signal) || (signal != 6 && sender.kind != "kernel")  // 6: SIGABRT
+            !SignalName.isFault(signal) || faultSignalSentByProcess(report, signal)
         {
             return [senderSentence(signal, sender, report: report)]
         }

@@ -67,7 +67,7 @@ extension Diagnose {
 
     /// The base names of the shells whose status 128+N means "a command it ran was killed by N".
     /// (An array, not a `Set`: its generic metadata would be built at run time on every start.)
-    package static let shells = ["sh", "dash", "bash", "ash", "busybox", "zsh"]
+    package static let shells = RemoteBacktrace.shellNames
 
     /// The shell the program is (its last image, else the file exec'd), or nil.
     package static func shellName(_ report: RunFacts) -> String? {

@@ -100,7 +100,7 @@ package enum Diagnose {
             return (.stoppedOnRequest, [sentence] + startupStory(report))
         }
         // A fault signal sent by a process (kill, raise; abort() aside) is not a fault: say who sent it.
-        let sentByProcess = SignalName.isFault(signal) && signal != SIGABRT && sentNotByKernel(report, signal)
+        let sentByProcess = faultSignalSentByProcess(report, signal)
         let meaning = sentByProcess ? "sent by a process, not raised by a fault" : SignalName.meaning(signal)
         var sentence = "\(program) was killed by \(name) (\(meaning))"
         if let address = report.tracing.faultAddress {
@@ -140,16 +140,15 @@ package enum Diagnose {
     /// A crash that is a stack overflow: where the fault was (the memory map's guard below the
     /// stack, next to the stack pointer) and the function that recurs in the frames.
     static func stackOverflowStory(_ report: RunFacts) -> [String] {
-        guard let overflow = report.tracing.stackOverflow, let fault = report.tracing.faultAddress else { return [] }
+        guard let overflow = report.tracing.stackOverflow else { return [] }
         let whose =
             report.tracing.crashThread.map { $0 == report.childPID ? "the main thread's" : "thread \($0)'s" }
             ?? "the thread's"
         let place =
             overflow.guardKind == "gap"
             ? "the unmapped gap the kernel keeps below \(whose) stack" : "the guard page below \(whose) stack"
-        let distance = fault <= overflow.stackPointer ? overflow.stackPointer - fault : fault - overflow.stackPointer
         var sentence =
-            "It overflowed its stack: the fault address 0x\(String(fault, radix: 16)) is in \(place), \(distance) bytes from the stack pointer"
+            "It overflowed its stack: the fault address 0x\(String(overflow.fault, radix: 16)) is in \(place), \(overflow.distance) bytes from the stack pointer"
         if let function = report.tracing.recursingFunction {
             sentence +=
                 "; `\(function)` is \(report.tracing.recursionCount) of the \(report.tracing.framesUnwound) frames unwound (a recursion)"
@@ -157,10 +156,12 @@ package enum Diagnose {
         return [sentence + "."]
     }
 
-    /// Whether the tracer saw `signal` delivered to the program by a process (or by itself), not
-    /// raised by the kernel for a fault.
-    static func sentNotByKernel(_ report: RunFacts, _ signal: Int32) -> Bool {
-        guard let sender = report.tracing.signalSenders[signal] else { return false }
+    /// Whether `signal` is a fault signal (abort() aside, its usual sender being the program itself)
+    /// that the tracer saw delivered by a process, not raised by the kernel for a fault.
+    static func faultSignalSentByProcess(_ report: RunFacts, _ signal: Int32) -> Bool {
+        guard SignalName.isFault(signal), signal != SIGABRT, let sender = report.tracing.signalSenders[signal] else {
+            return false
+        }
         return sender.kind != "kernel"
     }
 }

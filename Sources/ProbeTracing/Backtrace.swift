@@ -240,14 +240,18 @@ package enum RemoteBacktrace {
             || base.hasPrefix("libpthread") || base == "[vdso]" || base.hasPrefix("libswiftCore")
     }
 
+    /// The base names of the shells (their frames are the shell's machinery; a shell's status 128+N
+    /// means a command it ran was killed by N). An array, not a `Set`: no generic metadata at start.
+    package static let shellNames = ["sh", "dash", "bash", "ash", "busybox", "zsh"]
+
     /// A shell or a language runtime (its executable or its library): its frames are the
     /// interpreter's, not the program's own code (that is the script's own traceback), and stay
     /// in the trace but out of the summary (`Py_Exit ← python3.11+0x255c3f`, `dash+0x1322f`).
     package static func isInterpreterModule(_ module: String?) -> Bool {
         guard let module else { return false }
         let base = module.split(separator: "/").last.map(String.init) ?? module
-        let exact = ["sh", "dash", "bash", "ash", "zsh", "busybox", "node", "nodejs", "java", "deno", "bun", "Rscript"]
-        if exact.contains(base) { return true }
+        let exact = ["node", "nodejs", "java", "deno", "bun", "Rscript"]
+        if shellNames.contains(base) || exact.contains(base) { return true }
         let prefixes = [
             "python", "libpython", "ruby", "libruby", "perl", "libperl", "php", "libphp", "lua", "liblua", "libnode",
             "libjvm",

@@ -484,16 +484,14 @@ package final class Tracer {
             var overflow: StackOverflow? = nil
             if crashed, signal == SIGSEGV || signal == SIGBUS, let info = faultInfo, info.kind == 2 {
                 var regs = spr_regs_t()
-                if spr_ptrace_regs(tid, &regs) == 0 {
-                    let near =
-                        info.fault_address <= regs.sp ? regs.sp - info.fault_address : info.fault_address - regs.sp
-                    if near <= StackOverflow.reach {
-                        overflow = StackOverflow.detect(
-                            fault: info.fault_address,
-                            stackPointer: regs.sp,
-                            map: MemoryMap(pid: tid)
-                        )
-                    }
+                if spr_ptrace_regs(tid, &regs) == 0,
+                    StackOverflow.isNear(fault: info.fault_address, stackPointer: regs.sp)
+                {
+                    overflow = StackOverflow.detect(
+                        fault: info.fault_address,
+                        stackPointer: regs.sp,
+                        map: MemoryMap(pid: tid)
+                    )
                 }
             }
             // Unwound at the stop (registers and memory); named after the release.
