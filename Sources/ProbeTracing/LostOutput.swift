@@ -28,29 +28,22 @@ package enum LostOutput {
                 paths.append(region.path)
             }
         }
-        var files: [(elf: ELFFile, bias: UInt64)] = []
-        defer {
-            for file in files { file.elf.close() }
-        }
-        for path in paths {
+        // Each stream from the first module that defines it: an executable may carry a copy
+        // relocation of one (gcc's `stderr`) and take the other from the C library, which is then
+        // opened; when the executable has both, it is not.
+        var stdoutAddress: UInt64? = nil
+        var stderrAddress: UInt64? = nil
+        for path in paths where stdoutAddress == nil || stderrAddress == nil {
             guard let elf = ELFFile(path: path) else { continue }
+            defer { elf.close() }
             guard let region = map.regions.first(where: { $0.path == path }), let bias = elf.loadBias(of: region) else {
-                elf.close()
                 continue
             }
-            files.append((elf, bias))
+            if stdoutAddress == nil { stdoutAddress = elf.objectAddress(named: "stdout").map { bias &+ $0 } }
+            if stderrAddress == nil { stderrAddress = elf.objectAddress(named: "stderr").map { bias &+ $0 } }
         }
         var found: [(stream: String, bytes: [UInt8])] = []
-        // Each stream from the first module that defines it: an executable may carry a copy
-        // relocation of one (gcc's `stderr`) and take the other from the C library.
-        for stream in ["stdout", "stderr"] {
-            var address: UInt64? = nil
-            for (elf, bias) in files {
-                if let variable = elf.objectAddress(named: stream) {
-                    address = bias &+ variable
-                    break
-                }
-            }
+        for (stream, address) in [("stdout", stdoutAddress), ("stderr", stderrAddress)] {
             guard let address, let file = readWord(pid, address), file != 0,
                 let base = readWord(pid, file &+ 32), let pointer = readWord(pid, file &+ 40)
             else { continue }
