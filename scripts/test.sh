@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # cc compiles the fixtures; unshare (util-linux) runs the PID 1 tests; sha256sum and bash check
 # output; tini and python3 run the conformance table (scripts/conformance.py).
-scripts/ensure-deps.sh libunwind-dev gcc:cc util-linux:unshare coreutils:sha256sum bash:bash tini:tini python3:python3
+scripts/ensure-deps.sh libunwind-dev gcc:cc musl-tools:musl-gcc util-linux:unshare coreutils:sha256sum bash:bash tini:tini python3:python3
 # The OpenTelemetry proto definitions check the OTLP export (Tests/Fixtures/otlp_receiver.py);
 # Debian packages no Python module of them, so they come from PyPI.
 scripts/ensure-python-module.sh opentelemetry.proto opentelemetry-proto

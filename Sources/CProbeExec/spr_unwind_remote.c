@@ -78,47 +78,129 @@ void spr_unwind_set_tables(const spr_unwind_table_t *tables, int count) {
 
 static int spr_cached_access_mem(unw_addr_space_t as, unw_word_t address, unw_word_t *value, int write, void *arg);
 
-/// find_proc_info from our own tables: reads the .eh_frame_hdr header from the target and hands
-/// libunwind its binary-search table (the standard encodings only); anything else falls back to
-/// libunwind-ptrace's own lookup.
-static int spr_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info, void *arg) {
+/// Where a local search table (spr_unwind_table_t.local_table) appears to libunwind: kernel space,
+/// which no process maps, so no read of the target's memory is ever served from it.
+#define SPR_LOCAL_TABLE_ADDRESS ((unw_word_t)0xffff900000000000ULL)
+/// The local table being searched, while spr_search_table runs.
+static const spr_unwind_table_t *spr_local_table;
+
+/// Looks `ip` up in table `t` (the .eh_frame_hdr header read from the target, its binary-search
+/// table handed to libunwind; the standard encodings only). Returns 0 with *pi filled, 1 when the
+/// table has no entry for `ip`, -1 when the table cannot be read here.
+static int spr_search_table(unw_addr_space_t as, const spr_unwind_table_t *t, unw_word_t ip, unw_proc_info_t *pi,
+                            int need_unwind_info, void *arg) {
+    unw_dyn_info_t di;
+    memset(&di, 0, sizeof(di));
+    di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+    di.start_ip = t->start;
+    di.end_ip = t->end;
+    if (t->local_table != NULL) {
+        // Our own table, read by libunwind through access_mem at an address no process maps.
+        di.u.rti.segbase = t->local_base;
+        di.u.rti.table_data = SPR_LOCAL_TABLE_ADDRESS;
+        di.u.rti.table_len = (t->local_count * 8) / sizeof(unw_word_t);
+        spr_local_table = t;
+        int rc = spr_unw.search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+        spr_local_table = NULL;
+        return rc == 0 ? 0 : 1;
+    }
+    unw_word_t header = 0;
+    unw_word_t count_word = 0;
+    if (spr_cached_access_mem(as, t->eh_frame_hdr, &header, 0, arg) != 0 ||
+        spr_cached_access_mem(as, t->eh_frame_hdr + 8, &count_word, 0, arg) != 0) {
+        return -1;
+    }
+    unsigned version = header & 0xff;
+    unsigned eh_frame_ptr_encoding = (header >> 8) & 0xff;
+    unsigned fde_count_encoding = (header >> 16) & 0xff;
+    unsigned table_encoding = (header >> 24) & 0xff;
+    // version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table datarel|sdata4.
+    if (version != 1 || eh_frame_ptr_encoding != 0x1b || fde_count_encoding != 0x03 || table_encoding != 0x3b) {
+        return -1;
+    }
+    uint32_t fde_count = (uint32_t)(count_word & 0xffffffffu);
+    di.u.rti.segbase = t->eh_frame_hdr;
+    di.u.rti.table_data = t->eh_frame_hdr + 12;
+    di.u.rti.table_len = (fde_count * 8) / sizeof(unw_word_t);
+    return spr_unw.search_unwind_table(as, ip, &di, pi, need_unwind_info, arg) == 0 ? 0 : 1;
+}
+
+/// The table of the mapping that holds `ip`, or NULL.
+static const spr_unwind_table_t *spr_table_for(unw_word_t ip) {
     for (int i = 0; i < spr_table_count; i++) {
-        const spr_unwind_table_t *t = &spr_tables[i];
-        if (ip < t->start || ip >= t->end) {
-            continue;
+        if (ip >= spr_tables[i].start && ip < spr_tables[i].end) {
+            return &spr_tables[i];
         }
-        unw_word_t header = 0;
-        unw_word_t count_word = 0;
-        if (spr_cached_access_mem(as, t->eh_frame_hdr, &header, 0, arg) != 0 ||
-            spr_cached_access_mem(as, t->eh_frame_hdr + 8, &count_word, 0, arg) != 0) {
-            break;
-        }
-        unsigned version = header & 0xff;
-        unsigned eh_frame_ptr_encoding = (header >> 8) & 0xff;
-        unsigned fde_count_encoding = (header >> 16) & 0xff;
-        unsigned table_encoding = (header >> 24) & 0xff;
-        // version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table datarel|sdata4.
-        if (version != 1 || eh_frame_ptr_encoding != 0x1b || fde_count_encoding != 0x03 || table_encoding != 0x3b) {
-            break;
-        }
-        uint32_t fde_count = (uint32_t)(count_word & 0xffffffffu);
-        unw_dyn_info_t di;
-        memset(&di, 0, sizeof(di));
-        di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-        di.start_ip = t->start;
-        di.end_ip = t->end;
-        di.u.rti.segbase = t->eh_frame_hdr;
-        di.u.rti.table_data = t->eh_frame_hdr + 12;
-        di.u.rti.table_len = (fde_count * 8) / sizeof(unw_word_t);
-        if (spr_unw.search_unwind_table(as, ip, &di, pi, need_unwind_info, arg) == 0) {
-            return 0;
-        }
-        break;
+    }
+    return NULL;
+}
+
+/// find_proc_info from our own tables; anything else falls back to libunwind-ptrace's own lookup.
+static int spr_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info, void *arg) {
+    const spr_unwind_table_t *t = spr_table_for(ip);
+    if (t != NULL && spr_search_table(as, t, ip, pi, need_unwind_info, arg) == 0) {
+        return 0;
     }
     return spr_unw.upt_accessors->find_proc_info(as, ip, pi, need_unwind_info, arg);
 }
 
+/// 1 when `ip` lies in a mapping whose unwind table has no entry for it: code built without
+/// unwind information (musl's C library, hand-written assembly).
+static int spr_lacks_unwind_info(unw_addr_space_t as, unw_word_t ip, void *arg) {
+    const spr_unwind_table_t *t = spr_table_for(ip);
+    unw_proc_info_t pi;
+    return t != NULL && spr_search_table(as, t, ip, &pi, 0, arg) == 1;
+}
+
+// Registers handed to libunwind in place of the thread's own when an unwind goes on from a caller
+// found by spr_caller_finder_t: the frame's registers as libunwind had them, with its ip and sp.
+#if defined(__x86_64__)
+#define SPR_OVERRIDE_FIRST UNW_X86_64_RAX
+#define SPR_OVERRIDE_LAST UNW_X86_64_RIP
+#elif defined(__aarch64__)
+#define SPR_OVERRIDE_FIRST UNW_AARCH64_X0
+#define SPR_OVERRIDE_LAST UNW_AARCH64_PC
+#endif
+static struct {
+    int active;
+    unsigned char has[SPR_OVERRIDE_LAST + 1];
+    unw_word_t value[SPR_OVERRIDE_LAST + 1];
+} spr_override;
+
+static int spr_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *value, int write, void *arg) {
+    if (!write && spr_override.active && reg >= SPR_OVERRIDE_FIRST && reg <= SPR_OVERRIDE_LAST &&
+        spr_override.has[reg]) {
+        *value = spr_override.value[reg];
+        return 0;
+    }
+    return spr_unw.upt_accessors->access_reg(as, reg, value, write, arg);
+}
+
+/// Takes the registers of `cursor`'s frame, with ip and sp replaced, as the next unwind's start.
+static void spr_override_from(unw_cursor_t *cursor, unw_word_t ip, unw_word_t sp) {
+    unsigned char has[SPR_OVERRIDE_LAST + 1];
+    unw_word_t value[SPR_OVERRIDE_LAST + 1];
+    for (int reg = SPR_OVERRIDE_FIRST; reg <= SPR_OVERRIDE_LAST; reg++) {
+        has[reg] = spr_unw.get_reg(cursor, reg, &value[reg]) == 0;
+    }
+    has[UNW_REG_IP] = 1;
+    value[UNW_REG_IP] = ip;
+    has[UNW_REG_SP] = 1;
+    value[UNW_REG_SP] = sp;
+    memcpy(spr_override.has, has, sizeof(has));
+    memcpy(spr_override.value, value, sizeof(value));
+    spr_override.active = 1;
+}
+
 static int spr_cached_access_mem(unw_addr_space_t as, unw_word_t address, unw_word_t *value, int write, void *arg) {
+    if (!write && spr_local_table != NULL && address >= SPR_LOCAL_TABLE_ADDRESS) {
+        uint64_t offset = address - SPR_LOCAL_TABLE_ADDRESS;
+        if (offset + sizeof(unw_word_t) > (uint64_t)spr_local_table->local_count * 8) {
+            return -UNW_EINVAL;
+        }
+        memcpy(value, (const unsigned char *)spr_local_table->local_table + offset, sizeof(unw_word_t));
+        return 0;
+    }
     if (!write) {
         uint64_t page = address & ~(uint64_t)(SPR_PAGE - 1);
         uint64_t offset = address - page;
@@ -207,6 +289,7 @@ int spr_unwind_load(char *why, size_t why_size) {
             spr_unw.accessors = *spr_unw.upt_accessors;
             spr_unw.accessors.access_mem = spr_cached_access_mem;
             spr_unw.accessors.find_proc_info = spr_find_proc_info;
+            spr_unw.accessors.access_reg = spr_access_reg;
             spr_unw.address_space = spr_unw.create_addr_space(&spr_unw.accessors, 0);
             if (spr_unw.address_space == NULL) {
                 snprintf(spr_unw.why, sizeof(spr_unw.why), "libunwind could not create an address space");
@@ -222,7 +305,37 @@ int spr_unwind_load(char *why, size_t why_size) {
     return spr_unw.available;
 }
 
-int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) {
+/// Whether the instruction before `ip` is a call (any form): what a return address follows.
+static int spr_follows_call(unw_addr_space_t as, unw_word_t ip, void *arg) {
+    unw_word_t word = 0;
+    if (ip < 8 || spr_cached_access_mem(as, ip - 8, &word, 0, arg) != 0) {
+        return 0;
+    }
+    unsigned char b[8];  // b[7] is the byte right before ip
+    memcpy(b, &word, sizeof(b));
+#if defined(__x86_64__)
+    // call rel32; call *reg (ff /2, mod 3); ff /2 with a disp8, disp32, SIB or rip-relative operand.
+    if (b[3] == 0xe8) return 1;
+    if (b[6] == 0xff && (b[7] & 0xf8) == 0xd0) return 1;
+    for (int length = 3; length <= 7; length++) {
+        unsigned char modrm = b[8 - length + 1];
+        if (b[8 - length] == 0xff && (modrm & 0x38) == 0x10 && (modrm & 0xc0) != 0xc0) return 1;
+    }
+    return 0;
+#elif defined(__aarch64__)
+    uint32_t insn;
+    memcpy(&insn, b + 4, sizeof(insn));
+    return (insn & 0xfc000000u) == 0x94000000u || (insn & 0xfffffc1fu) == 0xd63f0000u;  // bl, blr
+#else
+    return 1;
+#endif
+}
+
+/// The most callers taken from a spr_caller_finder_t in one backtrace.
+#define SPR_MAX_FOUND_CALLERS 16
+
+int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error, spr_caller_finder_t finder,
+                      void *context) {
     *error = 0;
     char ignored[8];
     if (!spr_unwind_load(ignored, 0)) {
@@ -232,6 +345,7 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) 
     spr_page_cache.pid = tid;
     spr_page_cache.used = 0;
     spr_page_cache.next = 0;
+    spr_override.active = 0;
     void *info = spr_unw.upt_create(tid);
     if (info == NULL) {
         *error = -UNW_ENOMEM;
@@ -240,6 +354,11 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) 
     unw_cursor_t cursor;
     int rc = spr_unw.init_remote(&cursor, spr_unw.address_space, info);
     int count = 0;
+    int found_callers = 0;
+    int guess_checked = 0;
+    // After a found caller the cursor starts at its return address minus one (inside the call, so
+    // that a call ending its function finds that function's unwind entry): its frame reports +1.
+    unw_word_t ip_adjust = 0;
     if (rc < 0) {
         *error = rc;
     } else {
@@ -250,6 +369,8 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) 
             unw_word_t sp = 0;
             spr_unw.get_reg(&cursor, UNW_REG_IP, &ip);
             spr_unw.get_reg(&cursor, UNW_REG_SP, &sp);
+            ip += ip_adjust;
+            ip_adjust = 0;
             frame->ip = ip;
             frame->sp = sp;
             frame->signal_frame = spr_unw.is_signal_frame(&cursor) > 0;
@@ -259,6 +380,28 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) 
             if (ip == 0) {
                 break;
             }
+            unw_word_t lookup = (count == 1 || frame->signal_frame) ? ip : ip - 1;
+            if (finder != NULL && !frame->signal_frame && found_callers < SPR_MAX_FOUND_CALLERS &&
+                spr_lacks_unwind_info(spr_unw.address_space, lookup, info)) {
+                uint64_t caller_ip = 0;
+                uint64_t caller_sp = 0;
+                if (finder(context, lookup, sp, &caller_ip, &caller_sp) && caller_ip > 0) {
+                    found_callers++;
+                    frame->caller_found_by_call = 1;
+                    spr_override_from(&cursor, caller_ip - 1, caller_sp);
+                    ip_adjust = 1;
+                    rc = spr_unw.init_remote(&cursor, spr_unw.address_space, info);
+                    if (rc < 0) {
+                        *error = rc;
+                        break;
+                    }
+                    continue;
+                }
+                // No proven caller: libunwind follows the frame-pointer register, right for code
+                // that keeps frame pointers (Go's, linked with C), garbage for code that uses the
+                // register for anything (a frame `0x18` in musl): kept only if it returns after a call.
+                guess_checked = 1;
+            }
             int step = spr_unw.step(&cursor);
             if (step <= 0) {
                 if (step < 0) {
@@ -266,8 +409,17 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error) 
                 }
                 break;
             }
+            if (guess_checked) {
+                guess_checked = 0;
+                unw_word_t next = 0;
+                spr_unw.get_reg(&cursor, UNW_REG_IP, &next);
+                if (!spr_follows_call(spr_unw.address_space, next, info)) {
+                    break;
+                }
+            }
         }
     }
+    spr_override.active = 0;
     spr_unw.upt_destroy(info);
     return count;
 }

@@ -57,6 +57,17 @@ package struct BacktraceFrame {
     }
 }
 
+/// The unwind tables of a process's modules (``RemoteBacktrace/unwindTables(_:)``), and their
+/// build-ids by module path.
+package struct UnwindTables {
+    /// One per executable mapping that has a table.
+    package var tables: [spr_unwind_table_t] = []
+    /// Build-ids by module path.
+    package var buildIDs: [String: String] = [:]
+    /// The tables built here, which `tables` point into: kept alive with them.
+    var indexes: [EHFrameIndex] = []
+}
+
 /// Remote backtraces of stopped tracee threads through libunwind-ptrace.
 package enum RemoteBacktrace {
     /// The deepest backtrace taken.
@@ -64,18 +75,32 @@ package enum RemoteBacktrace {
 
     /// Unwinds `tid` (stopped) and names each frame's module; with `symbols`, also its function
     /// (without: raw pcs, modules and offsets, named later by ``name(_:symbols:)`` once the
-    /// program no longer waits). Returns nil and a reason when libunwind is unavailable.
+    /// program no longer waits). Where code has no unwind information, `callers` (from the same
+    /// symbols) proves the caller. Returns nil and a reason when libunwind is unavailable.
     package static func capture(
         tid: Int32,
         map: MemoryMap,
         tables: [spr_unwind_table_t],
         buildIDs: [String: String] = [:],
-        symbols: SymbolResolver?
+        symbols: SymbolResolver?,
+        callers: SymbolResolver? = nil
     ) -> (frames: [BacktraceFrame], error: String?) {
         tables.withUnsafeBufferPointer { spr_unwind_set_tables($0.baseAddress, Int32($0.count)) }
         var raw = [spr_frame_t](repeating: spr_frame_t(), count: maximumFrames)
         var error: Int32 = 0
-        let count = Int(spr_unwind_thread(tid, &raw, Int32(maximumFrames), &error))
+        let finder = callers.map { CallerByCall(pid: tid, map: map, symbols: $0) }
+        let count = withExtendedLifetime(finder) {
+            Int(
+                spr_unwind_thread(
+                    tid,
+                    &raw,
+                    Int32(maximumFrames),
+                    &error,
+                    finder == nil ? nil : CallerByCall.finder,
+                    finder.map { Unmanaged.passUnretained($0).toOpaque() }
+                )
+            )
+        }
         var frames: [BacktraceFrame] = []
         for i in 0..<count {
             let f = raw[i]
@@ -154,26 +179,41 @@ package enum RemoteBacktrace {
 
     /// Where each executable mapping's `.eh_frame_hdr` is at run time: the load bias comes from the
     /// program header of the segment mapped there (its address may differ from its file offset).
-    package static func unwindTables(_ map: MemoryMap) -> (tables: [spr_unwind_table_t], buildIDs: [String: String]) {
+    /// A file linked without one gets a table built from its `.eh_frame` (``EHFrameIndex``).
+    package static func unwindTables(_ map: MemoryMap) -> UnwindTables {
         var files: [String: ELFFile?] = [:]
-        var tables: [spr_unwind_table_t] = []
-        var buildIDs: [String: String] = [:]
+        var found = UnwindTables()
+        var indexes: [String: EHFrameIndex] = [:]
         for region in map.regions where region.executable && region.path.hasPrefix("/") {
             if files[region.path] == nil {
                 let elf = ELFFile(path: region.path)
                 files[region.path] = .some(elf)
-                if let id = elf?.buildID { buildIDs[region.path] = id }
+                if let id = elf?.buildID { found.buildIDs[region.path] = id }
             }
-            guard let elf = files[region.path] ?? nil,
-                let frameHeader = elf.segments.first(where: { $0.type == 0x6474_E550 }),  // PT_GNU_EH_FRAME
-                let bias = elf.loadBias(of: region, executable: true)
-            else { continue }
-            tables.append(
-                spr_unwind_table_t(start: region.start, end: region.end, eh_frame_hdr: bias &+ frameHeader.address)
-            )
+            guard let elf = files[region.path] ?? nil, let bias = elf.loadBias(of: region, executable: true) else {
+                continue
+            }
+            if let frameHeader = elf.segments.first(where: { $0.type == 0x6474_E550 }) {  // PT_GNU_EH_FRAME
+                found.tables.append(
+                    spr_unwind_table_t(
+                        start: region.start,
+                        end: region.end,
+                        eh_frame_hdr: bias &+ frameHeader.address,
+                        local_table: nil,
+                        local_count: 0,
+                        local_base: 0
+                    )
+                )
+            } else if let address = elf.sectionAddress(named: ".eh_frame"),
+                let index = indexes[region.path] ?? EHFrameIndex(elf)
+            {
+                indexes[region.path] = index
+                found.tables.append(index.table(start: region.start, end: region.end, base: bias &+ address))
+            }
         }
+        found.indexes = Array(indexes.values)
         for case let elf? in files.values { elf.close() }
-        return (tables, buildIDs)
+        return found
     }
 
     /// "crash3 ← crash2 ← crash1 ← main": the program's own frames, innermost first, ending at
@@ -273,6 +313,9 @@ package enum RemoteBacktrace {
             "__pthread_kill_internal", "pthread_kill", "__pthread_kill", "start_thread", "clone3", "__clone3", "clone",
             "__clone",
             "gsignal", "__restore_rt", "killpg", "kill", "std::sys::exit::exit", "std::sys::pal::unix::os::exit",
+            // musl's, linked into every static Alpine program (so not in a system module there)
+            "_start_c", "libc_start_main_stage2", "__funcs_on_exit", "__libc_exit_fini", "__stdio_exit",
+            "__restore_sigs", "__block_app_sigs", "__block_all_sigs",
         ].contains(name)
     }
 }

@@ -22,6 +22,8 @@ package struct ELFFile {
     /// Section names and flags, parallel to `sections`.
     private var sectionNames: [String] = []
     private var sectionFlags: [UInt64] = []
+    /// Section virtual addresses (sh_addr), parallel to `sections`.
+    private var sectionAddresses: [UInt64] = []
 
     /// Opens `path`; nil when it is not a 64-bit little-endian ELF file.
     package init?(path: String) {
@@ -93,6 +95,7 @@ package struct ELFFile {
                 sections.append(section)
                 nameOffsets.append(Int(ELFFile.u32(table, base)))
                 sectionFlags.append(ELFFile.u64(table, base + 8))
+                sectionAddresses.append(ELFFile.u64(table, base + 16))
             }
             let namesIndex = Int(ELFFile.u16(header, 62))
             if namesIndex < sections.count, sections[namesIndex].size < 1 << 24,
@@ -116,6 +119,11 @@ package struct ELFFile {
             sectionFlags[i] & 0x800 == 0, sections[i].size > 0, sections[i].size <= UInt64(limit)
         else { return nil }
         return read(offset: sections[i].offset, count: Int(sections[i].size))
+    }
+
+    /// The virtual address (before relocation) of the section called `name`, or nil.
+    package func sectionAddress(named name: String) -> UInt64? {
+        sectionNames.firstIndex(of: name).map { sectionAddresses[$0] }
     }
 
     /// The load bias of this file in a process, from one of its mappings: the mapping puts file

@@ -6,8 +6,11 @@ import ProbeTrace
 /// pipe — what a crash or `_exit` throws away — read from the process while it is stopped at
 /// PTRACE_EVENT_EXIT.
 ///
-/// glibc on x86_64 and aarch64: `stdout`/`stderr` are `FILE *` variables; a FILE's pending
-/// bytes lie between `_IO_write_base` (offset 32) and `_IO_write_ptr` (offset 40).
+/// `stdout`/`stderr` are `FILE *` variables in both C libraries of Linux programs, 64-bit on x86_64
+/// and aarch64; a FILE's pending bytes end at its write pointer (offset 40 in both) and begin at
+/// glibc's `_IO_write_base` (offset 32) or musl's `wbase` (offset 56, `struct _IO_FILE` of musl's
+/// src/internal/stdio_impl.h). musl is known by its module (`ld-musl-*.so.1`, a `musl` path) or, in
+/// a static program, by its FILE objects' symbol (`__stdout_FILE`).
 package enum LostOutput {
     /// The most bytes recovered per stream.
     package static let maximumBytes = 64 * 1024
@@ -24,7 +27,9 @@ package enum LostOutput {
         var paths: [String] = []
         for region in map.regions where region.path.hasPrefix("/") && !paths.contains(region.path) {
             let base = region.path.split(separator: "/").last.map(String.init) ?? ""
-            if base.hasPrefix("libc.so") || base.hasPrefix("libc-") || region.path == executable {
+            if base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-musl")
+                || base.hasPrefix("libc.musl") || region.path == executable
+            {
                 paths.append(region.path)
             }
         }
@@ -33,6 +38,7 @@ package enum LostOutput {
         // opened; when the executable has both, it is not.
         var stdoutAddress: UInt64? = nil
         var stderrAddress: UInt64? = nil
+        var musl = paths.contains { $0.find("musl") != nil }
         for path in paths where stdoutAddress == nil || stderrAddress == nil {
             guard let elf = ELFFile(path: path) else { continue }
             defer { elf.close() }
@@ -41,11 +47,16 @@ package enum LostOutput {
             }
             if stdoutAddress == nil { stdoutAddress = elf.objectAddress(named: "stdout").map { bias &+ $0 } }
             if stderrAddress == nil { stderrAddress = elf.objectAddress(named: "stderr").map { bias &+ $0 } }
+            if !musl && path == executable && !elf.segments.contains(where: { $0.type == 3 }) {  // static: no PT_INTERP
+                musl =
+                    elf.objectAddress(named: "__stdout_FILE") != nil || elf.objectAddress(named: "__stderr_FILE") != nil
+            }
         }
+        let writeBase: UInt64 = musl ? 56 : 32
         var found: [(stream: String, bytes: [UInt8])] = []
         for (stream, address) in [("stdout", stdoutAddress), ("stderr", stderrAddress)] {
             guard let address, let file = readWord(pid, address), file != 0,
-                let base = readWord(pid, file &+ 32), let pointer = readWord(pid, file &+ 40)
+                let base = readWord(pid, file &+ writeBase), let pointer = readWord(pid, file &+ 40)
             else { continue }
             guard pointer > base else {
                 read.append(stream)  // read, and empty

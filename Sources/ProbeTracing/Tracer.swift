@@ -544,7 +544,8 @@ package final class Tracer {
         }
     }
 
-    /// glibc calls `exit(main(argc, argv, envp))` from `__libc_start_call_main`: main returned
+    /// glibc calls `exit(main(argc, argv, envp))` from `__libc_start_call_main` (musl from
+    /// `libc_start_main_stage2`): main returned
     /// normally when the frame that called `exit` is that C-library start-up code. Debian's libc
     /// has no .symtab, so that local function is named after its nearest export
     /// (`__libc_init_first`); what identifies it then is that it lies in libc itself, beside `exit`.
@@ -555,12 +556,17 @@ package final class Tracer {
         else { return nil }
         // Code of the program's (or a library's: an atexit handler, a sanitizer's leak check)
         // between `exit` and the exit system call chose the status: main's return value is not it.
-        if frames[..<exitIndex].contains(where: { !RemoteBacktrace.isSystemModule($0.module) && $0.module != nil }) {
+        // (A static musl program carries the C library in its own module: its functions count by name.)
+        if frames[..<exitIndex].contains(where: {
+            !RemoteBacktrace.isSystemModule($0.module) && $0.module != nil
+                && !RemoteBacktrace.isPlumbing($0.symbol ?? "")
+        }) {
             return nil
         }
         let caller = frames[exitIndex + 1]
         let name = caller.symbol ?? ""
-        if name.hasPrefix("__libc_start") { return true }
+        // glibc's `__libc_start_call_main`; musl's `libc_start_main_stage2`.
+        if name.hasPrefix("__libc_start") || name == "libc_start_main_stage2" { return true }
         let exitModule = frames[exitIndex].module ?? ""
         return caller.module == exitModule && exitModule.find("libc") != nil && name != "main"
     }
@@ -663,7 +669,8 @@ package final class Tracer {
             map: image.map,
             tables: unwind.tables,
             buildIDs: unwind.buildIDs,
-            symbols: nil  // named after the release
+            symbols: nil,  // named after the release
+            callers: symbols  // only for code without unwind information
         ).frames
     }
 
@@ -694,7 +701,7 @@ package final class Tracer {
 /// one): its mappings, and the unwind tables and build-ids of its modules (on its first backtrace).
 private final class ProcessImage {
     let map: MemoryMap
-    var unwind: (tables: [spr_unwind_table_t], buildIDs: [String: String])?
+    var unwind: UnwindTables?
 
     init(map: MemoryMap) { self.map = map }
 }

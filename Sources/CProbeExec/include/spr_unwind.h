@@ -22,7 +22,17 @@ typedef struct spr_frame {
     uint64_t sp;
     /// 1 when the frame was entered by a signal (its ip is exact, not a return address).
     int signal_frame;
+    /// 1 when the caller of this frame was found by ``spr_caller_finder_t`` (its code has no
+    /// unwind information: musl's C library is built without), not by its unwind table.
+    int caller_found_by_call;
 } spr_frame_t;
+
+/// Finds the caller of a frame whose code has no unwind information (its module has an unwind
+/// table, but no entry covers `ip`; `ip` is inside the frame's function: a return address less
+/// one): sets the caller's ip (a return address) and stack pointer and
+/// returns 1, or returns 0 when no caller is proven. Called on the unwinding thread.
+typedef int (*spr_caller_finder_t)(void *_Nullable context, uint64_t ip, uint64_t sp, uint64_t *caller_ip,
+                                   uint64_t *caller_sp);
 
 /// Where the unwind table of one executable mapping is: its address range and the run-time
 /// address of its ELF `.eh_frame_hdr`.
@@ -30,6 +40,13 @@ typedef struct spr_unwind_table {
     uint64_t start;
     uint64_t end;
     uint64_t eh_frame_hdr;
+    /// For a file without `.eh_frame_hdr` (gcc links static executables without one): the
+    /// search table built here from its `.eh_frame` — `local_count` pairs of (function start,
+    /// FDE) offsets from `local_base`, the run-time address of `.eh_frame`, sorted by start. Kept
+    /// alive by the caller while it unwinds. NULL otherwise (and `eh_frame_hdr` is used).
+    const int32_t *_Nullable local_table;
+    uint32_t local_count;
+    uint64_t local_base;
 } spr_unwind_table_t;
 
 /// Gives the unwinder the tables of the process about to be unwound (copied; at most 512).
@@ -40,7 +57,11 @@ void spr_unwind_set_tables(const spr_unwind_table_t *_Nullable tables, int count
 
 /// Unwinds the stopped thread `tid` of a traced process into `frames`. Returns the number of
 /// frames (0 when nothing could be unwound), and sets *error to a libunwind error (negative) or 0.
-int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error);
+/// Where a frame's code has no unwind information, `finder` (when given) is asked for its caller
+/// before libunwind's guess (a frame-pointer chain, which skips frames of code built without frame
+/// pointers, or yields garbage); the guess is kept only when it returns after a call instruction.
+int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error,
+                      spr_caller_finder_t _Nullable finder, void *_Nullable context);
 
 /// Demangles a Swift symbol with the Swift runtime's own demangler. Returns a malloc'd string
 /// (free it) or NULL.

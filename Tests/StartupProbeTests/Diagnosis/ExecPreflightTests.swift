@@ -62,12 +62,12 @@ import Glibc
 
     @Test func missingDynamicLoader() throws {
         // /bin/true's glibc loader (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1) becomes
-        // this machine's musl loader (/lib/ld-musl-x86_64.so.1, /lib/ld-musl-aarch64.so.1), which
-        // is shorter: NUL-padded in place.
+        // a musl loader (/lib/ld-musl-x86_64.so.7, /lib/ld-musl-aarch64.so.7), which is shorter:
+        // NUL-padded in place. Not musl's real `.so.1`: musl-tools (MuslProgramTests) installs it.
         let elf = try #require(ELFFile(path: "/bin/true"))
         let glibcLoader = try #require(elf.interpreter)
         elf.close()
-        let muslLoader = "/lib/ld-musl-\(ExecPreflight.hostMachine).so.1"
+        let muslLoader = "/lib/ld-musl-\(ExecPreflight.hostMachine).so.7"
         let path = try patchedTrue("musl-binary") { bytes in
             let old = Array(glibcLoader.utf8)
             let new = Array(muslLoader.utf8) + [UInt8](repeating: 0, count: old.count - muslLoader.utf8.count)
