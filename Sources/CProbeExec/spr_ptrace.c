@@ -15,13 +15,19 @@
 
 static int spr_result(long r) { return r == -1 ? errno : 0; }
 
-int spr_ptrace_options(int follow_forks) {
+int spr_ptrace_options_after_start(int follow_forks) {
     // No PTRACE_O_EXITKILL: if probe-exec dies, the program must live on (detached), not die too.
     int options = PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACECLONE;
     if (follow_forks) {
         options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
     }
     return options;
+}
+
+int spr_ptrace_options(int follow_forks) { return spr_ptrace_options_after_start(follow_forks) | PTRACE_O_TRACEFORK; }
+
+int spr_ptrace_set_options(pid_t tid, int options) {
+    return spr_result(ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)options));
 }
 
 int spr_ptrace_cont(pid_t tid, int signo) {

@@ -107,6 +107,7 @@ package final class Supervisor {
                 guardian: BreakpointGuardian(failure: guardianFailure)
             ) : nil
         if let tracer {
+            tracer.followsForks = options.followForks
             tracing = tracer.findings
             tracer.onProgramExec = { memory.programExecuted(pid: $0) }
         }

@@ -169,7 +169,42 @@ package final class Tracer {
     package func adopt(_ tid: Int32) {
         tids.insert(tid)
         // Same process as the program? Then its thread.
-        if let group = ProcessFacts.threadGroup(of: tid), programThreads.contains(group) { programThreads.insert(tid) }
+        let group = ProcessFacts.threadGroup(of: tid)
+        if let group, programThreads.contains(group) { programThreads.insert(tid) }
+        // A process of its own: a forked child, held until its parent's event says whether it
+        // has a copy of the breakpoints (fork) or shares them (vfork).
+        if group == tid && childrenAwaitingFirstStop[tid] == nil { awaitingItsEvent.insert(tid) }
+    }
+
+    /// --follow-forks: forked children stay traced (else they are let go at their first stop).
+    package var followsForks = false
+
+    /// What a fork event said of a child process: the start-up breakpoints it has a copy of (a
+    /// fork of the program's process before main(); none for a vfork, which shares the memory).
+    private struct NewChild {
+        var copiedBreakpoints: [Milestones.Breakpoint]
+    }
+    /// Children announced by their parent's fork event, until their first stop.
+    private var childrenAwaitingFirstStop: [Int32: NewChild] = [:]
+    /// Processes whose first stop came before their parent's fork event: held stopped until it.
+    private var awaitingItsEvent: Set<Int32> = []
+    private var stoppedBeforeItsEvent: [Int32: WaitEvent] = [:]
+
+    /// A child process's first stop (before it ran anything): a fork of the program made before
+    /// main() holds a copy of the start-up breakpoints, which are taken out of it (bare, it would
+    /// not die of SIGTRAP at main); then it is let go, or traced with --follow-forks.
+    private func startChild(_ child: Int32, _ start: NewChild, _ event: WaitEvent) {
+        for breakpoint in start.copiedBreakpoints {
+            _ = spr_ptrace_poke(child, breakpoint.address, breakpoint.original)
+        }
+        if followsForks {
+            handleStop(event)
+            return
+        }
+        var signal: Int32 = 0
+        if case .signalStop(_, let pending) = event { signal = pending }
+        _ = spr_ptrace_detach(child, signal)
+        tids.remove(child)
     }
 
     /// A traced thread or process is gone for good.
@@ -274,6 +309,14 @@ package final class Tracer {
     private var guardianFailureRecorded = false
 
     private func handleStop(_ event: WaitEvent) {
+        if let tid = event.stoppedTID, awaitingItsEvent.remove(tid) != nil {
+            stoppedBeforeItsEvent[tid] = event  // held until its parent's fork event says what it is
+            return
+        }
+        if let tid = event.stoppedTID, let start = childrenAwaitingFirstStop.removeValue(forKey: tid) {
+            startChild(tid, start, event)
+            return
+        }
         if findings.detachedReason != nil {
             release(event)
             return
@@ -303,6 +346,8 @@ package final class Tracer {
                     findings.entryReachedMilliseconds = now
                 } else {
                     findings.mainReachedMilliseconds = now
+                    // No breakpoint left to copy into a child: this thread's forks are not reported.
+                    if !followsForks { _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0)) }
                 }
                 findings.mainLocated = milestones.mainLocated || name == "main"
                 var milestone = TraceEvent.Milestone()
@@ -414,6 +459,8 @@ package final class Tracer {
             }
             findings.execCount += 1
             findings.lastImage = path
+            // New breakpoints: a child forked before the new image's main() must be told from its parent.
+            _ = spr_ptrace_set_options(tid, spr_ptrace_options(followsForks ? 1 : 0))
             onProgramExec?(tid)
             findings.entryReachedMilliseconds = nil
             findings.mainReachedMilliseconds = nil
@@ -431,7 +478,21 @@ package final class Tracer {
             tids.insert(new)
             if programThreads.contains(tid) { programThreads.insert(new) }
         case spr_event_fork(), spr_event_vfork():
-            tids.insert(Int32(truncatingIfNeeded: message))
+            let child = Int32(truncatingIfNeeded: message)
+            // The breakpoints planted as it forked: its copy of them (the parent's may go before the child's first stop).
+            let copied =
+                event == spr_event_fork() && threadGroup(of: tid) == milestones.process
+                ? Array(milestones.breakpoints.values) : []
+            let start = NewChild(copiedBreakpoints: copied)
+            if let early = stoppedBeforeItsEvent.removeValue(forKey: child) {
+                startChild(child, start, early)
+            } else {
+                tids.insert(child)
+                childrenAwaitingFirstStop[child] = start
+            }
+            if milestones.breakpoints.isEmpty && !followsForks {
+                _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))  // no more fork stops
+            }
         case spr_event_exit():
             handleExit(tid: tid, status: Int32(truncatingIfNeeded: message))
         default:

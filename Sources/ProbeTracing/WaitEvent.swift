@@ -32,6 +32,14 @@ package enum WaitEvent: Equatable {
         }
     }
 
+    /// The thread of a ptrace stop (nil for anything else).
+    package var stoppedTID: Int32? {
+        switch self {
+        case .signalStop(let tid, _), .groupStop(let tid, _), .eventStop(let tid), .ptraceEvent(let tid, _): return tid
+        case .exited, .killed, .other: return nil
+        }
+    }
+
     /// Decodes a wait status (through ``WaitStatus``, the one decoder).
     package init(tid: Int32, status: Int32) {
         switch WaitStatus(status) {

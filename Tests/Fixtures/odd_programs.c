@@ -40,3 +40,32 @@ __attribute__((naked)) void _start(void) {
 // quick_exit has an alias (`__new_quick_exit` in a static glibc): the name people call is shown.
 int main(void) { quick_exit(7); }
 #endif
+
+#ifdef FORK_CONSTRUCTOR
+#include <sys/types.h>
+// A fork in a constructor, before main(): in the executable (with FORK_BEFORE_MAIN), or in a
+// shared library (built alone with -shared -fPIC), whose constructors run before the entry point.
+pid_t early_child = -1;
+__attribute__((constructor)) static void fork_early(void) { early_child = fork(); }
+#endif
+
+#ifdef FORK_BEFORE_MAIN
+#include <stdlib.h>
+#include <sys/wait.h>
+// The child forked by FORK_CONSTRUCTOR runs main() too. Its memory is a copy of the program's,
+// taken while probe-exec's start-up breakpoints are planted: left there, the child would die of
+// SIGTRAP at main() or at the entry point (bare it prints and exits 7).
+extern pid_t early_child;
+int main(void) {
+    if (early_child == 0) {
+        printf("child reached main\n");
+        fflush(stdout);
+        _exit(7);
+    }
+    int status = 0;
+    waitpid(early_child, &status, 0);
+    printf("child: exited %d, signal %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+           WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return 0;
+}
+#endif

@@ -11,9 +11,19 @@
 
 #pragma clang assume_nonnull begin
 
-/// The PTRACE_O_* options probe-exec sets: exec, exit and clone (threads) events, plus fork and
-/// vfork events when `follow_forks`. Not EXITKILL: a dying probe-exec detaches, never kills.
+/// The PTRACE_O_* options probe-exec sets: exec, exit, clone (threads) and fork events, plus vfork
+/// events when `follow_forks`. Fork events while start-up breakpoints are planted: a child forked
+/// then (in a constructor) has a copy of them to remove; once main() is reached a thread stops
+/// reporting forks unless `follow_forks` (`spr_ptrace_options(follow_forks, 0)`).
+/// Not EXITKILL: a dying probe-exec detaches, never kills.
 int spr_ptrace_options(int follow_forks);
+
+/// The options of a thread that no longer needs fork events (main() reached), or still does
+/// when `follow_forks`.
+int spr_ptrace_options_after_start(int follow_forks);
+
+/// PTRACE_SETOPTIONS on a stopped tracee. Returns 0 or an errno value.
+int spr_ptrace_set_options(pid_t tid, int options);
 
 /// PTRACE_CONT with a signal to deliver (0 for none). Returns 0 or an errno value.
 int spr_ptrace_cont(pid_t tid, int signo);

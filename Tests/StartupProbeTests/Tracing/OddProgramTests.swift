@@ -113,6 +113,49 @@ import Glibc
         #expect(r.status == bare.status && r.stdout == bare.stdout, "bare \(bare.status), traced \(r.status)")
     }
 
+    @Test(arguments: ["executable", "library"])
+    func aChildForkedBeforeMainKeepsNoBreakpoint(_ constructorIn: String) throws {
+        // The constructor forks before main() (in a library: before the entry point, too), while
+        // the start-up breakpoints are planted; before, its child died of SIGTRAP (signal 5).
+        let program: String
+        if constructorIn == "executable" {
+            program = try Self.build("FORK_BEFORE_MAIN", ["-DFORK_CONSTRUCTOR"])
+        } else {
+            let source =
+                "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+                + "/Fixtures/odd_programs.c"
+            let dir = Binaries.freshDirectory("odd-fork-library")
+            let library = try run(
+                [
+                    "/usr/bin/env", "cc", "-O1", "-shared", "-fPIC", "-DFORK_CONSTRUCTOR", "-o", dir + "/libearly.so",
+                    source,
+                ]
+            )
+            try #require(library.status == 0, "\(library.stderr)")
+            program = dir + "/program"
+            let linked = try run(
+                [
+                    "/usr/bin/env", "cc", "-O1", "-DFORK_BEFORE_MAIN", "-o", program, source, "-L" + dir, "-learly",
+                    "-Wl,-rpath," + dir,
+                ]
+            )
+            try #require(linked.status == 0, "\(linked.stderr)")
+        }
+        let bare = try run([program])
+        #expect(bare.status == 0 && bare.stdout == "child reached main\nchild: exited 7, signal 0\n", "\(bare.stdout)")
+        // Repeated: the child's first stop and its parent's main() race.
+        for mode in [[], ["--no-ptrace"], ["--follow-forks"]] {
+            for attempt in 0..<(mode.isEmpty ? 10 : 3) {
+                let r = try run(
+                    [Binaries.probeExec, "-q", "-o", Binaries.freshDirectory("odd-fork") + "/t.ndjson"] + mode + [
+                        "--", program,
+                    ]
+                )
+                #expect(r.status == bare.status && r.stdout == bare.stdout, "\(mode) attempt \(attempt): \(r.stdout)")
+            }
+        }
+    }
+
     static func tracedTracee(_ arguments: [String]) throws -> (status: Int32, events: [TraceRecord]) {
         let r = try StartupProbeTests.traced(arguments)
         return (r.status, r.events)
