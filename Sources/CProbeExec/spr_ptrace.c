@@ -24,7 +24,9 @@ int spr_ptrace_options_after_start(int follow_forks) {
     return options;
 }
 
-int spr_ptrace_options(int follow_forks) { return spr_ptrace_options_after_start(follow_forks) | PTRACE_O_TRACEFORK; }
+int spr_ptrace_options(int follow_forks) {
+    return spr_ptrace_options_after_start(follow_forks) | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+}
 
 int spr_ptrace_set_options(pid_t tid, int options) {
     return spr_result(ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)options));

@@ -138,7 +138,8 @@ static const spr_unwind_table_t *spr_table_for(unw_word_t ip) {
 /// find_proc_info from our own tables; anything else falls back to libunwind-ptrace's own lookup.
 static int spr_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info, void *arg) {
     const spr_unwind_table_t *t = spr_table_for(ip);
-    if (t != NULL && spr_search_table(as, t, ip, pi, need_unwind_info, arg) == 0) {
+    if (t != NULL && (t->eh_frame_hdr != 0 || t->local_table != NULL) &&
+        spr_search_table(as, t, ip, pi, need_unwind_info, arg) == 0) {
         return 0;
     }
     return spr_unw.upt_accessors->find_proc_info(as, ip, pi, need_unwind_info, arg);
@@ -148,6 +149,9 @@ static int spr_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 /// unwind information (musl's C library, hand-written assembly).
 static int spr_lacks_unwind_info(unw_addr_space_t as, unw_word_t ip, void *arg) {
     const spr_unwind_table_t *t = spr_table_for(ip);
+    if (t != NULL && t->eh_frame_hdr == 0 && t->local_table == NULL) {
+        return 1;  // a module built without any
+    }
     unw_proc_info_t pi;
     return t != NULL && spr_search_table(as, t, ip, &pi, 0, arg) == 1;
 }
@@ -176,8 +180,15 @@ static int spr_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val
     return spr_unw.upt_accessors->access_reg(as, reg, value, write, arg);
 }
 
-/// Takes the registers of `cursor`'s frame, with ip and sp replaced, as the next unwind's start.
-static void spr_override_from(unw_cursor_t *cursor, unw_word_t ip, unw_word_t sp) {
+#if defined(__x86_64__)
+#define SPR_FRAME_POINTER UNW_X86_64_RBP
+#elif defined(__aarch64__)
+#define SPR_FRAME_POINTER UNW_AARCH64_X29
+#endif
+
+/// Takes the registers of `cursor`'s frame, with ip, sp and the frame pointer replaced, as the
+/// next unwind's start.
+static void spr_override_from(unw_cursor_t *cursor, unw_word_t ip, unw_word_t sp, unw_word_t fp) {
     unsigned char has[SPR_OVERRIDE_LAST + 1];
     unw_word_t value[SPR_OVERRIDE_LAST + 1];
     for (int reg = SPR_OVERRIDE_FIRST; reg <= SPR_OVERRIDE_LAST; reg++) {
@@ -187,6 +198,8 @@ static void spr_override_from(unw_cursor_t *cursor, unw_word_t ip, unw_word_t sp
     value[UNW_REG_IP] = ip;
     has[UNW_REG_SP] = 1;
     value[UNW_REG_SP] = sp;
+    has[SPR_FRAME_POINTER] = 1;
+    value[SPR_FRAME_POINTER] = fp;
     memcpy(spr_override.has, has, sizeof(has));
     memcpy(spr_override.value, value, sizeof(value));
     spr_override.active = 1;
@@ -305,14 +318,8 @@ int spr_unwind_load(char *why, size_t why_size) {
     return spr_unw.available;
 }
 
-/// Whether the instruction before `ip` is a call (any form): what a return address follows.
-static int spr_follows_call(unw_addr_space_t as, unw_word_t ip, void *arg) {
-    unw_word_t word = 0;
-    if (ip < 8 || spr_cached_access_mem(as, ip - 8, &word, 0, arg) != 0) {
-        return 0;
-    }
-    unsigned char b[8];  // b[7] is the byte right before ip
-    memcpy(b, &word, sizeof(b));
+/// Whether the eight bytes before a code address end with a call instruction (any form).
+static int spr_bytes_end_in_call(const unsigned char b[8]) {
 #if defined(__x86_64__)
     // call rel32; call *reg (ff /2, mod 3); ff /2 with a disp8, disp32, SIB or rip-relative operand.
     if (b[3] == 0xe8) return 1;
@@ -329,6 +336,24 @@ static int spr_follows_call(unw_addr_space_t as, unw_word_t ip, void *arg) {
 #else
     return 1;
 #endif
+}
+
+/// Whether the instruction before `ip` is a call (any form): what a return address follows.
+static int spr_follows_call(unw_addr_space_t as, unw_word_t ip, void *arg) {
+    unw_word_t word = 0;
+    if (ip < 8 || spr_cached_access_mem(as, ip - 8, &word, 0, arg) != 0) {
+        return 0;
+    }
+    unsigned char b[8];  // b[7] is the byte right before ip
+    memcpy(b, &word, sizeof(b));
+    return spr_bytes_end_in_call(b);
+}
+
+int spr_is_return_address(pid_t pid, uint64_t ip) {
+    unsigned char b[8];
+    struct iovec local = {b, sizeof(b)};
+    struct iovec remote = {(void *)(uintptr_t)(ip - 8), sizeof(b)};
+    return ip >= 8 && process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(b) && spr_bytes_end_in_call(b);
 }
 
 /// The most callers taken from a spr_caller_finder_t in one backtrace.
@@ -355,7 +380,11 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error, 
     int rc = spr_unw.init_remote(&cursor, spr_unw.address_space, info);
     int count = 0;
     int found_callers = 0;
-    int guess_checked = 0;
+    // Once a caller was found (not unwound from tables), the registers libunwind goes on from may
+    // be off (what the function without unwind information saved): each later frame must return
+    // after a call and lie higher on the stack, or the backtrace ends there rather than invent one.
+    int checking = 0;
+    unw_word_t previous_sp = 0;
     // After a found caller the cursor starts at its return address minus one (inside the call, so
     // that a call ending its function finds that function's unwind entry): its frame reports +1.
     unw_word_t ip_adjust = 0;
@@ -371,24 +400,33 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error, 
             spr_unw.get_reg(&cursor, UNW_REG_SP, &sp);
             ip += ip_adjust;
             ip_adjust = 0;
+            if (checking && (sp <= previous_sp || spr_table_for(ip) == NULL ||
+                             !spr_follows_call(spr_unw.address_space, ip, info))) {
+                break;
+            }
             frame->ip = ip;
             frame->sp = sp;
             frame->signal_frame = spr_unw.is_signal_frame(&cursor) > 0;
             // Names are given by the caller from the modules' symbol tables (SymbolResolver):
             // unw_get_proc_name maps and scans the whole ELF file again for every frame.
             count++;
+            previous_sp = sp;
             if (ip == 0) {
                 break;
             }
             unw_word_t lookup = (count == 1 || frame->signal_frame) ? ip : ip - 1;
-            if (finder != NULL && !frame->signal_frame && found_callers < SPR_MAX_FOUND_CALLERS &&
-                spr_lacks_unwind_info(spr_unw.address_space, lookup, info)) {
+            if (finder != NULL && !frame->signal_frame && spr_lacks_unwind_info(spr_unw.address_space, lookup, info)) {
                 uint64_t caller_ip = 0;
                 uint64_t caller_sp = 0;
-                if (finder(context, lookup, sp, &caller_ip, &caller_sp) && caller_ip > 0) {
+                unw_word_t fp = 0;
+                spr_unw.get_reg(&cursor, SPR_FRAME_POINTER, &fp);
+                uint64_t caller_fp = fp;
+                if (found_callers < SPR_MAX_FOUND_CALLERS &&
+                    finder(context, lookup, sp, fp, &caller_ip, &caller_sp, &caller_fp) && caller_ip > 0) {
                     found_callers++;
+                    checking = 1;
                     frame->caller_found_by_call = 1;
-                    spr_override_from(&cursor, caller_ip - 1, caller_sp);
+                    spr_override_from(&cursor, caller_ip - 1, caller_sp, caller_fp);
                     ip_adjust = 1;
                     rc = spr_unw.init_remote(&cursor, spr_unw.address_space, info);
                     if (rc < 0) {
@@ -397,10 +435,10 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error, 
                     }
                     continue;
                 }
-                // No proven caller: libunwind follows the frame-pointer register, right for code
-                // that keeps frame pointers (Go's, linked with C), garbage for code that uses the
-                // register for anything (a frame `0x18` in musl): kept only if it returns after a call.
-                guess_checked = 1;
+                // No proven caller: libunwind would follow the frame-pointer register, which code
+                // built without frame pointers uses for anything (musl's), skipping the real caller
+                // or yielding garbage. The backtrace ends here.
+                break;
             }
             int step = spr_unw.step(&cursor);
             if (step <= 0) {
@@ -408,14 +446,6 @@ int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error, 
                     *error = step;
                 }
                 break;
-            }
-            if (guess_checked) {
-                guess_checked = 0;
-                unw_word_t next = 0;
-                spr_unw.get_reg(&cursor, UNW_REG_IP, &next);
-                if (!spr_follows_call(spr_unw.address_space, next, info)) {
-                    break;
-                }
             }
         }
     }

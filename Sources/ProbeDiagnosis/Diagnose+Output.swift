@@ -24,8 +24,9 @@ extension Diagnose {
             )
         } else if code == 0 && report.listening.isEmpty && report.watchedDescendants {
             let output = (report.stdoutBytes ?? 0) == 0 && (report.stderrBytes ?? 0) == 0 ? "wrote nothing, " : ""
+            let started = startedNoProcesses(report) ? "started no processes, " : ""
             parts.append(
-                "It \(output)never listened on a port and left nothing running: is this a placeholder command (such as `true`, `echo ok` or `sleep 0`) instead of the real server?"
+                "It \(output)\(started)never listened on a port and left nothing running: is this a placeholder command (such as `true`, `echo ok` or `sleep 0`) instead of the real server?"
             )
         }
         return parts
@@ -47,10 +48,22 @@ extension Diagnose {
                 "Whether it left processes running is not known: probe-exec was not a child subreaper (--no-subreaper)."
             ]
         }
+        if startedNoProcesses(report) {
+            return [
+                report.listening.isEmpty
+                    ? "It started no processes and never listened on a port." : "It started no processes."
+            ]
+        }
         return [
             report.listening.isEmpty
                 ? "It left no process running and never listened on a port." : "It left no process running."
         ]
+    }
+
+    /// Whether the program is known to have started no process: traced to its end, with no fork
+    /// or vfork event (see ``TracingFindings/processesStarted``).
+    static func startedNoProcesses(_ report: RunFacts) -> Bool {
+        report.tracing.watchedProcessStarts && report.tracing.processesStarted == 0 && report.leftRunning.isEmpty
     }
 
     /// "pid 4312 (`nginx`) and 2 more": what the program left running, or nil when nothing.

@@ -151,6 +151,7 @@ package struct SupervisorLoop {
             exit.stops = tracer.findings.stopCount
             exit.longestStopMilliseconds = Double(tracer.findings.longestStopNanoseconds / 1000) / 1000
         }
+        if let tracer, tracer.findings.watchedProcessStarts { exit.processesStarted = tracer.findings.processesStarted }
         supervisor.recorder.append(.exit(exit), at: report.durationMilliseconds)
         stopPumps(signalFD: signalFD)
         if signalFD >= 0 { close(signalFD) }

@@ -209,6 +209,19 @@ package enum RemoteBacktrace {
             {
                 indexes[region.path] = index
                 found.tables.append(index.table(start: region.start, end: region.end, base: bias &+ address))
+            } else {
+                // Built without unwind information (-fno-asynchronous-unwind-tables): said so, so
+                // that its frames' callers are proven (CallerByCall), not guessed.
+                found.tables.append(
+                    spr_unwind_table_t(
+                        start: region.start,
+                        end: region.end,
+                        eh_frame_hdr: 0,
+                        local_table: nil,
+                        local_count: 0,
+                        local_base: 0
+                    )
+                )
             }
         }
         found.indexes = Array(indexes.values)

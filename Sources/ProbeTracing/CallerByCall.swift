@@ -1,58 +1,121 @@
 import CProbeExec
+import CStartupProbe
 import ProbeCore
 
 /// The caller of a frame whose code has no unwind information — musl's C library (every Alpine
 /// program) is built without, so libunwind stops at `_Exit`, or guesses through a frame-pointer
 /// chain and skips the function that called `_exit`.
 ///
-/// Nothing is guessed: a stack word is taken as the frame's return address only where the
-/// instruction before it is a direct call (`call rel32`) whose target is the start of the function
-/// holding the frame's pc (from the module's symbols), or a stub that jumps there (`jmp rel32`,
-/// `jmp rel8`, a PLT entry's `jmp *GOT`, after an `endbr64`). Stack words left over from earlier
-/// calls do not pass: their calls went elsewhere. x86_64 only; elsewhere the unwind stops there.
+/// Nothing is guessed; the function holding the frame's pc is found from the module's symbols, then:
+/// - a function that keeps a frame pointer (it starts `push %rbp; mov %rsp,%rbp`, and the pc is
+///   past that) saved its return address at rbp+8 and its caller's rbp at rbp: taken when the
+///   word there follows a call;
+/// - else a stack word is taken as the return address only where the instruction before it is a
+///   call to that function (`call rel32`, or `call *GOT(%rip)` of -fno-plt code), or to a stub that jumps there (`jmp rel32`,
+///   `jmp rel8`, a PLT entry's `jmp *GOT`, after an `endbr64`): the first such word above the
+///   stack pointer. A stale word left by an earlier call to the same function inside this
+///   frame's own uninitialised locals would pass too: a function without a frame pointer gives no
+///   other way to know its frame's size.
+///
+/// x86_64 only; elsewhere the unwind stops there. Bounded: modules whose symbol table is larger
+/// than ``largestSymbolTable`` are not searched, and one backtrace spends at most ``budget``
+/// nanoseconds here (the program waits at the stop).
 final class CallerByCall {
     private let pid: Int32
     private let map: MemoryMap
     private let symbols: SymbolResolver
+    private let deadline: Int64
 
     /// How far up the stack a return address is looked for (words): a frame of code without unwind
     /// information in a C library is small.
     static let searchedWords = 64
+    /// The time one backtrace may spend finding callers (5 ms).
+    static let budget: Int64 = 5_000_000
+    /// The largest symbol table searched for a function's start (a 60 MB static program's is
+    /// 7 MB, one pass over it tens of milliseconds).
+    static let largestSymbolTable: UInt64 = 2 << 20
 
     init(pid: Int32, map: MemoryMap, symbols: SymbolResolver) {
         self.pid = pid
         self.map = map
         self.symbols = symbols
+        self.deadline = spr_monotonic_ns() + CallerByCall.budget
     }
 
     /// The C callback for `spr_unwind_thread`; its context is an unretained `CallerByCall`.
-    static let finder: spr_caller_finder_t = { context, ip, sp, callerIP, callerSP in
+    static let finder: spr_caller_finder_t = { context, ip, sp, fp, callerIP, callerSP, callerFP in
         guard let context else { return 0 }
         let scan = Unmanaged<CallerByCall>.fromOpaque(context).takeUnretainedValue()
-        guard let found = scan.caller(ip: ip, sp: sp) else { return 0 }
+        guard let found = scan.caller(ip: ip, sp: sp, fp: fp) else { return 0 }
         callerIP.pointee = found.ip
         callerSP.pointee = found.sp
+        callerFP.pointee = found.fp
         return 1
     }
 
-    /// The proven caller of the frame at `ip` with stack pointer `sp`: its return address and the
-    /// stack pointer after the return. nil when none is proven.
-    func caller(ip: UInt64, sp: UInt64) -> (ip: UInt64, sp: UInt64)? {
+    /// The proven caller of the frame at `ip` with stack pointer `sp` and frame pointer `fp`: its
+    /// return address, and its stack pointer and frame pointer after the return. nil when none is
+    /// proven.
+    func caller(ip: UInt64, sp: UInt64, fp: UInt64) -> (ip: UInt64, sp: UInt64, fp: UInt64)? {
         #if arch(x86_64)
-        guard let start = functionStart(ip) else { return nil }
+        guard spr_monotonic_ns() < deadline, let start = functionStart(ip) else { return nil }
+        if let body = framePointerBody(start), ip >= body {
+            guard fp > sp, fp - sp < 1 << 20, let ra = word(fp &+ 8), let saved = word(fp),
+                spr_is_return_address(pid, ra) != 0, isCode(ra), directCallFits(returnAddress: ra, start: start)
+            else { return nil }
+            return (ra, fp &+ 16, saved)
+        }
         var words = [UInt64](repeating: 0, count: CallerByCall.searchedWords)
         let got = words.withUnsafeMutableBytes { spr_read_memory(pid, sp, $0.baseAddress!, $0.count) }
         guard got > 0 else { return nil }
         for i in 0..<(Int(got) / 8) {
-            let word = words[i]
-            guard word > 5, isCode(word), let call = read(word &- 5, count: 5), call[0] == 0xE8 else { continue }
-            let target = word &+ UInt64(bitPattern: Int64(CallerByCall.int32(call, 1)))
-            if leads(from: target, to: start, hops: 2) { return (word, sp &+ UInt64(i + 1) * 8) }
+            let ra = words[i]
+            guard ra > 6, isCode(ra), let target = callTarget(returnAddress: ra),
+                leads(from: target, to: start, hops: 2)
+            else { continue }
+            let slot = sp &+ UInt64(i) * 8
+            // A frame pointer kept after all (its push not at the start): the caller's is saved below.
+            let callerFP = slot == fp &+ 8 ? (word(fp) ?? fp) : fp
+            return (ra, slot &+ 8, callerFP)
         }
         return nil
         #else
         return nil
         #endif
+    }
+
+    /// Where the body of the function at `start` begins when it sets up a frame pointer first
+    /// (`[endbr64] push %rbp; mov %rsp,%rbp`), else nil.
+    private func framePointerBody(_ start: UInt64) -> UInt64? {
+        guard var code = read(start, count: 8) else { return nil }
+        var at = start
+        if code.starts(with: [0xF3, 0x0F, 0x1E, 0xFA]) {
+            code.removeFirst(4)
+            at &+= 4
+        }
+        // push %rbp; mov %rsp,%rbp (48 89 e5 or 48 8b ec)
+        guard code.count >= 4, code[0] == 0x55, code[1] == 0x48,
+            (code[2] == 0x89 && code[3] == 0xE5) || (code[2] == 0x8B && code[3] == 0xEC)
+        else { return nil }
+        return at &+ 4
+    }
+
+    /// A return address after a call whose target is known must come from a call to `start` (or a
+    /// stub leading there); after an indirect one through a register, the frame pointer vouches.
+    private func directCallFits(returnAddress ra: UInt64, start: UInt64) -> Bool {
+        guard let target = callTarget(returnAddress: ra) else { return true }
+        return leads(from: target, to: start, hops: 2)
+    }
+
+    /// The target of the call that `ra` returns from, when the instruction says it: `call rel32`,
+    /// or `call *disp32(%rip)` through a GOT slot (-fno-plt), read from memory.
+    private func callTarget(returnAddress ra: UInt64) -> UInt64? {
+        guard let code = read(ra &- 6, count: 6) else { return nil }
+        if code[1] == 0xE8 { return ra &+ UInt64(bitPattern: Int64(CallerByCall.int32(code, 2))) }
+        if code[0] == 0xFF && code[1] == 0x15 {
+            return word(ra &+ UInt64(bitPattern: Int64(CallerByCall.int32(code, 2))))
+        }
+        return nil
     }
 
     /// Whether code at `target` is `start`, or jumps there within `hops` jumps.
@@ -96,6 +159,7 @@ final class CallerByCall {
             return nil
         }
         defer { elf.close() }
+        guard elf.largestSymbolTableSize <= CallerByCall.largestSymbolTable else { return nil }
         guard let address = elf.address(ofFileOffset: place.offset),
             let named = symbols.names(module: place.module, elf: elf, addresses: [address])[address]
         else { return nil }
@@ -104,6 +168,10 @@ final class CallerByCall {
 
     private func isCode(_ address: UInt64) -> Bool {
         map.regions.contains { $0.executable && $0.start <= address && address < $0.end }
+    }
+
+    private func word(_ address: UInt64) -> UInt64? {
+        read(address, count: 8).map(CallerByCall.uint64)
     }
 
     private func read(_ address: UInt64, count: Int) -> [UInt8]? {

@@ -10,8 +10,9 @@ final class EHFrameIndex {
     /// How many pairs.
     let count: Int
 
-    /// The largest `.eh_frame` read (a static program's is a few hundred KB).
-    static let maximumSectionSize = 16 << 20
+    /// The largest `.eh_frame` indexed, at the program's first backtrace stop (a static C
+    /// program's is a few hundred KB; 4 MB take a few milliseconds).
+    static let maximumSectionSize = 4 << 20
 
     /// The index of `elf`'s `.eh_frame`, or nil when the file has none or it cannot be read.
     init?(_ elf: ELFFile) {

@@ -35,6 +35,11 @@ extension ELFFile {
     static let symbolChunkBytes = 24 * 2730
 
     /// The symbol tables: .symtab first, then .dynsym.
+    /// The size in bytes of the largest symbol table (.symtab or .dynsym), 0 without one.
+    package var largestSymbolTableSize: UInt64 {
+        symbolTables.map { sections[$0.symbols].size }.max() ?? 0
+    }
+
     package var symbolTables: [SymbolTable] {
         var tables: [SymbolTable] = []
         for tableType: UInt32 in [2, 11] {  // SHT_SYMTAB, SHT_DYNSYM

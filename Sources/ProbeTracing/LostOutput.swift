@@ -38,7 +38,7 @@ package enum LostOutput {
         // opened; when the executable has both, it is not.
         var stdoutAddress: UInt64? = nil
         var stderrAddress: UInt64? = nil
-        var musl = paths.contains { $0.find("musl") != nil }
+        var musl = paths.contains { $0 != executable && $0.find("musl") != nil }  // the C library's module
         for path in paths where stdoutAddress == nil || stderrAddress == nil {
             guard let elf = ELFFile(path: path) else { continue }
             defer { elf.close() }

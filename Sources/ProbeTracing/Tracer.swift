@@ -68,6 +68,13 @@ package struct TracingFindings: Sendable {
     }
     /// Why tracing ended before the program did (state `detached`).
     package var detachedReason: String?
+    /// Processes the program (and its followed children) started, as far as fork events show:
+    /// each thread reports forks and vforks until its first one after main(), so 0 is a fact
+    /// (it started none) and more is a lower bound. Meaningful while tracing stayed on
+    /// (``watchedProcessStarts``).
+    package var processesStarted = 0
+    /// Whether every process start of the run was reported (traced to its end, never detached).
+    package var watchedProcessStarts: Bool { state == "on" && execCount > 0 }
 
     /// Nothing found yet (state `off`).
     package init() {}
@@ -346,8 +353,11 @@ package final class Tracer {
                     findings.entryReachedMilliseconds = now
                 } else {
                     findings.mainReachedMilliseconds = now
-                    // No breakpoint left to copy into a child: this thread's forks are not reported.
-                    if !followsForks { _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0)) }
+                    // No breakpoint left to copy into a child: once it has started a process, the
+                    // thread's forks are no longer reported (see the fork event).
+                    if !followsForks && findings.processesStarted > 0 {
+                        _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
+                    }
                 }
                 findings.mainLocated = milestones.mainLocated || name == "main"
                 var milestone = TraceEvent.Milestone()
@@ -490,8 +500,10 @@ package final class Tracer {
                 tids.insert(child)
                 childrenAwaitingFirstStop[child] = start
             }
+            findings.processesStarted += 1
             if milestones.breakpoints.isEmpty && !followsForks {
-                _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))  // no more fork stops
+                // Started one, after main(): this thread's forks need not be reported any more.
+                _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
             }
         case spr_event_exit():
             handleExit(tid: tid, status: Int32(truncatingIfNeeded: message))
@@ -629,7 +641,10 @@ package final class Tracer {
         // glibc's `__libc_start_call_main`; musl's `libc_start_main_stage2`.
         if name.hasPrefix("__libc_start") || name == "libc_start_main_stage2" { return true }
         let exitModule = frames[exitIndex].module ?? ""
-        return caller.module == exitModule && exitModule.find("libc") != nil && name != "main"
+        let base = exitModule.split(separator: "/").last.map(String.init) ?? exitModule
+        // glibc's libc.so.6, musl's libc.so (Debian) or ld-musl-<arch>.so.1 (Alpine)
+        let cLibrary = base.hasPrefix("libc") || base.hasPrefix("ld-musl")
+        return caller.module == exitModule && cLibrary && name != "main"
     }
 
     /// The exit function the program called, from the exit backtrace: the outermost of the

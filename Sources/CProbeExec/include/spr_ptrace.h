@@ -11,10 +11,11 @@
 
 #pragma clang assume_nonnull begin
 
-/// The PTRACE_O_* options probe-exec sets: exec, exit, clone (threads) and fork events, plus vfork
-/// events when `follow_forks`. Fork events while start-up breakpoints are planted: a child forked
-/// then (in a constructor) has a copy of them to remove; once main() is reached a thread stops
-/// reporting forks unless `follow_forks` (`spr_ptrace_options(follow_forks, 0)`).
+/// The PTRACE_O_* options probe-exec sets: exec, exit, clone (threads), fork and vfork events.
+/// Fork events while start-up breakpoints are planted: a child forked then (in a constructor) has
+/// a copy of them to remove; and until a thread's first one after main(), so that a program that
+/// started no process is known to have started none. Then the thread reports forks no more
+/// unless `follow_forks` (``spr_ptrace_options_after_start``).
 /// Not EXITKILL: a dying probe-exec detaches, never kills.
 int spr_ptrace_options(int follow_forks);
 

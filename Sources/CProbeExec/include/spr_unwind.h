@@ -27,12 +27,17 @@ typedef struct spr_frame {
     int caller_found_by_call;
 } spr_frame_t;
 
-/// Finds the caller of a frame whose code has no unwind information (its module has an unwind
-/// table, but no entry covers `ip`; `ip` is inside the frame's function: a return address less
-/// one): sets the caller's ip (a return address) and stack pointer and
-/// returns 1, or returns 0 when no caller is proven. Called on the unwinding thread.
-typedef int (*spr_caller_finder_t)(void *_Nullable context, uint64_t ip, uint64_t sp, uint64_t *caller_ip,
-                                   uint64_t *caller_sp);
+/// Finds the caller of a frame whose code has no unwind information (its module has no unwind
+/// entry for `ip`; `ip` is inside the frame's function: a return address less one). `fp` is the
+/// frame's frame-pointer register (rbp, x29). Sets the caller's ip (a return address), stack
+/// pointer and frame-pointer register and returns 1, or returns 0 when no caller is proven.
+/// Called on the unwinding thread.
+typedef int (*spr_caller_finder_t)(void *_Nullable context, uint64_t ip, uint64_t sp, uint64_t fp, uint64_t *caller_ip,
+                                   uint64_t *caller_sp, uint64_t *caller_fp);
+
+/// Whether the instruction before `ip` in process `pid` is a call (any form): what a return
+/// address follows.
+int spr_is_return_address(pid_t pid, uint64_t ip);
 
 /// Where the unwind table of one executable mapping is: its address range and the run-time
 /// address of its ELF `.eh_frame_hdr`.
@@ -43,7 +48,8 @@ typedef struct spr_unwind_table {
     /// For a file without `.eh_frame_hdr` (gcc links static executables without one): the
     /// search table built here from its `.eh_frame` — `local_count` pairs of (function start,
     /// FDE) offsets from `local_base`, the run-time address of `.eh_frame`, sorted by start. Kept
-    /// alive by the caller while it unwinds. NULL otherwise (and `eh_frame_hdr` is used).
+    /// alive by the caller while it unwinds. NULL otherwise (and `eh_frame_hdr` is used). Both 0
+    /// and NULL: the mapping's code has no unwind information at all.
     const int32_t *_Nullable local_table;
     uint32_t local_count;
     uint64_t local_base;
@@ -58,8 +64,9 @@ void spr_unwind_set_tables(const spr_unwind_table_t *_Nullable tables, int count
 /// Unwinds the stopped thread `tid` of a traced process into `frames`. Returns the number of
 /// frames (0 when nothing could be unwound), and sets *error to a libunwind error (negative) or 0.
 /// Where a frame's code has no unwind information, `finder` (when given) is asked for its caller
-/// before libunwind's guess (a frame-pointer chain, which skips frames of code built without frame
-/// pointers, or yields garbage); the guess is kept only when it returns after a call instruction.
+/// instead of libunwind's guess (a frame-pointer chain, which skips frames of code built without
+/// frame pointers, or yields garbage); the backtrace ends there when none is proven. Once a caller
+/// was found so, each later frame must return after a call, higher on the stack, or it ends.
 int spr_unwind_thread(pid_t tid, spr_frame_t *frames, int capacity, int *error,
                       spr_caller_finder_t _Nullable finder, void *_Nullable context);
 

@@ -247,6 +247,9 @@ extension TraceEvent {
         /// Traced runs: the stops handled, and the longest time the program was held at one.
         package var stops: Int?
         package var longestStopMilliseconds: Double?
+        /// Traced to its end: processes it started as fork events showed them (0: none; more: at
+        /// least that many, as each thread reports only its first after main()).
+        package var processesStarted: Int?
 
         package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
             v.int("pid", &pid)
@@ -260,6 +263,7 @@ extension TraceEvent {
             v.objectsUnlessEmpty("left_running", &leftRunning)
             v.int("stops", &stops)
             v.number("longest_stop_ms", &longestStopMilliseconds)
+            v.int("processes_started", &processesStarted)
         }
 
         /// An empty exit record.

@@ -44,9 +44,32 @@ import Glibc
         #expect(r.summary.contains("When it exited it left pid \(left.first ?? 0) (`sleep`) running"), "\(r.summary)")
     }
 
-    @Test func aCleanExitThatLeftNothingAndNeverListenedSaysSo() throws {
-        let r = try traced(["--", "/bin/true"])
+    @Test func aCleanExitThatStartedNothingAndNeverListenedSaysSo() throws {
+        // The placeholder incident: `true` (or a shell running only builtins) "succeeds".
+        for program in [["/bin/true"], ["/bin/sh", "-c", "echo ok; exit 0"]] {
+            let r = try traced(["--"] + program)
+            #expect(r.status == 0)
+            #expect(r.summary.contains("It started no processes and never listened on a port."), "\(r.summary)")
+            #expect(r.events.first { $0.kind == "exit" }?["processes_started"]?.intValue == 0)
+        }
+    }
+
+    @Test(arguments: [
+        ["/bin/sh", "-c", "/bin/true; exit 0"],  // fork + exec
+        ["/usr/bin/env", "python3", "-c", "import subprocess; subprocess.run(['/bin/true'])"],  // vfork (posix_spawn)
+    ])
+    func aCleanExitThatStartedProcessesDoesNotSayItStartedNone(_ program: [String]) throws {
+        let r = try traced(["--"] + program)
         #expect(r.status == 0)
+        #expect((r.events.first { $0.kind == "exit" }?["processes_started"]?.intValue ?? 0) >= 1)
+        #expect(!r.summary.contains("started no processes"), "\(r.summary)")
+        #expect(r.summary.contains("It left no process running and never listened on a port."), "\(r.summary)")
+    }
+
+    @Test func untracedTheProcessesItStartedAreNotKnown() throws {
+        let r = try traced(["--no-ptrace", "--", "/bin/true"])
+        #expect(r.events.first { $0.kind == "exit" }?["processes_started"] == nil)
+        #expect(!r.summary.contains("started no processes"), "\(r.summary)")
         #expect(r.summary.contains("It left no process running and never listened on a port."), "\(r.summary)")
     }
 

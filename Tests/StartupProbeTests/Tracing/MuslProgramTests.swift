@@ -84,6 +84,58 @@ import Glibc
         #endif
     }
 
+    @Test(arguments: [["musl-gcc"], ["musl-gcc", "-static"], ["cc"], ["cc", "-static"]])
+    func framesWithoutUnwindInformationAreNeitherRepeatedNorStale(_ compiler: [String]) throws {
+        #if arch(x86_64)
+        let source =
+            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+            + "/Fixtures/no_unwind_info.c"
+        let dir = Binaries.freshDirectory("no-unwind-info")
+        let callee = try run(
+            [
+                "/usr/bin/env", compiler[0], "-O0", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables",
+                "-DPART_CALLEE",
+            ]
+                + ["-c", "-o", dir + "/callee.o", source]
+        )
+        try #require(callee.status == 0, "\(callee.stderr)")
+        let linked = try run(
+            ["/usr/bin/env"] + compiler + [
+                "-O0", "-g", "-DPART_MAIN", "-o", dir + "/program", source, dir + "/callee.o",
+            ]
+        )
+        try #require(linked.status == 0, "\(linked.stderr)")
+        let r = try bareAndTraced([dir + "/program"])
+        #expect(r.status == 3)
+        let frames = exitFrames(r.events)
+        // Before: `F ← Y ← Y ← main` (F's frame pointer taken for Y's), or `F ← X ← main` (a word X's call left).
+        let own = frames.filter { ["F", "X", "Y", "main"].contains($0) }
+        #expect(own == ["F", "Y", "main"], "\(frames)")
+        #expect(verdict(r.events).contains("_exit(3) was called from `F` ← `Y` ← `main`"), "\(verdict(r.events))")
+        #endif
+    }
+
+    @Test func mainReturningIsKnownWithAlpinesLoaderName() throws {
+        #if arch(x86_64)
+        // On Alpine the C library is the loader itself, /lib/ld-musl-x86_64.so.1, with no symbol
+        // for its start code: main's return is known by the module (before: main_returned false).
+        let dir = Binaries.freshDirectory("alpine-layout")
+        let loader = dir + "/ld-musl-x86_64.so.1"
+        #expect(try run(["/bin/cp", "/usr/lib/x86_64-linux-musl/libc.so", loader]).status == 0)
+        let source =
+            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+            + "/Fixtures/musl_job.c"
+        let built = try run(
+            ["/usr/bin/env", "musl-gcc", "-O1", "-Wl,--dynamic-linker=" + loader, "-o", dir + "/job", source]
+        )
+        try #require(built.status == 0, "\(built.stderr)")
+        let r = try bareAndTraced([dir + "/job", "return"])
+        let exit = r.events.first { $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit" }
+        #expect(exit?["main_returned"]?.boolValue == true, "\(exitFrames(r.events))")
+        #expect(verdict(r.events).contains("main() returned 3"), "\(verdict(r.events))")
+        #endif
+    }
+
     @Test(arguments: [true, false])
     func aCrashInTheCLibraryNamesTheProgramsFrames(linkStatic: Bool) throws {
         #if arch(x86_64)
