@@ -17,9 +17,17 @@ package struct MemoryCgroup: Sendable, Equatable {
 
     /// The memory cgroup of `pid`, or nil when no memory hierarchy holding it is mounted here.
     package static func of(pid: Int32) -> MemoryCgroup? {
-        guard let membership = ProcessFacts.readSmallFileBytes("/proc/\(pid)/cgroup", limit: 1 << 16),
-            let mounts = ProcessFacts.readSmallFileBytes("/proc/self/mountinfo", limit: 1 << 20)
-        else { return nil }
+        membership(of: pid).flatMap { of(membership: $0) }
+    }
+
+    /// `/proc/PID/cgroup` of `pid`, or nil.
+    package static func membership(of pid: Int32) -> [UInt8]? {
+        ProcessFacts.readSmallFileBytes("/proc/\(pid)/cgroup", limit: 1 << 16)
+    }
+
+    /// The memory cgroup named in `membership` (a `/proc/PID/cgroup`) under this mount table.
+    package static func of(membership: [UInt8]) -> MemoryCgroup? {
+        guard let mounts = ProcessFacts.readSmallFileBytes("/proc/self/mountinfo", limit: 1 << 20) else { return nil }
         return locate(membership: membership, mountInfo: mounts)
     }
 

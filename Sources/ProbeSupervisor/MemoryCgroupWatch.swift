@@ -9,15 +9,23 @@ final class MemoryCgroupWatch {
     /// The cgroup and what its files said when it was found.
     private(set) var found: (cgroup: MemoryCgroup, reading: MemoryCgroupReading)?
 
+    /// `/proc/PID/cgroup` as last read: an exec that leaves it unchanged needs nothing more read
+    /// (the mount table, the cgroup's files) while the program waits at its exec stop.
+    private var membership: [UInt8]?
+
     /// Finds and reads the memory cgroup of `pid`, just spawned.
     init(pid: Int32) {
-        found = MemoryCgroup.of(pid: pid).map { ($0, $0.read()) }
+        membership = MemoryCgroup.membership(of: pid)
+        found = membership.flatMap { MemoryCgroup.of(membership: $0) }.map { ($0, $0.read()) }
     }
 
     /// The program (`pid`) exec'd an image: if it is in another cgroup now, that one is read.
     func programExecuted(pid: Int32) {
-        guard let now = MemoryCgroup.of(pid: pid), now != found?.cgroup else { return }
-        found = (now, now.read())
+        let now = MemoryCgroup.membership(of: pid)
+        guard let now, now != membership else { return }
+        membership = now
+        guard let cgroup = MemoryCgroup.of(membership: now), cgroup != found?.cgroup else { return }
+        found = (cgroup, cgroup.read())
     }
 
     /// Reads the cgroup again after the exit and records both readings in `recorder`; nil when

@@ -252,10 +252,17 @@ package struct ELFFile {
                 let description = name + ((nameSize + 3) & ~3)
                 guard description + descriptionSize <= bytes.count else { break }
                 // NT_GNU_BUILD_ID
-                if type == 3, nameSize == 4, bytes[name..<(name + 3)].elementsEqual(Array("GNU".utf8)) {
-                    return bytes[description..<(description + descriptionSize)].map { b in
-                        (b < 16 ? "0" : "") + String(b, radix: 16)
-                    }.joined()
+                // NT_GNU_BUILD_ID of owner "GNU"
+                if type == 3, nameSize == 4, bytes[name] == 0x47, bytes[name + 1] == 0x4E, bytes[name + 2] == 0x55 {
+                    // Hex by hand: String(_:radix:) builds generic metadata at its first use, at every start.
+                    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+                    var hex: [UInt8] = []
+                    hex.reserveCapacity(descriptionSize * 2)
+                    for b in bytes[description..<(description + descriptionSize)] {
+                        hex.append(digits[Int(b >> 4)])
+                        hex.append(digits[Int(b & 0xF)])
+                    }
+                    return String(decoding: hex, as: UTF8.self)
                 }
                 i = description + ((descriptionSize + 3) & ~3)
             }

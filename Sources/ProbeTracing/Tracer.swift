@@ -145,8 +145,12 @@ package final class Tracer {
         self.recorder = recorder
         self.redact = redact
         self.leader = leader
-        self.tids = [leader]
-        self.programThreads = [leader]
+        // Not `[leader]`: Set's array-literal initializer is not specialized here and looks up
+        // Int32's conformances at run time (0.15 ms at every traced start).
+        var tids = Set<Int32>(minimumCapacity: 8)
+        tids.insert(leader)
+        self.tids = tids
+        self.programThreads = tids
         findings.state = "on"
     }
 
