@@ -152,7 +152,12 @@ extension Diagnose {
 
     /// The last non-empty line of `bytes`, with control characters made visible, at most 200 characters.
     package static func lastLine(_ bytes: [UInt8]) -> String? {
-        let text = String(decoding: bytes, as: UTF8.self)
+        var text = String(decoding: bytes, as: UTF8.self)
+        // A crash report printed after the program's own last words is not them: the StartupProbe
+        // library's (raw `#3 0x…` frames) and the Swift runtime backtracer's ("Backtrace took 1.69s").
+        for header in crashReportHeaders {
+            if let at = text.find(header) { text = String(text[..<at.lowerBound]) }
+        }
         guard
             let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: {
                 !$0.allSatisfy(\.isWhitespace)
@@ -161,4 +166,7 @@ extension Diagnose {
         let visible = Escaping.visible(String(line.trimmingWhitespace()))
         return visible.count > 200 ? String(visible.prefix(200)) + "…" : visible
     }
+
+    /// How the crash reports that follow a program's last words begin.
+    static let crashReportHeaders = ["StartupProbe: fatal signal ", "💣 Program crashed: ", "*** Program crashed: "]
 }

@@ -103,7 +103,7 @@ package enum Diagnose {
         let sentByProcess = faultSignalSentByProcess(report, signal)
         let meaning = sentByProcess ? "sent by a process, not raised by a fault" : SignalName.meaning(signal)
         var sentence = "\(program) was killed by \(name) (\(meaning))"
-        if let address = report.tracing.faultAddress {
+        if let address = report.tracing.faultAddress ?? report.libraryCrash?.faultAddress {
             sentence += " at address 0x" + String(address, radix: 16)
         }
         sentence += " " + after
@@ -111,6 +111,11 @@ package enum Diagnose {
             sentence += ", in " + crash.backticked()
             if let place = report.tracing.crashLocation { sentence += " (\(place))" }
             if let tid = report.tracing.crashThread, tid != report.childPID { sentence += " (thread \(tid))" }
+        } else if let crash = report.libraryCrash {
+            // No tracer saw it: the library's own report from inside the program says where.
+            sentence += ", in " + crash.summary.backticked()
+            if let place = crash.location { sentence += " (\(place))" }
+            sentence += " (reported by the StartupProbe library in the program)"
         }
         var parts = [sentence + dumped]
         parts += stackOverflowStory(report)

@@ -1,6 +1,7 @@
 import ProbeCore
 import ProbeSupervisor
 import ProbeTrace
+import ProbeTracing
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,9 @@ package struct RunFacts: Sendable {
     /// When the StartupProbe library in the program reported main() reached (its `main_reached`
     /// event in the same trace), in milliseconds since start.
     package var libraryMainReachedMilliseconds: Double?
+    /// The crash the StartupProbe library in the program reported (its `crash` event, named from
+    /// its `modules` event), when no tracer took a backtrace.
+    package var libraryCrash: LibraryCrash?
     /// A Python program killed by a signal while its stdout was a pipe and unbuffered output was not
     /// asked for (`PYTHONUNBUFFERED`, `-u`, `--unbuffered`): what it printed may have died in
     /// Python's own buffer, which probe-exec does not read.
@@ -73,6 +77,9 @@ package enum PostMortem {
         if !report.tracing.provesMilestones, let tracePath {
             facts.libraryMainReachedMilliseconds = libraryMainReached(tracePath: tracePath, pid: report.childPID)
         }
+        if report.tracing.crashSummary == nil, case .killed(let signal, _) = report.cause, let tracePath {
+            facts.libraryCrash = LibraryCrash.read(tracePath: tracePath, pid: report.childPID, signal: signal)
+        }
         facts.pythonBufferedOutput = pythonMayHaveBufferedOutput(report)
         let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
         facts.programError =
@@ -119,6 +126,7 @@ package enum PostMortem {
     }
 
     private static func record(_ facts: RunFacts, into recorder: TraceRecorder) {
+        // (The library's crash is in the trace already: its own event.)
         if let error = facts.programError {
             recorder.append(.programError(error.traceEvent))
         }
@@ -183,4 +191,39 @@ package struct PortHolder: Sendable, Equatable {
         self.startedNanoseconds = startedNanoseconds
     }
 
+}
+
+/// A crash the StartupProbe library reported from inside the program (its signal handler wrote
+/// raw addresses and, at start, the module map): the site of a crash no tracer saw (--no-ptrace,
+/// ptrace unavailable).
+package struct LibraryCrash: Sendable {
+    /// The program's own frames, as the verdict names them ("crash3 ← main").
+    package var summary: String
+    /// file:line of the innermost of them with line information.
+    package var location: String?
+    /// The faulting address, for a fault.
+    package var faultAddress: UInt64?
+
+    /// The crash by `signal` that the library reported for `pid` in the trace at `tracePath`, or nil.
+    static func read(tracePath: String, pid: Int32?, signal: Int32) -> LibraryCrash? {
+        guard let document = try? TraceReader.read(path: tracePath) else { return nil }
+        var modules: [TraceEvent.Module] = []
+        var found: TraceEvent.Crash?
+        for record in document.events {
+            switch record.event {
+            case .modules(let m) where pid == nil || m.pid == pid: modules = m.modules
+            case .crash(let c) where (pid == nil || c.pid == pid) && c.signal == signal: found = c
+            default: break
+            }
+        }
+        guard let crash = found, !modules.isEmpty else { return nil }
+        let frames = CrashSymbolizer(modules: modules).backtraceFrames(crash.frames)
+        let summary = RemoteBacktrace.summary(frames)
+        guard !summary.isEmpty else { return nil }
+        return LibraryCrash(
+            summary: summary,
+            location: RemoteBacktrace.sourceLocation(frames),
+            faultAddress: crash.faultAddress
+        )
+    }
 }

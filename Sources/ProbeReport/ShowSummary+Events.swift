@@ -1,5 +1,6 @@
 import ProbeCore
 import ProbeTrace
+import ProbeTracing
 
 // The parts of ``ShowSummary`` gathered from many events: timings, signals, backtraces.
 

@@ -1,6 +1,7 @@
 import ProbeCore
 import ProbeDiagnosis
 import ProbeTrace
+import ProbeTracing
 
 /// The timeline line of each kind of event: one exhaustive `switch`, so a new event does not
 /// build until it says how it reads.

@@ -53,6 +53,12 @@ extension TraceHistory {
                 }
             } else if exec?.ok == false {
                 exit = "could not start (status \(exec?.exitStatus ?? summary.verdict.status ?? 0))"
+            } else if let crash = document.last({ if case .crash(let e) = $0 { e } else { nil } }) {
+                // Written by the program's StartupProbe library alone (or no tracer saw the end): its
+                // crash handler's report is how it ended.
+                exit = "crashed with \(crash.signalName) (reported by the program)"
+                if category == "unfinished" { category = "crash" }
+                if cause.isEmpty { cause = "killed by \(crash.signalName)" }
             } else {
                 exit = "not recorded"
             }

@@ -7,6 +7,36 @@ import ProbeTrace
 /// full form; the full form is kept in the trace's `symbol` field (mangled) for tools.
 package enum SwiftNameSimplifier {
     package static func simplify(_ full: String) -> String {
+        // The pieces the compiler splits an async function into, and thunks, are named after the
+        // function a person wrote (as `swift demangle --simplified` does): "(2) suspend resume
+        // partial function for closure #6 (…) in static App.routes(…)" → "closure #6 in static
+        // App.routes(router:)".
+        var full = Substring(full)
+        var stripped = true
+        while stripped {
+            stripped = false
+            if full.hasPrefix("("), let close = full.firstIndex(of: ")"),
+                full[full.index(after: full.startIndex)..<close].allSatisfy(\.isNumber),
+                full[close...].hasPrefix(") ")
+            {
+                full = full[full.index(close, offsetBy: 2)...]
+                stripped = true
+            }
+            for wrapper in SwiftNameSimplifier.wrappers where full.hasPrefix(wrapper) {
+                full = full.dropFirst(wrapper.count)
+                stripped = true
+            }
+        }
+        return simplifyName(String(full))
+    }
+
+    /// What the compiler's own pieces of a function are called before the function's name.
+    static let wrappers = [
+        "suspend resume partial function for ", "await resume partial function for ", "partial apply forwarder for ",
+        "partial apply for ", "async function pointer to ", "dispatch thunk of ", "outlined copy of ",
+    ]
+
+    private static func simplifyName(_ full: String) -> String {
         // "closure #1 (…) -> () in X" → "closure #1 in X'"
         if full.hasPrefix("closure #") || full.hasPrefix("implicit closure #"), let inIndex = firstTopLevelIn(full) {
             let head = full[..<inIndex]

@@ -68,6 +68,41 @@ import Glibc
         }
     }
 
+    @Test func untracedTheVerdictTakesTheCrashSiteFromTheLibrary() throws {
+        // --no-ptrace (or ptrace denied): no backtrace of probe-exec's own; the library's crash
+        // report names the site (before: "killed by SIGSEGV after 40 ms", and the library's raw
+        // `#3 0x…` frame quoted as the last line).
+        let dir = Binaries.freshDirectory("lib-untraced")
+        let r = try run(
+            [Binaries.probeExec, "--no-ptrace", "-o", dir + "/t.ndjson", "--", Self.server, "null"],
+            environment: ["SWIFT_BACKTRACE": "enable=no"]
+        )
+        #expect(r.status == 128 + SIGSEGV)
+        let summary = try #require(
+            try TraceReader.read(path: dir + "/t.ndjson").events.last { $0.kind == "verdict" }?["summary"]?.stringValue
+        )
+        #expect(summary.contains("in `static Failures.writeThroughNull()"), "\(summary)")
+        #expect(summary.contains("(reported by the StartupProbe library in the program)"), "\(summary)")
+        // The last line quoted is the program's own (its log line), not the library's report.
+        #expect(summary.contains("Last line on stderr: \"") && !summary.contains("\"#"), "\(summary)")
+        #expect(summary.contains("[StartupProbe] main() reached\"."), "\(summary)")
+    }
+
+    @Test func historyShowsACrashTheLibraryRecordedAlone() throws {
+        // Traces the library wrote without probe-exec have no exit event: their crash is how they ended.
+        let dir = Binaries.freshDirectory("lib-history")
+        for _ in 0..<2 {
+            let r = try run(
+                [Self.server, "null"],
+                environment: ["PROBE_EXEC_TRACE_DIR": dir, "SWIFT_BACKTRACE": "enable=no"]
+            )
+            #expect(r.status == 128 + SIGSEGV)
+        }
+        let shown = try run([Binaries.probeExec, "show", "--history", dir])
+        #expect(shown.stdout.contains("crashed with SIGSEGV (reported by the program)"), "\(shown.stdout)")
+        #expect(!shown.stdout.contains("unfinished"), "\(shown.stdout)")
+    }
+
     @Test func forceUnwrapDiesOfTheTrapSignal() throws {
         let dir = Binaries.freshDirectory("lib-trap")
         let r = try run(

@@ -26,12 +26,26 @@ import Testing
             "Server.run(handler:port:)"
         ),
         ("main", "main"),
+        (
+            // An async closure's pieces (a Hummingbird route handler): named by the closure and where it is.
+            "(2) suspend resume partial function for closure #6 (Hummingbird.Request, App.Context) async throws -> Hummingbird.Response in static App.App.routes(router: Hummingbird.Router<App.Context>) -> ()",
+            "closure #6 in static App.routes(router:)"
+        ),
+        (
+            "(1) await resume partial function for closure #1 () async throws -> Swift.Int in static App.App.routes(inout [() async throws -> Swift.Int]) -> ()",
+            "closure #1 in static App.routes(_:)"
+        ),
+        ("partial apply forwarder for App.Server.start() -> ()", "Server.start()"),
     ])
     func simplifiesSwiftNames(full: String, simplified: String) {
         #expect(SwiftNameSimplifier.simplify(full) == simplified)
     }
 
     @Test func demanglesRealSymbols() {
+        // An async closure's resume piece, as `swift demangle --simplified` names it.
+        #expect(
+            Demangle.name("$s3AppAAV6routesyySaySiyYaKcGzFZSiyYaKcfU_TY1_") == "closure #1 in static App.routes(_:)"
+        )
         #expect(Demangle.name("$s13probe_fixture7CrashesO11forceUnwrapyS2iSgFZ") == "static Crashes.forceUnwrap(_:)")
         #expect(
             Demangle.name("_ZN6config6LoaderC2ERKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE").hasPrefix(

@@ -1,6 +1,5 @@
 import ProbeCore
 import ProbeTrace
-import ProbeTracing
 
 /// Names the raw addresses an in-process crash report recorded (the signal handler cannot read
 /// symbol tables), using the module map the `modules` event recorded at start.
@@ -15,8 +14,13 @@ package struct CrashSymbolizer {
         }
     }
 
-    /// Frames as backtrace frames: module, offset, name, file:line where the files allow.
+    /// Frames as the trace records them: module, offset, name, file:line where the files allow.
     package func frames(_ ips: [UInt64]) -> [TraceEvent.Frame] {
+        backtraceFrames(ips).map(\.traceFrame)
+    }
+
+    /// Frames located and named (for ``RemoteBacktrace/summary(_:limit:)``).
+    package func backtraceFrames(_ ips: [UInt64]) -> [BacktraceFrame] {
         let map = MemoryMap(regions: regions)
         var frames = ips.enumerated().map { i, ip -> BacktraceFrame in
             let lookup = i == 0 ? ip : ip &- 1
@@ -32,6 +36,6 @@ package struct CrashSymbolizer {
         }
         RemoteBacktrace.name(&frames, symbols: symbols)
         RemoteBacktrace.addSourceLines(&frames)
-        return frames.map(\.traceFrame)
+        return frames
     }
 }
