@@ -54,9 +54,14 @@ package enum TracingPolicy {
             hashed = found.hashed
             if found.value != nil { return carries(symbol) }
         }
-        guard !hashed, let strings = elf.dynamicStrings() else { return nil }
-        for symbol in symbols {
-            let needle = Array(symbol.utf8) + [0]
+        // Unhashed: the init names in the whole dynamic string table. Hashed (gcc's -static-libasan,
+        // whose runtime's functions are in .symtab only): the hooks the runtime looks up in the
+        // program (`__lsan_is_turned_off`, weak and undefined in .dynsym, so not in the hash
+        // table), in a dynamic string table small enough to read at every start.
+        let hooks = ["__lsan_is_turned_off", "__lsan_default_suppressions", "__tsan_default_options"]
+        guard let strings = elf.dynamicStrings(limit: hashed ? 1 << 20 : 16 << 20) else { return nil }
+        for symbol in hashed ? hooks : symbols + hooks {
+            let needle = [0] + Array(symbol.utf8) + [0]  // a whole name, not the end of a longer one
             if ProcText.find(needle, in: strings[...]) != nil { return carries(symbol) }  // bytes: no generic search
         }
         return nil

@@ -59,6 +59,29 @@ import Glibc
         #expect(tracing?.reason?.contains("__asan_init") == true, "\(String(describing: tracing?.reason))")
     }
 
+    /// gcc's -static-libasan: the runtime's own functions are in .symtab only; the program
+    /// is known by the hooks the runtime looks up in it (undefined in .dynsym).
+    @Test(.enabled(if: canBuildSanitized, "needs gcc with libasan"))
+    func gccStaticSanitizerRuntimeIsRecognised() throws {
+        let dir = Binaries.freshDirectory("gcc-static-asan")
+        let source = dir + "/leak.c"
+        _ = try run(["/bin/sh", "-c", "printf '%s' \"$0\" > \(source)", Self.leakSource])
+        let built = try run([
+            "/usr/bin/env", "gcc", "-fsanitize=address", "-static-libasan", "-o", dir + "/leak", source,
+        ])
+        try #require(built.status == 0, "\(built.stderr)")
+        let trace = dir + "/t.ndjson"
+        let bare = try run([dir + "/leak"])
+        let wrapped = try run([Binaries.probeExec, "-q", "-o", trace, "--", dir + "/leak"])
+        #expect(bare.stderr.contains("LeakSanitizer: detected memory leaks"))
+        // Before: "LeakSanitizer does not work under ptrace" instead of its report.
+        #expect(wrapped.stderr.contains("LeakSanitizer: detected memory leaks"), "\(wrapped.stderr)")
+        #expect(wrapped.status == bare.status)
+        let tracing = try TraceReader.read(path: trace).first { if case .tracing(let e) = $0 { e } else { nil } }
+        #expect(tracing?.state == "off")
+        #expect(tracing?.reason?.contains("__lsan_is_turned_off") == true, "\(String(describing: tracing?.reason))")
+    }
+
     static var canDropPrivileges: Bool {
         getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0 && access("/usr/bin/id", X_OK) == 0
     }
