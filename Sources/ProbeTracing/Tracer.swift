@@ -216,11 +216,24 @@ package final class Tracer {
         if case .signalStop(_, let pending) = event { signal = pending }
         _ = spr_ptrace_detach(child, signal)
         tids.remove(child)
+        releaseParent(of: child)
+    }
+
+    /// Parents held at their fork event until the child is let go (see the fork event), by child.
+    private var heldParents: [Int32: Int32] = [:]
+
+    /// Lets the parent held for `child` go on (the child was let go, or is gone).
+    private func releaseParent(of child: Int32) {
+        if let parent = heldParents.removeValue(forKey: child) { _ = spr_ptrace_cont(parent, 0) }
     }
 
     /// A traced thread or process is gone for good.
     package func forget(_ tid: Int32) {
         if tids.remove(tid) != nil { gone.insert(tid) }
+        // A child that ended before its first stop was handled: its parent goes on.
+        if childrenAwaitingFirstStop.removeValue(forKey: tid) != nil { releaseParent(of: tid) }
+        awaitingItsEvent.remove(tid)
+        stoppedBeforeItsEvent[tid] = nil
     }
 
     /// Whether `tid` was a traced thread that has ended (not an orphan to count).
@@ -498,16 +511,23 @@ package final class Tracer {
                 event == spr_event_fork() && threadGroup(of: tid) == milestones.process
                 ? Array(milestones.breakpoints.values) : []
             let start = NewChild(copiedBreakpoints: copied)
+            findings.processesStarted += 1
+            if milestones.breakpoints.isEmpty && !followsForks {
+                // Started one, after main(): this thread's forks need not be reported any more.
+                _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
+            }
             if let early = stoppedBeforeItsEvent.removeValue(forKey: child) {
                 startChild(child, start, early)
             } else {
                 tids.insert(child)
                 childrenAwaitingFirstStop[child] = start
-            }
-            findings.processesStarted += 1
-            if milestones.breakpoints.isEmpty && !followsForks {
-                // Started one, after main(): this thread's forks need not be reported any more.
-                _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
+                if !followsForks {
+                    // The parent waits here until its child is let go: bare, the child is nobody's
+                    // tracee, and a parent that traces it itself (strace, a debugger, a sandbox)
+                    // must find it free (PTRACE_SEIZE/ATTACH would fail with EPERM while it is ours).
+                    heldParents[child] = tid
+                    return
+                }
             }
         case spr_event_exit():
             handleExit(tid: tid, status: Int32(truncatingIfNeeded: message))

@@ -69,3 +69,28 @@ int main(void) {
     return 0;
 }
 #endif
+
+#ifdef TRACES_ITS_CHILD
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+// A program that traces its own child (as strace, a debugger or a sandbox does) right after the
+// fork: the child must be free to be seized, as it is bare (probe-exec's fork events must not
+// leave it probe-exec's tracee meanwhile).
+int main(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        for (int i = 0; i < 100; i++) usleep(1000);
+        _exit(0);
+    }
+    long r = ptrace(PTRACE_SEIZE, child, NULL, NULL);
+    printf("seize: %s\n", r == 0 ? "ok" : strerror(errno));
+    fflush(stdout);
+    if (r == 0) ptrace(PTRACE_DETACH, child, NULL, NULL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    return r == 0 ? 0 : 1;
+}
+#endif
