@@ -11,6 +11,8 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <elf.h>
 
 static int spr_result(long r) { return r == -1 ? errno : 0; }
@@ -26,6 +28,11 @@ int spr_ptrace_options_after_start(int follow_forks) {
 
 int spr_ptrace_options(int follow_forks) {
     return spr_ptrace_options_after_start(follow_forks) | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+}
+
+int spr_shares_memory(pid_t a, pid_t b) {
+    long r = syscall(SYS_kcmp, a, b, 1 /* KCMP_VM */, 0, 0);
+    return r == 0 ? 1 : (r > 0 ? 0 : -1);
 }
 
 int spr_ptrace_set_options(pid_t tid, int options) {

@@ -64,6 +64,7 @@ extension Diagnose {
     /// or vfork event (see ``TracingFindings/processesStarted``).
     static func startedNoProcesses(_ report: RunFacts) -> Bool {
         report.tracing.watchedProcessStarts && report.tracing.processesStarted == 0 && report.leftRunning.isEmpty
+            && report.orphansReaped == 0
     }
 
     /// "pid 4312 (`nginx`) and 2 more": what the program left running, or nil when nothing.

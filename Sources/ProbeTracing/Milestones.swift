@@ -32,6 +32,9 @@ package struct Milestones {
     }
 
     package private(set) var breakpoints: [UInt64: Breakpoint] = [:]
+    /// Every breakpoint planted in the current image, removed since or not: a child forked while
+    /// one was there holds a copy of it (see the tracer's children).
+    package private(set) var planted: [Breakpoint] = []
     /// Counts the breakpoints planted so far: it changes whenever one is added, so the tracer
     /// knows when its guardian's list (``BreakpointGuardian``) is out of date.
     package private(set) var plantings = 0
@@ -55,6 +58,7 @@ package struct Milestones {
     @discardableResult
     package mutating func arm(pid: Int32) -> Bool {
         breakpoints = [:]
+        planted = []
         process = pid
         stepping = nil
         mainLocated = false
@@ -176,7 +180,9 @@ package struct Milestones {
         let mask: UInt64 = length >= 8 ? ~0 : (1 << (UInt64(length) * 8)) - 1
         let planted = (word & ~mask) | instruction
         guard spr_ptrace_poke(pid, address, planted) == 0 else { return false }
-        breakpoints[address] = Breakpoint(address: address, original: word, planted: planted, name: name, how: how)
+        let breakpoint = Breakpoint(address: address, original: word, planted: planted, name: name, how: how)
+        breakpoints[address] = breakpoint
+        self.planted.append(breakpoint)
         plantings += 1
         return true
     }

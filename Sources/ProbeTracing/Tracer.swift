@@ -182,58 +182,87 @@ package final class Tracer {
         // Same process as the program? Then its thread.
         let group = ProcessFacts.threadGroup(of: tid)
         if let group, programThreads.contains(group) { programThreads.insert(tid) }
-        // A process of its own: a forked child, held until its parent's event says whether it
-        // has a copy of the breakpoints (fork) or shares them (vfork).
-        if group == tid && childrenAwaitingFirstStop[tid] == nil { awaitingItsEvent.insert(tid) }
+        // A process of its own: a child whose parent's event is still to come, started at this
+        // first stop all the same (its parent's event may never come: the parent detached, ended).
+        if group == tid { childrenAwaitingFirstStop.insert(tid) }
     }
 
     /// --follow-forks: forked children stay traced (else they are let go at their first stop).
     package var followsForks = false
 
-    /// What a fork event said of a child process: the start-up breakpoints it has a copy of (a
-    /// fork of the program's process before main(); none for a vfork, which shares the memory).
-    private struct NewChild {
-        var copiedBreakpoints: [Milestones.Breakpoint]
-    }
-    /// Children announced by their parent's fork event, until their first stop.
-    private var childrenAwaitingFirstStop: [Int32: NewChild] = [:]
-    /// Processes whose first stop came before their parent's fork event: held stopped until it.
-    private var awaitingItsEvent: Set<Int32> = []
-    private var stoppedBeforeItsEvent: [Int32: WaitEvent] = [:]
+    /// Child processes announced (by their parent's event, or by adoption) until their first stop.
+    private var childrenAwaitingFirstStop: Set<Int32> = []
+    /// Children started at a first stop that came before their parent's event.
+    private var startedBeforeTheirEvent: Set<Int32> = []
+    /// Children let go whose detach found them running (a SIGKILL woke them): let go at their next stop.
+    private var lettingGo: Set<Int32> = []
+    /// Parents held at their fork event until the child is let go (see the fork event), by child.
+    private var heldParents: [Int32: Int32] = [:]
 
-    /// A child process's first stop (before it ran anything): a fork of the program made before
-    /// main() holds a copy of the start-up breakpoints, which are taken out of it (bare, it would
-    /// not die of SIGTRAP at main); then it is let go, or traced with --follow-forks.
-    private func startChild(_ child: Int32, _ start: NewChild, _ event: WaitEvent) {
-        for breakpoint in start.copiedBreakpoints {
-            _ = spr_ptrace_poke(child, breakpoint.address, breakpoint.original)
+    /// A child process's first stop (before it ran anything). A fork of the program made before
+    /// main() holds a copy of its memory with the start-up breakpoints in it: each word of this
+    /// image's breakpoints that the child still holds as planted is put back (bare, it would not
+    /// die of SIGTRAP at main) — unless the child shares the program's memory (vfork, CLONE_VM),
+    /// where that would take them out of the program itself. Then it is let go (traced with
+    /// --follow-forks), and a parent held for it goes on.
+    private func startChild(_ child: Int32, _ event: WaitEvent) {
+        if !milestones.planted.isEmpty, spr_shares_memory(child, milestones.process) == 0 {
+            for breakpoint in milestones.planted {
+                var word: UInt64 = 0
+                if spr_ptrace_peek(child, breakpoint.address, &word) == 0, word == breakpoint.planted {
+                    _ = spr_ptrace_poke(child, breakpoint.address, breakpoint.original)
+                }
+            }
         }
         if followsForks {
+            releaseParent(of: child)
             handleStop(event)
             return
         }
         var signal: Int32 = 0
         if case .signalStop(_, let pending) = event { signal = pending }
-        _ = spr_ptrace_detach(child, signal)
-        tids.remove(child)
+        if spr_ptrace_detach(child, signal) == 0 {
+            tids.remove(child)
+        } else {
+            lettingGo.insert(child)  // not stopped any more (killed): let go at its next stop
+        }
         releaseParent(of: child)
     }
-
-    /// Parents held at their fork event until the child is let go (see the fork event), by child.
-    private var heldParents: [Int32: Int32] = [:]
 
     /// Lets the parent held for `child` go on (the child was let go, or is gone).
     private func releaseParent(of child: Int32) {
         if let parent = heldParents.removeValue(forKey: child) { _ = spr_ptrace_cont(parent, 0) }
     }
 
+    /// A fork, vfork or process clone event of `tid` for `child`: counted; the parent is held
+    /// until the child is let go, unless that happened already.
+    /// Returns whether the parent is held (not to be continued now).
+    private func processStarted(by tid: Int32, child: Int32) -> Bool {
+        findings.processesStarted += 1
+        if milestones.breakpoints.isEmpty && !followsForks {
+            // Started one, after main(): this thread's forks need not be reported any more.
+            _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
+        }
+        if startedBeforeTheirEvent.remove(child) != nil || !tids.contains(child) && gone.contains(child) {
+            return false
+        }
+        tids.insert(child)
+        childrenAwaitingFirstStop.insert(child)
+        guard !followsForks else { return false }
+        // The parent waits here until its child is let go: bare, the child is nobody's tracee, and
+        // a parent that traces it itself (strace, a debugger, a sandbox) must find it free
+        // (PTRACE_SEIZE/ATTACH fails with EPERM while it is probe-exec's).
+        heldParents[child] = tid
+        return true
+    }
+
     /// A traced thread or process is gone for good.
     package func forget(_ tid: Int32) {
         if tids.remove(tid) != nil { gone.insert(tid) }
         // A child that ended before its first stop was handled: its parent goes on.
-        if childrenAwaitingFirstStop.removeValue(forKey: tid) != nil { releaseParent(of: tid) }
-        awaitingItsEvent.remove(tid)
-        stoppedBeforeItsEvent[tid] = nil
+        childrenAwaitingFirstStop.remove(tid)
+        lettingGo.remove(tid)
+        releaseParent(of: tid)
     }
 
     /// Whether `tid` was a traced thread that has ended (not an orphan to count).
@@ -333,12 +362,13 @@ package final class Tracer {
     private var guardianFailureRecorded = false
 
     private func handleStop(_ event: WaitEvent) {
-        if let tid = event.stoppedTID, awaitingItsEvent.remove(tid) != nil {
-            stoppedBeforeItsEvent[tid] = event  // held until its parent's fork event says what it is
+        if let tid = event.stoppedTID, childrenAwaitingFirstStop.remove(tid) != nil {
+            if heldParents[tid] == nil { startedBeforeTheirEvent.insert(tid) }
+            startChild(tid, event)
             return
         }
-        if let tid = event.stoppedTID, let start = childrenAwaitingFirstStop.removeValue(forKey: tid) {
-            startChild(tid, start, event)
+        if let tid = event.stoppedTID, lettingGo.remove(tid) != nil {
+            if spr_ptrace_detach(tid, 0) == 0 { tids.remove(tid) } else { _ = spr_ptrace_cont(tid, 0) }
             return
         }
         if findings.detachedReason != nil {
@@ -502,33 +532,15 @@ package final class Tracer {
             recorder.append(.targetExec(event))
         case spr_event_clone():
             let new = Int32(truncatingIfNeeded: message)
+            // A thread; or a process made by clone() without SIGCHLD (a child all the same).
+            if startedBeforeTheirEvent.contains(new) || ProcessFacts.threadGroup(of: new) == new {
+                if processStarted(by: tid, child: new) { return }
+                break
+            }
             tids.insert(new)
             if programThreads.contains(tid) { programThreads.insert(new) }
         case spr_event_fork(), spr_event_vfork():
-            let child = Int32(truncatingIfNeeded: message)
-            // The breakpoints planted as it forked: its copy of them (the parent's may go before the child's first stop).
-            let copied =
-                event == spr_event_fork() && threadGroup(of: tid) == milestones.process
-                ? Array(milestones.breakpoints.values) : []
-            let start = NewChild(copiedBreakpoints: copied)
-            findings.processesStarted += 1
-            if milestones.breakpoints.isEmpty && !followsForks {
-                // Started one, after main(): this thread's forks need not be reported any more.
-                _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
-            }
-            if let early = stoppedBeforeItsEvent.removeValue(forKey: child) {
-                startChild(child, start, early)
-            } else {
-                tids.insert(child)
-                childrenAwaitingFirstStop[child] = start
-                if !followsForks {
-                    // The parent waits here until its child is let go: bare, the child is nobody's
-                    // tracee, and a parent that traces it itself (strace, a debugger, a sandbox)
-                    // must find it free (PTRACE_SEIZE/ATTACH would fail with EPERM while it is ours).
-                    heldParents[child] = tid
-                    return
-                }
-            }
+            if processStarted(by: tid, child: Int32(truncatingIfNeeded: message)) { return }
         case spr_event_exit():
             handleExit(tid: tid, status: Int32(truncatingIfNeeded: message))
         default:

@@ -94,3 +94,75 @@ int main(void) {
     return r == 0 ? 0 : 1;
 }
 #endif
+
+#ifdef CLONE_WITHOUT_SIGCHLD
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+// Processes made by clone() without SIGCHLD (the kernel reports them as clone events, like
+// threads), from threads and from main: none may be held by probe-exec (a hang before), and
+// they count as processes started.
+static int clone_child(void *unused) {
+    (void)unused;
+    return 0;
+}
+static void *clone_from_thread(void *unused) {
+    (void)unused;
+    char *stack = malloc(1 << 16);
+    pid_t pid = clone(clone_child, stack + (1 << 16), 0, NULL);
+    waitpid(pid, NULL, __WALL);
+    return NULL;
+}
+int main(void) {
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, clone_from_thread, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
+    clone_from_thread(NULL);
+    printf("cloned\n");
+    return 0;
+}
+#endif
+
+#ifdef FORKING_CONSTRUCTOR_THREADS
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+// Threads started by a constructor fork in a loop while the main thread goes on to main(): a
+// child's copy of the memory is taken while the breakpoint at main is planted, but its fork
+// event may be handled after main() was reached. Each child calls main() too (it returns 3).
+static volatile int in_child, stop;
+static pid_t kids[4000];
+static volatile int kid_count;
+static pthread_t forkers[3];
+static void *forker(void *unused) {
+    (void)unused;
+    while (!stop && kid_count < 3900) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            in_child = 1;
+            _exit(main());
+        }
+        if (pid > 0) kids[__sync_fetch_and_add(&kid_count, 1)] = pid;
+    }
+    return NULL;
+}
+__attribute__((constructor)) static void start_forkers(void) {
+    for (int i = 0; i < 3; i++) pthread_create(&forkers[i], NULL, forker, NULL);
+    usleep(3000);
+}
+int main(void) {
+    if (in_child) return 3;
+    usleep(3000);
+    stop = 1;
+    for (int i = 0; i < 3; i++) pthread_join(forkers[i], NULL);
+    int bad = 0;
+    for (int i = 0; i < kid_count; i++) {
+        int status = 0;
+        waitpid(kids[i], &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 3) bad++;
+    }
+    printf("children that did not return 3 from main: %d\n", bad);
+    return 0;
+}
+#endif

@@ -23,6 +23,10 @@ int spr_ptrace_options(int follow_forks);
 /// when `follow_forks`.
 int spr_ptrace_options_after_start(int follow_forks);
 
+/// Whether processes `a` and `b` share one address space (kcmp KCMP_VM): 1 yes (threads, vfork,
+/// CLONE_VM), 0 no (a fork's copy), -1 not known (kcmp refused).
+int spr_shares_memory(pid_t a, pid_t b);
+
 /// PTRACE_SETOPTIONS on a stopped tracee. Returns 0 or an errno value.
 int spr_ptrace_set_options(pid_t tid, int options);
 
