@@ -30,6 +30,12 @@ package enum ReportRenderer {
             .filter { TimelineText.isOnTimeline($0.element.event) }
             .sorted { ($0.element.offsetMilliseconds, $0.offset) < ($1.element.offsetMilliseconds, $1.offset) }
             .map(\.element)
+        // The program's first fault (a SIGSEGV, SIGBUS… raised by the kernel), when it later died of
+        // a fault: faults after it happened while it was handling that one (a crash reporter reading
+        // memory, as the Swift runtime's backtracer does), not in its normal work.
+        let diedOfFault =
+            document.last { if case .exit(let e) = $0 { e.signal } else { nil } }.map(SignalName.isFault) ?? false
+        var firstFault: (name: String, offset: String)?
         var index = 0
         while index < timeline.count {
             let record = timeline[index]
@@ -57,6 +63,14 @@ package enum ReportRenderer {
                     let last = formatOffset(timeline[index - 1].offsetMilliseconds).trimmingPrefix(while: { $0 == " " })
                     text =
                         "\(first.name) × \(repeats) delivered to the program (\(from)); it went on after each, the last at \(last)"
+                    if let fault = firstFault, diedOfFault, first.senderKind == "kernel",
+                        SignalName.isFault(first.signal)
+                    {
+                        text += ", while it was handling its \(fault.name) of \(fault.offset)"
+                    }
+                }
+                if firstFault == nil, first.senderKind == "kernel", SignalName.isFault(first.signal) {
+                    firstFault = (first.name, String(offset.trimmingPrefix(while: { $0 == " " })))
                 }
             }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)

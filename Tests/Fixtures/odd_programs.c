@@ -166,3 +166,37 @@ int main(void) {
     return 0;
 }
 #endif
+
+#ifdef PROBING_CRASH_HANDLER
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+// A crash handler that reads memory by probing, as the Swift runtime's backtracer does: it
+// signals a thread first (the backtracer's SIGPROF; SIGURG here, ignored), then each probe of an
+// unmapped address faults and is recovered from (siglongjmp); then the original fault is
+// re-raised and the program dies of SIGSEGV.
+static sigjmp_buf probe_jump;
+static volatile int probing;
+static void on_segv(int sig) {
+    if (probing) siglongjmp(probe_jump, 1);
+    probing = 1;
+    raise(SIGURG);
+    for (int i = 0; i < 3; i++) {
+        if (sigsetjmp(probe_jump, 1) == 0) {
+            volatile int *unmapped = (volatile int *)(long)(16 + i * 8);
+            (void)*unmapped;
+        }
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+int main(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_segv;
+    action.sa_flags = SA_NODEFER;
+    sigaction(SIGSEGV, &action, NULL);
+    volatile int *null_pointer = NULL;
+    return *null_pointer;
+}
+#endif

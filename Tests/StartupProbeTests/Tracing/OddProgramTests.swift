@@ -231,6 +231,20 @@ import Glibc
         }
     }
 
+    @Test func faultsWhileHandlingACrashAreSaidToBeThat() throws {
+        // A crash handler probing memory (as the Swift runtime's backtracer does) takes faults it
+        // recovers from: show says they came while it handled its first fault.
+        let program = try Self.build("PROBING_CRASH_HANDLER")
+        let bare = try run([program])
+        #expect(bare.status == 128 + SIGSEGV)
+        let trace = Binaries.freshDirectory("odd-probing") + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program])
+        #expect(r.status == bare.status)
+        let shown = try run([Binaries.probeExec, "show", trace]).stdout
+        #expect(shown.contains("SIGSEGV × 3 delivered to the program (raised by the kernel)"), "\(shown)")
+        #expect(shown.contains("while it was handling its SIGSEGV of +"), "\(shown)")
+    }
+
     static func tracedTracee(_ arguments: [String]) throws -> (status: Int32, events: [TraceRecord]) {
         let r = try StartupProbeTests.traced(arguments)
         return (r.status, r.events)
