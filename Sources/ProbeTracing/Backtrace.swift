@@ -287,10 +287,12 @@ package enum RemoteBacktrace {
         guard let module else { return false }
         let base = module.split(separator: "/").last.map(String.init) ?? module
         // libswiftCore: the runtime's failure path (_assertionFailure, fatalError's closures)
-        // sits above the program's own frame that failed.
+        // sits above the program's own frame that failed. libswift_Concurrency and libdispatch:
+        // the executor that ran the program's task (`swift::runJobInEstablishedExecutorContext`).
         return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux")
             || base.hasPrefix("ld-musl")
             || base.hasPrefix("libpthread") || base == "[vdso]" || base.hasPrefix("libswiftCore")
+            || base.hasPrefix("libswift_Concurrency") || base.hasPrefix("libdispatch")
     }
 
     /// The base names of the shells (their frames are the shell's machinery; a shell's status 128+N

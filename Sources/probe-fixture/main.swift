@@ -36,6 +36,14 @@ enum Database {
     }
 }
 
+/// Work on the concurrency runtime's pool: `exit` from a task while the main thread sleeps.
+enum Jobs {
+    @inline(never) static func finish(code: Int32) async -> Never {
+        await Task.yield()
+        exit(code)
+    }
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first ?? "demo" {
 case "demo":
@@ -52,7 +60,14 @@ case "fatal":
     Crashes.fatal("missing DATABASE_URL")
 case "sleep":
     usleep(UInt32((Double(arguments.dropFirst().first ?? "1") ?? 1) * 1_000_000))
+case "async-exit":
+    let code = Int32(arguments.dropFirst().first ?? "3") ?? 3
+    Task.detached { await Jobs.finish(code: code) }  // not on the main actor: the main thread sleeps
+    sleep(30)
 default:
-    say("usage: probe-fixture [demo | exit N | segv | abort | forceunwrap | fatal | sleep SECONDS]", to: 2)
+    say(
+        "usage: probe-fixture [demo | exit N | segv | abort | forceunwrap | fatal | sleep SECONDS | async-exit N]",
+        to: 2
+    )
     exit(64)
 }

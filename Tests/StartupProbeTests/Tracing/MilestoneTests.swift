@@ -118,4 +118,23 @@ import Glibc
             #expect(r.stderr.contains("configuration invalid: missing DATABASE_URL"))
         }
     }
+
+    @Test func exitFromASwiftTaskIsNamedByTheAsyncFunction() throws {
+        // exit(3) from a task on the concurrency pool while the main thread sleeps: the caller is
+        // the async function as written, not its partial function or the executor
+        // (`swift::runJobInEstablishedExecutorContext`), and the frames are named (the main
+        // thread's maps are not needed).
+        for attempt in 0..<3 {
+            let trace = Binaries.freshDirectory("swift-async") + "/t.ndjson"
+            let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", Binaries.swiftFixture, "async-exit", "3"])
+            #expect(r.status == 3)
+            let events = try TraceReader.read(path: trace).events
+            let summary = verdict(events)
+            #expect(
+                summary.contains("exit(3) was called from `static Jobs.finish(code:)` (main.swift:"),
+                "\(attempt): \(summary)"
+            )
+            #expect(!summary.contains("runJob"), "\(summary)")
+        }
+    }
 }
