@@ -206,14 +206,7 @@ package final class Tracer {
     /// where that would take them out of the program itself. Then it is let go (traced with
     /// --follow-forks), and a parent held for it goes on.
     private func startChild(_ child: Int32, _ event: WaitEvent) {
-        if !milestones.planted.isEmpty, spr_shares_memory(child, milestones.process) == 0 {
-            for breakpoint in milestones.planted {
-                var word: UInt64 = 0
-                if spr_ptrace_peek(child, breakpoint.address, &word) == 0, word == breakpoint.planted {
-                    _ = spr_ptrace_poke(child, breakpoint.address, breakpoint.original)
-                }
-            }
-        }
+        scrubCopiedBreakpoints(child)
         if followsForks {
             releaseParent(of: child)
             handleStop(event)
@@ -227,6 +220,19 @@ package final class Tracer {
             lettingGo.insert(child)  // not stopped any more (killed): let go at its next stop
         }
         releaseParent(of: child)
+    }
+
+    /// Puts back, in `process` (a child with its own copy of the program's memory), each word of
+    /// this image's breakpoints that it still holds as planted. Nothing when it shares the
+    /// program's memory (kcmp KCMP_VM; also when that is not known).
+    private func scrubCopiedBreakpoints(_ process: Int32) {
+        guard !milestones.planted.isEmpty, spr_shares_memory(process, milestones.process) == 0 else { return }
+        for breakpoint in milestones.planted {
+            var word: UInt64 = 0
+            if spr_ptrace_peek(process, breakpoint.address, &word) == 0, word == breakpoint.planted {
+                _ = spr_ptrace_poke(process, breakpoint.address, breakpoint.original)
+            }
+        }
     }
 
     /// Lets the parent held for `child` go on (the child was let go, or is gone).
@@ -248,10 +254,13 @@ package final class Tracer {
         }
         tids.insert(child)
         childrenAwaitingFirstStop.insert(child)
-        guard !followsForks else { return false }
-        // The parent waits here until its child is let go: bare, the child is nobody's tracee, and
-        // a parent that traces it itself (strace, a debugger, a sandbox) must find it free
-        // (PTRACE_SEIZE/ATTACH fails with EPERM while it is probe-exec's).
+        // After start-up the parent waits here until its child is let go: bare, the child is
+        // nobody's tracee, and a parent that traces it itself (strace, a debugger, a sandbox) must
+        // find it free (PTRACE_SEIZE/ATTACH fails with EPERM while it is probe-exec's). Before
+        // main() (breakpoints planted) the parent goes on at once, as it would bare, while its
+        // child waits to be scrubbed: held, a constructor's `fork(); kill(child)` found its child
+        // already running in 18 of 20 forks (bare 0).
+        guard !followsForks, milestones.breakpoints.isEmpty else { return false }
         heldParents[child] = tid
         return true
     }
@@ -315,7 +324,13 @@ package final class Tracer {
         case .exited, .killed, .other:
             return
         }
-        milestones.disarm(pid: tid)
+        // The program's breakpoints are taken out of the program (whichever of its threads stops
+        // first); a followed child's copy of them out of that child — not the other way round.
+        if threadGroup(of: tid) == milestones.process {
+            milestones.disarm(pid: tid)
+        } else {
+            scrubCopiedBreakpoints(tid)
+        }
         _ = spr_ptrace_detach(tid, signal)
         forget(tid)
     }

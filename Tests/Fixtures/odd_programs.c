@@ -200,3 +200,24 @@ int main(void) {
     return *null_pointer;
 }
 #endif
+
+#ifdef FORK_AND_WAIT_BEFORE_MAIN
+#include <sys/wait.h>
+// A constructor forks a child that lives 0.5 s, then waits 0.3 s itself before main(): a detach
+// in that time (with --follow-forks the child is traced too) must take main's breakpoint out of
+// the program itself, not only out of the child's copy.
+static pid_t early;
+__attribute__((constructor)) static void fork_and_wait(void) {
+    early = fork();
+    if (early == 0) {
+        usleep(500000);
+        _exit(0);
+    }
+    usleep(300000);
+}
+int main(void) {
+    printf("main reached\n");
+    waitpid(early, NULL, 0);
+    return 0;
+}
+#endif
