@@ -74,11 +74,19 @@ package enum PostMortem {
         case .execFailed, .spawnFailed: return facts
         case .exited, .killed: break
         }
-        if !report.tracing.provesMilestones, let tracePath {
-            facts.libraryMainReachedMilliseconds = libraryMainReached(tracePath: tracePath, pid: report.childPID)
+        // What the library wrote in the trace, read once and only when needed: when no tracer
+        // proved main() or took the crash's backtrace.
+        var document: TraceDocument?? = nil
+        func libraryEvents() -> TraceDocument? {
+            if document == nil { document = .some(tracePath.flatMap { try? TraceReader.read(path: $0) }) }
+            return document ?? nil
         }
-        if report.tracing.crashSummary == nil, case .killed(let signal, _) = report.cause, let tracePath {
-            facts.libraryCrash = LibraryCrash.read(tracePath: tracePath, pid: report.childPID, signal: signal)
+        if !report.tracing.provesMilestones, let events = libraryEvents() {
+            facts.libraryMainReachedMilliseconds = libraryMainReached(in: events, pid: report.childPID)
+        }
+        if report.tracing.crashSummary == nil, case .killed(let signal, _) = report.cause, let events = libraryEvents()
+        {
+            facts.libraryCrash = LibraryCrash.read(from: events, pid: report.childPID, signal: signal)
         }
         facts.pythonBufferedOutput = pythonMayHaveBufferedOutput(report)
         let stderrText = String(decoding: report.stderrTail, as: UTF8.self)
@@ -116,8 +124,7 @@ package enum PostMortem {
 
     /// When the program's StartupProbe library reported main() reached, from its `main_reached`
     /// event in the trace (the first one, of `pid` when known).
-    private static func libraryMainReached(tracePath: String, pid: Int32?) -> Double? {
-        guard let document = try? TraceReader.read(path: tracePath) else { return nil }
+    private static func libraryMainReached(in document: TraceDocument, pid: Int32?) -> Double? {
         for record in document.events {
             guard case .mainReached(let event) = record.event, pid == nil || event.pid == pid else { continue }
             return record.offsetMilliseconds
@@ -126,7 +133,6 @@ package enum PostMortem {
     }
 
     private static func record(_ facts: RunFacts, into recorder: TraceRecorder) {
-        // (The library's crash is in the trace already: its own event.)
         if let error = facts.programError {
             recorder.append(.programError(error.traceEvent))
         }
@@ -204,9 +210,8 @@ package struct LibraryCrash: Sendable {
     /// The faulting address, for a fault.
     package var faultAddress: UInt64?
 
-    /// The crash by `signal` that the library reported for `pid` in the trace at `tracePath`, or nil.
-    static func read(tracePath: String, pid: Int32?, signal: Int32) -> LibraryCrash? {
-        guard let document = try? TraceReader.read(path: tracePath) else { return nil }
+    /// The crash by `signal` that the library reported for `pid` in `document`, or nil.
+    static func read(from document: TraceDocument, pid: Int32?, signal: Int32) -> LibraryCrash? {
         var modules: [TraceEvent.Module] = []
         var found: TraceEvent.Crash?
         for record in document.events {

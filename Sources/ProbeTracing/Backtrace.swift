@@ -289,10 +289,16 @@ package enum RemoteBacktrace {
         // libswiftCore: the runtime's failure path (_assertionFailure, fatalError's closures)
         // sits above the program's own frame that failed. libswift_Concurrency and libdispatch:
         // the executor that ran the program's task (`swift::runJobInEstablishedExecutorContext`).
-        return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-linux")
-            || base.hasPrefix("ld-musl")
-            || base.hasPrefix("libpthread") || base == "[vdso]" || base.hasPrefix("libswiftCore")
-            || base.hasPrefix("libswift_Concurrency") || base.hasPrefix("libdispatch")
+        return isCLibrary(module) || base.hasPrefix("ld-linux") || base.hasPrefix("libpthread") || base == "[vdso]"
+            || base.hasPrefix("libswiftCore") || base.hasPrefix("libswift_Concurrency") || base.hasPrefix("libdispatch")
+    }
+
+    /// Whether the module at `path` is a C library: glibc's `libc.so.6` (`libc-2.x.so`), musl's
+    /// `libc.so` (Debian) or `ld-musl-<arch>.so.1` (Alpine, where the loader is the library).
+    package static func isCLibrary(_ path: String) -> Bool {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-musl")
+            || base.hasPrefix("libc.musl")
     }
 
     /// The base names of the shells (their frames are the shell's machinery; a shell's status 128+N

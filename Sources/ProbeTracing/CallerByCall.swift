@@ -111,9 +111,9 @@ final class CallerByCall {
     /// or `call *disp32(%rip)` through a GOT slot (-fno-plt), read from memory.
     private func callTarget(returnAddress ra: UInt64) -> UInt64? {
         guard let code = read(ra &- 6, count: 6) else { return nil }
-        if code[1] == 0xE8 { return ra &+ UInt64(bitPattern: Int64(CallerByCall.int32(code, 2))) }
+        if code[1] == 0xE8 { return ra &+ CallerByCall.displacement(code, 2) }
         if code[0] == 0xFF && code[1] == 0x15 {
-            return word(ra &+ UInt64(bitPattern: Int64(CallerByCall.int32(code, 2))))
+            return word(ra &+ CallerByCall.displacement(code, 2))
         }
         return nil
     }
@@ -134,7 +134,7 @@ final class CallerByCall {
         switch code.first {
         case 0xE9:  // jmp rel32
             return leads(
-                from: at &+ 5 &+ UInt64(bitPattern: Int64(CallerByCall.int32(code, 1))),
+                from: at &+ 5 &+ CallerByCall.displacement(code, 1),
                 to: start,
                 hops: hops - 1
             )
@@ -145,9 +145,9 @@ final class CallerByCall {
                 hops: hops - 1
             )
         case 0xFF where code[1] == 0x25:  // jmp *disp32(%rip): a PLT entry through its GOT slot
-            let slot = at &+ 6 &+ UInt64(bitPattern: Int64(CallerByCall.int32(code, 2)))
-            guard let value = read(slot, count: 8) else { return false }
-            return leads(from: CallerByCall.uint64(value), to: start, hops: hops - 1)
+            let slot = at &+ 6 &+ CallerByCall.displacement(code, 2)
+            guard let value = word(slot) else { return false }
+            return leads(from: value, to: start, hops: hops - 1)
         default:
             return false
         }
@@ -171,7 +171,7 @@ final class CallerByCall {
     }
 
     private func word(_ address: UInt64) -> UInt64? {
-        read(address, count: 8).map(CallerByCall.uint64)
+        read(address, count: 8).map { ELFFile.u64($0, 0) }
     }
 
     private func read(_ address: UInt64, count: Int) -> [UInt8]? {
@@ -180,15 +180,8 @@ final class CallerByCall {
         return n == count ? bytes : nil
     }
 
-    private static func int32(_ bytes: [UInt8], _ at: Int) -> Int32 {
-        Int32(
-            bitPattern: UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(
-                bytes[at + 3]
-            ) << 24
-        )
-    }
-
-    private static func uint64(_ bytes: [UInt8]) -> UInt64 {
-        bytes.prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    /// The signed 32-bit displacement at `at` (little-endian), sign-extended for address arithmetic.
+    private static func displacement(_ bytes: [UInt8], _ at: Int) -> UInt64 {
+        UInt64(bitPattern: Int64(Int32(bitPattern: ELFFile.u32(bytes, at))))
     }
 }

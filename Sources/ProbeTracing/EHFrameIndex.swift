@@ -66,28 +66,20 @@ final class EHFrameIndex {
     /// The FDE pointer encoding of the CIE whose body (after its id) starts at `at`: the `R`
     /// entry of a `z` augmentation, else absolute.
     private static func fdeEncoding(cie data: [UInt8], from at: Int, end: Int) -> UInt8 {
-        var i = at
-        guard i < end else { return 0 }
-        let version = data[i]
-        i += 1
-        var augmentation: [UInt8] = []
-        while i < end, data[i] != 0 {
-            augmentation.append(data[i])
-            i += 1
-        }
-        i += 1
-        guard augmentation.first == UInt8(ascii: "z") else { return 0 }
-        _ = uleb(data, &i)  // code alignment
-        _ = uleb(data, &i)  // data alignment (signed; only skipped)
-        if version == 1 { i += 1 } else { _ = uleb(data, &i) }  // return address register
-        _ = uleb(data, &i)  // augmentation data length
-        for letter in augmentation.dropFirst() where i < end {
+        var r = DWARFReader(bytes: data)
+        r.index = at
+        let version = r.u8()
+        let augmentation = r.cstring()
+        guard !r.failed, r.index <= end, augmentation.first == "z" else { return 0 }
+        _ = r.uleb()  // code alignment
+        _ = r.sleb()  // data alignment
+        if version == 1 { _ = r.u8() } else { _ = r.uleb() }  // return address register
+        _ = r.uleb()  // augmentation data length
+        for letter in augmentation.dropFirst() where !r.failed && r.index < end {
             switch letter {
-            case UInt8(ascii: "R"): return data[i]
-            case UInt8(ascii: "L"): i += 1
-            case UInt8(ascii: "P"):
-                let encoding = data[i]
-                i += 1 + size(of: encoding)
+            case "R": return r.u8()
+            case "L": _ = r.u8()
+            case "P": r.index += size(of: r.u8())
             default: break  // S, B: no data
             }
         }
@@ -120,18 +112,5 @@ final class EHFrameIndex {
         case 0x10: return raw &+ Int64(bitPattern: sectionAddress) &+ Int64(at)  // pc-relative
         default: return nil
         }
-    }
-
-    private static func uleb(_ data: [UInt8], _ i: inout Int) -> UInt64 {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < data.count {
-            let byte = data[i]
-            i += 1
-            if shift < 64 { value |= UInt64(byte & 0x7F) << shift }
-            shift += 7
-            if byte & 0x80 == 0 { break }
-        }
-        return value
     }
 }

@@ -26,10 +26,7 @@ package enum LostOutput {
         // The C library, or a static executable carrying its own.
         var paths: [String] = []
         for region in map.regions where region.path.hasPrefix("/") && !paths.contains(region.path) {
-            let base = region.path.split(separator: "/").last.map(String.init) ?? ""
-            if base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-musl")
-                || base.hasPrefix("libc.musl") || region.path == executable
-            {
+            if RemoteBacktrace.isCLibrary(region.path) || region.path == executable {
                 paths.append(region.path)
             }
         }

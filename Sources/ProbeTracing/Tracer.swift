@@ -235,6 +235,13 @@ package final class Tracer {
         }
     }
 
+    /// Turns off fork events for `tid` (stopped) once they are no longer needed — no breakpoint to
+    /// take out of a child, and a process started already, so "started no processes" is settled —
+    /// unless --follow-forks follows every child.
+    private func stopReportingForks(_ tid: Int32) {
+        if !followsForks { _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0)) }
+    }
+
     /// Lets the parent held for `child` go on (the child was let go, or is gone).
     private func releaseParent(of child: Int32) {
         if let parent = heldParents.removeValue(forKey: child) { _ = spr_ptrace_cont(parent, 0) }
@@ -245,10 +252,7 @@ package final class Tracer {
     /// Returns whether the parent is held (not to be continued now).
     private func processStarted(by tid: Int32, child: Int32) -> Bool {
         findings.processesStarted += 1
-        if milestones.breakpoints.isEmpty && !followsForks {
-            // Started one, after main(): this thread's forks need not be reported any more.
-            _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
-        }
+        if milestones.breakpoints.isEmpty { stopReportingForks(tid) }  // started one, after main()
         if startedBeforeTheirEvent.remove(child) != nil || !tids.contains(child) && gone.contains(child) {
             return false
         }
@@ -415,11 +419,8 @@ package final class Tracer {
                     findings.entryReachedMilliseconds = now
                 } else {
                     findings.mainReachedMilliseconds = now
-                    // No breakpoint left to copy into a child: once it has started a process, the
-                    // thread's forks are no longer reported (see the fork event).
-                    if !followsForks && findings.processesStarted > 0 {
-                        _ = spr_ptrace_set_options(tid, spr_ptrace_options_after_start(0))
-                    }
+                    // No breakpoint left to copy into a child, and a process already started.
+                    if findings.processesStarted > 0 { stopReportingForks(tid) }
                 }
                 findings.mainLocated = milestones.mainLocated || name == "main"
                 var milestone = TraceEvent.Milestone()
@@ -692,10 +693,7 @@ package final class Tracer {
         // glibc's `__libc_start_call_main`; musl's `libc_start_main_stage2`.
         if name.hasPrefix("__libc_start") || name == "libc_start_main_stage2" { return true }
         let exitModule = frames[exitIndex].module ?? ""
-        let base = exitModule.split(separator: "/").last.map(String.init) ?? exitModule
-        // glibc's libc.so.6, musl's libc.so (Debian) or ld-musl-<arch>.so.1 (Alpine)
-        let cLibrary = base.hasPrefix("libc") || base.hasPrefix("ld-musl")
-        return caller.module == exitModule && cLibrary && name != "main"
+        return caller.module == exitModule && RemoteBacktrace.isCLibrary(exitModule) && name != "main"
     }
 
     /// The exit function the program called, from the exit backtrace: the outermost of the

@@ -44,42 +44,42 @@ import Glibc
     /// (found through .gnu.hash, not a scan of the dynamic string table).
     @Test(.enabled(if: access("/opt/swift/usr/bin/clang", X_OK) == 0, "needs the toolchain's clang"))
     func clangStaticSanitizerRuntimeIsRecognised() throws {
-        let dir = Binaries.freshDirectory("clang-asan")
-        let source = dir + "/leak.c"
-        _ = try run(["/bin/sh", "-c", "printf '%s' \"$0\" > \(source)", Self.leakSource])
-        let built = try run(["/opt/swift/usr/bin/clang", "-fsanitize=address", "-o", dir + "/leak", source])
-        try #require(built.status == 0, "\(built.stderr)")
-        let trace = dir + "/t.ndjson"
-        let bare = try run([dir + "/leak"])
-        let wrapped = try run([Binaries.probeExec, "-q", "-o", trace, "--", dir + "/leak"])
-        #expect(bare.stderr.contains("LeakSanitizer: detected memory leaks"))
-        #expect(wrapped.stderr.contains("LeakSanitizer: detected memory leaks"), "\(wrapped.stderr)")
-        #expect(wrapped.status == bare.status)
-        let tracing = try TraceReader.read(path: trace).first { if case .tracing(let e) = $0 { e } else { nil } }
-        #expect(tracing?.reason?.contains("__asan_init") == true, "\(String(describing: tracing?.reason))")
+        try expectLeakReportedUntraced(
+            building: ["/opt/swift/usr/bin/clang", "-fsanitize=address"],
+            in: "clang-asan",
+            reason: "__asan_init"
+        )
     }
 
     /// gcc's -static-libasan: the runtime's own functions are in .symtab only; the program
-    /// is known by the hooks the runtime looks up in it (undefined in .dynsym).
+    /// is known by the hooks the runtime looks up in it (undefined in .dynsym). Before:
+    /// "LeakSanitizer does not work under ptrace" instead of its report.
     @Test(.enabled(if: canBuildSanitized, "needs gcc with libasan"))
     func gccStaticSanitizerRuntimeIsRecognised() throws {
-        let dir = Binaries.freshDirectory("gcc-static-asan")
+        try expectLeakReportedUntraced(
+            building: ["/usr/bin/env", "gcc", "-fsanitize=address", "-static-libasan"],
+            in: "gcc-static-asan",
+            reason: "__lsan_is_turned_off"
+        )
+    }
+
+    /// Builds the leaking program with `compiler`, runs it bare and under probe-exec: the same
+    /// LeakSanitizer report and status, tracing off for a reason that names `reason`.
+    func expectLeakReportedUntraced(building compiler: [String], in name: String, reason: String) throws {
+        let dir = Binaries.freshDirectory(name)
         let source = dir + "/leak.c"
         _ = try run(["/bin/sh", "-c", "printf '%s' \"$0\" > \(source)", Self.leakSource])
-        let built = try run([
-            "/usr/bin/env", "gcc", "-fsanitize=address", "-static-libasan", "-o", dir + "/leak", source,
-        ])
+        let built = try run(compiler + ["-o", dir + "/leak", source])
         try #require(built.status == 0, "\(built.stderr)")
         let trace = dir + "/t.ndjson"
         let bare = try run([dir + "/leak"])
         let wrapped = try run([Binaries.probeExec, "-q", "-o", trace, "--", dir + "/leak"])
         #expect(bare.stderr.contains("LeakSanitizer: detected memory leaks"))
-        // Before: "LeakSanitizer does not work under ptrace" instead of its report.
         #expect(wrapped.stderr.contains("LeakSanitizer: detected memory leaks"), "\(wrapped.stderr)")
         #expect(wrapped.status == bare.status)
         let tracing = try TraceReader.read(path: trace).first { if case .tracing(let e) = $0 { e } else { nil } }
         #expect(tracing?.state == "off")
-        #expect(tracing?.reason?.contains("__lsan_is_turned_off") == true, "\(String(describing: tracing?.reason))")
+        #expect(tracing?.reason?.contains(reason) == true, "\(String(describing: tracing?.reason))")
     }
 
     static var canDropPrivileges: Bool {
