@@ -118,6 +118,11 @@ package enum Diagnose {
             sentence += " (reported by the StartupProbe library in the program)"
         }
         var parts = [sentence + dumped]
+        if let trap = report.tracing.crashTrap ?? report.libraryCrash?.trap {
+            parts.append(
+                "The faulting instruction is the compiler's trap for “\(trap)” (named in the program's debug information)."
+            )
+        }
         parts += stackOverflowStory(report)
         parts += startupStory(report)
         parts += signalStory(report, killedBy: signal)

@@ -209,6 +209,8 @@ package struct LibraryCrash: Sendable {
     package var location: String?
     /// The faulting address, for a fault.
     package var faultAddress: UInt64?
+    /// What the compiler's trap at the fault stands for, from the debug information.
+    package var trap: String?
 
     /// The crash by `signal` that the library reported for `pid` in `document`, or nil.
     static func read(from document: TraceDocument, pid: Int32?, signal: Int32) -> LibraryCrash? {
@@ -228,7 +230,8 @@ package struct LibraryCrash: Sendable {
         return LibraryCrash(
             summary: summary,
             location: RemoteBacktrace.sourceLocation(frames),
-            faultAddress: crash.faultAddress
+            faultAddress: crash.faultAddress,
+            trap: RemoteBacktrace.trapReason(frames)
         )
     }
 }

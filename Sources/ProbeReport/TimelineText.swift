@@ -173,6 +173,9 @@ package enum TimelineText {
         var text = frame.function ?? ("0x" + String(frame.ip, radix: 16))
         if let offset = frame.functionOffset, offset > 0 { text += "+0x" + String(offset, radix: 16) }
         if let file = frame.file, let line = frame.line { text += " at \(file):\(line)" }
+        for call in frame.inlined {
+            text += " [inlined: \(call.function ?? "?") from \(call.file):\(call.line)]"
+        }
         if let module = frame.module {
             let base = module.split(separator: "/").last.map(String.init) ?? module
             let offset = frame.moduleOffset.map { "0x" + String($0, radix: 16) } ?? "?"

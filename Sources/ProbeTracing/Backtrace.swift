@@ -13,6 +13,8 @@ package struct BacktraceFrame {
     package var demangled: String?
     package var file: String?
     package var line: Int?
+    /// The calls inlined at this address, innermost first (``DWARFInlines``).
+    package var inlined: [TraceEvent.InlinedCall] = []
 
     /// A frame at `ip`, with what is known of it.
     package init(
@@ -53,6 +55,7 @@ package struct BacktraceFrame {
             frame.file = file
             frame.line = line
         }
+        frame.inlined = inlined
         return frame
     }
 }
@@ -163,15 +166,27 @@ package enum RemoteBacktrace {
         frames = named
     }
 
-    /// Fills in file:line for the frames whose module has DWARF line tables.
+    /// Fills in file:line for the frames whose module has DWARF line tables. Where an address's own
+    /// line is compiler-generated (or absent), its inline chain (``DWARFInlines``) is read and the
+    /// innermost call site a person wrote gives the line.
     package static func addSourceLines(_ frames: inout [BacktraceFrame]) {
         var lined = frames
         forEachModule(frames) { _, elf, addressOf in
             let lines = DWARFLines.lookup(elf, addresses: Array(addressOf.values))
+            let unwritten = addressOf.values.filter { address in
+                lines[address].map { !DWARFInlines.isWritten(file: $0.file, line: $0.line) } ?? true
+            }
+            let inlined = unwritten.isEmpty ? [:] : DWARFInlines.lookup(elf, addresses: unwritten)
             for (i, address) in addressOf {
-                guard let found = lines[address] else { continue }
-                lined[i].file = found.file
-                lined[i].line = found.line
+                let calls = inlined[address] ?? []
+                lined[i].inlined = calls
+                if let call = calls.first(where: { DWARFInlines.isWritten(file: $0.file, line: $0.line) }) {
+                    lined[i].file = call.file
+                    lined[i].line = call.line
+                } else if let found = lines[address] {
+                    lined[i].file = found.file
+                    lined[i].line = found.line
+                }
             }
         }
         frames = lined
@@ -278,6 +293,26 @@ package enum RemoteBacktrace {
             }
             guard let file = frame.file, let line = frame.line else { continue }
             return (file.split(separator: "/").last.map(String.init) ?? file) + ":\(line)"
+        }
+        return nil
+    }
+
+    /// What a trap instruction at the fault stands for, as the compiler recorded it in the debug
+    /// information: the name of the pseudo-function inlined there. Swift emits a force unwrap's or
+    /// an overflow's trap as "Swift runtime failure: …"; clang's `__builtin_verbose_trap` as
+    /// `__clang_trap_msg$CATEGORY$MESSAGE`. Nil for any other fault.
+    package static func trapReason(_ frames: [BacktraceFrame]) -> String? {
+        guard let name = frames.first?.inlined.first?.function else { return nil }
+        if name.hasPrefix("Swift runtime failure: ") { return name }
+        let clang = "__clang_trap_msg$"
+        if name.hasPrefix(clang) {
+            let parts = name.dropFirst(clang.count).split(
+                separator: "$",
+                maxSplits: 1,
+                omittingEmptySubsequences: false
+            )
+            guard parts.count == 2 else { return nil }
+            return parts[0].isEmpty ? String(parts[1]) : "\(parts[0]): \(parts[1])"
         }
         return nil
     }

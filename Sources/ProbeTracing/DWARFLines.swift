@@ -31,14 +31,39 @@ package enum DWARFLines {
         return found
     }
 
-    /// Runs one unit's line program; returns where the next unit starts, or nil when malformed.
-    private static func runUnit(
-        _ r: inout DWARFReader,
+    /// A line program's header: what its opcodes need, and its file names by file number.
+    struct Header {
+        var unitEnd: Int
+        var programStart: Int
+        var addressSize: Int
+        var minimumInstructionLength: UInt64
+        var lineBase: Int
+        var lineRange: Int
+        var opcodeBase: Int
+        var standardLengths: [Int]
+        /// By file number (DWARF 5 counts from 0; earlier versions from 1, 0 is a blank here).
+        var files: [String]
+    }
+
+    /// The file names of the line program at `offset` (a unit's `DW_AT_stmt_list`), by file number.
+    package static func fileNames(
+        _ lines: [UInt8],
+        at offset: UInt64,
         lineStrings: [UInt8],
-        strings: [UInt8],
-        targets: [UInt64],
-        into found: inout [UInt64: (file: String, line: Int)]
-    ) -> Int? {
+        strings: [UInt8]
+    )
+        -> [String]
+    {
+        guard offset < lines.count else { return [] }
+        var r = DWARFReader(bytes: lines)
+        r.index = Int(offset)
+        guard case .some(.some(let header)) = header(&r, lineStrings: lineStrings, strings: strings) else { return [] }
+        return header.files
+    }
+
+    /// Reads a unit's header: nil when malformed (the pass ends), .some(nil) when the unit is to be
+    /// skipped (`r.index` then is its end).
+    static func header(_ r: inout DWARFReader, lineStrings: [UInt8], strings: [UInt8]) -> Header?? {
         var length = UInt64(r.u32())
         var is64 = false
         if length == 0xFFFF_FFFF {
@@ -47,8 +72,12 @@ package enum DWARFLines {
         }
         let unitEnd = r.index + Int(clamping: length)
         guard length > 0, unitEnd <= r.count, !r.failed else { return nil }
+        func skip() -> Header?? {
+            r.index = unitEnd
+            return .some(nil)
+        }
         let version = r.u16()
-        guard (2...5).contains(version) else { return unitEnd }
+        guard (2...5).contains(version) else { return skip() }
         var addressSize = 8
         if version >= 5 {
             addressSize = Int(r.u8())
@@ -58,12 +87,11 @@ package enum DWARFLines {
         let programStart = r.index + Int(clamping: headerLength)
         let minimumInstructionLength = UInt64(r.u8())
         if version >= 4 { _ = r.u8() }  // maximum operations per instruction
-        let defaultIsStatement = r.u8() != 0
-        _ = defaultIsStatement
+        _ = r.u8()  // default is_stmt
         let lineBase = Int(Int8(bitPattern: r.u8()))
         let lineRange = Int(r.u8())
         let opcodeBase = Int(r.u8())
-        guard lineRange > 0, opcodeBase > 0 else { return unitEnd }
+        guard lineRange > 0, opcodeBase > 0 else { return skip() }
         var standardLengths: [Int] = []
         for _ in 1..<opcodeBase { standardLengths.append(Int(r.u8())) }
 
@@ -98,15 +126,45 @@ package enum DWARFLines {
                 files.append((name, directory))
             }
         }
-        guard !r.failed, programStart <= unitEnd else { return unitEnd }
-        func fileName(_ index: UInt64) -> String {
-            guard index < files.count else { return "?" }
-            let f = files[Int(index)]
+        guard !r.failed, programStart <= unitEnd else { return skip() }
+        let names = files.map { f -> String in
             if f.name.hasPrefix("/") || f.directory >= directories.count || directories[f.directory].isEmpty {
                 return f.name
             }
             return directories[f.directory] + "/" + f.name
         }
+        return Header(
+            unitEnd: unitEnd,
+            programStart: programStart,
+            addressSize: addressSize,
+            minimumInstructionLength: minimumInstructionLength,
+            lineBase: lineBase,
+            lineRange: lineRange,
+            opcodeBase: opcodeBase,
+            standardLengths: standardLengths,
+            files: names
+        )
+    }
+
+    /// Runs one unit's line program; returns where the next unit starts, or nil when malformed.
+    private static func runUnit(
+        _ r: inout DWARFReader,
+        lineStrings: [UInt8],
+        strings: [UInt8],
+        targets: [UInt64],
+        into found: inout [UInt64: (file: String, line: Int)]
+    ) -> Int? {
+        guard let parsed = header(&r, lineStrings: lineStrings, strings: strings) else { return nil }
+        guard let h = parsed else { return r.index }
+        let unitEnd = h.unitEnd
+        let programStart = h.programStart
+        let addressSize = h.addressSize
+        let minimumInstructionLength = h.minimumInstructionLength
+        let lineBase = h.lineBase
+        let lineRange = h.lineRange
+        let opcodeBase = h.opcodeBase
+        let standardLengths = h.standardLengths
+        func fileName(_ index: UInt64) -> String { index < h.files.count ? h.files[Int(index)] : "?" }
 
         r.index = programStart
         var address: UInt64 = 0
@@ -203,7 +261,7 @@ package enum DWARFLines {
         return (path, directory)
     }
 
-    private static func lowerBound(_ sorted: [UInt64], _ value: UInt64) -> Int {
+    static func lowerBound(_ sorted: [UInt64], _ value: UInt64) -> Int {
         var low = 0
         var high = sorted.count
         while low < high {

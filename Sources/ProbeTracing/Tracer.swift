@@ -26,6 +26,8 @@ package struct TracingFindings: Sendable {
     package var crashSummary: String?
     /// "file.c:12" of the innermost frame of the program's own code, when debug info has it.
     package var crashLocation: String?
+    /// What the compiler's trap at the fault stands for (``RemoteBacktrace/trapReason(_:)``).
+    package var crashTrap: String?
     /// The crash is a stack overflow: which guard the fault hit, and the stack pointer.
     package var stackOverflow: StackOverflow?
     /// In a stack overflow, the function that recurs most in the crashing thread's frames, how
@@ -634,6 +636,7 @@ package final class Tracer {
                     findings.crashThread = tid
                     findings.crashSummary = RemoteBacktrace.summary(frames)
                     findings.crashLocation = RemoteBacktrace.sourceLocation(frames)
+                    if crashed { findings.crashTrap = RemoteBacktrace.trapReason(frames) }
                     if let info = faultInfo, info.kind == 2 { findings.faultAddress = info.fault_address }
                     if crashed, let overflow {
                         findings.stackOverflow = overflow

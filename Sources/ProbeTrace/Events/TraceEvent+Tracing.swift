@@ -93,8 +93,12 @@ extension TraceEvent {
         /// The symbol demangled (or as is).
         package var function: String?
         package var functionOffset: UInt64?
+        /// The source line a person wrote: the address's own line, or where it is compiler-generated
+        /// (`<compiler-generated>`, line 0), the innermost call site of its inline chain that is not.
         package var file: String?
         package var line: Int?
+        /// The functions inlined at this address, innermost first, each with its call site.
+        package var inlined: [InlinedCall] = []
 
         package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
             v.hex("ip", &ip)
@@ -106,10 +110,37 @@ extension TraceEvent {
             v.int("function_offset", &functionOffset)
             v.string("file", &file)
             v.int("line", &line)
+            v.objectsUnlessEmpty("inlined", &inlined)
         }
 
         /// An empty frame.
         package init() {}
+    }
+
+    /// One call inlined at a code address (from `.debug_info`): the function inlined and the
+    /// place it was called from.
+    package struct InlinedCall: TraceObject, Equatable {
+        /// The inlined function, demangled; nil when the debug information names none.
+        package var function: String?
+        /// The call's source file, as the line table names it, and line.
+        package var file = ""
+        package var line = 0
+
+        package mutating func visitFields<V: TraceFieldVisitor>(_ v: inout V) {
+            v.string("function", &function)
+            v.string("file", &file)
+            v.int("line", &line)
+        }
+
+        /// An empty record.
+        package init() {}
+
+        /// A call of `function` at `file`:`line`.
+        package init(function: String?, file: String, line: Int) {
+            self.function = function
+            self.file = file
+            self.line = line
+        }
     }
 
     /// `milestone`: a start-up point proven by a breakpoint (`entry`, `main`).

@@ -1,0 +1,92 @@
+import Foundation
+import ProbeTrace
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Optimised builds: the line a person wrote comes from the inline chain in `.debug_info` when
+/// the faulting address's own line is compiler-generated, and the compiler's named trap is said.
+@Suite(.serialized) struct InlineChainTests {
+    static let fixtures = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures"
+
+    /// The 1-based line of `marker` in a fixture.
+    static func line(of marker: String, in file: String) throws -> Int {
+        let text = try String(contentsOfFile: fixtures + "/" + file, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return try #require(lines.firstIndex { $0.contains(marker) }) + 1
+    }
+
+    /// Runs `program` bare and traced; the same status both ways; the trace's crash frames and verdict.
+    func crash(
+        _ program: String,
+        environment: [String: String] = [:]
+    ) throws -> (
+        status: Int32, frames: [JSONValue], verdict: String
+    ) {
+        let bare = try run([program], environment: environment)
+        let trace = Binaries.freshDirectory("inline") + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program], environment: environment)
+        #expect(r.status == bare.status, "traced \(r.status), bare \(bare.status)")
+        let events = try TraceReader.read(path: trace).events
+        let crash = events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true }
+        return (r.status, crash?["frames"]?.arrayValue ?? [], verdict(events))
+    }
+
+    @Test(arguments: ["4", "5"])
+    func swiftForceUnwrapInAnAsyncClosureIsPlacedByItsInlineChain(dwarfVersion: String) throws {
+        let output = Binaries.freshDirectory("swift-O") + "/app"
+        let built = try run(
+            [
+                "/usr/bin/env", "swiftc", "-O", "-g", "-dwarf-version=\(dwarfVersion)", "-parse-as-library",
+                "-module-name", "app", "-o", output, Self.fixtures + "/optimized_async.swift",
+            ],
+            timeout: 300
+        )
+        try #require(built.status == 0, "\(built.stderr)")
+        let line = try Self.line(of: "CRASH-LINE", in: "optimized_async.swift")
+        // The runtime's backtracer off, as in an image without the toolchain.
+        let r = try crash(output, environment: ["SWIFT_BACKTRACE": "enable=no"])
+        #expect(r.status == 128 + SIGILL || r.status == 128 + SIGTRAP)
+        let top = try #require(r.frames.first)
+        #expect(top["function"]?.stringValue == "closure #1 in static App.routes(_:)", "\(top)")
+        #expect(
+            top["file"]?.stringValue?.hasSuffix("/optimized_async.swift") == true && top["line"]?.intValue == line,
+            "\(top)"
+        )
+        let inlined = top["inlined"]?.arrayValue ?? []
+        #expect(
+            inlined.first?["function"]?.stringValue
+                == "Swift runtime failure: Unexpectedly found nil while unwrapping an Optional value",
+            "\(top)"
+        )
+        #expect(
+            r.verdict.contains("in `closure #1 in static App.routes(_:)` (optimized_async.swift:\(line))"),
+            "\(r.verdict)"
+        )
+        #expect(
+            r.verdict.contains("the compiler's trap for “Swift runtime failure: Unexpectedly found nil"),
+            "\(r.verdict)"
+        )
+        #expect(!r.verdict.contains("compiler-generated"), "\(r.verdict)")
+    }
+
+    @Test(arguments: ["-gdwarf-4", "-gdwarf-5"])
+    func clangVerboseTrapIsNamedWithItsLine(dwarf: String) throws {
+        let output = Binaries.freshDirectory("verbose-trap") + "/trap"
+        let built = try run(
+            ["/usr/bin/env", "clang", "-O2", "-g", dwarf, "-o", output, Self.fixtures + "/verbose_trap.c"]
+        )
+        try #require(built.status == 0, "\(built.stderr)")
+        let line = try Self.line(of: "TRAP-LINE", in: "verbose_trap.c")
+        let r = try crash(output)
+        #expect(r.status == 128 + SIGILL || r.status == 128 + SIGTRAP)
+        let top = try #require(r.frames.first)
+        #expect(top["line"]?.intValue == line, "\(top)")
+        let names = (top["inlined"]?.arrayValue ?? []).compactMap { $0["function"]?.stringValue }
+        #expect(names == ["__clang_trap_msg$bounds$index out of range", "element"], "\(top)")
+        #expect(r.verdict.contains("(verbose_trap.c:\(line))"), "\(r.verdict)")
+        #expect(r.verdict.contains("the compiler's trap for “bounds: index out of range”"), "\(r.verdict)")
+    }
+}
