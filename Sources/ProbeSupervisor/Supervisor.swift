@@ -95,18 +95,24 @@ package final class Supervisor {
         recorder.append(.exec(exec))
         let memory = MemoryCgroupWatch(pid: outcome.pid)
         let traced = traceThisRun && outcome.traceError == nil
-        // Before the exec stop is handled: the guardian is there when the first breakpoint is
-        // planted (and after the program, so that the program is probe-exec's first child).
-        let guardianFailure = traced ? BreakpointGuardian.start() : nil
+        // Milestones are watched with the CPU's breakpoints where the kernel allows them (nothing
+        // in the program to guard); otherwise the guardian is started before the exec stop is
+        // handled, so that it is there when the first breakpoint is planted (and after the
+        // program, so that the program is probe-exec's first child).
+        // PROBE_EXEC_BREAKPOINTS=int3 plants them always (troubleshooting; the tests of that path).
+        let hardware = traced && getenv("PROBE_EXEC_BREAKPOINTS").map { String(cString: $0) } != "int3"
+        let guardian: BreakpointGuardian? =
+            traced ? (hardware && spr_hwbp_probe() == 0 ? BreakpointGuardian() : BreakpointGuardian.started()) : nil
         let tracer =
             traced
             ? Tracer(
                 recorder: recorder,
                 redact: redactRegex,
                 leader: outcome.pid,
-                guardian: BreakpointGuardian(failure: guardianFailure)
+                guardian: guardian ?? BreakpointGuardian()
             ) : nil
         if let tracer {
+            tracer.hardwareBreakpoints = hardware
             tracer.followsForks = options.followForks
             tracing = tracer.findings
             tracer.onProgramExec = { memory.programExecuted(pid: $0) }

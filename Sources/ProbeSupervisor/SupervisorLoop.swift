@@ -111,9 +111,18 @@ package struct SupervisorLoop {
                 pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: controlFD, events: Int16(POLLIN), revents: 0),
             ]
+            // A hardware breakpoint's hit (main() reached) is recorded as it comes.
+            for fd in tracer?.milestoneDescriptors ?? [] {
+                fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+            }
             if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
             if fds[1].revents != 0 { recordPumpMilestones() }
             if fds[2].revents != 0 { answerControlRequest() }
+            let milestoneReady = fds[3...].filter { $0.revents != 0 }
+            if !milestoneReady.isEmpty {
+                let hangUp = Int16(POLLHUP | POLLERR | POLLNVAL)
+                tracer?.milestoneDescriptorsReady(milestoneReady.map { ($0.fd, $0.revents & hangUp != 0) })
+            }
             guard fds[0].revents != 0 else { continue }
             var info = spr_signal_info_t()
             while spr_signalfd_read(signalFD, &info) == 1 {
@@ -121,6 +130,7 @@ package struct SupervisorLoop {
             }
         }
         scanSockets()  // one last look: a listener seen only now still counts
+        tracer?.collectMilestones()  // a hit not polled yet (the program ended at once)
         let endNanoseconds = spr_monotonic_ns()
         BreakpointGuardian.finish()  // the program is gone: nothing left to guard
         // Orphans re-parented to us (PID 1 or subreaper) are children of the main thread.

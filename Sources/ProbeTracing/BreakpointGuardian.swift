@@ -20,14 +20,26 @@ package struct BreakpointGuardian {
     private var guardedPlantings: Int?
     /// Why the guardian could not start or be told (reported once by the tracer); nil while it works.
     package private(set) var failure: SystemError?
+    /// Whether the guardian process runs (it is started at the first planting otherwise).
+    private var running: Bool
 
-    /// A guardian started as ``start()`` said: `failure` is its error, nil when it runs.
-    package init(failure: SystemError?) {
-        self.failure = failure
+    /// A guardian not started yet: the milestones are expected to be watched by hardware
+    /// breakpoints; it is started at the first breakpoint planted all the same.
+    package init() {
+        running = false
     }
 
-    /// Starts the guardian, before the program: nil when it runs, else why not.
-    package static func start() -> SystemError? {
+    /// A guardian started now, before the program's first breakpoint: ``failure`` says why
+    /// not when it could not start.
+    package static func started() -> BreakpointGuardian {
+        var guardian = BreakpointGuardian()
+        guardian.failure = start()
+        guardian.running = guardian.failure == nil
+        return guardian
+    }
+
+    /// Starts the guardian process: nil when it runs, else why not.
+    private static func start() -> SystemError? {
         spr_guardian_start() > 0 ? nil : SystemError.current
     }
 
@@ -49,6 +61,11 @@ package struct BreakpointGuardian {
             return error == 0
         }
         guard guardedPlantings != milestones.plantings else { return true }
+        if !running {
+            failure = BreakpointGuardian.start()
+            running = failure == nil
+            guard running else { return false }
+        }
         guardedPlantings = milestones.plantings
         let planted = milestones.breakpoints.values.map {
             spr_planted_t(address: $0.address, original: $0.original, planted: $0.planted)

@@ -5,6 +5,12 @@ import ProbeTrace
 /// Start-up milestones of the traced program image: its ELF entry point (the dynamic loader is
 /// done) and `main()`, proven with one-shot breakpoints that are removed when hit.
 ///
+/// Where the kernel allows it, the breakpoints are the CPU's (``spr_hwbp_open``: perf_event,
+/// owned by probe-exec's descriptors): nothing is written into the program, it is not stopped at
+/// them, and they cannot outlive probe-exec. Otherwise (perf_event_open refused; Go, whose
+/// `main.main` may run on any thread; `main` found only by walking `_start`) an `int3` (`brk #0`)
+/// is planted and the guardian keeps it from outliving probe-exec (``BreakpointGuardian``).
+///
 /// `main` is found in the symbol table (`main`, or Go's `main.main`); in a stripped binary, from
 /// `_start`, which passes it as the first argument of `__libc_start_main(main, argc, argv, …)`:
 /// by decoding `_start` (`NativeArchitecture.mainLocation`), else by single-stepping `_start`
@@ -49,6 +55,18 @@ package struct Milestones {
 
     /// Whether main's address is known (by symbol, or once found by stepping).
     package private(set) var mainLocated = false
+    /// Hardware breakpoints watching this image's milestones, in place of planted ones.
+    private var watches: [(breakpoint: spr_hwbp_t, name: String, address: UInt64, how: String)] = []
+    /// Whether hardware breakpoints are tried (false once refused: the rest of the run plants).
+    package var hardwareAllowed = true
+    /// Why hardware breakpoints were refused, when they were (said once in the trace).
+    package private(set) var hardwareRefusal: SystemError?
+
+    /// Whether start-up milestones are still awaited (a breakpoint planted or watched).
+    package var awaited: Bool { !breakpoints.isEmpty || !watches.isEmpty }
+    /// The descriptors of the hardware breakpoints: readable when one was hit.
+    package var watchDescriptors: [Int32] { watches.map(\.breakpoint.fd) }
+
     /// The GNU build-id of the image armed last, read from the ELF file `arm` opens anyway (for the load
     /// bias): one more read, of its PT_NOTE segment; nil when it has none or could not be read.
     package private(set) var buildID: String?
@@ -59,6 +77,7 @@ package struct Milestones {
     package mutating func arm(pid: Int32) -> Bool {
         breakpoints = [:]
         planted = []
+        closeWatches()
         process = pid
         stepping = nil
         mainLocated = false
@@ -81,17 +100,81 @@ package struct Milestones {
         // The program waits at this stop: the cheap fact first (64 bytes of `_start`), the symbol
         // table (streamed; tens of MB in a large program) only when `_start` is not recognised.
         let candidates = Milestones.decodeMainFromStart(pid: pid, entry: entry, bias: bias)
+        var main: (address: UInt64, how: String)? = nil
         if !candidates.isEmpty {
             let map = MemoryMap(pid: pid)
             // In the executable's code only: a word `_start` loads may be data (a program of its own).
-            if let main = candidates.first(where: { map.isCode($0, of: executable) }) {
-                mainLocated = insert(pid: pid, address: main, name: "main", how: "first argument of __libc_start_main")
+            if let found = candidates.first(where: { map.isCode($0, of: executable) }) {
+                main = (found, "first argument of __libc_start_main")
             }
         }
-        if !mainLocated, let main = elf?.functionAddress(named: ["main", "main.main"]), main &+ bias != entry {
-            mainLocated = insert(pid: pid, address: main &+ bias, name: "main", how: "symbol table")
+        if main == nil, let found = elf?.functionAddress(named: ["main", "main.main"]), found &+ bias != entry {
+            main = (found &+ bias, "symbol table")
+        }
+        // The CPU's breakpoints watch the first thread only: Go's main.main may run on another.
+        if let main, selfSignallingRuntime == nil, hardwareAllowed,
+            watch(pid: pid, address: entry, name: "entry", how: "AT_ENTRY"),
+            watch(pid: pid, address: main.address, name: "main", how: main.how)
+        {
+            mainLocated = true
+            return true
+        }
+        closeWatches()
+        if let main {
+            mainLocated = insert(pid: pid, address: main.address, name: "main", how: main.how)
         }
         return insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
+    }
+
+    /// Watches `address` with a hardware breakpoint on thread `pid`; false (and no more tries this
+    /// run) when the kernel refuses.
+    private mutating func watch(pid: Int32, address: UInt64, name: String, how: String) -> Bool {
+        var breakpoint = spr_hwbp_t()
+        let error = spr_hwbp_open(pid, address, &breakpoint)
+        guard error == 0 else {
+            hardwareAllowed = false
+            hardwareRefusal = SystemError(error)
+            return false
+        }
+        watches.append((breakpoint, name, address, how))
+        return true
+    }
+
+    /// A watch's descriptor polled readable or hung up with no hit in it: records of another kind
+    /// are marked read; a watch whose thread is gone (hung up) is removed — it can never be hit.
+    package mutating func settle(descriptor fd: Int32, hungUp: Bool) {
+        guard let i = watches.firstIndex(where: { $0.breakpoint.fd == fd }) else { return }
+        if hungUp {
+            spr_hwbp_close(&watches[i].breakpoint)
+            watches.remove(at: i)
+        } else {
+            spr_hwbp_consume(&watches[i].breakpoint)
+        }
+    }
+
+    /// Removes the hardware breakpoints.
+    private mutating func closeWatches() {
+        for i in watches.indices { spr_hwbp_close(&watches[i].breakpoint) }
+        watches = []
+    }
+
+    /// The milestones the hardware breakpoints saw since last asked, in the order they were
+    /// reached, with when (CLOCK_MONOTONIC); each breakpoint is removed once hit. Reads mapped
+    /// memory only.
+    package mutating func collectHits() -> [(name: String, address: UInt64, how: String, nanoseconds: Int64)] {
+        var hits: [(name: String, address: UInt64, how: String, nanoseconds: Int64)] = []
+        var i = 0
+        while i < watches.count {
+            var hit = spr_hwbp_hit_t()
+            if spr_hwbp_first_hit(&watches[i].breakpoint, &hit) == 1 {
+                hits.append((watches[i].name, watches[i].address, watches[i].how, hit.nanoseconds))
+                spr_hwbp_close(&watches[i].breakpoint)
+                watches.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+        return hits.sorted { $0.nanoseconds < $1.nanoseconds }
     }
 
     /// Reads the first 64 bytes of `_start` and decodes where it loads main from
@@ -143,6 +226,7 @@ package struct Milestones {
         }
         breakpoints = [:]
         stepping = nil
+        closeWatches()
     }
 
     /// Gives up walking `_start` (another stop intervened).

@@ -141,7 +141,7 @@ package final class Tracer {
     package static let signalRecordLimit = 500
 
     /// Traces the program whose first thread is `leader`, recording into `recorder`.
-    /// `guardian` is the breakpoint guardian started before the program (``BreakpointGuardian/start()``).
+    /// `guardian` keeps planted breakpoints from outliving probe-exec (``BreakpointGuardian``).
     package init(recorder: TraceRecorder, redact: TextPattern?, leader: Int32, guardian: BreakpointGuardian) {
         self.guardian = guardian
         self.recorder = recorder
@@ -254,7 +254,8 @@ package final class Tracer {
     /// Returns whether the parent is held (not to be continued now).
     private func processStarted(by tid: Int32, child: Int32) -> Bool {
         findings.processesStarted += 1
-        if milestones.breakpoints.isEmpty { stopReportingForks(tid) }  // started one, after main()
+        collectMilestones()
+        if !milestones.awaited { stopReportingForks(tid) }  // started one, after main()
         if startedBeforeTheirEvent.remove(child) != nil || !tids.contains(child) && gone.contains(child) {
             return false
         }
@@ -266,7 +267,7 @@ package final class Tracer {
         // main() (breakpoints planted) the parent goes on at once, as it would bare, while its
         // child waits to be scrubbed: held, a constructor's `fork(); kill(child)` found its child
         // already running in 18 of 20 forks (bare 0).
-        guard !followsForks, milestones.breakpoints.isEmpty else { return false }
+        guard !followsForks, !milestones.awaited else { return false }
         heldParents[child] = tid
         return true
     }
@@ -361,12 +362,57 @@ package final class Tracer {
     /// release. The time the program was held is measured (``TracingFindings/longestStopNanoseconds``).
     package func handle(_ event: WaitEvent) {
         let started = spr_monotonic_ns()
+        collectMilestones()  // a hardware breakpoint's hit comes before this stop
         handleStop(event)
         let held = spr_monotonic_ns() - started
         findings.stopCount += 1
         findings.longestStopNanoseconds = max(findings.longestStopNanoseconds, held)
         updateGuardian()  // a breakpoint removed: it may be told so after the release
         runAfterRelease()
+    }
+
+    /// Whether milestones may be watched with the CPU's breakpoints (else `int3` is planted).
+    package var hardwareBreakpoints: Bool {
+        get { milestones.hardwareAllowed }
+        set { milestones.hardwareAllowed = newValue }
+    }
+
+    /// The descriptors of the hardware breakpoints watching milestones: the caller polls them and
+    /// calls ``collectMilestones()`` when one is readable.
+    package var milestoneDescriptors: [Int32] { milestones.watchDescriptors }
+
+    /// Records the milestones the hardware breakpoints saw (at the time each was hit). Cheap
+    /// (mapped memory): called at every stop, when a descriptor is readable, and at the end.
+    package func collectMilestones() {
+        for hit in milestones.collectHits() {
+            recordMilestone(name: hit.name, address: hit.address, how: hit.how, at: recorder.offset(hit.nanoseconds))
+        }
+    }
+
+    /// Descriptors of ``milestoneDescriptors`` that polled ready: their hits are recorded; one
+    /// ready with no hit is settled (``Milestones/settle(descriptor:hungUp:)``), so that it does
+    /// not poll ready again.
+    package func milestoneDescriptorsReady(_ ready: [(fd: Int32, hungUp: Bool)]) {
+        collectMilestones()
+        let watched = milestones.watchDescriptors
+        for descriptor in ready where watched.contains(descriptor.fd) {
+            milestones.settle(descriptor: descriptor.fd, hungUp: descriptor.hungUp)
+        }
+    }
+
+    /// A milestone reached at `offset`: in the findings and the trace.
+    private func recordMilestone(name: String, address: UInt64, how: String, at offset: Double) {
+        if name == "entry" {
+            findings.entryReachedMilliseconds = offset
+        } else {
+            findings.mainReachedMilliseconds = offset
+        }
+        findings.mainLocated = milestones.mainLocated || name == "main"
+        var milestone = TraceEvent.Milestone()
+        milestone.name = name
+        milestone.address = address
+        milestone.how = how
+        recorder.append(.milestone(milestone), at: offset)
     }
 
     /// Tells the guardian what is planted now (see ``BreakpointGuardian``): called where
@@ -381,6 +427,7 @@ package final class Tracer {
         }
     }
     private var guardianFailureRecorded = false
+    private var hardwareRefusalRecorded = false
 
     private func handleStop(_ event: WaitEvent) {
         if let tid = event.stoppedTID, childrenAwaitingFirstStop.remove(tid) != nil {
@@ -416,20 +463,9 @@ package final class Tracer {
             switch milestones.trap(tid: tid) {
             case .notOurs: break
             case .reached(let name, let address, let how):
-                let now = recorder.offset()
-                if name == "entry" {
-                    findings.entryReachedMilliseconds = now
-                } else {
-                    findings.mainReachedMilliseconds = now
-                    // No breakpoint left to copy into a child, and a process already started.
-                    if findings.processesStarted > 0 { stopReportingForks(tid) }
-                }
-                findings.mainLocated = milestones.mainLocated || name == "main"
-                var milestone = TraceEvent.Milestone()
-                milestone.name = name
-                milestone.address = address
-                milestone.how = how
-                recorder.append(.milestone(milestone), at: now)
+                recordMilestone(name: name, address: address, how: how, at: recorder.offset())
+                // No breakpoint left to copy into a child, and a process already started.
+                if name == "main", findings.processesStarted > 0 { stopReportingForks(tid) }
                 // A runtime that signals itself is let go at main(), or at its entry point when
                 // main() cannot be located in its image (a stripped Go binary).
                 if let runtime = milestones.selfSignallingRuntime, name == "main" || !milestones.mainLocated {
@@ -541,6 +577,12 @@ package final class Tracer {
             findings.mainReachedMilliseconds = nil
             findings.milestonesArmed = milestones.arm(pid: tid)
             findings.mainLocated = milestones.mainLocated
+            if let refusal = milestones.hardwareRefusal, !hardwareRefusalRecorded {
+                hardwareRefusalRecorded = true
+                recorder.warning(
+                    "hardware breakpoints are unavailable (perf_event_open: \(refusal)): start-up milestones are int3 breakpoints in the program's code, which its guardian takes out if probe-exec dies"
+                )
+            }
             updateGuardian()  // before the program goes on to its first breakpoint
             var event = TraceEvent.TargetExec()
             event.pid = tid

@@ -85,14 +85,17 @@ import Glibc
         #expect(reason?.contains("probe-exec detach") == true)
     }
 
-    @Test(arguments: [[], ["--follow-forks"]])
-    func detachBeforeMainLeavesNoBreakpointInTheProgram(_ mode: [String]) throws {
+    @Test(arguments: [[], ["--follow-forks"]], DifferentialTests.breakpointKinds)
+    func detachBeforeMainLeavesNoBreakpointInTheProgram(_ mode: [String], breakpoints: String) throws {
         // With --follow-forks the forked child may be the first tracee let go: its copy was
         // disarmed and the program kept its int3 at main (killed by SIGTRAP in 6 of 20 runs).
         let program = try OddProgramTests.build("FORK_AND_WAIT_BEFORE_MAIN")
         for attempt in 0..<5 {
             let trace = Binaries.freshDirectory("detach-early") + "/t.ndjson"
-            let wrapper = try ChildProcess([Binaries.probeExec, "-q", "-o", trace] + mode + ["--", program])
+            let wrapper = try ChildProcess(
+                [Binaries.probeExec, "-q", "-o", trace] + mode + ["--", program],
+                environment: ["PROBE_EXEC_BREAKPOINTS": breakpoints]
+            )
             usleep(100_000)  // inside the constructor's 0.3 s
             let detach = try run([Binaries.probeExec, "detach", String(wrapper.pid)])
             #expect(detach.status == 0, "\(detach.stdout) \(detach.stderr)")

@@ -18,8 +18,9 @@ import Glibc
         events.first { $0.kind == "milestone" && $0["name"]?.stringValue == name }
     }
 
-    @Test func mainIsReachedAndTheProgramBehavesTheSame() throws {
-        let r = try traced(["exit4", "9"])
+    @Test(arguments: ["hardware", "int3"])
+    func mainIsReachedAndTheProgramBehavesTheSame(breakpoints: String) throws {
+        let r = try traced(["exit4", "9"], environment: ["PROBE_EXEC_BREAKPOINTS": breakpoints])
         #expect(r.status == 9)
         let entry = try #require(milestone(r.events, "entry"))
         let main = try #require(milestone(r.events, "main"))
@@ -27,9 +28,15 @@ import Glibc
         #expect(main["how"]?.stringValue == "first argument of __libc_start_main")
         #expect(entry.offsetMilliseconds <= main.offsetMilliseconds)
         #expect(verdict(r.events).contains("main() was reached at +"))
-        // The stops are counted (exec, entry, main, exit at least) and the longest is recorded.
+        // The stops are counted and the longest is recorded: exec and exit; with `int3`, entry and
+        // main too. The CPU's breakpoints do not stop the program, and leave its code as it was.
         let exit = try #require(r.events.last { $0.kind == "exit" })
-        #expect((exit["stops"]?.intValue ?? 0) >= 4, "\(exit.fields)")
+        if breakpoints == "hardware" {
+            #expect(exit["stops"]?.intValue == 2, "\(exit.fields)")
+            #expect(!r.events.contains { $0.kind == "warning" }, "\(r.events.map(\.fields))")
+        } else {
+            #expect((exit["stops"]?.intValue ?? 0) >= 4, "\(exit.fields)")
+        }
         let longest = try #require(exit["longest_stop_ms"]?.doubleValue)
         #expect(longest > 0 && longest <= (exit["duration_ms"]?.doubleValue ?? 0))
     }

@@ -113,8 +113,8 @@ import Glibc
         #expect(r.status == bare.status && r.stdout == bare.stdout, "bare \(bare.status), traced \(r.status)")
     }
 
-    @Test(arguments: ["executable", "library"])
-    func aChildForkedBeforeMainKeepsNoBreakpoint(_ constructorIn: String) throws {
+    @Test(arguments: ["executable", "library"], DifferentialTests.breakpointKinds)
+    func aChildForkedBeforeMainKeepsNoBreakpoint(_ constructorIn: String, breakpoints: String) throws {
         // The constructor forks before main() (in a library: before the entry point, too), while
         // the start-up breakpoints are planted; before, its child died of SIGTRAP (signal 5).
         let program: String
@@ -149,7 +149,8 @@ import Glibc
                 let r = try run(
                     [Binaries.probeExec, "-q", "-o", Binaries.freshDirectory("odd-fork") + "/t.ndjson"] + mode + [
                         "--", program,
-                    ]
+                    ],
+                    environment: ["PROBE_EXEC_BREAKPOINTS": breakpoints]
                 )
                 #expect(r.status == bare.status && r.stdout == bare.stdout, "\(mode) attempt \(attempt): \(r.stdout)")
             }
@@ -200,7 +201,8 @@ import Glibc
         }
     }
 
-    @Test func childrenForkedByConstructorThreadsAroundMainKeepNoBreakpoint() throws {
+    @Test(arguments: DifferentialTests.breakpointKinds)
+    func childrenForkedByConstructorThreadsAroundMainKeepNoBreakpoint(breakpoints: String) throws {
         // A child's fork event may be handled after main() was reached while its copy still holds
         // the int3 (before: SIGTRAP in 10 of 15 runs).
         let program = try Self.build("FORKING_CONSTRUCTOR_THREADS", ["-pthread"])
@@ -211,6 +213,7 @@ import Glibc
                     [Binaries.probeExec, "-q", "-o", Binaries.freshDirectory("odd-forkers") + "/t.ndjson"] + mode + [
                         "--", program,
                     ],
+                    environment: ["PROBE_EXEC_BREAKPOINTS": breakpoints],
                     timeout: 60
                 )
                 #expect(r.stdout == "children that did not return 3 from main: 0\n", "\(mode) attempt \(attempt)")
