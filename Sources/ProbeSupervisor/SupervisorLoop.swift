@@ -132,6 +132,8 @@ package struct SupervisorLoop {
         scanSockets()  // one last look: a listener seen only now still counts
         tracer?.collectMilestones()  // a hit not polled yet (the program ended at once)
         let endNanoseconds = spr_monotonic_ns()
+        // Its frames are named now: the program's end is timed without that work.
+        tracer?.finishExitWork()
         BreakpointGuardian.finish()  // the program is gone: nothing left to guard
         // Orphans re-parented to us (PID 1 or subreaper) are children of the main thread.
         let me = getpid()
@@ -416,12 +418,16 @@ package struct SupervisorLoop {
         // PID 1 or subreaper: any child. A library caller: only what is ours (the child and,
         // when traced, its threads), so that other children of the process are never stolen.
         let targets: [Int32] =
-            supervisor.options.reapAnyChild ? [-1] : [childPID] + (tracer?.tids.subtracting([childPID]) ?? [])
+            [childPID] + (supervisor.options.reapAnyChild ? [-1] : (tracer?.tids.subtracting([childPID]) ?? []))
         for target in targets {
             while true {
                 var raw: Int32 = 0
                 // Stops and continues too: the program's job control is mirrored (see mirrorStop).
-                let pid = spr_waitpid(target, &raw, spr_wnohang() | WUNTRACED | WCONTINUED)
+                // Continues of the program only: a waitpid(WCONTINUED) by its tracer would take a
+                // followed child's "continued" from the parent that waits for it (it is reported
+                // once, to the first who asks).
+                let continues = target == childPID ? WCONTINUED : 0
+                let pid = spr_waitpid(target, &raw, spr_wnohang() | WUNTRACED | continues)
                 if pid <= 0 { break }
                 let ended = WaitStatus(raw).isTermination
                 if let status = handleWaitResult(pid: pid, raw: raw) { childStatus = status }

@@ -171,7 +171,11 @@ package enum RemoteBacktrace {
     /// innermost call site a person wrote gives the line.
     package static func addSourceLines(_ frames: inout [BacktraceFrame]) {
         var lined = frames
-        forEachModule(frames) { _, elf, addressOf in
+        forEachModule(frames) { module, moduleELF, addressOf in
+            // A module stripped of its DWARF may have it in a file of its own (same addresses).
+            let separate = SeparateDebugFile.open(for: module, moduleELF)
+            defer { separate?.close() }
+            let elf = separate ?? moduleELF
             let lines = DWARFLines.lookup(elf, addresses: Array(addressOf.values))
             let unwritten = addressOf.values.filter { address in
                 lines[address].map { !DWARFInlines.isWritten(file: $0.file, line: $0.line) } ?? true
@@ -291,7 +295,10 @@ package enum RemoteBacktrace {
             if isSystemModule(frame.module) || isInterpreterModule(frame.module) || name.map(isPlumbing) == true {
                 continue
             }
-            guard let file = frame.file, let line = frame.line else { continue }
+            // A line nobody wrote (line 0, `<compiler-generated>`, an unknown file) is no place.
+            guard let file = frame.file, let line = frame.line, DWARFInlines.isWritten(file: file, line: line) else {
+                continue
+            }
             return (file.split(separator: "/").last.map(String.init) ?? file) + ":\(line)"
         }
         return nil

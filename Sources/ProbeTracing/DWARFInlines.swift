@@ -54,7 +54,7 @@ package enum DWARFInlines {
 
     /// Whether a line is one a person wrote: not line 0, not Swift's `<compiler-generated>` file.
     package static func isWritten(file: String, line: Int) -> Bool {
-        line > 0 && !file.hasSuffix("<compiler-generated>") && !file.isEmpty
+        line > 0 && !file.hasSuffix("<compiler-generated>") && !file.isEmpty && file != "?"
     }
 
     /// The debug sections one walk reads.
@@ -144,8 +144,8 @@ package enum DWARFInlines {
                 length = r.u64()
                 unit.offsetSize = 8
             }
-            unit.end = r.index + Int(clamping: length)
-            guard length > 0, unit.end <= r.count, !r.failed else { return nil }
+            guard length > 0, !r.failed, let end = r.offset(after: length) else { return nil }
+            unit.end = end
             unit.version = Int(r.u16())
             var abbreviationOffset: UInt64
             if unit.version >= 5 {
@@ -196,7 +196,11 @@ package enum DWARFInlines {
             guard !unit.abbreviations.isEmpty, r.index < unit.end else { return }
             var depth = 0
             var first = true
+            var entries = 0
             while r.index < unit.end, !r.failed {
+                // The budget holds inside a unit too (a -wmo module or a unity build is one unit).
+                entries += 1
+                if entries % 4096 == 0, DWARFInlines.now() >= deadline { return }
                 let code = r.uleb()
                 if code == 0 {
                     depth -= 1
@@ -487,14 +491,14 @@ package enum DWARFInlines {
                 value = Value(kind: .addressIndex, number: fixed(&r, Int(form - 0x28)))
             case 0x23: return Value(kind: .constant, reference: .rangeIndex, number: r.uleb())  // rnglistx
             case 0x22: value.number = r.uleb()  // loclistx
-            case 0x0A: r.index += Int(r.u8())  // block1
-            case 0x03: r.index += Int(r.u16())  // block2
-            case 0x04: r.index += Int(r.u32())  // block4
-            case 0x09, 0x18: r.index += Int(clamping: r.uleb())  // block, exprloc
-            case 0x1E: r.index += 16  // data16
-            case 0x20: r.index += 8  // ref_sig8
-            case 0x1C: r.index += 4  // ref_sup4
-            case 0x24: r.index += 8  // ref_sup8
+            case 0x0A, 0x03, 0x04, 0x09, 0x18:  // block1, block2, block4, block, exprloc
+                let length =
+                    form == 0x0A
+                    ? UInt64(r.u8()) : form == 0x03 ? UInt64(r.u16()) : form == 0x04 ? UInt64(r.u32()) : r.uleb()
+                r.skip(length)
+            case 0x1E: r.skip(16)  // data16
+            case 0x20, 0x24: r.skip(8)  // ref_sig8, ref_sup8
+            case 0x1C: r.skip(4)  // ref_sup4
             case 0x1D, 0x1F20, 0x1F21: _ = offset()  // strp_sup, GNU_ref_alt, GNU_strp_alt
             case 0x16:  // indirect
                 let actual = r.uleb()

@@ -70,8 +70,7 @@ package enum DWARFLines {
             length = r.u64()
             is64 = true
         }
-        let unitEnd = r.index + Int(clamping: length)
-        guard length > 0, unitEnd <= r.count, !r.failed else { return nil }
+        guard length > 0, !r.failed, let unitEnd = r.offset(after: length) else { return nil }
         func skip() -> Header?? {
             r.index = unitEnd
             return .some(nil)
@@ -84,7 +83,7 @@ package enum DWARFLines {
             _ = r.u8()  // segment selector size
         }
         let headerLength = is64 ? r.u64() : UInt64(r.u32())
-        let programStart = r.index + Int(clamping: headerLength)
+        let programStart = r.offset(after: headerLength) ?? Int.max
         let minimumInstructionLength = UInt64(r.u8())
         if version >= 4 { _ = r.u8() }  // maximum operations per instruction
         _ = r.u8()  // default is_stmt
@@ -187,14 +186,14 @@ package enum DWARFLines {
             if opcode >= opcodeBase {
                 let adjusted = opcode - opcodeBase
                 address &+= UInt64(adjusted / lineRange) &* minimumInstructionLength
-                line += lineBase + adjusted % lineRange
+                line &+= lineBase &+ adjusted % lineRange
                 emit(address, closingOnly: false)
                 continue
             }
             switch opcode {
             case 0:
-                let length = Int(clamping: r.uleb())
-                let end = r.index + length
+                let length = r.uleb()
+                let end = r.offset(after: length) ?? r.count
                 let sub = r.u8()
                 switch sub {
                 case 1:  // end_sequence
@@ -209,7 +208,7 @@ package enum DWARFLines {
                 r.index = end
             case 1: emit(address, closingOnly: false)  // copy
             case 2: address &+= r.uleb() &* minimumInstructionLength
-            case 3: line += Int(r.sleb())
+            case 3: line &+= Int(truncatingIfNeeded: r.sleb())
             case 4: file = r.uleb()
             case 5: _ = r.uleb()
             case 6, 7, 10, 11: break
@@ -251,8 +250,10 @@ package enum DWARFLines {
             case 0x06: number = UInt64(r.u32())
             case 0x07: number = r.u64()
             case 0x0F: number = r.uleb()
-            case 0x1E: r.index += 16  // data16 (MD5)
-            case 0x09: r.index += Int(clamping: r.uleb())  // block
+            case 0x1E: r.skip(16)  // data16 (MD5)
+            case 0x09:  // block
+                let length = r.uleb()
+                r.skip(length)
             default: r.failed = true
             }
             if content == 1, let text { path = text }  // DW_LNCT_path
@@ -290,6 +291,22 @@ package struct DWARFReader {
     package mutating func u16() -> UInt16 { UInt16(u8()) | UInt16(u8()) << 8 }
     package mutating func u32() -> UInt32 { UInt32(u16()) | UInt32(u16()) << 16 }
     package mutating func u64() -> UInt64 { UInt64(u32()) | UInt64(u32()) << 32 }
+
+    /// Where `count` bytes past the current offset end, or nil when that is past the data.
+    package func offset(after count: UInt64) -> Int? {
+        guard index <= bytes.count, count <= UInt64(bytes.count - index) else { return nil }
+        return index + Int(count)
+    }
+
+    /// Skips `count` bytes; past the end of the data, the reading fails.
+    package mutating func skip(_ count: UInt64) {
+        if let next = offset(after: count) {
+            index = next
+        } else {
+            index = bytes.count
+            failed = true
+        }
+    }
 
     package mutating func uleb() -> UInt64 {
         var result: UInt64 = 0

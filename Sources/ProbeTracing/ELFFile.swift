@@ -114,6 +114,13 @@ package struct ELFFile {
 
     /// The contents of the section called `name`, or nil when absent, empty, compressed
     /// (SHF_COMPRESSED) or larger than `limit`.
+    /// Whether the section called `name` has contents that ``section(named:limit:)`` can read (not
+    /// empty, not SHT_NOBITS as in a stripped file's debug copy, not compressed).
+    package func hasReadableSection(_ name: String) -> Bool {
+        guard let i = sectionNames.firstIndex(of: name) else { return false }
+        return sections[i].type != 8 && sectionFlags[i] & 0x800 == 0 && sections[i].size > 0
+    }
+
     package func section(named name: String, limit: Int) -> [UInt8]? {
         guard let i = sectionNames.firstIndex(of: name), sections[i].type != 8,  // SHT_NOBITS
             sectionFlags[i] & 0x800 == 0, sections[i].size > 0, sections[i].size <= UInt64(limit)

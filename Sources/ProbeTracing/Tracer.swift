@@ -616,6 +616,22 @@ package final class Tracer {
         for item in work { item() }
     }
 
+    /// Work a thread's exit stop leaves (naming its frames, reading debug information): after
+    /// the program is reaped when the thread is the program's (it is ending: its end is timed
+    /// before this work, which may read megabytes of DWARF), after the release otherwise.
+    private func afterExit(of tid: Int32, _ work: @escaping () -> Void) {
+        if programThreads.contains(tid) { atEnd.append(work) } else { afterRelease.append(work) }
+    }
+    private var atEnd: [() -> Void] = []
+
+    /// Does the work the program's exit stops left (``afterExit(of:_:)``): call once the
+    /// program's end is known and timed, before its findings are read.
+    package func finishExitWork() {
+        let work = atEnd
+        atEnd = []
+        for item in work { item() }
+    }
+
     /// At PTRACE_EVENT_EXIT the thread's registers and memory are still there: take the
     /// backtrace of every thread of a crash, and of the thread that called exit.
     private func handleExit(tid: Int32, status: Int32) {
@@ -665,14 +681,15 @@ package final class Tracer {
             }
             // Unwound at the stop (registers and memory); named after the release.
             let raw = backtrace(tid: tid)
-            afterRelease.append { [self] in
+            let capturedAt = recorder.offset()
+            afterExit(of: tid) { [self] in
                 var frames = raw
                 RemoteBacktrace.name(&frames, symbols: symbols)
                 if crashed { RemoteBacktrace.addSourceLines(&frames) }
                 var event = TraceEvent.Backtrace()
                 event.reason = "crash"
                 event.crashed = crashed
-                append(tid: tid, event, frames: frames)
+                append(tid: tid, event, frames: frames, at: capturedAt)
                 guard programThreads.contains(tid) else { return }
                 if crashed || (findings.crashSummary == nil && tid == leader) {
                     findings.crashThread = tid
@@ -693,7 +710,8 @@ package final class Tracer {
         case .exited(let code):
             guard endsTheProcess else { return }
             let raw = backtrace(tid: tid)
-            afterRelease.append { [self] in
+            let capturedAt = recorder.offset()
+            afterExit(of: tid) { [self] in
                 var frames = raw
                 RemoteBacktrace.name(&frames, symbols: symbols)
                 RemoteBacktrace.addSourceLines(&frames)
@@ -702,7 +720,7 @@ package final class Tracer {
                 event.reason = "exit"
                 event.code = code
                 event.mainReturned = mainReturned
-                append(tid: tid, event, frames: frames)
+                append(tid: tid, event, frames: frames, at: capturedAt)
                 guard programThreads.contains(tid) else { return }
                 findings.exitSummary = RemoteBacktrace.summary(frames)
                 findings.exitLocation = RemoteBacktrace.sourceLocation(frames)
@@ -859,11 +877,11 @@ package final class Tracer {
         return image
     }
 
-    private func append(tid: Int32, _ event: TraceEvent.Backtrace, frames: [BacktraceFrame]) {
+    private func append(tid: Int32, _ event: TraceEvent.Backtrace, frames: [BacktraceFrame], at offset: Double) {
         var event = event
         event.tid = tid
         event.frames = frames.map(\.traceFrame)
-        recorder.append(.backtrace(event))
+        recorder.append(.backtrace(event), at: offset)
     }
 }
 

@@ -90,3 +90,65 @@ import Glibc
         #expect(r.verdict.contains("the compiler's trap for “bounds: index out of range”"), "\(r.verdict)")
     }
 }
+
+/// Debug information that is damaged, or kept in a file of its own.
+@Suite(.serialized) struct DebugFileTests {
+    /// `tracee.c` built with debug info into a fresh directory, as `name`.
+    func build(_ name: String) throws -> (directory: String, program: String) {
+        let directory = Binaries.freshDirectory("debug-file")
+        let program = directory + "/" + name
+        let source = InlineChainTests.fixtures + "/tracee.c"
+        let built = try run(["/usr/bin/env", "cc", "-O0", "-g", "-pthread", "-o", program, source])
+        try #require(built.status == 0, "\(built.stderr)")
+        return (directory, program)
+    }
+
+    @Test(arguments: [".debug_info", ".debug_line", ".debug_abbrev"])
+    func damagedDebugInformationChangesNothing(section: String) throws {
+        // A unit length of 0xffffffff then 2^64-1 (before: probe-exec trapped on the overflow and
+        // exited 132 where the program exited 0 or 139).
+        let (directory, program) = try build("damaged")
+        let garbage = directory + "/garbage"
+        try Data(repeating: 0xFF, count: 64).write(to: URL(fileURLWithPath: garbage))
+        let patched = try run(["/usr/bin/env", "objcopy", "--update-section", "\(section)=\(garbage)", program])
+        try #require(patched.status == 0, "\(patched.stderr)")
+        for arguments in [["return", "0"], ["segv3"]] {
+            let bare = try run([program] + arguments)
+            let trace = directory + "/t-\(arguments[0]).ndjson"
+            let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program] + arguments)
+            #expect(r.status == bare.status, "\(section) \(arguments): traced \(r.status), bare \(bare.status)")
+            let events = try TraceReader.read(path: trace).events
+            #expect(events.contains { $0.kind == "exit" }, "\(section) \(arguments)")
+            #expect(!verdict(events).contains(":0)"), "\(verdict(events))")
+        }
+    }
+
+    @Test(arguments: ["beside", ".debug"])
+    func aSeparateDebugFileGivesTheLines(place: String) throws {
+        // objcopy --only-keep-debug, then --strip-debug --add-gnu-debuglink: the lines come from
+        // the debug file the program names (beside it, or in its .debug folder).
+        let (directory, program) = try build("stripped")
+        let debugDirectory = place == ".debug" ? directory + "/.debug" : directory
+        mkdir(debugDirectory, 0o755)
+        let debug = debugDirectory + "/stripped.debug"
+        for step in [
+            ["--only-keep-debug", program, debug], ["--strip-debug", "--add-gnu-debuglink=" + debug, program],
+        ] {
+            let r = try run(["/usr/bin/env", "objcopy"] + step)
+            try #require(r.status == 0, "\(step): \(r.stderr)")
+        }
+        let source = try String(contentsOfFile: InlineChainTests.fixtures + "/tracee.c", encoding: .utf8)
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        let level3 = try #require(lines.firstIndex { $0.contains("void level3(") }) + 1
+        let trace = directory + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program, "segv3"])
+        #expect(r.status == 128 + SIGSEGV)
+        let summary = verdict(try TraceReader.read(path: trace).events)
+        #expect(summary.contains("(tracee.c:\(level3))"), "\(summary)")
+        // Without it, no line is made up.
+        unlink(debug)
+        let without = directory + "/t2.ndjson"
+        _ = try run([Binaries.probeExec, "-q", "-o", without, "--", program, "segv3"])
+        #expect(!verdict(try TraceReader.read(path: without).events).contains("tracee.c:"))
+    }
+}
