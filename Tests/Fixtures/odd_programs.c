@@ -221,3 +221,41 @@ int main(void) {
     return 0;
 }
 #endif
+
+#ifdef JOB_CONTROL_OF_CHILDREN
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+/// A parent that stops and continues its children as a shell does, in a constructor and in main,
+/// and prints each change waitpid(WUNTRACED | WCONTINUED) shows it.
+static void report(const char *who, int status) {
+    if (WIFSTOPPED(status)) printf("%s: stopped %d\n", who, WSTOPSIG(status));
+    else if (WIFCONTINUED(status)) printf("%s: continued\n", who);
+    else if (WIFEXITED(status)) printf("%s: exit %d\n", who, WEXITSTATUS(status));
+    else printf("%s: signal %d\n", who, WTERMSIG(status));
+    fflush(stdout);
+}
+static void stop_and_continue(const char *who) {
+    pid_t child = fork();
+    if (child == 0) {
+        for (int i = 0; i < 50; i++) usleep(1000);
+        _exit(5);
+    }
+    int status;
+    kill(child, SIGSTOP);
+    waitpid(child, &status, WUNTRACED);
+    report(who, status);
+    kill(child, SIGCONT);
+    waitpid(child, &status, WCONTINUED);
+    report(who, status);
+    waitpid(child, &status, 0);
+    report(who, status);
+}
+__attribute__((constructor)) static void before_main(void) { stop_and_continue("constructor"); }
+int main(void) {
+    stop_and_continue("main");
+    stop_and_continue("main again");
+    return 0;
+}
+#endif
