@@ -114,18 +114,26 @@ package struct ELFFile {
 
     /// The contents of the section called `name`, or nil when absent, empty, compressed
     /// (SHF_COMPRESSED) or larger than `limit`.
-    /// Whether the section called `name` has contents that ``section(named:limit:)`` can read (not
-    /// empty, not SHT_NOBITS as in a stripped file's debug copy, not compressed).
+    /// Whether the section called `name` has contents (not empty, not SHT_NOBITS as in a stripped
+    /// file's debug copy).
     package func hasReadableSection(_ name: String) -> Bool {
         guard let i = sectionNames.firstIndex(of: name) else { return false }
-        return sections[i].type != 8 && sectionFlags[i] & 0x800 == 0 && sections[i].size > 0
+        return sections[i].type != 8 && sections[i].size > 0
     }
 
+    /// The contents of the section called `name`, at most `limit` bytes: a compressed one
+    /// (`SHF_COMPRESSED`, as `-gz` writes debug sections) inflated when it is zlib's.
     package func section(named name: String, limit: Int) -> [UInt8]? {
         guard let i = sectionNames.firstIndex(of: name), sections[i].type != 8,  // SHT_NOBITS
-            sectionFlags[i] & 0x800 == 0, sections[i].size > 0, sections[i].size <= UInt64(limit)
+            sections[i].size > 0, sections[i].size <= UInt64(limit)
         else { return nil }
-        return read(offset: sections[i].offset, count: Int(sections[i].size))
+        guard let bytes = read(offset: sections[i].offset, count: Int(sections[i].size)) else { return nil }
+        guard sectionFlags[i] & 0x800 != 0 else { return bytes }
+        // Elf64_Chdr: type (1: zlib; 2: zstd, not read), reserved, size, alignment; then the stream.
+        guard bytes.count > 24, ELFFile.u32(bytes, 0) == 1 else { return nil }
+        let size = ELFFile.u64(bytes, 8)
+        guard size <= UInt64(limit) else { return nil }
+        return Inflate.zlib(bytes, from: 24, expectedSize: Int(size), limit: limit)
     }
 
     /// The virtual address (before relocation) of the section called `name`, or nil.

@@ -1,5 +1,6 @@
 import Foundation
 import ProbeTrace
+import ProbeTracing
 import Testing
 
 #if canImport(Glibc)
@@ -150,5 +151,67 @@ import Glibc
         let without = directory + "/t2.ndjson"
         _ = try run([Binaries.probeExec, "-q", "-o", without, "--", program, "segv3"])
         #expect(!verdict(try TraceReader.read(path: without).events).contains("tracee.c:"))
+    }
+}
+
+/// Compressed debug sections (`-gz`): zlib streams inflated by probe-exec itself.
+@Suite(.serialized) struct CompressedDebugSectionTests {
+    @Test func inflateGivesBackWhatZlibCompressed() throws {
+        // Stored (level 0), fixed and dynamic Huffman blocks, from python3's zlib; a damaged
+        // stream gives nil, never a trap.
+        let directory = Binaries.freshDirectory("inflate")
+        let script = """
+            import os, random, zlib
+            random.seed(7)
+            text = b"".join(b"line %d of a debug section, %s\\n" % (i, b"x" * (i % 40)) for i in range(20000))
+            noise = bytes(random.getrandbits(8) for _ in range(70000))
+            cases = {"text": text, "noise": noise, "short": b"abc", "empty": b"", "mixed": text[:5000] + noise[:5000] + text}
+            for name, data in cases.items():
+                for level in (0, 1, 9):
+                    open(os.path.join("\(directory)", "%s.%d.z" % (name, level)), "wb").write(zlib.compress(data, level))
+                open(os.path.join("\(directory)", name), "wb").write(data)
+            """
+        let made = try run(["/usr/bin/env", "python3", "-c", script])
+        try #require(made.status == 0, "\(made.stderr)")
+        for name in ["text", "noise", "short", "empty", "mixed"] {
+            let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+            for level in [0, 1, 9] {
+                let compressed = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/\(name).\(level).z")))
+                let inflated = Inflate.zlib(compressed, from: 0, expectedSize: original.count, limit: 1 << 24)
+                #expect(inflated == original, "\(name) level \(level)")
+                var damaged = compressed
+                if damaged.count > 8 { damaged[damaged.count / 2] ^= 0x5A }
+                _ = Inflate.zlib(damaged, from: 0, expectedSize: original.count, limit: 1 << 24)
+                #expect(Inflate.zlib(compressed, from: 0, expectedSize: original.count + 1, limit: 1 << 24) == nil)
+            }
+        }
+    }
+
+    @Test(arguments: [["gcc", "-gz=zlib"], ["clang", "-gz"]])
+    func compressedDebugSectionsGiveTheLines(compiler: [String]) throws {
+        let directory = Binaries.freshDirectory("gz")
+        let program = directory + "/compressed"
+        let built = try run(
+            ["/usr/bin/env", compiler[0], "-O0", "-g", compiler[1], "-pthread", "-o", program]
+                + [InlineChainTests.fixtures + "/tracee.c"]
+        )
+        try #require(built.status == 0, "\(built.stderr)")
+        let sections = try run(["/usr/bin/env", "readelf", "-S", "-W", program])
+        // Compressed indeed: readelf's flag C on .debug_line.
+        let lineSection = sections.stdout.split(separator: "\n").first { $0.contains(".debug_line ") } ?? ""
+        #expect(lineSection.split(separator: " ").contains("C"), "\(lineSection)")
+        let source = try String(contentsOfFile: InlineChainTests.fixtures + "/tracee.c", encoding: .utf8)
+        let level3 =
+            try #require(
+                source.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+                    $0.contains("void level3(")
+                }
+            )
+            + 1
+        let trace = directory + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program, "segv3"])
+        #expect(r.status == 128 + SIGSEGV)
+        let summary = verdict(try TraceReader.read(path: trace).events)
+        #expect(summary.contains("(tracee.c:\(level3))"), "\(summary)")
     }
 }
