@@ -26,6 +26,23 @@ package enum SwiftNameSimplifier {
                 full = full.dropFirst(wrapper.count)
                 stripped = true
             }
+            // "function signature specialization <Arg[0] = Dead> of X", "generic specialization
+            // <Swift.Int> of X": X, compiled for particular arguments.
+            for kind in ["function signature specialization <", "generic specialization <"] where full.hasPrefix(kind) {
+                var depth = 0
+                for i in full.indices[full.index(full.startIndex, offsetBy: kind.count - 1)...] {
+                    if full[i] == "<" { depth += 1 }
+                    if full[i] == ">" && !isArrow(full, i) { depth -= 1 }
+                    if depth == 0 {
+                        let rest = full[full.index(after: i)...]
+                        if rest.hasPrefix(" of ") {
+                            full = rest.dropFirst(4)
+                            stripped = true
+                        }
+                        break
+                    }
+                }
+            }
         }
         return simplifyName(String(full))
     }

@@ -36,6 +36,15 @@ import Testing
             "closure #1 in static App.routes(_:)"
         ),
         ("partial apply forwarder for App.Server.start() -> ()", "Server.start()"),
+        (
+            // -O builds: the function as written, not its specialised copy.
+            "function signature specialization <Arg[0] = Dead> of static as.M.main() -> ()",
+            "static M.main()"
+        ),
+        (
+            "generic specialization <Swift.Int> of App.Box.get(index: Swift.Int) -> A",
+            "Box.get(index:)"
+        ),
     ])
     func simplifiesSwiftNames(full: String, simplified: String) {
         #expect(SwiftNameSimplifier.simplify(full) == simplified)
