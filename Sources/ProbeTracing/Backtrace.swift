@@ -132,10 +132,12 @@ package enum RemoteBacktrace {
     /// frames (by frame index).
     private static func forEachModule(
         _ frames: [BacktraceFrame],
+        including include: (String) -> Bool = { _ in true },
         _ body: (_ module: String, _ elf: ELFFile, _ addressOf: [Int: UInt64]) -> Void
     ) {
         var byModule: [String: [Int]] = [:]
-        for (i, frame) in frames.enumerated() where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil {
+        for (i, frame) in frames.enumerated()
+        where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil && include(frame.module!) {
             byModule[frame.module!, default: []].append(i)
         }
         for (module, indices) in byModule {
@@ -166,12 +168,16 @@ package enum RemoteBacktrace {
         frames = named
     }
 
-    /// Fills in file:line for the frames whose module has DWARF line tables. Where an address's own
+    /// Fills in file:line for the frames of the program's own modules (not the C library's, the
+    /// loader's or an interpreter's) that have DWARF line tables. Where an address's own
     /// line is compiler-generated (or absent), its inline chain (``DWARFInlines``) is read and the
     /// innermost call site a person wrote gives the line.
     package static func addSourceLines(_ frames: inout [BacktraceFrame]) {
         var lined = frames
-        forEachModule(frames) { module, moduleELF, addressOf in
+        // The C library's, the loader's or an interpreter's lines are never the place a verdict
+        // gives, and their debug files are large (libc6-dbg's line table: 45 ms at each exit).
+        let programs: (String) -> Bool = { !isSystemModule($0) && !isInterpreterModule($0) }
+        forEachModule(frames, including: programs) { module, moduleELF, addressOf in
             // A module stripped of its DWARF may have it in a file of its own (same addresses).
             let separate = SeparateDebugFile.open(for: module, moduleELF)
             defer { separate?.close() }
