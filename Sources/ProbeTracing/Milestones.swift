@@ -82,8 +82,12 @@ package struct Milestones {
         stepping = nil
         mainLocated = false
         buildID = nil
+        entryAtExec = false
         guard let entry = Auxv(pid: pid).entry else { return false }
         self.entry = entry
+        // No dynamic loader (static, static-pie): the exec stop is at the entry point itself.
+        var registers = spr_regs_t()
+        entryAtExec = spr_ptrace_regs(pid, &registers) == 0 && registers.ip == entry
         executable = ProcessFacts.executable(of: pid)
         var bias: UInt64 = 0
         selfSignallingRuntime = nil
@@ -111,6 +115,16 @@ package struct Milestones {
         if main == nil, let found = elf?.functionAddress(named: ["main", "main.main"]), found &+ bias != entry {
             main = (found &+ bias, "symbol table")
         }
+        if entryAtExec {
+            // Nothing to plant at the entry point: `_start` is walked from here when main() is
+            // not known yet (a stripped static binary), main() watched or planted once found.
+            if let main {
+                mainLocated = place(pid: pid, address: main.address, how: main.how)
+            } else if selfSignallingRuntime == nil {
+                stepping = (pid, 0)
+            }
+            return true
+        }
         // The CPU's breakpoints watch the first thread only: Go's main.main may run on another.
         if let main, selfSignallingRuntime == nil, hardwareAllowed,
             watch(pid: pid, address: entry, name: "entry", how: "AT_ENTRY"),
@@ -124,6 +138,18 @@ package struct Milestones {
             mainLocated = insert(pid: pid, address: main.address, name: "main", how: main.how)
         }
         return insert(pid: pid, address: entry, name: "entry", how: "AT_ENTRY")
+    }
+
+    /// Whether the exec stop was at the image's entry point (no dynamic loader): the entry
+    /// milestone is reached there, with no breakpoint.
+    package private(set) var entryAtExec = false
+
+    /// Watches main() with the CPU's breakpoint where it may (not for Go), else plants one.
+    private mutating func place(pid: Int32, address: UInt64, how: String) -> Bool {
+        if selfSignallingRuntime == nil, hardwareAllowed, watch(pid: pid, address: address, name: "main", how: how) {
+            return true
+        }
+        return insert(pid: pid, address: address, name: "main", how: how)
     }
 
     /// Watches `address` with a hardware breakpoint on thread `pid`; false (and no more tries this
@@ -174,8 +200,25 @@ package struct Milestones {
                 i += 1
             }
         }
-        return hits.sorted { $0.nanoseconds < $1.nanoseconds }
+        return hits.sorted { $0.nanoseconds < $1.nanoseconds }.map {
+            // The sample's clock ignores a time namespace: probe-exec's own clock does not.
+            ($0.name, $0.address, $0.how, $0.nanoseconds &+ Milestones.monotonicOffsetNanoseconds)
+        }
     }
+
+    /// The CLOCK_MONOTONIC offset of probe-exec's time namespace (`/proc/self/timens_offsets`;
+    /// 0 outside one, or when the kernel has none).
+    static let monotonicOffsetNanoseconds: Int64 = {
+        guard let text = ProcessFacts.readSmallFile("/proc/self/timens_offsets", limit: 4096) else { return 0 }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, fields[0] == "monotonic", let seconds = Int64(fields[1]),
+                let nanoseconds = Int64(fields[2])
+            else { continue }
+            return seconds &* 1_000_000_000 &+ nanoseconds
+        }
+        return 0
+    }()
 
     /// Reads the first 64 bytes of `_start` and decodes where it loads main from
     /// (`NativeArchitecture.mainLocation`). Returns main's candidate addresses, none when the code is
@@ -249,7 +292,7 @@ package struct Milestones {
         let candidate = regs.first_argument
         let map = MemoryMap(pid: tid)
         if map.isCode(candidate, of: executable),
-            insert(pid: tid, address: candidate, name: "main", how: "first argument of __libc_start_main")
+            place(pid: tid, address: candidate, how: "first argument of __libc_start_main, found by stepping _start")
         {
             mainLocated = true
         }

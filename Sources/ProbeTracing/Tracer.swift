@@ -458,6 +458,21 @@ package final class Tracer {
         }
     }
 
+    /// A runtime that signals itself is let go (stopped `tid` continued, tracing ended) at main(),
+    /// or at its entry point when main() cannot be located in its image (a stripped Go binary).
+    private func letRuntimeGo(_ tid: Int32, reachedMain: Bool) {
+        guard let runtime = milestones.selfSignallingRuntime else { return }
+        milestones.stopStepping()
+        _ = spr_ptrace_cont(tid, 0)
+        let reached =
+            reachedMain
+            ? "main() was reached" : "its entry point was reached (main() could not be located in this image)"
+        detach(
+            reason:
+                "\(runtime); probe-exec stopped tracing once \(reached). Still recorded: the exit status, the signals sent to probe-exec and forwarded, the runtime's own crash output; no longer: backtraces, signals delivered to the program"
+        )
+    }
+
     private func handleSignal(tid: Int32, signal: Int32) {
         if signal == SIGTRAP {
             switch milestones.trap(tid: tid) {
@@ -468,17 +483,8 @@ package final class Tracer {
                 if name == "main", findings.processesStarted > 0 { stopReportingForks(tid) }
                 // A runtime that signals itself is let go at main(), or at its entry point when
                 // main() cannot be located in its image (a stripped Go binary).
-                if let runtime = milestones.selfSignallingRuntime, name == "main" || !milestones.mainLocated {
-                    milestones.stopStepping()
-                    _ = spr_ptrace_cont(tid, 0)
-                    let reached =
-                        name == "main"
-                        ? "main() was reached"
-                        : "its entry point was reached (main() could not be located in this image)"
-                    detach(
-                        reason:
-                            "\(runtime); probe-exec stopped tracing once \(reached). Still recorded: the exit status, the signals sent to probe-exec and forwarded, the runtime's own crash output; no longer: backtraces, signals delivered to the program"
-                    )
+                if milestones.selfSignallingRuntime != nil, name == "main" || !milestones.mainLocated {
+                    letRuntimeGo(tid, reachedMain: name == "main")
                     return
                 }
                 resume(tid)
@@ -577,6 +583,7 @@ package final class Tracer {
             findings.mainReachedMilliseconds = nil
             findings.milestonesArmed = milestones.arm(pid: tid)
             findings.mainLocated = milestones.mainLocated
+
             if let refusal = milestones.hardwareRefusal, !hardwareRefusalRecorded {
                 hardwareRefusalRecorded = true
                 recorder.warning(
@@ -590,6 +597,22 @@ package final class Tracer {
             event.count = findings.execCount
             event.buildID = milestones.buildID  // read by arm, from the ELF file it opened anyway
             recorder.append(.targetExec(event))
+            if milestones.entryAtExec, let entry = Auxv(pid: tid).entry {
+                recordMilestone(
+                    name: "entry",
+                    address: entry,
+                    how: "AT_ENTRY, at exec (no dynamic loader)",
+                    at: recorder.offset()
+                )
+                if milestones.selfSignallingRuntime != nil, !milestones.mainLocated {
+                    letRuntimeGo(tid, reachedMain: false)
+                    return
+                }
+            }
+            if milestones.isStepping(tid) {
+                stepThroughStart(tid)  // a stripped static binary: main() is found from here
+                return
+            }
         case spr_event_clone():
             let new = Int32(truncatingIfNeeded: message)
             // A thread; or a process made by clone() without SIGCHLD (a child all the same).

@@ -41,6 +41,52 @@ import Glibc
         #expect(longest > 0 && longest <= (exit["duration_ms"]?.doubleValue ?? 0))
     }
 
+    @Test(arguments: ["glibc", "musl, stripped"])
+    func staticProgramsAreWatchedFromTheirExecStop(library: String) throws {
+        // No dynamic loader: the exec stop is at the entry point (nothing planted there); a
+        // stripped musl binary's main() is found by stepping `_start` from it, then watched by the
+        // CPU's breakpoint: two stops (exec, exit) and the program's code never written.
+        var program = Binaries.tracee(["-static"])
+        var arguments = ["exit4", "9"]
+        if library != "glibc" {
+            program = try MuslProgramTests.build(static: true)
+            #expect(try run(["/usr/bin/env", "strip", program]).status == 0)
+            arguments = ["return"]
+        }
+        let bare = try run([program] + arguments)
+        let trace = Binaries.freshDirectory("static-milestones") + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program] + arguments)
+        #expect(r.status == bare.status && r.stdout == bare.stdout)
+        let events = try TraceReader.read(path: trace).events
+        let entry = try #require(milestone(events, "entry"))
+        #expect(entry["how"]?.stringValue == "AT_ENTRY, at exec (no dynamic loader)")
+        let main = try #require(milestone(events, "main"))
+        if library != "glibc" {
+            #expect(main["how"]?.stringValue == "first argument of __libc_start_main, found by stepping _start")
+        }
+        let exit = try #require(events.last { $0.kind == "exit" })
+        #expect(exit["stops"]?.intValue == 2, "\(exit.fields)")
+        #expect(verdict(events).contains("main() was reached at +"))
+    }
+
+    @Test func milestoneTimesHoldInATimeNamespace() throws {
+        // CLOCK_MONOTONIC offset by 1000 s (as in a restored or sandboxed container): the CPU's
+        // breakpoint samples are stamped on the host's clock (before: main() "at +-999778 ms").
+        let trace = Binaries.freshDirectory("timens") + "/t.ndjson"
+        let r = try run(
+            ["/usr/bin/unshare", "-T", "--monotonic", "1000", "--fork", Binaries.probeExec, "-q", "-o", trace, "--"]
+                + [Binaries.tracee(), "exit4", "9"]
+        )
+        try #require(r.status == 9, "unshare -T: \(r.stderr)")
+        let events = try TraceReader.read(path: trace).events
+        let exit = try #require(events.last { $0.kind == "exit" })
+        for name in ["entry", "main"] {
+            let reached = try #require(milestone(events, name)).offsetMilliseconds
+            #expect(reached > 0 && reached < exit.offsetMilliseconds, "\(name) at \(reached)")
+        }
+        #expect(verdict(events).contains("main() was reached at +"))
+    }
+
     @Test func untracedRunsRecordNoStops() throws {
         let r = try traced(["return", "3"], options: ["--no-ptrace"])
         #expect(r.status == 3)

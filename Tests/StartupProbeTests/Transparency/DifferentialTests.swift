@@ -13,9 +13,12 @@ import Glibc
 ///   child subreaper by default, instead of init;
 /// - a descendant that outlives the program gets EPIPE once probe-exec has exited (probe-exec
 ///   exits within about a second of the program, with its status);
-/// - traced where hardware breakpoints are refused (perf_event_open), probe-exec has a second
-///   child, `probe-guardian` (it restores the start-up breakpoints if probe-exec is killed; the
-///   program does not see it);
+/// - the program leads a process group of its own;
+/// - traced, until main() probe-exec holds two of the four debug registers of the program's first
+///   thread (one for a static program);
+/// - traced where hardware breakpoints are not used (perf_event_open refused, Go), probe-exec has
+///   a second child, `probe-guardian` (it restores the start-up breakpoints if probe-exec is
+///   killed; the program does not see it);
 /// - a program killed by signal N makes probe-exec exit 128+N, as a shell does: the parent
 ///   sees `exited 128+N` where bare it sees `killed N` (``normalized(_:)``).
 enum AcceptedDifferences {
