@@ -13,14 +13,29 @@ final class MemoryCgroupWatch {
     /// (the mount table, the cgroup's files) while the program waits at its exec stop.
     private var membership: [UInt8]?
 
-    /// Finds and reads the memory cgroup of `pid`, just spawned.
+    /// The program, just spawned.
+    private let pid: Int32
+    /// Whether the cgroup was looked for (``start()``).
+    private var started = false
+
+    /// Watches the memory cgroup of `pid`, just spawned; ``start()`` finds and reads it.
     init(pid: Int32) {
+        self.pid = pid
+    }
+
+    /// Finds and reads the program's memory cgroup: once its exec stop is handled, so that the
+    /// program does not wait for it (the mount table and the cgroup's files: a few hundred µs).
+    func start() {
+        guard !started else { return }
+        started = true
         membership = MemoryCgroup.membership(of: pid)
         found = membership.flatMap { MemoryCgroup.of(membership: $0) }.map { ($0, $0.read()) }
     }
 
-    /// The program (`pid`) exec'd an image: if it is in another cgroup now, that one is read.
+    /// The program (`pid`) exec'd an image: if it is in another cgroup now, that one is read
+    /// (before ``start()``, the start reads wherever it is then).
     func programExecuted(pid: Int32) {
+        guard started else { return }
         let now = MemoryCgroup.membership(of: pid)
         guard let now, now != membership else { return }
         membership = now
@@ -31,6 +46,7 @@ final class MemoryCgroupWatch {
     /// Reads the cgroup again after the exit and records both readings in `recorder`; nil when
     /// no memory cgroup was found.
     func finish(recorder: TraceRecorder) -> MemoryCgroupUse? {
+        start()
         guard let found else { return nil }
         let use = MemoryCgroupUse(cgroup: found.cgroup, before: found.reading, after: found.cgroup.read())
         var event = TraceEvent.MemoryCgroup()

@@ -125,6 +125,7 @@ package final class Supervisor {
             tracer: tracer,
             pendingStatus: outcome.pendingStatus
         )
+        loop.afterFirstStop = { memory.start() }
         var report = loop.run()
         report.memoryCgroup = memory.finish(recorder: recorder)
         redactTails(&report)

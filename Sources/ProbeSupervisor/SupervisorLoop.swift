@@ -41,6 +41,8 @@ package struct SupervisorLoop {
 
     /// A wait status of the child taken before the loop (while waiting for its exec).
     package var pendingStatus: Int32?
+    /// Work for once that status is handled (the program let go from its exec stop).
+    var afterFirstStop: (() -> Void)?
 
     package init(
         supervisor: Supervisor,
@@ -95,6 +97,7 @@ package struct SupervisorLoop {
             pendingStatus = nil
             status = handleWaitResult(pid: childPID, raw: pending)
         }
+        afterFirstStop?()
         nextSocketScan = supervisor.startNanoseconds + 10_000_000
         while status == nil {
             defer { timedWork() }
