@@ -181,12 +181,15 @@ package enum RemoteBacktrace {
             // A module stripped of its DWARF may have it in a file of its own (same addresses).
             let separate = SeparateDebugFile.open(for: module, moduleELF)
             defer { separate?.close() }
-            let elf = separate ?? moduleELF
-            let lines = DWARFLines.lookup(elf, addresses: Array(addressOf.values))
+            // Each section read once for both readers, all of it within one deadline.
+            let dwarf = DWARFSections(separate ?? moduleELF)
+            let lines = DWARFLines.lookup(dwarf, addresses: Array(addressOf.values))
+            // The inline chain only where the line table has a line nobody wrote (code with no
+            // line at all, such as crt1.o's `_start`, has no inline chain to read either).
             let unwritten = addressOf.values.filter { address in
-                lines[address].map { !DWARFInlines.isWritten(file: $0.file, line: $0.line) } ?? true
+                lines[address].map { !DWARFInlines.isWritten(file: $0.file, line: $0.line) } ?? false
             }
-            let inlined = unwritten.isEmpty ? [:] : DWARFInlines.lookup(elf, addresses: unwritten)
+            let inlined = unwritten.isEmpty ? [:] : DWARFInlines.lookup(dwarf, addresses: unwritten)
             for (i, address) in addressOf {
                 let calls = inlined[address] ?? []
                 lined[i].inlined = calls

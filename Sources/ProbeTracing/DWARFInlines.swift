@@ -14,34 +14,24 @@ import Musl
 /// `<compiler-generated>:0` for a force unwrap's trap, inlined as "Swift runtime failure: …");
 /// the call sites of its inline chain say which line a person wrote (as `addr2line -i` does).
 ///
-/// Bounded like ``DWARFLines``: sections over ``DWARFLines/maximumSectionBytes`` or compressed
-/// are skipped, units whose ranges hold none of the addresses are stepped over, and the pass
-/// stops after ``timeBudgetNanoseconds``. Malformed data ends the pass early; nothing traps.
+/// Bounded like ``DWARFLines``: sections are read through ``DWARFSections`` (on first use, with
+/// its size limit and deadline), units whose ranges hold none of the addresses are stepped over,
+/// and the pass stops at the deadline. Malformed data ends the pass early; nothing traps.
 package enum DWARFInlines {
     /// One inlined call: the function inlined and where it was called from.
     package typealias Call = TraceEvent.InlinedCall
 
-    /// The longest one lookup may take: symbolising happens while probe-exec finishes its run.
-    package static let timeBudgetNanoseconds: UInt64 = 200_000_000
-
     /// For each address (the module's own virtual addresses), the inlined calls covering it,
     /// innermost first; addresses in no inlined function are absent.
     package static func lookup(_ elf: ELFFile, addresses: [UInt64]) -> [UInt64: [Call]] {
-        let limit = DWARFLines.maximumSectionBytes
-        guard !addresses.isEmpty, let info = elf.section(named: ".debug_info", limit: limit),
-            let abbreviations = elf.section(named: ".debug_abbrev", limit: limit)
-        else { return [:] }
-        let sections = Sections(
-            info: info,
-            abbreviations: abbreviations,
-            strings: elf.section(named: ".debug_str", limit: limit) ?? [],
-            lineStrings: elf.section(named: ".debug_line_str", limit: limit) ?? [],
-            stringOffsets: elf.section(named: ".debug_str_offsets", limit: limit) ?? [],
-            addresses: elf.section(named: ".debug_addr", limit: limit) ?? [],
-            ranges: elf.section(named: ".debug_ranges", limit: limit) ?? [],
-            rangeLists: elf.section(named: ".debug_rnglists", limit: limit) ?? [],
-            lines: elf.section(named: ".debug_line", limit: limit) ?? []
-        )
+        lookup(DWARFSections(elf), addresses: addresses)
+    }
+
+    /// The same, from sections read (or to be read) once for the module.
+    package static func lookup(_ sections: DWARFSections, addresses: [UInt64]) -> [UInt64: [Call]] {
+        guard !addresses.isEmpty, !sections[".debug_info"].isEmpty, !sections[".debug_abbrev"].isEmpty else {
+            return [:]
+        }
         var walk = Walk(sections: sections, targets: Array(Set(addresses)).sorted())
         walk.run()
         var result: [UInt64: [Call]] = [:]
@@ -52,22 +42,10 @@ package enum DWARFInlines {
         return result
     }
 
-    /// Whether a line is one a person wrote: not line 0, not Swift's `<compiler-generated>` file.
+    /// Whether a line is one a person wrote: not line 0 (nor an implausible one from damaged
+    /// data, past 2^24), not Swift's `<compiler-generated>` file, not an unknown file.
     package static func isWritten(file: String, line: Int) -> Bool {
-        line > 0 && !file.hasSuffix("<compiler-generated>") && !file.isEmpty && file != "?"
-    }
-
-    /// The debug sections one walk reads.
-    struct Sections {
-        var info: [UInt8]
-        var abbreviations: [UInt8]
-        var strings: [UInt8]
-        var lineStrings: [UInt8]
-        var stringOffsets: [UInt8]
-        var addresses: [UInt8]
-        var ranges: [UInt8]
-        var rangeLists: [UInt8]
-        var lines: [UInt8]
+        line > 0 && line < 1 << 24 && !file.hasSuffix("<compiler-generated>") && !file.isEmpty && file != "?"
     }
 
     /// One abbreviation: the DIE's tag, whether it has children, its attributes and their forms.
@@ -115,20 +93,22 @@ package enum DWARFInlines {
     }
 
     struct Walk {
-        let sections: Sections
+        let sections: DWARFSections
+        let info: [UInt8]
         let targets: [UInt64]
         var found: [UInt64: [(depth: Int, call: Call)]] = [:]
         var abbreviationTables: [UInt64: [UInt64: Abbreviation]] = [:]
-        let deadline = DWARFInlines.now() &+ DWARFInlines.timeBudgetNanoseconds
+        var deadline: UInt64 { sections.deadline }
 
-        init(sections: Sections, targets: [UInt64]) {
+        init(sections: DWARFSections, targets: [UInt64]) {
             self.sections = sections
+            self.info = sections[".debug_info"]
             self.targets = targets
         }
 
         mutating func run() {
-            var r = DWARFReader(bytes: sections.info)
-            while r.index < sections.info.count, !r.failed, DWARFInlines.now() < deadline {
+            var r = DWARFReader(bytes: info)
+            while r.index < info.count, !r.failed, DWARFSections.now() < deadline {
                 guard var unit = header(&r) else { return }
                 walkUnit(&unit, &r)
                 r.index = unit.end
@@ -172,7 +152,7 @@ package enum DWARFInlines {
         mutating func abbreviations(at offset: UInt64) -> [UInt64: Abbreviation] {
             if let known = abbreviationTables[offset] { return known }
             var table: [UInt64: Abbreviation] = [:]
-            var r = DWARFReader(bytes: sections.abbreviations)
+            var r = DWARFReader(bytes: sections[".debug_abbrev"])
             r.index = Int(clamping: offset)
             while !r.failed {
                 let code = r.uleb()
@@ -200,7 +180,7 @@ package enum DWARFInlines {
             while r.index < unit.end, !r.failed {
                 // The budget holds inside a unit too (a -wmo module or a unity build is one unit).
                 entries += 1
-                if entries % 4096 == 0, DWARFInlines.now() >= deadline { return }
+                if entries & 255 == 0, DWARFSections.now() >= deadline { return }
                 let code = r.uleb()
                 if code == 0 {
                     depth -= 1
@@ -270,10 +250,11 @@ package enum DWARFInlines {
                 unit.files =
                     unit.statementList.map {
                         DWARFLines.fileNames(
-                            sections.lines,
+                            sections[".debug_line"],
                             at: $0,
-                            lineStrings: sections.lineStrings,
-                            strings: sections.strings
+                            lineStrings: sections[".debug_line_str"],
+                            strings: sections[".debug_str"],
+                            deadline: deadline
                         )
                     } ?? []
             }
@@ -300,16 +281,18 @@ package enum DWARFInlines {
                 var offset = entry.ranges.number
                 if entry.ranges.reference == .rangeIndex {
                     let at = unit.rangeListsBase &+ offset &* UInt64(unit.offsetSize)
-                    guard let relative = word(sections.rangeLists, at: at, size: unit.offsetSize) else { return }
+                    guard let relative = word(sections[".debug_rnglists"], at: at, size: unit.offsetSize) else {
+                        return
+                    }
                     offset = unit.rangeListsBase &+ relative
                 }
                 rangeList(at: offset, unit, body)
             } else {
-                var r = DWARFReader(bytes: sections.ranges)
+                var r = DWARFReader(bytes: sections[".debug_ranges"])
                 r.index = Int(clamping: entry.ranges.number)
                 var base = unit.lowPC
                 let largest: UInt64 = unit.addressSize == 4 ? 0xFFFF_FFFF : UInt64.max
-                while !r.failed {
+                for _ in 0..<4096 where !r.failed {
                     let start = unit.addressSize == 4 ? UInt64(r.u32()) : r.u64()
                     let end = unit.addressSize == 4 ? UInt64(r.u32()) : r.u64()
                     if r.failed || (start == 0 && end == 0) { return }
@@ -324,13 +307,13 @@ package enum DWARFInlines {
 
         /// A DWARF 5 range list (`.debug_rnglists`).
         func rangeList(at offset: UInt64, _ unit: Unit, _ body: (UInt64, UInt64) -> Bool) {
-            var r = DWARFReader(bytes: sections.rangeLists)
+            var r = DWARFReader(bytes: sections[".debug_rnglists"])
             r.index = Int(clamping: offset)
             var base = unit.lowPC
             func plain() -> UInt64 { unit.addressSize == 4 ? UInt64(r.u32()) : r.u64() }
             func indexed(_ index: UInt64) -> UInt64 {
                 word(
-                    sections.addresses,
+                    sections[".debug_addr"],
                     at: unit.addressBase &+ index &* UInt64(unit.addressSize),
                     size: unit.addressSize
                 )
@@ -370,7 +353,7 @@ package enum DWARFInlines {
             case .address: return value.number
             case .addressIndex:
                 return word(
-                    sections.addresses,
+                    sections[".debug_addr"],
                     at: unit.addressBase &+ value.number &* UInt64(unit.addressSize),
                     size: unit.addressSize
                 )
@@ -387,13 +370,13 @@ package enum DWARFInlines {
         func string(_ value: Value, _ unit: Unit) -> String? {
             switch value.kind {
             case .inlineString:
-                return DWARFReader.string(in: sections.info, at: value.number)
-            case .string: return DWARFReader.string(in: sections.strings, at: value.number)
-            case .lineString: return DWARFReader.string(in: sections.lineStrings, at: value.number)
+                return DWARFReader.string(in: info, at: value.number)
+            case .string: return DWARFReader.string(in: sections[".debug_str"], at: value.number)
+            case .lineString: return DWARFReader.string(in: sections[".debug_line_str"], at: value.number)
             case .stringIndex:
                 let at = unit.stringOffsetsBase &+ value.number &* UInt64(unit.offsetSize)
-                return word(sections.stringOffsets, at: at, size: unit.offsetSize).map {
-                    DWARFReader.string(in: sections.strings, at: $0)
+                return word(sections[".debug_str_offsets"], at: at, size: unit.offsetSize).map {
+                    DWARFReader.string(in: sections[".debug_str"], at: $0)
                 }
             default: return nil
             }
@@ -415,7 +398,7 @@ package enum DWARFInlines {
                     guard let other = unitHolding(offset) else { return nil }
                     unit = other
                 }
-                var r = DWARFReader(bytes: sections.info)
+                var r = DWARFReader(bytes: info)
                 r.index = Int(offset)
                 guard let abbreviation = unit.abbreviations[r.uleb()] else { return nil }
                 var entry = Entry()
@@ -441,8 +424,8 @@ package enum DWARFInlines {
 
         /// The unit holding `offset` (for a reference across units).
         mutating func unitHolding(_ offset: UInt64) -> Unit? {
-            var r = DWARFReader(bytes: sections.info)
-            while r.index < sections.info.count, !r.failed {
+            var r = DWARFReader(bytes: info)
+            while r.index < info.count, !r.failed {
                 let start = r.index
                 guard let unit = header(&r) else { return nil }
                 if offset >= UInt64(start), offset < UInt64(unit.end) { return unit }
@@ -521,9 +504,4 @@ package enum DWARFInlines {
         }
     }
 
-    static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
-    }
 }

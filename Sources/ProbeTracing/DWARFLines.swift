@@ -4,25 +4,33 @@ import ProbeTrace
 /// Source file and line of code addresses, from an ELF file's `.debug_line` (DWARF 2 to 5).
 ///
 /// One pass over every line program of the module answers all the addresses of a backtrace.
-/// Bounded: a section over ``maximumSectionBytes`` or a compressed one is skipped; malformed
-/// data ends the pass early; nothing traps.
+/// Bounded: sections are read through ``DWARFSections`` (size limit, one deadline for all the
+/// module's DWARF); malformed data ends the pass early; nothing traps.
 package enum DWARFLines {
-    /// The largest `.debug_line` read (a crash must not wait on a huge debug build).
-    package static let maximumSectionBytes = 32 << 20
-
     /// For each address (the module's own virtual addresses), the file and line covering it.
     package static func lookup(_ elf: ELFFile, addresses: [UInt64]) -> [UInt64: (file: String, line: Int)] {
-        guard !addresses.isEmpty, let lines = elf.section(named: ".debug_line", limit: maximumSectionBytes) else {
-            return [:]
-        }
-        let lineStrings = elf.section(named: ".debug_line_str", limit: maximumSectionBytes) ?? []
-        let strings = elf.section(named: ".debug_str", limit: maximumSectionBytes) ?? []
+        lookup(DWARFSections(elf), addresses: addresses)
+    }
+
+    /// The same, from sections read (or to be read) once for the module.
+    package static func lookup(_ sections: DWARFSections, addresses: [UInt64]) -> [UInt64: (file: String, line: Int)] {
+        let lines = sections[".debug_line"]
+        guard !addresses.isEmpty, !lines.isEmpty else { return [:] }
+        let lineStrings = sections[".debug_line_str"]
+        let strings = sections[".debug_str"]
         let targets = Array(Set(addresses)).sorted()
         var found: [UInt64: (file: String, line: Int)] = [:]
         var reader = DWARFReader(bytes: lines)
-        while reader.index < lines.count && found.count < targets.count {
+        while reader.index < lines.count && found.count < targets.count && !sections.expired {
             guard
-                let next = runUnit(&reader, lineStrings: lineStrings, strings: strings, targets: targets, into: &found)
+                let next = runUnit(
+                    &reader,
+                    lineStrings: lineStrings,
+                    strings: strings,
+                    targets: targets,
+                    deadline: sections.deadline,
+                    into: &found
+                )
             else {
                 break
             }
@@ -50,20 +58,20 @@ package enum DWARFLines {
         _ lines: [UInt8],
         at offset: UInt64,
         lineStrings: [UInt8],
-        strings: [UInt8]
-    )
-        -> [String]
-    {
+        strings: [UInt8],
+        deadline: UInt64
+    ) -> [String] {
         guard offset < lines.count else { return [] }
         var r = DWARFReader(bytes: lines)
         r.index = Int(offset)
-        guard case .some(.some(let header)) = header(&r, lineStrings: lineStrings, strings: strings) else { return [] }
+        guard case .some(.some(let header)) = header(&r, lineStrings: lineStrings, strings: strings, deadline: deadline)
+        else { return [] }
         return header.files
     }
 
     /// Reads a unit's header: nil when malformed (the pass ends), .some(nil) when the unit is to be
     /// skipped (`r.index` then is its end).
-    static func header(_ r: inout DWARFReader, lineStrings: [UInt8], strings: [UInt8]) -> Header?? {
+    static func header(_ r: inout DWARFReader, lineStrings: [UInt8], strings: [UInt8], deadline: UInt64) -> Header?? {
         var length = UInt64(r.u32())
         var is64 = false
         if length == 0xFFFF_FFFF {
@@ -97,14 +105,20 @@ package enum DWARFLines {
         var directories: [String] = []
         var files: [(name: String, directory: Int)] = []
         if version >= 5 {
+            // Counts are bounded, and so is the time (a damaged count of 2^20 entries, each a
+            // string of the whole string section, took minutes).
             let directoryFormats = formats(&r)
-            for _ in 0..<min(r.uleb(), 1 << 16) {
+            let directoryCount = min(r.uleb(), 1 << 16)
+            for i in 0..<directoryCount where !r.failed {
+                if i & 1023 == 1023, DWARFSections.now() >= deadline { return nil }
                 directories.append(
                     entry(&r, directoryFormats, is64: is64, lineStrings: lineStrings, strings: strings).path
                 )
             }
             let fileFormats = formats(&r)
-            for _ in 0..<min(r.uleb(), 1 << 20) {
+            let fileCount = min(r.uleb(), 1 << 20)
+            for i in 0..<fileCount where !r.failed {
+                if i & 1023 == 1023, DWARFSections.now() >= deadline { return nil }
                 let e = entry(&r, fileFormats, is64: is64, lineStrings: lineStrings, strings: strings)
                 files.append((e.path, e.directory))
             }
@@ -119,7 +133,7 @@ package enum DWARFLines {
             while !r.failed, r.index < programStart {
                 let name = r.cstring()
                 if name.isEmpty { break }
-                let directory = Int(r.uleb())
+                let directory = Int(clamping: r.uleb())
                 _ = r.uleb()
                 _ = r.uleb()
                 files.append((name, directory))
@@ -151,9 +165,12 @@ package enum DWARFLines {
         lineStrings: [UInt8],
         strings: [UInt8],
         targets: [UInt64],
+        deadline: UInt64,
         into found: inout [UInt64: (file: String, line: Int)]
     ) -> Int? {
-        guard let parsed = header(&r, lineStrings: lineStrings, strings: strings) else { return nil }
+        guard let parsed = header(&r, lineStrings: lineStrings, strings: strings, deadline: deadline) else {
+            return nil
+        }
         guard let h = parsed else { return r.index }
         let unitEnd = h.unitEnd
         let programStart = h.programStart
@@ -181,7 +198,10 @@ package enum DWARFLines {
             }
             previous = closingOnly ? nil : (rowAddress, file, line)
         }
+        var opcodes = 0
         while r.index < unitEnd && !r.failed {
+            opcodes += 1
+            if opcodes & 0xFFFF == 0, DWARFSections.now() >= deadline { return nil }
             let opcode = Int(r.u8())
             if opcode >= opcodeBase {
                 let adjusted = opcode - opcodeBase
@@ -343,10 +363,12 @@ package struct DWARFReader {
         return String(decoding: bytes[start..<index], as: UTF8.self)
     }
 
+    /// The NUL-terminated string at `offset` of a string table (at most 4 KiB of it).
     package static func string(in table: [UInt8], at offset: UInt64) -> String {
         guard offset < table.count else { return "" }
         let start = Int(offset)
-        let end = table[start...].firstIndex(of: 0) ?? table.count
+        let window = table[start..<min(table.count, start + 4096)]
+        let end = window.firstIndex(of: 0) ?? window.endIndex
         return String(decoding: table[start..<end], as: UTF8.self)
     }
 }

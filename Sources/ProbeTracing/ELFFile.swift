@@ -27,10 +27,14 @@ package struct ELFFile {
 
     /// Opens `path`; nil when it is not a 64-bit little-endian ELF file.
     package init?(path: String) {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a path that names a FIFO (a debug link, say) must not block the open; only
+        // regular files are read.
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         var header = [UInt8](repeating: 0, count: 64)
-        guard pread(fd, &header, 64, 0) == 64, header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C,
+        var kind = stat()
+        guard fstat(fd, &kind) == 0, kind.st_mode & S_IFMT == S_IFREG, pread(fd, &header, 64, 0) == 64,
+            header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C,
             header[3] == 0x46,
             header[4] == 2, header[5] == 1
         else {
@@ -123,7 +127,7 @@ package struct ELFFile {
 
     /// The contents of the section called `name`, at most `limit` bytes: a compressed one
     /// (`SHF_COMPRESSED`, as `-gz` writes debug sections) inflated when it is zlib's.
-    package func section(named name: String, limit: Int) -> [UInt8]? {
+    package func section(named name: String, limit: Int, deadline: UInt64 = .max) -> [UInt8]? {
         guard let i = sectionNames.firstIndex(of: name), sections[i].type != 8,  // SHT_NOBITS
             sections[i].size > 0, sections[i].size <= UInt64(limit)
         else { return nil }
@@ -133,7 +137,7 @@ package struct ELFFile {
         guard bytes.count > 24, ELFFile.u32(bytes, 0) == 1 else { return nil }
         let size = ELFFile.u64(bytes, 8)
         guard size <= UInt64(limit) else { return nil }
-        return Inflate.zlib(bytes, from: 24, expectedSize: Int(size), limit: limit)
+        return Inflate.zlib(bytes, from: 24, expectedSize: Int(size), limit: limit, deadline: deadline)
     }
 
     /// The virtual address (before relocation) of the section called `name`, or nil.
@@ -252,6 +256,40 @@ package struct ELFFile {
             let bytes = read(offset: segment.offset, count: Int(segment.fileSize))
         else { return nil }
         return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+
+    /// The sections loaded at run time (SHF_ALLOC), by name: address and size. A separate debug
+    /// file keeps them (as SHT_NOBITS) with the addresses and sizes of the build it was made from.
+    package var allocatedSections: [String: (address: UInt64, size: UInt64)] {
+        var result: [String: (address: UInt64, size: UInt64)] = [:]
+        for i in sections.indices where sectionFlags[i] & 0x2 != 0 {
+            result[sectionNames[i]] = (sectionAddresses[i], sections[i].size)
+        }
+        return result
+    }
+
+    /// The CRC-32 (IEEE, as `.gnu_debuglink` holds it) of the whole file, read in 1 MiB pieces;
+    /// nil when it is larger than `limit` or cannot be read.
+    package func crc32(limit: Int) -> UInt32? {
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_size >= 0, status.st_size <= limit else { return nil }
+        var crc: UInt32 = 0xFFFF_FFFF
+        var offset = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while offset < Int(status.st_size) {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            guard n > 0 else { return nil }
+            for i in 0..<n { crc = ELFFile.crcTable[Int((crc ^ UInt32(buffer[i])) & 0xFF)] ^ (crc >> 8) }
+            offset += n
+        }
+        return ~crc
+    }
+
+    /// The CRC-32 table of the reflected polynomial 0xEDB88320.
+    static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
     }
 
     /// The GNU build-id (hex) from a PT_NOTE segment, or nil.

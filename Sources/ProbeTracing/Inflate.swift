@@ -6,7 +6,14 @@
 package enum Inflate {
     /// The bytes a zlib stream starting at `start` inflates to, when they are exactly
     /// `expectedSize` (at most `limit`); nil otherwise.
-    package static func zlib(_ input: [UInt8], from start: Int, expectedSize: Int, limit: Int) -> [UInt8]? {
+    /// Past `deadline` (CLOCK_MONOTONIC nanoseconds) it gives up. The stream's Adler-32 must match.
+    package static func zlib(
+        _ input: [UInt8],
+        from start: Int,
+        expectedSize: Int,
+        limit: Int,
+        deadline: UInt64 = .max
+    ) -> [UInt8]? {
         guard expectedSize >= 0, expectedSize <= limit, start + 2 <= input.count else { return nil }
         let method = input[start]
         let flags = input[start + 1]
@@ -14,9 +21,35 @@ package enum Inflate {
         guard method & 0x0F == 8, method >> 4 <= 7, flags & 0x20 == 0,
             (UInt16(method) << 8 | UInt16(flags)) % 31 == 0
         else { return nil }
-        var state = State(input: input, position: start + 2, limit: expectedSize)
+        var state = State(input: input, position: start + 2, limit: expectedSize, deadline: deadline)
         guard state.run(), state.output.count == expectedSize else { return nil }
-        return state.output
+        // The Adler-32 of the output follows, big-endian, at the next byte (a damaged stream
+        // that still decodes must not give wrong lines).
+        let at = state.position
+        guard at + 4 <= input.count else { return nil }
+        let stored =
+            UInt32(input[at]) << 24 | UInt32(input[at + 1]) << 16 | UInt32(input[at + 2]) << 8
+            | UInt32(input[at + 3])
+        return adler32(state.output) == stored ? state.output : nil
+    }
+
+    /// The Adler-32 checksum (RFC 1950) of `bytes`.
+    static func adler32(_ bytes: [UInt8]) -> UInt32 {
+        var a: UInt32 = 1
+        var b: UInt32 = 0
+        var i = 0
+        while i < bytes.count {
+            // 5552 bytes at most between reductions keeps the sums within 32 bits.
+            let end = min(i + 5552, bytes.count)
+            while i < end {
+                a &+= UInt32(bytes[i])
+                b &+= a
+                i += 1
+            }
+            a %= 65521
+            b %= 65521
+        }
+        return b << 16 | a
     }
 
     /// A canonical Huffman code: how many codes of each length, and the symbols in code order.
@@ -66,10 +99,13 @@ package enum Inflate {
         var bitCount = 0
         var failed = false
 
-        init(input: [UInt8], position: Int, limit: Int) {
+        let deadline: UInt64
+
+        init(input: [UInt8], position: Int, limit: Int, deadline: UInt64) {
             self.input = input
             self.position = position
             self.limit = limit
+            self.deadline = deadline
             output.reserveCapacity(limit)
         }
 
@@ -109,6 +145,7 @@ package enum Inflate {
         mutating func run() -> Bool {
             var last = 0
             while last == 0 {
+                if deadline != .max, DWARFSections.now() >= deadline { return false }
                 last = bits(1)
                 let ok: Bool
                 switch bits(2) {
@@ -188,7 +225,10 @@ package enum Inflate {
 
         /// A block's literals and copies, to its end code.
         mutating func codes(_ literals: Huffman, _ distances: Huffman) -> Bool {
+            var decoded = 0
             while true {
+                decoded += 1
+                if decoded & 0xFFFF == 0, deadline != .max, DWARFSections.now() >= deadline { return false }
                 var symbol = decode(literals)
                 if symbol < 0 || failed { return false }
                 if symbol < 256 {

@@ -124,6 +124,31 @@ import Glibc
         }
     }
 
+    @Test func aDirectoryIndexPast2To63InALineTableChangesNothing() throws {
+        // A DWARF 4 file entry whose directory index is a 10-byte ULEB ≥ 2^63 (before: probe-exec
+        // trapped converting it, exit 132 where the program exits 139; helper-19).
+        let directory = Binaries.freshDirectory("dirindex")
+        let program = directory + "/program"
+        let source = InlineChainTests.fixtures + "/tracee.c"
+        let built = try run(["/usr/bin/env", "cc", "-O0", "-g", "-gdwarf-4", "-pthread", "-o", program, source])
+        try #require(built.status == 0, "\(built.stderr)")
+        let dumped = directory + "/line"
+        #expect(try run(["/usr/bin/env", "objcopy", "--dump-section", ".debug_line=" + dumped, program]).status == 0)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dumped)))
+        let name = Array("tracee.c".utf8) + [0]
+        let at = try #require(
+            (0...(bytes.count - name.count)).first { Array(bytes[$0..<($0 + name.count)]) == name }
+        )
+        bytes.replaceSubrange((at + name.count)..<(at + name.count + 1), with: [UInt8](repeating: 0xFF, count: 9) + [1])
+        try Data(bytes).write(to: URL(fileURLWithPath: dumped))
+        #expect(try run(["/usr/bin/env", "objcopy", "--update-section", ".debug_line=" + dumped, program]).status == 0)
+        let bare = try run([program, "segv3"])
+        let trace = directory + "/t.ndjson"
+        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program, "segv3"])
+        #expect(r.status == bare.status && r.status == 128 + SIGSEGV, "traced \(r.status), bare \(bare.status)")
+        #expect(verdict(try TraceReader.read(path: trace).events).contains("level3"))
+    }
+
     @Test(arguments: ["beside", ".debug"])
     func aSeparateDebugFileGivesTheLines(place: String) throws {
         // objcopy --only-keep-debug, then --strip-debug --add-gnu-debuglink: the lines come from
@@ -179,9 +204,20 @@ import Glibc
                 let compressed = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/\(name).\(level).z")))
                 let inflated = Inflate.zlib(compressed, from: 0, expectedSize: original.count, limit: 1 << 24)
                 #expect(inflated == original, "\(name) level \(level)")
-                var damaged = compressed
-                if damaged.count > 8 { damaged[damaged.count / 2] ^= 0x5A }
-                _ = Inflate.zlib(damaged, from: 0, expectedSize: original.count, limit: 1 << 24)
+                // Damaged: nothing, or the original itself (a flip the checksum cannot see),
+                // never other bytes (before the Adler-32 was checked, wrong lines were stated).
+                for position in stride(from: 2, to: compressed.count, by: max(1, compressed.count / 40)) {
+                    var damaged = compressed
+                    damaged[position] ^= 0x10
+                    let result = Inflate.zlib(damaged, from: 0, expectedSize: original.count, limit: 1 << 24)
+                    #expect(result == nil || result == original, "\(name) level \(level) flip at \(position)")
+                }
+                // Past its deadline, it gives up.
+                #expect(
+                    original.count < 1 << 16
+                        || Inflate.zlib(compressed, from: 0, expectedSize: original.count, limit: 1 << 24, deadline: 1)
+                            == nil
+                )
                 #expect(Inflate.zlib(compressed, from: 0, expectedSize: original.count + 1, limit: 1 << 24) == nil)
             }
         }

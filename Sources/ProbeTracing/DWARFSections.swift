@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The DWARF sections of one module for one backtrace: each read (and inflated, when compressed)
+/// on first use and once, under one deadline that everything reading them shares, so that a
+/// damaged or enormous debug build costs a bounded time after the program's end.
+package final class DWARFSections {
+    /// The largest section read (a crash must not wait on a huge debug build).
+    package static let maximumSectionBytes = 32 << 20
+    /// The time all reading of one module's DWARF may take.
+    package static let budgetNanoseconds: UInt64 = 250_000_000
+
+    private let elf: ELFFile
+    private var cache: [String: [UInt8]] = [:]
+    /// CLOCK_MONOTONIC nanoseconds after which reading stops.
+    package let deadline: UInt64
+
+    /// The sections of `elf`, read from now on within ``budgetNanoseconds``.
+    package init(_ elf: ELFFile) {
+        self.elf = elf
+        deadline = DWARFSections.now() &+ DWARFSections.budgetNanoseconds
+    }
+
+    /// The section called `name`; empty when it is absent, unreadable, too large, or the time is up.
+    package subscript(_ name: String) -> [UInt8] {
+        if let known = cache[name] { return known }
+        let bytes =
+            expired
+            ? [] : (elf.section(named: name, limit: DWARFSections.maximumSectionBytes, deadline: deadline) ?? [])
+        cache[name] = bytes
+        return bytes
+    }
+
+    /// Whether the time is up.
+    package var expired: Bool { DWARFSections.now() >= deadline }
+
+    /// CLOCK_MONOTONIC now, in nanoseconds.
+    package static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    }
+}
