@@ -13,8 +13,10 @@ import Musl
 /// code. A SIGKILL of probe-exec then detaches the program (the kernel does that for a dead
 /// tracer), and the untraced program would die of SIGTRAP at the first one it reached. A guardian
 /// process (`spr_guardian_start`, C: a forked child, in a process group of its own) is started
-/// before the program; at each planting, before the program is let go, it is sent the planted
-/// words and the program's memory; if probe-exec dies, it puts the original bytes back.
+/// before the program where `int3` is expected (the CPU's breakpoints refused), else at the first
+/// planting; at each planting, before the program is let go, it is sent the planted words and the
+/// program's memory; if probe-exec dies, it puts the original bytes back. With the CPU's
+/// breakpoints nothing is planted and no guardian runs.
 package struct BreakpointGuardian {
     /// `Milestones.plantings` when the guardian was last told; nil when it guards nothing.
     private var guardedPlantings: Int?

@@ -7,9 +7,11 @@ import ProbeTrace
 ///
 /// Where the kernel allows it, the breakpoints are the CPU's (``spr_hwbp_open``: perf_event,
 /// owned by probe-exec's descriptors): nothing is written into the program, it is not stopped at
-/// them, and they cannot outlive probe-exec. Otherwise (perf_event_open refused; Go, whose
-/// `main.main` may run on any thread; `main` found only by walking `_start`) an `int3` (`brk #0`)
-/// is planted and the guardian keeps it from outliving probe-exec (``BreakpointGuardian``).
+/// them, and they cannot outlive probe-exec. A program with no dynamic loader is at its entry
+/// point at the exec stop: nothing is needed there. Otherwise (perf_event_open refused; Go, whose
+/// `main.main` may run on any thread; the entry point of a dynamically linked program whose
+/// `main` must be found by walking `_start`, which needs a stop) an `int3` (`brk #0`) is planted
+/// and the guardian keeps it from outliving probe-exec (``BreakpointGuardian``).
 ///
 /// `main` is found in the symbol table (`main`, or Go's `main.main`); in a stripped binary, from
 /// `_start`, which passes it as the first argument of `__libc_start_main(main, argc, argv, …)`:
@@ -44,7 +46,8 @@ package struct Milestones {
     /// Counts the breakpoints planted so far: it changes whenever one is added, so the tracer
     /// knows when its guardian's list (``BreakpointGuardian``) is out of date.
     package private(set) var plantings = 0
-    private var entry: UInt64?
+    /// The image's entry point (AT_ENTRY), once armed.
+    package private(set) var entry: UInt64?
     /// The process whose image holds the breakpoints (the one armed last).
     package private(set) var process: Int32 = 0
     private var executable: String?

@@ -583,7 +583,6 @@ package final class Tracer {
             findings.mainReachedMilliseconds = nil
             findings.milestonesArmed = milestones.arm(pid: tid)
             findings.mainLocated = milestones.mainLocated
-
             if let refusal = milestones.hardwareRefusal, !hardwareRefusalRecorded {
                 hardwareRefusalRecorded = true
                 recorder.warning(
@@ -597,7 +596,7 @@ package final class Tracer {
             event.count = findings.execCount
             event.buildID = milestones.buildID  // read by arm, from the ELF file it opened anyway
             recorder.append(.targetExec(event))
-            if milestones.entryAtExec, let entry = Auxv(pid: tid).entry {
+            if milestones.entryAtExec, let entry = milestones.entry {
                 recordMilestone(
                     name: "entry",
                     address: entry,
