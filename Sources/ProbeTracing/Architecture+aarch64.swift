@@ -62,6 +62,9 @@ package enum AArch64: Architecture {
         return nil
     }
 
+    /// Not recognised on aarch64 yet: musl's `_start` (`b _start_c`) is single-stepped.
+    package static func calledFunction(startCode: [UInt8], entry: UInt64) -> UInt64? { nil }
+
     /// Whether an instruction's destination register field (bits 0-4) is x0 for the instruction
     /// classes that write Rd/Rt there: data processing (immediate and register) and loads.
     private static func writesX0(_ insn: UInt32) -> Bool {

@@ -10,7 +10,8 @@ package enum X86_64: Architecture {
     /// (48 8d 3d: PIE, the linker's relaxation of a GOT load), `mov $imm32, %rdi` (48 c7 c7:
     /// non-PIE and static) or the unrelaxed GOT load `mov disp32(%rip), %rdi` (48 8b 3d:
     /// `.literalAt` the GOT slot), followed by `call *disp32(%rip)` (ff 15), `call rel32` (e8) or
-    /// `addr32 call rel32` (67 e8, static binaries).
+    /// `addr32 call rel32` (67 e8, static binaries) — or, in musl's `_start_c`, by the tail call
+    /// `jmp rel32` (e9) or `jmp *disp32(%rip)` (ff 25).
     package static func mainLocation(startCode code: [UInt8], entry: UInt64) -> StartMain? {
         var i = 0
         while i + 9 <= code.count {
@@ -34,10 +35,23 @@ package enum X86_64: Architecture {
         return nil
     }
 
-    /// Whether a call instruction starts at `i`: e8, 67 e8 or ff 15.
+    /// Whether a call or a tail call starts at `i`: e8, 67 e8, ff 15, e9 or ff 25.
     private static func callFollows(_ code: [UInt8], _ i: Int) -> Bool {
         guard i + 1 < code.count else { return false }
-        return code[i] == 0xE8 || (code[i] == 0x67 && code[i + 1] == 0xE8) || (code[i] == 0xFF && code[i + 1] == 0x15)
+        return code[i] == 0xE8 || code[i] == 0xE9 || (code[i] == 0x67 && code[i + 1] == 0xE8)
+            || (code[i] == 0xFF && (code[i + 1] == 0x15 || code[i + 1] == 0x25))
+    }
+
+    /// musl's `_start`: `xor %rbp,%rbp; mov %rsp,%rdi; lea _DYNAMIC(%rip),%rsi; and $-16,%rsp;
+    /// call _start_c` — the target of that call.
+    package static func calledFunction(startCode code: [UInt8], entry: UInt64) -> UInt64? {
+        let prologue: [UInt8] = [0x48, 0x31, 0xED, 0x48, 0x89, 0xE7, 0x48, 0x8D, 0x35]
+        let call = 17  // after the 7-byte lea and the 4-byte and
+        guard code.count >= call + 5, Array(code[0..<prologue.count]) == prologue,
+            code[13] == 0x48, code[14] == 0x83, code[15] == 0xE4, code[call] == 0xE8
+        else { return nil }
+        let displacement = Int64(Int32(bitPattern: littleEndian32(code, call + 1)))
+        return entry &+ UInt64(call + 5) &+ UInt64(bitPattern: displacement)
     }
 
     /// The little-endian 32-bit value at `i`.

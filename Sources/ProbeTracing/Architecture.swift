@@ -11,6 +11,9 @@ package protocol Architecture {
     /// gets `main` from, as the first argument of `__libc_start_main`: nil when the code is not
     /// recognised (the caller then single-steps `_start`).
     static func mainLocation(startCode: [UInt8], entry: UInt64) -> StartMain?
+    /// The function `_start` calls first, when its code (at run-time address `entry`) is
+    /// recognised: musl's `_start` calls `_start_c`, which passes main to `__libc_start_main`.
+    static func calledFunction(startCode: [UInt8], entry: UInt64) -> UInt64?
 }
 
 /// Where `_start` loads `main` from.

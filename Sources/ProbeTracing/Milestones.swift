@@ -229,13 +229,15 @@ package struct Milestones {
     /// PIE's GOT slot is not relocated yet and holds main's link-time address, so both the word and
     /// the word plus `bias` are returned (the caller keeps the one inside the executable).
     package static func decodeMainFromStart(pid: Int32, entry: UInt64, bias: UInt64) -> [UInt64] {
-        var code: [UInt8] = []
-        for i in 0..<8 {
-            var word: UInt64 = 0
-            guard spr_ptrace_peek(pid, entry &+ UInt64(i * 8), &word) == 0 else { return [] }
-            for b in 0..<8 { code.append(UInt8(truncatingIfNeeded: word >> (UInt64(b) * 8))) }
+        guard let code = peek(pid: pid, at: entry) else { return [] }
+        var location = NativeArchitecture.mainLocation(startCode: code, entry: entry)
+        // musl: `_start` calls `_start_c`, which passes main on (no single-stepping needed).
+        if location == nil, let callee = NativeArchitecture.calledFunction(startCode: code, entry: entry),
+            let calleeCode = peek(pid: pid, at: callee)
+        {
+            location = NativeArchitecture.mainLocation(startCode: calleeCode, entry: callee)
         }
-        switch NativeArchitecture.mainLocation(startCode: code, entry: entry) {
+        switch location {
         case .address(let main)?:
             return [main]
         case .literalAt(let slot)?:
@@ -245,6 +247,18 @@ package struct Milestones {
         case nil:
             return []
         }
+    }
+
+    /// 64 bytes of the tracee's code at `address`, or nil when unreadable.
+    private static func peek(pid: Int32, at address: UInt64) -> [UInt8]? {
+        var code: [UInt8] = []
+        code.reserveCapacity(64)
+        for i in 0..<8 {
+            var word: UInt64 = 0
+            guard spr_ptrace_peek(pid, address &+ UInt64(i * 8), &word) == 0 else { return nil }
+            for b in 0..<8 { code.append(UInt8(truncatingIfNeeded: word >> (UInt64(b) * 8))) }
+        }
+        return code
     }
 
     /// At a SIGTRAP signal-delivery-stop of `tid`.

@@ -44,7 +44,7 @@ import Glibc
     @Test(arguments: ["glibc", "musl, stripped"])
     func staticProgramsAreWatchedFromTheirExecStop(library: String) throws {
         // No dynamic loader: the exec stop is at the entry point (nothing planted there); a
-        // stripped musl binary's main() is found by stepping `_start` from it, then watched by the
+        // stripped musl binary's main() is decoded from `_start_c` (no single-stepping), watched by the
         // CPU's breakpoint: two stops (exec, exit) and the program's code never written.
         var program = Binaries.tracee(["-static"])
         var arguments = ["exit4", "9"]
@@ -62,7 +62,7 @@ import Glibc
         #expect(entry["how"]?.stringValue == "AT_ENTRY, at exec (no dynamic loader)")
         let main = try #require(milestone(events, "main"))
         if library != "glibc" {
-            #expect(main["how"]?.stringValue == "first argument of __libc_start_main, found by stepping _start")
+            #expect(main["how"]?.stringValue == "first argument of __libc_start_main")
         }
         let exit = try #require(events.last { $0.kind == "exit" })
         #expect(exit["stops"]?.intValue == 2, "\(exit.fields)")

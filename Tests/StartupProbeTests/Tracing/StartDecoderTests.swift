@@ -320,6 +320,38 @@ import Testing
     /// A run-time load address for the position-independent binaries (page- and 64 KiB-aligned).
     static let bias: UInt64 = 0xAAAA_C1D2_0000
 
+    // musl (Debian musl-tools 1.2.3, musl-gcc -O1, PIE): `_start` calls `_start_c`, which loads
+    // main into rdi and tail-calls `__libc_start_main`. _start 0x10a0, _start_c 0x10c0, main 0x11fe.
+    //  10b1:  e8 0a 00 00 00         call   10c0 <_start_c>
+    //  10d7:  48 8d 3d 20 01 00 00   lea    0x120(%rip),%rdi   # 11fe <main>
+    //  10de:  e9 7d ff ff ff         jmp    1060 <__libc_start_main@plt>
+    static let muslStart = bytes("4831ed4889e7488d35632d00004883e4f0e80a000000662e0f1f840000000000")
+    static let muslStartC = bytes("8b37488d57084c8d05710100004531c9488d0d29ffffff488d3d20010000e97dffffff662e0f1f84")
+
+    @Test func muslStartIsFollowedToStartC() {
+        // Not glibc's form: nothing in `_start` itself; its call leads to `_start_c`, whose lea is main.
+        #expect(X86_64.mainLocation(startCode: Self.muslStart, entry: 0x10a0) == nil)
+        #expect(X86_64.calledFunction(startCode: Self.muslStart, entry: 0x10a0) == 0x10c0)
+        #expect(X86_64.mainLocation(startCode: Self.muslStartC, entry: 0x10c0) == .address(0x11fe))
+        // Static (non-PIE): `mov $main,%rdi; jmp __libc_start_main` (musl-gcc -static).
+        let staticStartC = Self.bytes("8b37488d570849c7c0d45040004531c948c7c10010400048c7c78e114000e92d040000")
+        #expect(X86_64.mainLocation(startCode: staticStartC, entry: 0x401050) == .address(0x40118e))
+        // glibc's `_start` is no musl `_start`.
+        #expect(X86_64.calledFunction(startCode: [UInt8](repeating: 0x90, count: 64), entry: 0) == nil)
+    }
+
+    /// Bytes from a hex string.
+    static func bytes(_ hex: String) -> [UInt8] {
+        var result: [UInt8] = []
+        var i = hex.startIndex
+        while i < hex.endIndex {
+            let next = hex.index(i, offsetBy: 2)
+            result.append(UInt8(hex[i..<next], radix: 16)!)
+            i = next
+        }
+        return result
+    }
+
     @Test func aarch64PIELoadsMainFromItsGOTSlot() {
         let found = AArch64.mainLocation(startCode: Self.aarch64PIE, entry: Self.aarch64PIEEntry)
         #expect(found == .literalAt(0x1_FFD8))
