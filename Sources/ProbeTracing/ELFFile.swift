@@ -347,16 +347,21 @@ package struct ELFFile {
 
     func read(offset: UInt64, count: Int) -> [UInt8]? {
         guard count >= 0, offset <= UInt64(Int64.max) - UInt64(count) else { return nil }
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = bytes.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+        // Read straight into the array's storage (no zero-filling first: sections run to MBs).
+        var complete = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n <= 0 {
+                    complete = false
+                    break
+                }
+                done += n
             }
-            if n <= 0 { return nil }
-            done += n
+            initialized = done
         }
-        return bytes
+        return complete ? bytes : nil
     }
 
     package static func u16(_ b: [UInt8], _ i: Int) -> UInt16 { UInt16(b[i]) | UInt16(b[i + 1]) << 8 }
