@@ -18,7 +18,7 @@ extension Diagnose {
             }
             if !tracing.mainLocated {
                 return [
-                    "Whether main() was reached is not known: its entry point was reached at +\(duration(entry)), but main() could not be located (no symbol, and no C-library start-up to read it from)."
+                    "Whether main() was reached is not known: its entry point was reached at +\(duration(entry)), but main() could not be located (no symbol, and no C-library start-up that probe-exec recognises to read it from)."
                 ]
             }
             return [

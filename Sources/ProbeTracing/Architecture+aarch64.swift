@@ -62,6 +62,10 @@ package enum AArch64: Architecture {
         return nil
     }
 
+    /// Not checked on aarch64: glibc's decoded forms already need its `bl __libc_start_main` with
+    /// x0 set just before it.
+    package static func isLibraryStart(_ startCode: [UInt8]) -> Bool { true }
+
     /// Not recognised on aarch64 yet: musl's `_start` (`b _start_c`) is single-stepped.
     package static func calledFunction(startCode: [UInt8], entry: UInt64) -> UInt64? { nil }
 

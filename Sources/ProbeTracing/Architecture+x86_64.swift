@@ -42,6 +42,25 @@ package enum X86_64: Architecture {
             || (code[i] == 0xFF && (code[i + 1] == 0x15 || code[i + 1] == 0x25))
     }
 
+    /// glibc's `_start` begins `[endbr64] xor %ebp,%ebp; mov %rdx,%r9; pop %rsi`; musl's
+    /// `xor %rbp,%rbp; mov %rsp,%rdi` (then its `_start_c`, which begins `mov (%rdi),%esi; lea
+    /// 8(%rdi),%rdx`, is checked by ``isMuslStartC(_:)``).
+    package static func isLibraryStart(_ code: [UInt8]) -> Bool {
+        let glibc: [UInt8] = [0x31, 0xED, 0x49, 0x89, 0xD1, 0x5E]
+        let musl: [UInt8] = [0x48, 0x31, 0xED, 0x48, 0x89, 0xE7]
+        let endbr64: [UInt8] = [0xF3, 0x0F, 0x1E, 0xFA]
+        func starts(_ prefix: [UInt8], at i: Int) -> Bool {
+            code.count >= i + prefix.count && Array(code[i..<(i + prefix.count)]) == prefix
+        }
+        let body = starts(endbr64, at: 0) ? 4 : 0
+        return starts(glibc, at: body) || starts(musl, at: body)
+    }
+
+    /// Whether `code` is musl's `_start_c`: `mov (%rdi),%esi; lea 8(%rdi),%rdx`.
+    package static func isMuslStartC(_ code: [UInt8]) -> Bool {
+        code.count >= 6 && Array(code[0..<6]) == [0x8B, 0x37, 0x48, 0x8D, 0x57, 0x08]
+    }
+
     /// musl's `_start`: `xor %rbp,%rbp; mov %rsp,%rdi; lea _DYNAMIC(%rip),%rsi; and $-16,%rsp;
     /// call _start_c` — the target of that call.
     package static func calledFunction(startCode code: [UInt8], entry: UInt64) -> UInt64? {

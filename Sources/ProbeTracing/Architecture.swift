@@ -14,6 +14,11 @@ package protocol Architecture {
     /// The function `_start` calls first, when its code (at run-time address `entry`) is
     /// recognised: musl's `_start` calls `_start_c`, which passes main to `__libc_start_main`.
     static func calledFunction(startCode: [UInt8], entry: UInt64) -> UInt64?
+    /// Whether the code at the entry point is a C library's `_start` (glibc's or musl's), whose
+    /// first call passes main on: only then is main decoded from it, or `_start` single-stepped.
+    /// A program's own `_start` may load any function before any call (a false main would make
+    /// the verdict say main() was not reached).
+    static func isLibraryStart(_ startCode: [UInt8]) -> Bool
 }
 
 /// Where `_start` loads `main` from.

@@ -140,7 +140,8 @@ package enum RemoteBacktrace {
         where frame.module?.hasPrefix("/") == true && frame.moduleOffset != nil && include(frame.module!) {
             byModule[frame.module!, default: []].append(i)
         }
-        for (module, indices) in byModule {
+        // The innermost frame's module first (a crash's own module gets the reading time first).
+        for (module, indices) in byModule.sorted(by: { $0.value[0] < $1.value[0] }) {
             guard let elf = ELFFile(path: module) else { continue }
             defer { elf.close() }
             var addressOf: [Int: UInt64] = [:]
@@ -177,12 +178,14 @@ package enum RemoteBacktrace {
         // The C library's, the loader's or an interpreter's lines are never the place a verdict
         // gives, and their debug files are large (libc6-dbg's line table: 45 ms at each exit).
         let programs: (String) -> Bool = { !isSystemModule($0) && !isInterpreterModule($0) }
+        // One deadline for all the backtrace's modules.
+        let deadline = DWARFSections.now() &+ DWARFSections.budgetNanoseconds
         forEachModule(frames, including: programs) { module, moduleELF, addressOf in
             // A module stripped of its DWARF may have it in a file of its own (same addresses).
             let separate = SeparateDebugFile.open(for: module, moduleELF)
             defer { separate?.close() }
             // Each section read once for both readers, all of it within one deadline.
-            let dwarf = DWARFSections(separate ?? moduleELF)
+            let dwarf = DWARFSections(separate ?? moduleELF, deadline: deadline)
             let lines = DWARFLines.lookup(dwarf, addresses: Array(addressOf.values))
             // The inline chain only where the line table has a line nobody wrote (code with no
             // line at all, such as crt1.o's `_start`, has no inline chain to read either).

@@ -252,9 +252,7 @@ package enum DWARFInlines {
                         DWARFLines.fileNames(
                             sections[".debug_line"],
                             at: $0,
-                            lineStrings: sections[".debug_line_str"],
-                            strings: sections[".debug_str"],
-                            deadline: deadline
+                            sections: sections
                         )
                     } ?? []
             }

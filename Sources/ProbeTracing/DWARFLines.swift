@@ -16,8 +16,6 @@ package enum DWARFLines {
     package static func lookup(_ sections: DWARFSections, addresses: [UInt64]) -> [UInt64: (file: String, line: Int)] {
         let lines = sections[".debug_line"]
         guard !addresses.isEmpty, !lines.isEmpty else { return [:] }
-        let lineStrings = sections[".debug_line_str"]
-        let strings = sections[".debug_str"]
         let targets = Array(Set(addresses)).sorted()
         var found: [UInt64: (file: String, line: Int)] = [:]
         var reader = DWARFReader(bytes: lines)
@@ -25,10 +23,8 @@ package enum DWARFLines {
             guard
                 let next = runUnit(
                     &reader,
-                    lineStrings: lineStrings,
-                    strings: strings,
+                    sections: sections,
                     targets: targets,
-                    deadline: sections.deadline,
                     into: &found
                 )
             else {
@@ -57,21 +53,20 @@ package enum DWARFLines {
     package static func fileNames(
         _ lines: [UInt8],
         at offset: UInt64,
-        lineStrings: [UInt8],
-        strings: [UInt8],
-        deadline: UInt64
+        sections: DWARFSections
     ) -> [String] {
         guard offset < lines.count else { return [] }
         var r = DWARFReader(bytes: lines)
         r.index = Int(offset)
-        guard case .some(.some(let header)) = header(&r, lineStrings: lineStrings, strings: strings, deadline: deadline)
+        guard case .some(.some(let header)) = header(&r, sections: sections)
         else { return [] }
         return header.files
     }
 
     /// Reads a unit's header: nil when malformed (the pass ends), .some(nil) when the unit is to be
     /// skipped (`r.index` then is its end).
-    static func header(_ r: inout DWARFReader, lineStrings: [UInt8], strings: [UInt8], deadline: UInt64) -> Header?? {
+    static func header(_ r: inout DWARFReader, sections: DWARFSections) -> Header?? {
+        let deadline = sections.deadline
         var length = UInt64(r.u32())
         var is64 = false
         if length == 0xFFFF_FFFF {
@@ -112,14 +107,14 @@ package enum DWARFLines {
             for i in 0..<directoryCount where !r.failed {
                 if i & 1023 == 1023, DWARFSections.now() >= deadline { return nil }
                 directories.append(
-                    entry(&r, directoryFormats, is64: is64, lineStrings: lineStrings, strings: strings).path
+                    entry(&r, directoryFormats, is64: is64, sections: sections).path
                 )
             }
             let fileFormats = formats(&r)
             let fileCount = min(r.uleb(), 1 << 20)
             for i in 0..<fileCount where !r.failed {
                 if i & 1023 == 1023, DWARFSections.now() >= deadline { return nil }
-                let e = entry(&r, fileFormats, is64: is64, lineStrings: lineStrings, strings: strings)
+                let e = entry(&r, fileFormats, is64: is64, sections: sections)
                 files.append((e.path, e.directory))
             }
         } else {
@@ -162,13 +157,11 @@ package enum DWARFLines {
     /// Runs one unit's line program; returns where the next unit starts, or nil when malformed.
     private static func runUnit(
         _ r: inout DWARFReader,
-        lineStrings: [UInt8],
-        strings: [UInt8],
+        sections: DWARFSections,
         targets: [UInt64],
-        deadline: UInt64,
         into found: inout [UInt64: (file: String, line: Int)]
     ) -> Int? {
-        guard let parsed = header(&r, lineStrings: lineStrings, strings: strings, deadline: deadline) else {
+        guard let parsed = header(&r, sections: sections) else {
             return nil
         }
         guard let h = parsed else { return r.index }
@@ -201,7 +194,7 @@ package enum DWARFLines {
         var opcodes = 0
         while r.index < unitEnd && !r.failed {
             opcodes += 1
-            if opcodes & 0xFFFF == 0, DWARFSections.now() >= deadline { return nil }
+            if opcodes & 0xFFFF == 0, DWARFSections.now() >= sections.deadline { return nil }
             let opcode = Int(r.u8())
             if opcode >= opcodeBase {
                 let adjusted = opcode - opcodeBase
@@ -253,8 +246,7 @@ package enum DWARFLines {
         _ r: inout DWARFReader,
         _ formats: [(content: UInt64, form: UInt64)],
         is64: Bool,
-        lineStrings: [UInt8],
-        strings: [UInt8]
+        sections: DWARFSections
     ) -> (path: String, directory: Int) {
         var path = ""
         var directory = 0
@@ -263,8 +255,9 @@ package enum DWARFLines {
             var number: UInt64 = 0
             switch form {
             case 0x08: text = r.cstring()  // DW_FORM_string
-            case 0x1F: text = DWARFReader.string(in: lineStrings, at: is64 ? r.u64() : UInt64(r.u32()))  // line_strp
-            case 0x0E: text = DWARFReader.string(in: strings, at: is64 ? r.u64() : UInt64(r.u32()))  // strp
+            case 0x1F, 0x0E:  // line_strp, strp: their string sections are read only when used
+                let offset = is64 ? r.u64() : UInt64(r.u32())
+                text = DWARFReader.string(in: sections[form == 0x1F ? ".debug_line_str" : ".debug_str"], at: offset)
             case 0x0B: number = UInt64(r.u8())
             case 0x05: number = UInt64(r.u16())
             case 0x06: number = UInt64(r.u32())

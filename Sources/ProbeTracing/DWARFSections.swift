@@ -10,7 +10,7 @@ import Musl
 package final class DWARFSections {
     /// The largest section read (a crash must not wait on a huge debug build).
     package static let maximumSectionBytes = 32 << 20
-    /// The time all reading of one module's DWARF may take.
+    /// The time all reading of one backtrace's DWARF may take.
     package static let budgetNanoseconds: UInt64 = 250_000_000
 
     private let elf: ELFFile
@@ -18,10 +18,11 @@ package final class DWARFSections {
     /// CLOCK_MONOTONIC nanoseconds after which reading stops.
     package let deadline: UInt64
 
-    /// The sections of `elf`, read from now on within ``budgetNanoseconds``.
-    package init(_ elf: ELFFile) {
+    /// The sections of `elf`, read until `deadline` (by default ``budgetNanoseconds`` from now;
+    /// the modules of one backtrace share one).
+    package init(_ elf: ELFFile, deadline: UInt64? = nil) {
         self.elf = elf
-        deadline = DWARFSections.now() &+ DWARFSections.budgetNanoseconds
+        self.deadline = deadline ?? DWARFSections.now() &+ DWARFSections.budgetNanoseconds
     }
 
     /// The section called `name`; empty when it is absent, unreadable, too large, or the time is up.

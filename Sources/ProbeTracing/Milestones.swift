@@ -123,7 +123,7 @@ package struct Milestones {
             // not known yet (a stripped static binary), main() watched or planted once found.
             if let main {
                 mainLocated = place(pid: pid, address: main.address, how: main.how)
-            } else if selfSignallingRuntime == nil {
+            } else if selfSignallingRuntime == nil, Milestones.startIsLibrary(pid: pid, entry: entry) {
                 stepping = (pid, 0)
             }
             return true
@@ -229,11 +229,11 @@ package struct Milestones {
     /// PIE's GOT slot is not relocated yet and holds main's link-time address, so both the word and
     /// the word plus `bias` are returned (the caller keeps the one inside the executable).
     package static func decodeMainFromStart(pid: Int32, entry: UInt64, bias: UInt64) -> [UInt64] {
-        guard let code = peek(pid: pid, at: entry) else { return [] }
+        guard let code = peek(pid: pid, at: entry), NativeArchitecture.isLibraryStart(code) else { return [] }
         var location = NativeArchitecture.mainLocation(startCode: code, entry: entry)
         // musl: `_start` calls `_start_c`, which passes main on (no single-stepping needed).
         if location == nil, let callee = NativeArchitecture.calledFunction(startCode: code, entry: entry),
-            let calleeCode = peek(pid: pid, at: callee)
+            let calleeCode = peek(pid: pid, at: callee), X86_64.isMuslStartC(calleeCode) || !isX86_64
         {
             location = NativeArchitecture.mainLocation(startCode: calleeCode, entry: callee)
         }
@@ -247,6 +247,23 @@ package struct Milestones {
         case nil:
             return []
         }
+    }
+
+    #if arch(x86_64)
+    private static let isX86_64 = true
+    #else
+    private static let isX86_64 = false
+    #endif
+
+    /// Whether the code at `entry` in `pid` is a C library's `_start` (``Architecture/isLibraryStart(_:)``):
+    /// only such a `_start` is single-stepped to find main.
+    static func startIsLibrary(pid: Int32, entry: UInt64) -> Bool {
+        guard let code = peek(pid: pid, at: entry), NativeArchitecture.isLibraryStart(code) else { return false }
+        // A musl-shaped `_start` counts only with musl's own `_start_c` behind it.
+        if let callee = NativeArchitecture.calledFunction(startCode: code, entry: entry) {
+            return peek(pid: pid, at: callee).map(X86_64.isMuslStartC) ?? false
+        }
+        return true
     }
 
     /// 64 bytes of the tracee's code at `address`, or nil when unreadable.
@@ -272,7 +289,7 @@ package struct Milestones {
         guard let bp = breakpoints.removeValue(forKey: address) else { return .notOurs }
         _ = spr_ptrace_poke(tid, bp.address, bp.original)
         _ = spr_ptrace_set_ip(tid, bp.address)
-        if bp.name == "entry" && !mainLocated {
+        if bp.name == "entry" && !mainLocated, let entry, Milestones.startIsLibrary(pid: tid, entry: entry) {
             stepping = (tid, 0)
         }
         return .reached(name: bp.name, address: bp.address, how: bp.how)

@@ -53,11 +53,12 @@ import Glibc
     @Test func detachCommandEndsTracingOfARunningProgram() throws {
         let trace = Binaries.freshDirectory("detach") + "/t.ndjson"
         let wrapper = try ChildProcess([
-            Binaries.probeExec, "-q", "-o", trace, "--", "/bin/sh", "-c", "sleep 1; exit 7",
+            Binaries.probeExec, "-q", "-o", trace, "--", "/bin/sh", "-c", "sleep 3; exit 7",
         ])
-        // Wait until the program is traced.
+        // Wait until the program is traced (3 s of program: the whole suite's load can make the
+        // start slow; with 1 s it ended before the detach once in a full run).
         var program: Int32 = 0
-        for _ in 0..<200 {
+        for _ in 0..<300 {
             program =
                 Int32(readFile("/proc/\(wrapper.pid)/task/\(wrapper.pid)/children")?.split(separator: " ").first ?? "")
                 ?? 0

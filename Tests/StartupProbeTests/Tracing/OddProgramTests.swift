@@ -45,6 +45,30 @@ import Glibc
         #endif
     }
 
+    @Test func anOwnStartThatPassesAnotherFunctionIsNotTakenForTheCLibrarys() throws {
+        #if arch(x86_64)
+        // `lea cleanup(%rip),%rdi; jmp run` in a hand-written `_start`: only glibc's and musl's
+        // `_start` are decoded (before: the "main" watch went on `cleanup`, never run, and the
+        // verdict said main() was NOT reached).
+        let program = try Self.build("OWN_START_PASSES_A_HOOK", ["-nostartfiles"])
+        let bare = try run([program])
+        #expect(bare.status == 5 && bare.stdout == "in main\n")
+        let r = try traced([program])
+        #expect(r.status == bare.status && r.stdout == bare.stdout)
+        let main = r.events.first { $0.kind == "milestone" && $0["name"]?.stringValue == "main" }
+        #expect(main?["how"]?.stringValue == "symbol table", "\(r.events.map(\.fields))")
+        #expect(verdict(r.events).contains("main() was reached at +"), "\(verdict(r.events))")
+        // Stripped: not known, never "NOT reached".
+        #expect(try run(["/usr/bin/env", "strip", program]).status == 0)
+        let stripped = try traced([program])
+        #expect(stripped.status == bare.status)
+        #expect(
+            verdict(stripped.events).contains("Whether main() was reached is not known"),
+            "\(verdict(stripped.events))"
+        )
+        #endif
+    }
+
     @Test func lostOutputIsRecoveredWhenAWorkerThreadEndsTheProcess() throws {
         // The leader's exit stop may be handled and released first: its memory is gone then,
         // and the worker's own view of the process must serve. Five runs: the order varies.
