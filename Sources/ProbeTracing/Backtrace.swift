@@ -179,7 +179,7 @@ package enum RemoteBacktrace {
         // gives, and their debug files are large (libc6-dbg's line table: 45 ms at each exit).
         let programs: (String) -> Bool = { !isSystemModule($0) && !isInterpreterModule($0) }
         // One deadline for all the backtrace's modules.
-        let deadline = DWARFSections.now() &+ DWARFSections.budgetNanoseconds
+        let deadline = TraceClock.nowNanoseconds + DWARFSections.budgetNanoseconds
         forEachModule(frames, including: programs) { module, moduleELF, addressOf in
             // A module stripped of its DWARF may have it in a file of its own (same addresses).
             let separate = SeparateDebugFile.open(for: module, moduleELF)

@@ -98,7 +98,6 @@ package enum DWARFInlines {
         let targets: [UInt64]
         var found: [UInt64: [(depth: Int, call: Call)]] = [:]
         var abbreviationTables: [UInt64: [UInt64: Abbreviation]] = [:]
-        var deadline: UInt64 { sections.deadline }
 
         init(sections: DWARFSections, targets: [UInt64]) {
             self.sections = sections
@@ -108,7 +107,7 @@ package enum DWARFInlines {
 
         mutating func run() {
             var r = DWARFReader(bytes: info)
-            while r.index < info.count, !r.failed, DWARFSections.now() < deadline {
+            while r.index < info.count, !r.failed, !sections.expired {
                 guard var unit = header(&r) else { return }
                 walkUnit(&unit, &r)
                 r.index = unit.end
@@ -119,26 +118,21 @@ package enum DWARFInlines {
         mutating func header(_ r: inout DWARFReader) -> Unit? {
             var unit = Unit()
             unit.start = r.index
-            var length = UInt64(r.u32())
-            if length == 0xFFFF_FFFF {
-                length = r.u64()
-                unit.offsetSize = 8
-            }
-            guard length > 0, !r.failed, let end = r.offset(after: length) else { return nil }
-            unit.end = end
+            guard let (end, offsetSize) = r.unitLength() else { return nil }
+            (unit.end, unit.offsetSize) = (end, offsetSize)
             unit.version = Int(r.u16())
             var abbreviationOffset: UInt64
             if unit.version >= 5 {
                 let type = r.u8()
                 unit.addressSize = Int(r.u8())
-                abbreviationOffset = unit.offsetSize == 8 ? r.u64() : UInt64(r.u32())
+                abbreviationOffset = r.word(unit.offsetSize)
                 // Only full and partial compilation units hold code; type and split units are skipped.
                 guard type == 1 || type == 3 else {
                     r.index = unit.end
                     return unit
                 }
             } else {
-                abbreviationOffset = unit.offsetSize == 8 ? r.u64() : UInt64(r.u32())
+                abbreviationOffset = r.word(unit.offsetSize)
                 unit.addressSize = Int(r.u8())
             }
             guard (2...5).contains(unit.version), unit.addressSize == 8 || unit.addressSize == 4 else {
@@ -180,7 +174,7 @@ package enum DWARFInlines {
             while r.index < unit.end, !r.failed {
                 // The budget holds inside a unit too (a -wmo module or a unity build is one unit).
                 entries += 1
-                if entries & 255 == 0, DWARFSections.now() >= deadline { return }
+                if entries & 255 == 0, sections.expired { return }
                 let code = r.uleb()
                 if code == 0 {
                     depth -= 1
@@ -291,8 +285,8 @@ package enum DWARFInlines {
                 var base = unit.lowPC
                 let largest: UInt64 = unit.addressSize == 4 ? 0xFFFF_FFFF : UInt64.max
                 for _ in 0..<4096 where !r.failed {
-                    let start = unit.addressSize == 4 ? UInt64(r.u32()) : r.u64()
-                    let end = unit.addressSize == 4 ? UInt64(r.u32()) : r.u64()
+                    let start = r.word(unit.addressSize)
+                    let end = r.word(unit.addressSize)
                     if r.failed || (start == 0 && end == 0) { return }
                     if start == largest {
                         base = end
@@ -308,7 +302,7 @@ package enum DWARFInlines {
             var r = DWARFReader(bytes: sections[".debug_rnglists"])
             r.index = Int(clamping: offset)
             var base = unit.lowPC
-            func plain() -> UInt64 { unit.addressSize == 4 ? UInt64(r.u32()) : r.u64() }
+            func plain() -> UInt64 { r.word(unit.addressSize) }
             func indexed(_ index: UInt64) -> UInt64 {
                 word(
                     sections[".debug_addr"],
@@ -436,10 +430,10 @@ package enum DWARFInlines {
         func read(_ form: UInt64, constant: Int64, _ r: inout DWARFReader, _ unit: Unit) -> Value {
             var value = Value()
             let offsetSize = unit.offsetSize
-            func offset() -> UInt64 { offsetSize == 8 ? r.u64() : UInt64(r.u32()) }
+            func offset() -> UInt64 { r.word(offsetSize) }
             switch form {
             case 0x01:  // addr
-                value = Value(kind: .address, number: unit.addressSize == 4 ? UInt64(r.u32()) : r.u64())
+                value = Value(kind: .address, number: r.word(unit.addressSize))
             case 0x0B, 0x11: value.number = UInt64(r.u8())  // data1, ref1
             case 0x05, 0x12: value.number = UInt64(r.u16())  // data2, ref2
             case 0x06, 0x13: value.number = UInt64(r.u32())  // data4, ref4
@@ -452,7 +446,7 @@ package enum DWARFInlines {
             case 0x17: value.number = offset()  // sec_offset
             case 0x10:  // ref_addr: an offset in DWARF 3+, an address-sized one in DWARF 2
                 value.reference = .info
-                value.number = unit.version <= 2 ? (unit.addressSize == 4 ? UInt64(r.u32()) : r.u64()) : offset()
+                value.number = unit.version <= 2 ? r.word(unit.addressSize) : offset()
                 return value
             case 0x08:  // string
                 value = Value(kind: .inlineString, number: UInt64(r.index))

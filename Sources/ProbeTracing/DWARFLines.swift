@@ -66,14 +66,7 @@ package enum DWARFLines {
     /// Reads a unit's header: nil when malformed (the pass ends), .some(nil) when the unit is to be
     /// skipped (`r.index` then is its end).
     static func header(_ r: inout DWARFReader, sections: DWARFSections) -> Header?? {
-        let deadline = sections.deadline
-        var length = UInt64(r.u32())
-        var is64 = false
-        if length == 0xFFFF_FFFF {
-            length = r.u64()
-            is64 = true
-        }
-        guard length > 0, !r.failed, let unitEnd = r.offset(after: length) else { return nil }
+        guard let (unitEnd, offsetSize) = r.unitLength() else { return nil }
         func skip() -> Header?? {
             r.index = unitEnd
             return .some(nil)
@@ -85,7 +78,7 @@ package enum DWARFLines {
             addressSize = Int(r.u8())
             _ = r.u8()  // segment selector size
         }
-        let headerLength = is64 ? r.u64() : UInt64(r.u32())
+        let headerLength = r.word(offsetSize)
         let programStart = r.offset(after: headerLength) ?? Int.max
         let minimumInstructionLength = UInt64(r.u8())
         if version >= 4 { _ = r.u8() }  // maximum operations per instruction
@@ -105,16 +98,16 @@ package enum DWARFLines {
             let directoryFormats = formats(&r)
             let directoryCount = min(r.uleb(), 1 << 16)
             for i in 0..<directoryCount where !r.failed {
-                if i & 1023 == 1023, DWARFSections.now() >= deadline { return nil }
+                if i & 1023 == 1023, sections.expired { return nil }
                 directories.append(
-                    entry(&r, directoryFormats, is64: is64, sections: sections).path
+                    entry(&r, directoryFormats, offsetSize: offsetSize, sections: sections).path
                 )
             }
             let fileFormats = formats(&r)
             let fileCount = min(r.uleb(), 1 << 20)
             for i in 0..<fileCount where !r.failed {
-                if i & 1023 == 1023, DWARFSections.now() >= deadline { return nil }
-                let e = entry(&r, fileFormats, is64: is64, sections: sections)
+                if i & 1023 == 1023, sections.expired { return nil }
+                let e = entry(&r, fileFormats, offsetSize: offsetSize, sections: sections)
                 files.append((e.path, e.directory))
             }
         } else {
@@ -194,7 +187,7 @@ package enum DWARFLines {
         var opcodes = 0
         while r.index < unitEnd && !r.failed {
             opcodes += 1
-            if opcodes & 0xFFFF == 0, DWARFSections.now() >= sections.deadline { return nil }
+            if opcodes & 0xFFFF == 0, sections.expired { return nil }
             let opcode = Int(r.u8())
             if opcode >= opcodeBase {
                 let adjusted = opcode - opcodeBase
@@ -215,7 +208,7 @@ package enum DWARFLines {
                     file = 1
                     line = 1
                 case 2:  // set_address
-                    address = addressSize == 4 ? UInt64(r.u32()) : r.u64()
+                    address = r.word(addressSize)
                 default: break
                 }
                 r.index = end
@@ -245,7 +238,7 @@ package enum DWARFLines {
     private static func entry(
         _ r: inout DWARFReader,
         _ formats: [(content: UInt64, form: UInt64)],
-        is64: Bool,
+        offsetSize: Int,
         sections: DWARFSections
     ) -> (path: String, directory: Int) {
         var path = ""
@@ -256,7 +249,7 @@ package enum DWARFLines {
             switch form {
             case 0x08: text = r.cstring()  // DW_FORM_string
             case 0x1F, 0x0E:  // line_strp, strp: their string sections are read only when used
-                let offset = is64 ? r.u64() : UInt64(r.u32())
+                let offset = r.word(offsetSize)
                 text = DWARFReader.string(in: sections[form == 0x1F ? ".debug_line_str" : ".debug_str"], at: offset)
             case 0x0B: number = UInt64(r.u8())
             case 0x05: number = UInt64(r.u16())
@@ -304,6 +297,21 @@ package struct DWARFReader {
     package mutating func u16() -> UInt16 { UInt16(u8()) | UInt16(u8()) << 8 }
     package mutating func u32() -> UInt32 { UInt32(u16()) | UInt32(u16()) << 16 }
     package mutating func u64() -> UInt64 { UInt64(u32()) | UInt64(u32()) << 32 }
+    /// A 4- or 8-byte word (an address of `size`, or a 32-/64-bit DWARF offset).
+    package mutating func word(_ size: Int) -> UInt64 { size == 4 ? UInt64(u32()) : u64() }
+
+    /// A unit's initial length: where the unit ends and its offset size (4, or 8 for 64-bit
+    /// DWARF); nil when it is empty, unreadable or runs past the data.
+    package mutating func unitLength() -> (end: Int, offsetSize: Int)? {
+        var length = UInt64(u32())
+        var offsetSize = 4
+        if length == 0xFFFF_FFFF {
+            length = u64()
+            offsetSize = 8
+        }
+        guard length > 0, !failed, let end = offset(after: length) else { return nil }
+        return (end, offsetSize)
+    }
 
     /// Where `count` bytes past the current offset end, or nil when that is past the data.
     package func offset(after count: UInt64) -> Int? {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import ProbeCore
 
 /// The DWARF sections of one module for one backtrace: each read (and inflated, when compressed)
 /// on first use and once, under one deadline that everything reading them shares, so that a
@@ -11,18 +7,18 @@ package final class DWARFSections {
     /// The largest section read (a crash must not wait on a huge debug build).
     package static let maximumSectionBytes = 32 << 20
     /// The time all reading of one backtrace's DWARF may take.
-    package static let budgetNanoseconds: UInt64 = 250_000_000
+    package static let budgetNanoseconds: Int64 = 250_000_000
 
     private let elf: ELFFile
     private var cache: [String: [UInt8]] = [:]
     /// CLOCK_MONOTONIC nanoseconds after which reading stops.
-    package let deadline: UInt64
+    package let deadline: Int64
 
     /// The sections of `elf`, read until `deadline` (by default ``budgetNanoseconds`` from now;
     /// the modules of one backtrace share one).
-    package init(_ elf: ELFFile, deadline: UInt64? = nil) {
+    package init(_ elf: ELFFile, deadline: Int64? = nil) {
         self.elf = elf
-        self.deadline = deadline ?? DWARFSections.now() &+ DWARFSections.budgetNanoseconds
+        self.deadline = deadline ?? TraceClock.nowNanoseconds + DWARFSections.budgetNanoseconds
     }
 
     /// The section called `name`; empty when it is absent, unreadable, too large, or the time is up.
@@ -36,12 +32,5 @@ package final class DWARFSections {
     }
 
     /// Whether the time is up.
-    package var expired: Bool { DWARFSections.now() >= deadline }
-
-    /// CLOCK_MONOTONIC now, in nanoseconds.
-    package static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
-    }
+    package var expired: Bool { TraceClock.nowNanoseconds >= deadline }
 }

@@ -127,7 +127,7 @@ package struct ELFFile {
 
     /// The contents of the section called `name`, at most `limit` bytes: a compressed one
     /// (`SHF_COMPRESSED`, as `-gz` writes debug sections) inflated when it is zlib's.
-    package func section(named name: String, limit: Int, deadline: UInt64 = .max) -> [UInt8]? {
+    package func section(named name: String, limit: Int, deadline: Int64 = .max) -> [UInt8]? {
         guard let i = sectionNames.firstIndex(of: name), sections[i].type != 8,  // SHT_NOBITS
             sections[i].size > 0, sections[i].size <= UInt64(limit)
         else { return nil }

@@ -1,3 +1,5 @@
+import ProbeCore
+
 /// DEFLATE decoding (RFC 1951) of a zlib stream (RFC 1950): the compressed debug sections that
 /// `-gz` (`SHF_COMPRESSED`, `ELFCOMPRESS_ZLIB`) writes. Written here, after Mark Adler's `puff`,
 /// rather than linking zlib: about 150 lines against the release binary's size budget.
@@ -12,7 +14,7 @@ package enum Inflate {
         from start: Int,
         expectedSize: Int,
         limit: Int,
-        deadline: UInt64 = .max
+        deadline: Int64 = .max
     ) -> [UInt8]? {
         guard expectedSize >= 0, expectedSize <= limit, start + 2 <= input.count else { return nil }
         let method = input[start]
@@ -87,6 +89,16 @@ package enum Inflate {
     static let distanceExtra = [
         0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
     ]
+    /// The fixed codes (RFC 1951 3.2.6), built once: literal/length lengths 8, 9, 7, 8 by range;
+    /// 30 distance codes of length 5.
+    static let fixedLiterals: Huffman = {
+        var lengths = [Int](repeating: 8, count: 288)
+        for i in 144..<256 { lengths[i] = 9 }
+        for i in 256..<280 { lengths[i] = 7 }
+        return Huffman(lengths: lengths[...])!
+    }()
+    static let fixedDistances = Huffman(lengths: [Int](repeating: 5, count: 30)[...])!
+
     /// The order code-length code lengths come in (dynamic blocks).
     static let codeLengthOrder = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
 
@@ -99,9 +111,9 @@ package enum Inflate {
         var bitCount = 0
         var failed = false
 
-        let deadline: UInt64
+        let deadline: Int64
 
-        init(input: [UInt8], position: Int, limit: Int, deadline: UInt64) {
+        init(input: [UInt8], position: Int, limit: Int, deadline: Int64) {
             self.input = input
             self.position = position
             self.limit = limit
@@ -145,7 +157,7 @@ package enum Inflate {
         mutating func run() -> Bool {
             var last = 0
             while last == 0 {
-                if deadline != .max, DWARFSections.now() >= deadline { return false }
+                if deadline != .max, TraceClock.nowNanoseconds >= deadline { return false }
                 last = bits(1)
                 let ok: Bool
                 switch bits(2) {
@@ -174,13 +186,7 @@ package enum Inflate {
         }
 
         mutating func fixed() -> Bool {
-            var lengths = [Int](repeating: 8, count: 288)
-            for i in 144..<256 { lengths[i] = 9 }
-            for i in 256..<280 { lengths[i] = 7 }
-            guard let literals = Huffman(lengths: lengths[...]),
-                let distances = Huffman(lengths: [Int](repeating: 5, count: 30)[...])
-            else { return false }
-            return codes(literals, distances)
+            codes(Inflate.fixedLiterals, Inflate.fixedDistances)
         }
 
         mutating func dynamic() -> Bool {
@@ -228,7 +234,7 @@ package enum Inflate {
             var decoded = 0
             while true {
                 decoded += 1
-                if decoded & 0xFFFF == 0, deadline != .max, DWARFSections.now() >= deadline { return false }
+                if decoded & 0xFFFF == 0, deadline != .max, TraceClock.nowNanoseconds >= deadline { return false }
                 var symbol = decode(literals)
                 if symbol < 0 || failed { return false }
                 if symbol < 256 {
