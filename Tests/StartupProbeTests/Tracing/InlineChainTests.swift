@@ -27,12 +27,10 @@ import Glibc
         status: Int32, frames: [JSONValue], verdict: String
     ) {
         let bare = try run([program], environment: environment)
-        let trace = Binaries.freshDirectory("inline") + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program], environment: environment)
+        let r = try underProbeExec([program], environment: environment)
         #expect(r.status == bare.status, "traced \(r.status), bare \(bare.status)")
-        let events = try TraceReader.read(path: trace).events
-        let crash = events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true }
-        return (r.status, crash?["frames"]?.arrayValue ?? [], verdict(events))
+        let crash = r.events.first { $0.kind == "backtrace" && $0["crashed"]?.boolValue == true }
+        return (r.status, crash?["frames"]?.arrayValue ?? [], verdict(r.events))
     }
 
     @Test(arguments: ["4", "5"])
@@ -115,12 +113,10 @@ import Glibc
         try #require(patched.status == 0, "\(patched.stderr)")
         for arguments in [["return", "0"], ["segv3"]] {
             let bare = try run([program] + arguments)
-            let trace = directory + "/t-\(arguments[0]).ndjson"
-            let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program] + arguments)
+            let r = try underProbeExec([program] + arguments)
             #expect(r.status == bare.status, "\(section) \(arguments): traced \(r.status), bare \(bare.status)")
-            let events = try TraceReader.read(path: trace).events
-            #expect(events.contains { $0.kind == "exit" }, "\(section) \(arguments)")
-            #expect(!verdict(events).contains(":0)"), "\(verdict(events))")
+            #expect(r.events.contains { $0.kind == "exit" }, "\(section) \(arguments)")
+            #expect(!verdict(r.events).contains(":0)"), "\(verdict(r.events))")
         }
     }
 
@@ -143,10 +139,9 @@ import Glibc
         try Data(bytes).write(to: URL(fileURLWithPath: dumped))
         #expect(try run(["/usr/bin/env", "objcopy", "--update-section", ".debug_line=" + dumped, program]).status == 0)
         let bare = try run([program, "segv3"])
-        let trace = directory + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program, "segv3"])
+        let r = try underProbeExec([program, "segv3"])
         #expect(r.status == bare.status && r.status == 128 + SIGSEGV, "traced \(r.status), bare \(bare.status)")
-        #expect(verdict(try TraceReader.read(path: trace).events).contains("level3"))
+        #expect(verdict(r.events).contains("level3"))
     }
 
     @Test(arguments: ["beside", ".debug"])
@@ -163,19 +158,14 @@ import Glibc
             let r = try run(["/usr/bin/env", "objcopy"] + step)
             try #require(r.status == 0, "\(step): \(r.stderr)")
         }
-        let source = try String(contentsOfFile: InlineChainTests.fixtures + "/tracee.c", encoding: .utf8)
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
-        let level3 = try #require(lines.firstIndex { $0.contains("void level3(") }) + 1
-        let trace = directory + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program, "segv3"])
+        let level3 = try InlineChainTests.line(of: "void level3(", in: "tracee.c")
+        let r = try underProbeExec([program, "segv3"])
         #expect(r.status == 128 + SIGSEGV)
-        let summary = verdict(try TraceReader.read(path: trace).events)
+        let summary = verdict(r.events)
         #expect(summary.contains("(tracee.c:\(level3))"), "\(summary)")
         // Without it, no line is made up.
         unlink(debug)
-        let without = directory + "/t2.ndjson"
-        _ = try run([Binaries.probeExec, "-q", "-o", without, "--", program, "segv3"])
-        #expect(!verdict(try TraceReader.read(path: without).events).contains("tracee.c:"))
+        #expect(!verdict(try underProbeExec([program, "segv3"]).events).contains("tracee.c:"))
     }
 }
 
@@ -236,18 +226,10 @@ import Glibc
         // Compressed indeed: readelf's flag C on .debug_line.
         let lineSection = sections.stdout.split(separator: "\n").first { $0.contains(".debug_line ") } ?? ""
         #expect(lineSection.split(separator: " ").contains("C"), "\(lineSection)")
-        let source = try String(contentsOfFile: InlineChainTests.fixtures + "/tracee.c", encoding: .utf8)
-        let level3 =
-            try #require(
-                source.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
-                    $0.contains("void level3(")
-                }
-            )
-            + 1
-        let trace = directory + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program, "segv3"])
+        let level3 = try InlineChainTests.line(of: "void level3(", in: "tracee.c")
+        let r = try underProbeExec([program, "segv3"])
         #expect(r.status == 128 + SIGSEGV)
-        let summary = verdict(try TraceReader.read(path: trace).events)
+        let summary = verdict(r.events)
         #expect(summary.contains("(tracee.c:\(level3))"), "\(summary)")
     }
 }

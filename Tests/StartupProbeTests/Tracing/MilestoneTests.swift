@@ -54,10 +54,9 @@ import Glibc
             arguments = ["return"]
         }
         let bare = try run([program] + arguments)
-        let trace = Binaries.freshDirectory("static-milestones") + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", program] + arguments)
+        let r = try underProbeExec([program] + arguments)
         #expect(r.status == bare.status && r.stdout == bare.stdout)
-        let events = try TraceReader.read(path: trace).events
+        let events = r.events
         let entry = try #require(milestone(events, "entry"))
         #expect(entry["how"]?.stringValue == "AT_ENTRY, at exec (no dynamic loader)")
         let main = try #require(milestone(events, "main"))
@@ -178,11 +177,9 @@ import Glibc
         // (`swift::runJobInEstablishedExecutorContext`), and the frames are named (the main
         // thread's maps are not needed).
         for attempt in 0..<3 {
-            let trace = Binaries.freshDirectory("swift-async") + "/t.ndjson"
-            let r = try run([Binaries.probeExec, "-q", "-o", trace, "--", Binaries.swiftFixture, "async-exit", "3"])
+            let r = try underProbeExec([Binaries.swiftFixture, "async-exit", "3"])
             #expect(r.status == 3)
-            let events = try TraceReader.read(path: trace).events
-            let summary = verdict(events)
+            let summary = verdict(r.events)
             #expect(
                 summary.contains("exit(3) was called from `static Jobs.finish(code:)` (main.swift:"),
                 "\(attempt): \(summary)"

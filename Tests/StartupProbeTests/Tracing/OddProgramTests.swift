@@ -21,9 +21,8 @@ import Glibc
 
     /// The program traced with its trace's events.
     func traced(_ program: [String]) throws -> (status: Int32, stdout: String, events: [TraceRecord]) {
-        let trace = Binaries.freshDirectory("odd-run") + "/t.ndjson"
-        let r = try run([Binaries.probeExec, "-q", "-o", trace, "--"] + program)
-        return (r.status, r.stdout, try TraceReader.read(path: trace).events)
+        let r = try underProbeExec(program)
+        return (r.status, r.stdout, r.events)
     }
 
     @Test(arguments: [[], ["-static"]])

@@ -21,13 +21,29 @@ func traced(
 )
     throws -> (status: Int32, stderr: String, events: [TraceRecord])
 {
-    let dir = Binaries.freshDirectory("traced")
-    let trace = dir + "/trace.ndjson"
-    let result = try run(
-        [Binaries.probeExec, "-o", trace] + options + ["--", Binaries.tracee(flags)] + arguments,
+    let r = try underProbeExec(
+        [Binaries.tracee(flags)] + arguments,
+        options: options,
+        quiet: false,
         environment: environment
     )
-    return (result.status, result.stderr, try TraceReader.read(path: trace).events)
+    return (r.status, r.stderr, r.events)
+}
+
+/// `command` run under probe-exec (`options` before `--`, `-q` unless `quiet` is false) into a
+/// fresh trace: its status, output and the trace's events.
+func underProbeExec(
+    _ command: [String],
+    options: [String] = [],
+    quiet: Bool = true,
+    environment: [String: String] = [:]
+) throws -> (status: Int32, stdout: String, stderr: String, events: [TraceRecord]) {
+    let trace = Binaries.freshDirectory("probe-exec") + "/t.ndjson"
+    let r = try run(
+        [Binaries.probeExec] + (quiet ? ["-q"] : []) + ["-o", trace] + options + ["--"] + command,
+        environment: environment
+    )
+    return (r.status, r.stdout, r.stderr, try TraceReader.read(path: trace).events)
 }
 
 /// The function names of a backtrace event, innermost first.
