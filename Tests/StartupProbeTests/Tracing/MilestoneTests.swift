@@ -56,6 +56,8 @@ import Glibc
         let bare = try run([program] + arguments)
         let r = try underProbeExec([program] + arguments)
         #expect(r.status == bare.status && r.stdout == bare.stdout)
+        let untraced = try underProbeExec([program] + arguments, options: ["--no-ptrace"])
+        #expect(untraced.status == bare.status && untraced.stdout == bare.stdout)
         let events = r.events
         let entry = try #require(milestone(events, "entry"))
         #expect(entry["how"]?.stringValue == "AT_ENTRY, at exec (no dynamic loader)")

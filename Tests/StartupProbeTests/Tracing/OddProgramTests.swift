@@ -54,6 +54,8 @@ import Glibc
         #expect(bare.status == 5 && bare.stdout == "in main\n")
         let r = try traced([program])
         #expect(r.status == bare.status && r.stdout == bare.stdout)
+        let untraced = try underProbeExec([program], options: ["--no-ptrace"])
+        #expect(untraced.status == bare.status && untraced.stdout == bare.stdout)
         let main = r.events.first { $0.kind == "milestone" && $0["name"]?.stringValue == "main" }
         #expect(main?["how"]?.stringValue == "symbol table", "\(r.events.map(\.fields))")
         #expect(verdict(r.events).contains("main() was reached at +"), "\(verdict(r.events))")
