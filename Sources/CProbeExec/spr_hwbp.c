@@ -5,6 +5,7 @@
 #include "spr_hwbp.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
 #include <string.h>
@@ -119,4 +120,77 @@ int spr_hwbp_probe(void) {
     }
     close(fd);
     return 0;
+}
+
+// The early probe: one thread, started once, whose answer is waited for with a bound.
+static pthread_mutex_t spr_hwbp_probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spr_hwbp_probe_answered;
+enum { SPR_PROBE_NOT_STARTED, SPR_PROBE_RUNNING, SPR_PROBE_ANSWERED };
+static int spr_hwbp_probe_state = SPR_PROBE_NOT_STARTED;
+static int spr_hwbp_probe_answer;
+static int spr_hwbp_probe_fd = -1;
+
+static void *spr_hwbp_probe_main(void *unused) {
+    (void)unused;
+    int fd = spr_hwbp_descriptor(0, (uint64_t)(uintptr_t)&spr_hwbp_probe);
+    int answer = fd < 0 ? errno : 0;
+    pthread_mutex_lock(&spr_hwbp_probe_lock);
+    spr_hwbp_probe_fd = fd;  // held open: the kernel's perf scheduling stays enabled
+    spr_hwbp_probe_answer = answer;
+    spr_hwbp_probe_state = SPR_PROBE_ANSWERED;
+    pthread_cond_broadcast(&spr_hwbp_probe_answered);
+    pthread_mutex_unlock(&spr_hwbp_probe_lock);
+    return NULL;
+}
+
+void spr_hwbp_probe_start(void) {
+    pthread_mutex_lock(&spr_hwbp_probe_lock);
+    if (spr_hwbp_probe_state == SPR_PROBE_NOT_STARTED) {
+        pthread_condattr_t condition;
+        pthread_condattr_init(&condition);
+        pthread_condattr_setclock(&condition, CLOCK_MONOTONIC);
+        pthread_cond_init(&spr_hwbp_probe_answered, &condition);
+        pthread_condattr_destroy(&condition);
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setstacksize(&attributes, 64 * 1024);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        pthread_t thread;
+        if (pthread_create(&thread, &attributes, spr_hwbp_probe_main, NULL) == 0) {
+            spr_hwbp_probe_state = SPR_PROBE_RUNNING;
+        }
+        pthread_attr_destroy(&attributes);
+    }
+    pthread_mutex_unlock(&spr_hwbp_probe_lock);
+}
+
+int spr_hwbp_probe_wait(int64_t limit_ns) {
+    pthread_mutex_lock(&spr_hwbp_probe_lock);
+    if (spr_hwbp_probe_state == SPR_PROBE_NOT_STARTED) {  // never started, or no thread: here
+        pthread_mutex_unlock(&spr_hwbp_probe_lock);
+        return spr_hwbp_probe();
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    int64_t now = (int64_t)deadline.tv_sec * 1000000000 + deadline.tv_nsec;
+    int64_t end = limit_ns > INT64_MAX - now ? INT64_MAX : now + limit_ns;
+    deadline.tv_sec = (time_t)(end / 1000000000);
+    deadline.tv_nsec = (long)(end % 1000000000);
+    while (spr_hwbp_probe_state != SPR_PROBE_ANSWERED) {
+        if (pthread_cond_timedwait(&spr_hwbp_probe_answered, &spr_hwbp_probe_lock, &deadline) != 0) {
+            break;  // ETIMEDOUT, or an error: never spin holding the lock the answer needs
+        }
+    }
+    int answer = spr_hwbp_probe_state == SPR_PROBE_ANSWERED ? spr_hwbp_probe_answer : -1;
+    pthread_mutex_unlock(&spr_hwbp_probe_lock);
+    return answer;
+}
+
+void spr_hwbp_probe_release(void) {
+    pthread_mutex_lock(&spr_hwbp_probe_lock);
+    if (spr_hwbp_probe_fd >= 0) {
+        close(spr_hwbp_probe_fd);
+        spr_hwbp_probe_fd = -1;
+    }
+    pthread_mutex_unlock(&spr_hwbp_probe_lock);
 }

@@ -72,8 +72,8 @@ package final class Supervisor {
             streams.closeAll()
             return forkFailed(error)
         }
+        let execConfirmed = spr_monotonic_ns()  // the exec stop began no later
         streams.closeWriteEnds()
-        options.afterSpawn?()
         var tracing = TracingFindings()
         if !options.ptrace {
             tracing.state = "off"
@@ -85,6 +85,7 @@ package final class Supervisor {
             tracing.reason = Supervisor.ptraceDenied(error, child: outcome.pid)
         }
         if let failure = outcome.execFailure {
+            options.afterSpawn?()
             streams.closeReadEnds()
             return execFailed(failure, outcome: outcome, tracing: tracing)
         }
@@ -100,9 +101,17 @@ package final class Supervisor {
         // handled, so that it is there when the first breakpoint is planted (and after the
         // program, so that the program is probe-exec's first child).
         // PROBE_EXEC_BREAKPOINTS=int3 plants them always (troubleshooting; the tests of that path).
-        let hardware = traced && getenv("PROBE_EXEC_BREAKPOINTS").map { String(cString: $0) } != "int3"
+        var hardware = traced && Supervisor.hardwareBreakpointsWanted
+        let limit = Supervisor.breakpointsWanted == "hardware" ? Int64.max : Supervisor.hardwareProbeLimitNanoseconds
+        let probe = hardware ? spr_hwbp_probe_wait(limit) : -1
+        if hardware && probe == -1 {
+            hardware = false
+            recorder.warning(
+                "the kernel had not answered for hardware breakpoints within \(limit / 1_000_000) ms (the machine's first perf event in a while waits for an RCU grace period): rather than hold the program longer, this run's start-up milestones are int3 breakpoints in its code, which its guardian takes out if probe-exec dies"
+            )
+        }
         let guardian: BreakpointGuardian? =
-            traced ? (hardware && spr_hwbp_probe() == 0 ? BreakpointGuardian() : BreakpointGuardian.started()) : nil
+            traced ? (hardware && probe == 0 ? BreakpointGuardian() : BreakpointGuardian.started()) : nil
         let tracer =
             traced
             ? Tracer(
@@ -113,6 +122,7 @@ package final class Supervisor {
             ) : nil
         if let tracer {
             tracer.hardwareBreakpoints = hardware
+            tracer.execConfirmedNanoseconds = execConfirmed
             tracer.followsForks = options.followForks
             tracing = tracer.findings
             tracer.onProgramExec = { memory.programExecuted(pid: $0) }
@@ -125,7 +135,12 @@ package final class Supervisor {
             tracer: tracer,
             pendingStatus: outcome.pendingStatus
         )
-        loop.afterFirstStop = { memory.start() }
+        let afterSpawn = options.afterSpawn
+        loop.afterFirstStop = {
+            spr_hwbp_probe_release()  // the milestones' own breakpoints are open (or int3 is used)
+            afterSpawn?()
+            memory.start()
+        }
         var report = loop.run()
         report.memoryCgroup = memory.finish(recorder: recorder)
         redactTails(&report)
@@ -137,6 +152,34 @@ package final class Supervisor {
         report.programPath = report.tracing.lastImage ?? outcome.path
         writeTails(report)
         return report
+    }
+
+    /// PROBE_EXEC_BREAKPOINTS (troubleshooting, and the tests of each path): `int3` plants them
+    /// always; `hardware` waits for the kernel's answer on hardware breakpoints however long it
+    /// takes; unset, the wait is bounded (``hardwareProbeLimitNanoseconds``).
+    static var breakpointsWanted: String? {
+        getenv("PROBE_EXEC_BREAKPOINTS").map { String(cString: $0) }
+    }
+
+    /// Whether milestones are to be watched with the CPU's breakpoints (unless
+    /// PROBE_EXEC_BREAKPOINTS=int3).
+    package static var hardwareBreakpointsWanted: Bool { breakpointsWanted != "int3" }
+
+    /// How long the program may wait at its exec stop for the early probe of hardware breakpoints
+    /// (``warmUpHardwareBreakpoints()``); after that it gets int3 breakpoints this run. An answer
+    /// takes microseconds, except the machine's first perf event since a second without any,
+    /// which waits for an RCU grace period (6-22 ms measured on an idle 2-core VM). That once per
+    /// start is waited for (the trace's longest stop shows it): with `int3` instead, a SIGKILL of
+    /// probe-exec in the program's first milliseconds could kill the program (issue 13), and
+    /// under load a 2 ms bound gave `int3` to most runs. Only a pathological wait is cut short.
+    package static let hardwareProbeLimitNanoseconds: Int64 = 50_000_000
+
+    /// Asks the kernel for a hardware breakpoint on a thread of its own, at once, so that the
+    /// grace period the machine's first perf event waits for overlaps probe-exec's own start-up
+    /// and the fork (call it as early as possible in a traced run; the answer is waited for at
+    /// the exec stop, with a bound).
+    package static func warmUpHardwareBreakpoints() {
+        if hardwareBreakpointsWanted { spr_hwbp_probe_start() }
     }
 
     /// -p and -s: the parent-death signal and the child-subreaper role, before the fork.

@@ -41,7 +41,8 @@ package struct SupervisorLoop {
 
     /// A wait status of the child taken before the loop (while waiting for its exec).
     package var pendingStatus: Int32?
-    /// Work for once that status is handled (the program let go from its exec stop).
+    /// Work that the program must not wait for: run once it is let go from its exec stop (at
+    /// once when it is not traced), or after its end if it never stopped.
     var afterFirstStop: (() -> Void)?
 
     package init(
@@ -97,10 +98,13 @@ package struct SupervisorLoop {
             pendingStatus = nil
             status = handleWaitResult(pid: childPID, raw: pending)
         }
-        afterFirstStop?()
+        runAfterFirstStop()
         nextSocketScan = supervisor.startNanoseconds + 10_000_000
         while status == nil {
-            defer { timedWork() }
+            defer {
+                runAfterFirstStop()
+                timedWork()
+            }
             if signalFD < 0 {
                 var info = spr_signal_info_t()
                 let got = spr_sigtimedwait_supervised(&info, min(pollTimeoutMilliseconds(), 50))
@@ -132,6 +136,8 @@ package struct SupervisorLoop {
                 if let s = handle(info) { status = s }
             }
         }
+        afterFirstStop?()  // the program ended before any stop: it is still owed
+        afterFirstStop = nil
         scanSockets()  // one last look: a listener seen only now still counts
         tracer?.collectMilestones()  // a hit not polled yet (the program ended at once)
         let endNanoseconds = spr_monotonic_ns()
@@ -238,6 +244,14 @@ package struct SupervisorLoop {
         let deadlines = [nextSocketScan, killDeadline].compactMap { $0 } + delayedSignals.map(\.due)
         guard let next = deadlines.min() else { return -1 }
         return Int32(clamping: max(0, (next - spr_monotonic_ns()) / 1_000_000 + 1))
+    }
+
+    /// Runs ``afterFirstStop`` once the program is no longer held at its exec stop: at once when
+    /// it is not traced, after the tracer has handled its first stop otherwise.
+    private mutating func runAfterFirstStop() {
+        guard let work = afterFirstStop, (tracer?.findings.stopCount ?? 1) > 0 else { return }
+        afterFirstStop = nil
+        work()
     }
 
     /// The periodic work between events: socket scans, readiness, the stop deadline.

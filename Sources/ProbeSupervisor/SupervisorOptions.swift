@@ -65,8 +65,8 @@ package struct SupervisorOptions: Sendable {
     /// The version written into the start event.
     package var version = "unknown"
     /// Work that can wait until the program has been started (trace-directory housekeeping):
-    /// run once the child has exec'd (or failed to), while it starts up on another core, so it
-    /// never delays the program's start.
+    /// run once the child has exec'd and, traced, been let go from its exec stop (or failed to
+    /// exec), while it starts up on another core, so it never delays the program's start.
     package var afterSpawn: (@Sendable () -> Void)?
     /// Explains an execve failure (path, command as given, errno) once, when it happens; the
     /// explanation is recorded in the `exec` event and is what the verdict says.

@@ -29,7 +29,9 @@ final class CallerByCall {
     /// How far up the stack a return address is looked for (words): a frame of code without unwind
     /// information in a C library is small.
     static let searchedWords = 64
-    /// The time one backtrace may spend finding callers (5 ms).
+    /// The time one backtrace may spend finding callers (5 ms of this thread's CPU time: a
+    /// deadline on the wall clock ran out on a loaded machine while the thread waited for a CPU,
+    /// and frames were lost).
     static let budget: Int64 = 5_000_000
     /// The largest symbol table searched for a function's start (a 60 MB static program's is
     /// 7 MB, one pass over it tens of milliseconds).
@@ -39,7 +41,14 @@ final class CallerByCall {
         self.pid = pid
         self.map = map
         self.symbols = symbols
-        self.deadline = spr_monotonic_ns() + CallerByCall.budget
+        self.deadline = CallerByCall.cpuNanoseconds + CallerByCall.budget
+    }
+
+    /// CPU time this thread has used (CLOCK_THREAD_CPUTIME_ID), in nanoseconds.
+    private static var cpuNanoseconds: Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     /// The C callback for `spr_unwind_thread`; its context is an unretained `CallerByCall`.
@@ -58,7 +67,7 @@ final class CallerByCall {
     /// proven.
     func caller(ip: UInt64, sp: UInt64, fp: UInt64) -> (ip: UInt64, sp: UInt64, fp: UInt64)? {
         #if arch(x86_64)
-        guard spr_monotonic_ns() < deadline, let start = functionStart(ip) else { return nil }
+        guard CallerByCall.cpuNanoseconds < deadline, let start = functionStart(ip) else { return nil }
         if let body = framePointerBody(start), ip >= body {
             guard fp > sp, fp - sp < 1 << 20, let ra = word(fp &+ 8), let saved = word(fp),
                 spr_is_return_address(pid, ra) != 0, isCode(ra), directCallFits(returnAddress: ra, start: start)

@@ -14,8 +14,8 @@ package struct TracingFindings: Sendable {
     /// `on`, `off` (--no-ptrace) or `unavailable`.
     package var state = "off"
     /// The stops probe-exec handled, and the longest time it held the program at one (from
-    /// the wait that reported the stop to the program's release; naming frames and other
-    /// work done after the release not included).
+    /// the wait that reported the stop, or for the exec stop from the exec's confirmation, to
+    /// the program's release; naming frames and other work done after the release not included).
     package var stopCount = 0
     package var longestStopNanoseconds: Int64 = 0
     /// Why tracing or backtraces are unavailable.
@@ -361,7 +361,8 @@ package final class Tracer {
     /// Acts on one stop of a tracee and resumes it; then does what the stop left for after the
     /// release. The time the program was held is measured (``TracingFindings/longestStopNanoseconds``).
     package func handle(_ event: WaitEvent) {
-        let started = spr_monotonic_ns()
+        let started = min(spr_monotonic_ns(), execConfirmedNanoseconds ?? .max)
+        execConfirmedNanoseconds = nil
         collectMilestones()  // a hardware breakpoint's hit comes before this stop
         handleStop(event)
         let held = spr_monotonic_ns() - started
@@ -370,6 +371,11 @@ package final class Tracer {
         updateGuardian()  // a breakpoint removed: it may be told so after the release
         runAfterRelease()
     }
+
+    /// When the program's exec was seen to succeed (CLOCK_MONOTONIC): its exec stop, the first
+    /// stop handled, is measured from there, so that what probe-exec did before waiting for it
+    /// counts as held.
+    package var execConfirmedNanoseconds: Int64?
 
     /// Whether milestones may be watched with the CPU's breakpoints (else `int3` is planted).
     package var hardwareBreakpoints: Bool {

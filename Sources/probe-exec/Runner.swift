@@ -70,6 +70,8 @@ enum Runner {
     )
         -> (RunReport, TraceRecorder)
     {
+        // First: the kernel's answer on hardware breakpoints may take a grace period to come.
+        if !arguments.noPtrace { Supervisor.warmUpHardwareBreakpoints() }
         var options = SupervisorOptions(commandBytes: rawCommand(arguments.command))
         options.forwardToProcessGroup = arguments.processGroup
         options.subreaper = arguments.subreaper

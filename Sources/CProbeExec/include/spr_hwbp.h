@@ -47,6 +47,18 @@ void spr_hwbp_close(spr_hwbp_t *breakpoint);
 /// Returns 0, or the errno value perf_event_open gave.
 int spr_hwbp_probe(void);
 
+/// Starts ``spr_hwbp_probe``'s question on a thread of its own, at once (idempotent). The machine's
+/// first perf event since a second without any waits for an RCU grace period in the kernel
+/// (5-20 ms measured): asked early, that wait overlaps probe-exec's own start-up and the fork.
+void spr_hwbp_probe_start(void);
+
+/// The early probe's answer: 0, an errno value, or -1 when it has not come within `limit_ns`
+/// (then hardware breakpoints are not used this run). Asks here if it was never started.
+int spr_hwbp_probe_wait(int64_t limit_ns);
+
+/// Closes the early probe's breakpoint (held open so that the breakpoints opened next need no wait).
+void spr_hwbp_probe_release(void);
+
 #pragma clang assume_nonnull end
 
 #endif

@@ -1,3 +1,5 @@
+import CProbeExec
+import CStartupProbe
 import Foundation
 import ProbeCore
 import ProbeDiagnosis
@@ -41,6 +43,19 @@ import Glibc
         #expect(longest > 0 && longest <= (exit["duration_ms"]?.doubleValue ?? 0))
     }
 
+    @Test func theEarlyHardwareProbeIsWaitedForWithinItsBound() {
+        // Asked on its own thread (probe-exec's start); waited for at the exec stop. An unbounded
+        // wait must get the answer (a deadline that overflowed once spun holding the lock the
+        // answer needed: a hang), and an answered probe answers at once.
+        spr_hwbp_probe_start()
+        let answer = spr_hwbp_probe_wait(Int64.max)
+        #expect(answer != -1)
+        let started = spr_monotonic_ns()
+        #expect(spr_hwbp_probe_wait(0) == answer)
+        #expect(spr_monotonic_ns() - started < 1_000_000)
+        spr_hwbp_probe_release()
+    }
+
     @Test(arguments: ["glibc", "musl, stripped"])
     func staticProgramsAreWatchedFromTheirExecStop(library: String) throws {
         // No dynamic loader: the exec stop is at the entry point (nothing planted there); a
@@ -54,7 +69,9 @@ import Glibc
             arguments = ["return"]
         }
         let bare = try run([program] + arguments)
-        let r = try underProbeExec([program] + arguments)
+        // The CPU's breakpoints however long the kernel takes to allow them (a loaded machine's
+        // first perf event may wait past the default bound, and that run uses int3: 3 stops).
+        let r = try underProbeExec([program] + arguments, environment: ["PROBE_EXEC_BREAKPOINTS": "hardware"])
         #expect(r.status == bare.status && r.stdout == bare.stdout)
         let untraced = try underProbeExec([program] + arguments, options: ["--no-ptrace"])
         #expect(untraced.status == bare.status && untraced.stdout == bare.stdout)

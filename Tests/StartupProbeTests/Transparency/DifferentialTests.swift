@@ -376,7 +376,7 @@ enum AcceptedDifferences {
             let mark = directory + "/mark"
             let child = try ChildProcess(
                 ["/usr/bin/setsid"] + wrapped([], [program, "mark", mark]),
-                environment: environment.merging(["READY_FILE": ready]) { $1 }
+                environment: environment.merging(["READY_FILE": ready, "PROBE_EXEC_BREAKPOINTS": "hardware"]) { $1 }
             )
             let deadline = now() + 10
             while access(ready, F_OK) != 0 && now() < deadline { usleep(20) }
