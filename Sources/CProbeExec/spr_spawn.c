@@ -251,22 +251,38 @@ static pid_t spr_start_untraced(const spr_spawn_config_t *config, int report_fd,
 /// the parent never waits on the status pipe alone. It polls the pipe and, between polls, takes
 /// the child's stops: a signal is delivered as it would be without tracing, a group-stop is
 /// listened to (it stays stopped until SIGCONT, as bare), a death on the way is let through. The
-/// exec stop, or the child's end, is handed to the caller in `pending_status`.
+/// exec stop, or the child's end, is handed to the caller in `pending_status`: once the pipe says
+/// execve succeeded, the exec stop is waited for here (it follows within microseconds), so that
+/// the caller handles it first and sets up the rest while the program runs.
 static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result) {
     result->pending_status = 0;
     result->has_pending_status = 0;
+    int reported = 0;  // the pipe has spoken: its report is read below
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
-        int ready = poll(&p, 1, result->has_pending_status ? -1 : 10);
-        if (ready > 0 || (ready < 0 && errno != EINTR)) {
-            break;
+        if (!reported) {
+            struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+            int ready = poll(&p, 1, result->has_pending_status ? -1 : 10);
+            if (ready > 0 || (ready < 0 && errno != EINTR)) {
+                reported = 1;
+                // Bytes in the pipe (POLLIN): execve failed, and no exec stop comes. Its end alone
+                // (POLLHUP, the last copy of the write end closed by execve) means it succeeded.
+                if (ready < 0 || (p.revents & POLLIN) != 0) {
+                    break;
+                }
+            }
         }
         if (result->has_pending_status) {
+            if (reported) {
+                break;
+            }
             continue;
         }
         int status = 0;
-        pid_t got = waitpid(pid, &status, WNOHANG | __WALL);
+        pid_t got = waitpid(pid, &status, (reported ? 0 : WNOHANG) | __WALL);
         if (got != pid) {
+            if (got < 0 && errno != EINTR) {
+                break;  // not ours to wait for after all: the caller's loop will see
+            }
             continue;
         }
         if (!WIFSTOPPED(status)) {

@@ -16,7 +16,10 @@ import Musl
 package struct SupervisorLoop {
     package let supervisor: Supervisor
     package let childPID: Int32
-    package let pumps: [OutputPump]
+    /// The output pumps, started once the exec stop is handled (``startPumps()``).
+    package private(set) var pumps: [OutputPump] = []
+    /// The program's output pipes, for the pumps.
+    private let streams: StandardStreams
     package let stopFD: Int32
     package let notifyFD: Int32
     package var recordedFirstByte: Set<String> = []
@@ -59,6 +62,16 @@ package struct SupervisorLoop {
         self.readyRegex = supervisor.options.readyLine.flatMap(TextPattern.init)
         self.stopFD = spr_eventfd_open()
         self.notifyFD = spr_eventfd_open()
+        self.streams = streams
+        self.report = RunReport(command: supervisor.options.command, cause: .exited(code: 0), durationMilliseconds: 0)
+        self.report.childPID = childPID
+    }
+
+    /// Starts forwarding the program's output, and listens for `probe-exec detach` when tracing:
+    /// after its exec stop is handled, so that the program does not wait for this set-up (its
+    /// first bytes wait in the pipe meanwhile, in order).
+    private mutating func startPumps() {
+        if tracer != nil { controlFD = spr_control_listen(getpid()) }
         var pumps: [OutputPump] = []
         // Merged: one pipe, forwarded to fd 1 (the same open file as fd 2); its bytes count as stderr.
         for (name, pipe, output) in [
@@ -78,13 +91,18 @@ package struct SupervisorLoop {
             }
         }
         self.pumps = pumps
-        self.report = RunReport(command: supervisor.options.command, cause: .exited(code: 0), durationMilliseconds: 0)
-        if tracer != nil { self.controlFD = spr_control_listen(getpid()) }
-        self.report.childPID = childPID
     }
 
     /// Loops until the child has been reaped, then stops the pumps and returns the report.
     package mutating func run() -> RunReport {
+        // The exec stop (usually taken while waiting for the exec) first: the program goes on
+        // while the rest is set up.
+        var status: Int32? = nil
+        if let pending = pendingStatus {
+            pendingStatus = nil
+            status = handleWaitResult(pid: childPID, raw: pending)
+        }
+        startPumps()
         let signalFD = spr_signalfd_open()
         if signalFD < 0 {
             // Degraded (the descriptor limit, say): signals are taken with sigtimedwait instead,
@@ -92,11 +110,6 @@ package struct SupervisorLoop {
             supervisor.warning(
                 "cannot open a signalfd (\(SystemError.current)); signals are read with sigtimedwait instead"
             )
-        }
-        var status: Int32? = nil
-        if let pending = pendingStatus {
-            pendingStatus = nil
-            status = handleWaitResult(pid: childPID, raw: pending)
         }
         runAfterFirstStop()
         nextSocketScan = supervisor.startNanoseconds + 10_000_000

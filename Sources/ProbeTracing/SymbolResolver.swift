@@ -44,13 +44,15 @@ package final class SymbolResolver {
         var size: UInt64
         var nameOffset: UInt32
         var aliases: Int
+        /// Whether one of the aliases has size 0, as Swift's `main` has.
+        var sizelessAlias: Bool
     }
 
     /// One pass over the first table that has functions; `sorted` ascending.
     private static func lookUp(_ sorted: [UInt64], in elf: ELFFile) -> [Named?] {
         for table in elf.symbolTables {
             var best = [Candidate](
-                repeating: Candidate(start: 0, size: 0, nameOffset: 0, aliases: 0),
+                repeating: Candidate(start: 0, size: 0, nameOffset: 0, aliases: 0, sizelessAlias: false),
                 count: sorted.count
             )
             var sawFunction = false
@@ -73,6 +75,7 @@ package final class SymbolResolver {
                         if symbol.value == best[i].start {
                             // Aliases: the largest gives the extent.
                             best[i].aliases += 1
+                            best[i].sizelessAlias = best[i].sizelessAlias || symbol.size == 0
                             if symbol.size > best[i].size
                                 || (symbol.size == best[i].size
                                     && plainer(symbol.nameOffset, than: best[i].nameOffset, in: table, of: elf))
@@ -87,7 +90,8 @@ package final class SymbolResolver {
                         start: symbol.value,
                         size: symbol.size,
                         nameOffset: symbol.nameOffset,
-                        aliases: 1
+                        aliases: 1,
+                        sizelessAlias: symbol.size == 0
                     )
                 }
                 return true
@@ -98,8 +102,11 @@ package final class SymbolResolver {
                 let candidate = best[i]
                 guard candidate.aliases > 0, sorted[i] < candidate.start &+ max(candidate.size, 1) else { return nil }
                 // Swift's `main` is a zero-size alias of `<module>_main`: `main` is the name people
-                // know (aliases are rare: looked for again only where there are some).
-                if candidate.aliases > 1, aliasNamedMain(at: candidate.start, in: table, of: elf) {
+                // know (looked for again only where a zero-size alias is: not for the C
+                // library's many sized aliases, each of which cost another pass over its table).
+                if candidate.aliases > 1, candidate.sizelessAlias,
+                    aliasNamedMain(at: candidate.start, in: table, of: elf)
+                {
                     return ("main", sorted[i] - candidate.start)
                 }
                 return (elf.symbolName(in: table, at: candidate.nameOffset) ?? "?", sorted[i] - candidate.start)
