@@ -90,6 +90,30 @@ print(f"  ratio --no-ptrace / tini = {median(plain_ratios):.2f}   (median of rou
 print(f"  ratio default / tini     = {median(traced_ratios):.2f}   (rounds {', '.join(f'{r:.2f}' for r in traced_ratios)})")
 print()
 
+# Cold: the machine's first perf event after a second without any waits for an RCU grace period
+# in the kernel. probe-exec asks on its own thread at start; the program waits at its exec stop
+# for the rest, and the trace's longest stop includes it. Each cold run follows 1.5 s of quiet.
+def one_traced_run(trace):
+    start = time.monotonic()
+    subprocess.run([probe, "-q", "-o", trace, "--", "/bin/true"], check=False)
+    wall = time.monotonic() - start
+    events = [json.loads(line) for line in open(trace) if line.strip()]
+    exit_event = next(e for e in events if e["event"] == "exit")
+    fell_back = any(e["event"] == "warning" and "had not answered" in e.get("message", "") for e in events)
+    return wall * 1e3, exit_event.get("longest_stop_ms", 0.0), fell_back
+cold, warm = [], []
+for i in range(3 if quick else 7):
+    time.sleep(1.5)
+    cold.append(one_traced_run(os.path.join(trace_dir, f"cold{i}.ndjson")))
+    warm.append(one_traced_run(os.path.join(trace_dir, f"warm{i}.ndjson")))
+print(f"`probe-exec -- /bin/true` cold (after 1.5 s without perf events) and warm just after ({len(cold)} pairs):")
+for label, runs_ in [("cold", cold), ("warm", warm)]:
+    walls = sorted(r[0] for r in runs_)
+    stops = sorted(r[1] for r in runs_)
+    print(f"  {label}: wall median {walls[len(walls)//2]:.2f} ms (max {walls[-1]:.2f}), longest stop median "
+          f"{stops[len(stops)//2]:.2f} ms (max {stops[-1]:.2f}), int3 fallback in {sum(r[2] for r in runs_)}")
+print()
+
 loop = "sh -c 'for i in $(seq 2000); do /bin/true; done'"
 runs = 3 if quick else 5
 fb, fp, ft = hyperfine([loop, f"{probe} --no-ptrace -- {loop}", f"{probe} -- {loop}"], runs, shell=True)

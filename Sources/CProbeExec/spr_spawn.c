@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -19,6 +21,43 @@
 #include <termios.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+/// A system call made without the C library: it returns -errno on failure and writes no errno.
+/// The child below shares our memory (CLONE_VM) and, traced, runs beside our threads: it must not
+/// write anything of ours, and errno lives in the calling thread's TLS.
+static inline long spr_raw(long number, long a, long b, long c, long d) {
+#if defined(__x86_64__)
+    long result;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(result)
+                     : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return result;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = number;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory", "cc");
+    return x0;
+#else
+#error "spr_raw: add this architecture's system call convention"
+#endif
+}
+
+/// `_exit` without the C library (this process only: the child is not one of our threads).
+static void spr_raw_exit(int status) {
+    for (;;) {
+        (void)spr_raw(SYS_exit_group, status, 0, 0, 0);
+    }
+}
+
+/// dup2 as the kernel has it on every architecture (aarch64 has only dup3, which refuses a == b).
+static long spr_raw_dup2(int from, int to) {
+    return from == to ? spr_raw(SYS_fcntl, from, F_GETFD, 0, 0) : spr_raw(SYS_dup3, from, to, 0, 0);
+}
 
 enum { SPR_STEP_NONE = 0, SPR_STEP_EXEC = 1, SPR_STEP_DUP2 = 2, SPR_STEP_SETPGID = 3 };
 
@@ -35,12 +74,11 @@ static spr_exec_report_t spr_shared_report;
 static void spr_report_and_exit(int fd, int err, int step, int index) {
     spr_exec_report_t report = {err, step, index};
     if (fd >= 0) {
-        ssize_t ignored = write(fd, &report, sizeof(report));
-        (void)ignored;
+        (void)spr_raw(SYS_write, fd, (long)&report, sizeof(report), 0);
     } else {
-        spr_shared_report = report;
+        spr_shared_report = report;  // untraced only: we are suspended until this child is done
     }
-    _exit((err == ENOENT || err == ENOTDIR) ? 127 : 126);
+    spr_raw_exit((err == ENOENT || err == ENOTDIR) ? 127 : 126);
 }
 
 /// Errors after which execvp-style searching goes on to the next PATH entry.
@@ -66,13 +104,17 @@ static void spr_format_pid(char *slot, int size, pid_t pid) {
     slot[n] = '\0';
 }
 
+/// The child, from its start to execve: raw system calls only (``spr_raw``), its own stack, and
+/// nothing of ours written but the pid slot the parent gave it.
 static void spr_child(const spr_spawn_config_t *config, int report_fd) {
     // Still with the parent's dispositions here: SIGTTOU is ignored, so tcsetpgrp cannot stop us.
-    if (setpgid(0, 0) != 0) {
-        spr_report_and_exit(report_fd, errno, SPR_STEP_SETPGID, -1);
+    long result = spr_raw(SYS_setpgid, 0, 0, 0, 0);
+    if (result < 0) {
+        spr_report_and_exit(report_fd, (int)-result, SPR_STEP_SETPGID, -1);
     }
     if (config->take_terminal) {
-        (void)tcsetpgrp(STDIN_FILENO, getpgrp());
+        int group = (int)spr_raw(SYS_getpgid, 0, 0, 0, 0);
+        (void)spr_raw(SYS_ioctl, STDIN_FILENO, TIOCSPGRP, (long)&group, 0);
     }
     // What probe-exec changed goes back to what it inherited: SIG_IGN where it was started with
     // a signal ignored (nohup, `trap '' HUP`: execve keeps that, as a bare start would), else
@@ -87,14 +129,14 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig != SIGKILL && sig != SIGSTOP) {
             disposition.handler = spr_signal_inherited_ignored(sig) ? SIG_IGN : SIG_DFL;
-            (void)syscall(SYS_rt_sigaction, sig, &disposition, NULL, sizeof(disposition.mask));
+            (void)spr_raw(SYS_rt_sigaction, sig, (long)&disposition, 0, sizeof(disposition.mask));
         }
     }
-    if (config->stdout_fd >= 0 && dup2(config->stdout_fd, STDOUT_FILENO) < 0) {
-        spr_report_and_exit(report_fd, errno, SPR_STEP_DUP2, -1);
+    if (config->stdout_fd >= 0 && (result = spr_raw_dup2(config->stdout_fd, STDOUT_FILENO)) < 0) {
+        spr_report_and_exit(report_fd, (int)-result, SPR_STEP_DUP2, -1);
     }
-    if (config->stderr_fd >= 0 && dup2(config->stderr_fd, STDERR_FILENO) < 0) {
-        spr_report_and_exit(report_fd, errno, SPR_STEP_DUP2, -1);
+    if (config->stderr_fd >= 0 && (result = spr_raw_dup2(config->stderr_fd, STDERR_FILENO)) < 0) {
+        spr_report_and_exit(report_fd, (int)-result, SPR_STEP_DUP2, -1);
     }
     // Every descriptor probe-exec made is O_CLOEXEC; inherited ones pass through untouched.
     // The mask probe-exec inherited (whatever its own threads block; tini restores it too) is
@@ -106,23 +148,26 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
     spr_inherited_mask(&inherited);
     sigset_t all;
     sigfillset(&all);
+    pid_t self = (pid_t)spr_raw(SYS_getpid, 0, 0, 0, 0);
     if (config->pid_slot != NULL) {
-        spr_format_pid(config->pid_slot, config->pid_slot_size, getpid());
+        spr_format_pid(config->pid_slot, config->pid_slot_size, self);
     }
     if (config->parent_death_signal > 0) {
-        (void)prctl(PR_SET_PDEATHSIG, config->parent_death_signal, 0, 0, 0);
+        (void)spr_raw(SYS_prctl, PR_SET_PDEATHSIG, config->parent_death_signal, 0, 0);
         // probe-exec may have died before that took effect: then the signal is due now.
-        if (getppid() != config->parent_pid) (void)kill(getpid(), config->parent_death_signal);
+        if (spr_raw(SYS_getppid, 0, 0, 0, 0) != config->parent_pid) {
+            (void)spr_raw(SYS_kill, self, config->parent_death_signal, 0, 0);
+        }
     }
 
     int decisive_err = ENOENT;
     int decisive_index = -1;
     int saw_eacces = 0;
     for (int i = 0; config->candidates[i] != NULL; i++) {
-        (void)sigprocmask(SIG_SETMASK, &inherited, NULL);
-        execve(config->candidates[i], (char *const *)config->argv, (char *const *)config->envp);
-        int err = errno;
-        (void)sigprocmask(SIG_SETMASK, &all, NULL);
+        // The kernel's mask is the first 64 bits of a sigset_t (what glibc passes too).
+        (void)spr_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&inherited, 0, sizeof(uint64_t));
+        int err = (int)-spr_raw(SYS_execve, (long)config->candidates[i], (long)config->argv, (long)config->envp, 0);
+        (void)spr_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof(uint64_t));
         if (err == EACCES) {
             // As execvp: remember, keep looking, and report EACCES if nothing else runs.
             if (!saw_eacces) {
@@ -154,31 +199,48 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
 typedef struct {
     const spr_spawn_config_t *config;
     int report_fd;
+    int go_fd;        // traced: where the parent says go
+    int go_write_fd;  // traced: the parent's end, closed in the child
 } spr_child_args_t;
 
 /// Blocks until the parent says go (one byte, or end of file).
 static void spr_wait_for_go(int fd) {
     char go;
-    while (read(fd, &go, 1) < 0 && errno == EINTR) {
+    while (spr_raw(SYS_read, fd, (long)&go, 1, 0) == -EINTR) {
     }
-    close(fd);
+    (void)spr_raw(SYS_close, fd, 0, 0, 0);
 }
 
 static int spr_child_entry(void *arg) {
     spr_child_args_t *args = arg;
     spr_child(args->config, args->report_fd);
-    _exit(127);
+    spr_raw_exit(127);
+    return 127;
+}
+
+/// The traced child: waits for its seizure (the parent says go), then goes on as any child.
+static int spr_traced_child_entry(void *arg) {
+    spr_child_args_t *args = arg;
+    (void)spr_raw(SYS_close, args->go_write_fd, 0, 0, 0);  // the parent's end alone: its death reads as go
+    spr_wait_for_go(args->go_fd);
+    spr_child(args->config, args->report_fd);
+    spr_raw_exit(127);
+    return 127;
 }
 
 /// Reads the child's exec report (nothing at all means execve succeeded) and closes the pipe.
+/// Returns 1 when the pipe ended with no report (execve succeeded: the child's memory is its new
+/// image's, and nothing of ours is in use by it), else 0.
 static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
     spr_exec_report_t report = {0, SPR_STEP_NONE, -1};
     size_t have = 0;
+    int ended = 0;
     while (have < sizeof(report)) {
         ssize_t n = read(fd, (char *)&report + have, sizeof(report) - have);
         if (n > 0) {
             have += (size_t)n;
         } else if (n == 0) {
+            ended = have == 0;
             break;
         } else if (errno != EINTR) {
             break;
@@ -195,30 +257,44 @@ static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
         result->failed_step = SPR_STEP_NONE;
         result->candidate_index = -1;
     }
-    return 0;
+    return ended;
 }
 
-/// Traced: a real fork, because the parent must seize the child before it execs, which a
-/// vfork-style parent (suspended until exec) cannot do. The child waits on a pipe for it.
-/// Returns the pid, or -1 with *fork_err set. A failed seize is recorded and the child runs
-/// untraced (fail open).
+/// Traced: the child borrows our memory on its own stack (CLONE_VM: no page tables copied, none
+/// torn down at its execve, no copy-on-write faults for us afterwards), but we are not suspended
+/// (no CLONE_VFORK): we must seize it before it execs. It waits on a pipe for that; it makes only
+/// raw system calls, so it writes nothing of ours (not even errno) while we run beside it. Its
+/// stack is handed back in *stack, to be unmapped once it has exec'd or exited (its report pipe
+/// ended). Returns the pid, or -1 with *fork_err set. A failed seize is recorded and the child
+/// runs untraced (fail open).
 static pid_t spr_start_traced(const spr_spawn_config_t *config, int report_fd, spr_spawn_result_t *result,
-                              int *fork_err) {
+                              int *fork_err, void *_Nullable *_Nonnull stack) {
     int go_pipe[2];
     if (pipe2(go_pipe, O_CLOEXEC) != 0) {
         *fork_err = errno;
         return -1;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
+    *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (*stack == MAP_FAILED) {
+        *fork_err = errno;
+        *stack = NULL;
+        close(go_pipe[0]);
         close(go_pipe[1]);
-        spr_wait_for_go(go_pipe[0]);
-        spr_child(config, report_fd);
-        _exit(127);
+        return -1;
     }
+    // Read by the child until it execs: it outlives this call (spr_spawn returns after that).
+    static spr_child_args_t args;
+    args = (spr_child_args_t){config, report_fd, go_pipe[0], go_pipe[1]};
+    pid_t pid = clone(spr_traced_child_entry, (char *)*stack + SPR_CHILD_STACK, CLONE_VM | SIGCHLD, &args);
     *fork_err = errno;
     close(go_pipe[0]);
-    if (pid > 0 && ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)config->trace_options) != 0) {
+    if (pid < 0) {
+        close(go_pipe[1]);
+        munmap(*stack, SPR_CHILD_STACK);
+        *stack = NULL;
+        return -1;
+    }
+    if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)config->trace_options) != 0) {
         result->trace_errno = errno;
     }
     char go = 1;
@@ -239,7 +315,7 @@ static pid_t spr_start_untraced(const spr_spawn_config_t *config, int report_fd,
         *fork_err = errno;
         return -1;
     }
-    spr_child_args_t args = {config, report_fd};
+    spr_child_args_t args = {config, report_fd, -1, -1};
     pid_t pid = clone(spr_child_entry, (char *)stack + SPR_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     *fork_err = errno;
     munmap(stack, SPR_CHILD_STACK);
@@ -362,8 +438,10 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     result->trace_errno = 0;
     int fork_err = 0;
-    pid_t pid = config->trace_options != 0 ? spr_start_traced(config, status_pipe[1], result, &fork_err)
-                                           : spr_start_untraced(config, status_pipe[1], &fork_err);
+    void *traced_stack = NULL;
+    pid_t pid = config->trace_options != 0
+                    ? spr_start_traced(config, status_pipe[1], result, &fork_err, &traced_stack)
+                    : spr_start_untraced(config, status_pipe[1], &fork_err);
     if (pid < 0 && config->trace_options != 0 && (fork_err == EMFILE || fork_err == ENFILE)) {
         // No descriptor for the go pipe tracing needs: run it untraced rather than not at all.
         spr_spawn_config_t untraced = *config;
@@ -380,8 +458,13 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     // Both sides call setpgid so neither order of scheduling leaves a window. EACCES means the
     // child already exec'd (and did it itself); ESRCH that it already exited.
     (void)setpgid(pid, pid);
-    if (config->trace_options != 0 && result->trace_errno == 0) {
-        return spr_await_traced_report(status_pipe[0], pid, result);
+    int ended = config->trace_options != 0 && result->trace_errno == 0
+                    ? spr_await_traced_report(status_pipe[0], pid, result)
+                    : spr_read_report(status_pipe[0], pid, result);
+    if (traced_stack != NULL && ended) {
+        // It exec'd: no longer its stack. (After a failed execve the child may still be on it,
+        // held at its exit stop: those 64 KiB stay, once, in a run that is over.)
+        munmap(traced_stack, SPR_CHILD_STACK);
     }
-    return spr_read_report(status_pipe[0], pid, result);
+    return 0;
 }
