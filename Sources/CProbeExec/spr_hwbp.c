@@ -129,12 +129,17 @@ enum { SPR_PROBE_NOT_STARTED, SPR_PROBE_RUNNING, SPR_PROBE_ANSWERED };
 static int spr_hwbp_probe_state = SPR_PROBE_NOT_STARTED;
 static int spr_hwbp_probe_answer;
 static int spr_hwbp_probe_fd = -1;
+static int spr_hwbp_probe_released = 0;  // a late answer closes its descriptor at once
 
 static void *spr_hwbp_probe_main(void *unused) {
     (void)unused;
     int fd = spr_hwbp_descriptor(0, (uint64_t)(uintptr_t)&spr_hwbp_probe);
     int answer = fd < 0 ? errno : 0;
     pthread_mutex_lock(&spr_hwbp_probe_lock);
+    if (spr_hwbp_probe_released && fd >= 0) {
+        close(fd);  // answered after the run gave up waiting: nothing to hold open for
+        fd = -1;
+    }
     spr_hwbp_probe_fd = fd;  // held open: the kernel's perf scheduling stays enabled
     spr_hwbp_probe_answer = answer;
     spr_hwbp_probe_state = SPR_PROBE_ANSWERED;
@@ -188,6 +193,7 @@ int spr_hwbp_probe_wait(int64_t limit_ns) {
 
 void spr_hwbp_probe_release(void) {
     pthread_mutex_lock(&spr_hwbp_probe_lock);
+    spr_hwbp_probe_released = 1;
     if (spr_hwbp_probe_fd >= 0) {
         close(spr_hwbp_probe_fd);
         spr_hwbp_probe_fd = -1;

@@ -17,28 +17,38 @@ final class MemoryCgroupWatch {
     private let pid: Int32
     /// Whether the cgroup was looked for (``start()``).
     private var started = false
+    /// Whether the exec stop of the image probe-exec started has been seen (later ones may have
+    /// moved the program to another cgroup).
+    private var spawnedImageSeen = false
 
-    /// Watches the memory cgroup of `pid`, just spawned; ``start()`` finds and reads it.
+    /// Watches the memory cgroup of `pid`, just spawned: which cgroup it is in is read now, while
+    /// it exists (one small /proc file; it may be gone by the time ``start()`` runs); ``start()``
+    /// finds and reads the cgroup.
     init(pid: Int32) {
         self.pid = pid
+        self.membership = MemoryCgroup.membership(of: pid)
     }
 
     /// Finds and reads the program's memory cgroup: once its exec stop is handled, so that the
     /// program does not wait for it (the mount table and the cgroup's files: a few hundred µs).
+    /// The cgroup's directory outlives the program.
     func start() {
         guard !started else { return }
         started = true
-        membership = MemoryCgroup.membership(of: pid)
         found = membership.flatMap { MemoryCgroup.of(membership: $0) }.map { ($0, $0.read()) }
     }
 
     /// The program (`pid`) exec'd an image: if it is in another cgroup now, that one is read
-    /// (before ``start()``, the start reads wherever it is then).
+    /// (before ``start()``, the start reads that one).
     func programExecuted(pid: Int32) {
-        guard started else { return }
+        guard spawnedImageSeen else {
+            spawnedImageSeen = true  // the exec probe-exec made: its membership was read after it
+            return
+        }
         let now = MemoryCgroup.membership(of: pid)
         guard let now, now != membership else { return }
         membership = now
+        guard started else { return }  // start() reads the cgroup it is in now
         guard let cgroup = MemoryCgroup.of(membership: now), cgroup != found?.cgroup else { return }
         found = (cgroup, cgroup.read())
     }

@@ -58,15 +58,7 @@ package final class Supervisor {
         }
         let outcome: SpawnOutcome
         do {
-            outcome = try Spawn.run(
-                command: options.commandBytes,
-                stdoutFD: streams.stdout?.write ?? -1,
-                stderrFD: streams.stderrWriteEnd,
-                traceOptions: traceThisRun ? spr_ptrace_options(options.followForks ? 1 : 0) : 0,
-                environment: childEnvironment(),
-                pidVariable: handsOver ? HandOver.pidVariable : nil,
-                parentDeathSignal: options.parentDeathSignal ?? 0
-            )
+            outcome = try spawn(streams: streams, traced: traceThisRun)
         } catch {
             options.afterSpawn?()
             streams.closeAll()
@@ -94,6 +86,10 @@ package final class Supervisor {
         exec.pid = outcome.pid
         exec.path = outcome.path
         recorder.append(.exec(exec))
+        // Trace-directory housekeeping (pruning, the `latest` links) beside the program's start,
+        // on a thread of its own: the supervisor stays free for the program's stops.
+        let housekeeping = options.afterSpawn.map { BackgroundWork($0) }
+        defer { housekeeping?.wait() }  // done before the caller settles the links
         let memory = MemoryCgroupWatch(pid: outcome.pid)
         let traced = traceThisRun && outcome.traceError == nil
         // Milestones are watched with the CPU's breakpoints where the kernel allows them (nothing
@@ -135,10 +131,8 @@ package final class Supervisor {
             tracer: tracer,
             pendingStatus: outcome.pendingStatus
         )
-        let afterSpawn = options.afterSpawn
         loop.afterFirstStop = {
             spr_hwbp_probe_release()  // the milestones' own breakpoints are open (or int3 is used)
-            afterSpawn?()
             memory.start()
         }
         var report = loop.run()
@@ -180,6 +174,35 @@ package final class Supervisor {
     /// the exec stop, with a bound).
     package static func warmUpHardwareBreakpoints() {
         if hardwareBreakpointsWanted { spr_hwbp_probe_start() }
+    }
+
+    /// Forks and execs the program. Under a pids limit the early hardware-breakpoint probe's
+    /// thread may hold the task the fork needs (EAGAIN): then its answer is waited for (the thread
+    /// ends with it) and the fork tried again, so that the probe never keeps the program from
+    /// running.
+    private func spawn(streams: StandardStreams, traced: Bool) throws(SystemError) -> SpawnOutcome {
+        let environment = childEnvironment()
+        var retries = 2
+        while true {
+            do {
+                return try Spawn.run(
+                    command: options.commandBytes,
+                    stdoutFD: streams.stdout?.write ?? -1,
+                    stderrFD: streams.stderrWriteEnd,
+                    traceOptions: traced ? spr_ptrace_options(options.followForks ? 1 : 0) : 0,
+                    environment: environment,
+                    pidVariable: handsOver ? HandOver.pidVariable : nil,
+                    parentDeathSignal: options.parentDeathSignal ?? 0
+                )
+            } catch {
+                guard error.code == EAGAIN, retries > 0, options.ptrace else { throw error }
+                retries -= 1
+                if Supervisor.hardwareBreakpointsWanted {
+                    _ = spr_hwbp_probe_wait(Supervisor.hardwareProbeLimitNanoseconds)
+                }
+                usleep(2_000)  // the probe's thread, done, is gone from the pids count
+            }
+        }
     }
 
     /// -p and -s: the parent-death signal and the child-subreaper role, before the fork.

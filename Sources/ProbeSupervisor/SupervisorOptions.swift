@@ -64,9 +64,10 @@ package struct SupervisorOptions: Sendable {
     package var tailCapacity = 64 * 1024
     /// The version written into the start event.
     package var version = "unknown"
-    /// Work that can wait until the program has been started (trace-directory housekeeping):
-    /// run once the child has exec'd and, traced, been let go from its exec stop (or failed to
-    /// exec), while it starts up on another core, so it never delays the program's start.
+    /// Work that can wait until the program has been started (trace-directory housekeeping): run
+    /// on a thread of its own once the child has exec'd, beside the program's start (or at once
+    /// when it failed to exec), and waited for before ``Supervisor/run()`` returns. It must touch
+    /// nothing the supervisor uses meanwhile.
     package var afterSpawn: (@Sendable () -> Void)?
     /// Explains an execve failure (path, command as given, errno) once, when it happens; the
     /// explanation is recorded in the `exec` event and is what the verdict says.
