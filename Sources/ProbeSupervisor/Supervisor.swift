@@ -64,7 +64,9 @@ package final class Supervisor {
             streams.closeAll()
             return forkFailed(error)
         }
-        let execConfirmed = spr_monotonic_ns()  // the exec stop began no later
+        // The exec stop is timed from here: probe-exec has just seen the exec succeed (late, on
+        // a loaded machine: what it held the program before that is not counted).
+        let execConfirmed = spr_monotonic_ns()
         streams.closeWriteEnds()
         var tracing = TracingFindings()
         if !options.ptrace {
@@ -92,32 +94,17 @@ package final class Supervisor {
         defer { housekeeping?.wait() }  // done before the caller settles the links
         let memory = MemoryCgroupWatch(pid: outcome.pid)
         let traced = traceThisRun && outcome.traceError == nil
-        // Milestones are watched with the CPU's breakpoints where the kernel allows them (nothing
-        // in the program to guard); otherwise the guardian is started before the exec stop is
-        // handled, so that it is there when the first breakpoint is planted (and after the
-        // program, so that the program is probe-exec's first child).
-        // PROBE_EXEC_BREAKPOINTS=int3 plants them always (troubleshooting; the tests of that path).
-        var hardware = traced && Supervisor.hardwareBreakpointsWanted
-        let limit = Supervisor.breakpointsWanted == "hardware" ? Int64.max : Supervisor.hardwareProbeLimitNanoseconds
-        let probe = hardware ? spr_hwbp_probe_wait(limit) : -1
-        if hardware && probe == -1 {
-            hardware = false
-            recorder.warning(
-                "the kernel had not answered for hardware breakpoints within \(limit / 1_000_000) ms (the machine's first perf event in a while waits for an RCU grace period): rather than hold the program longer, this run's start-up milestones are int3 breakpoints in its code, which its guardian takes out if probe-exec dies"
-            )
-        }
-        let guardian: BreakpointGuardian? =
-            traced ? (hardware && probe == 0 ? BreakpointGuardian() : BreakpointGuardian.started()) : nil
+        let breakpoints = traced ? chooseBreakpoints() : (hardware: false, guardian: nil)
         let tracer =
             traced
             ? Tracer(
                 recorder: recorder,
                 redact: redactRegex,
                 leader: outcome.pid,
-                guardian: guardian ?? BreakpointGuardian()
+                guardian: breakpoints.guardian ?? BreakpointGuardian()
             ) : nil
         if let tracer {
-            tracer.hardwareBreakpoints = hardware
+            tracer.hardwareBreakpoints = breakpoints.hardware
             tracer.execConfirmedNanoseconds = execConfirmed
             tracer.followsForks = options.followForks
             tracing = tracer.findings
@@ -146,6 +133,24 @@ package final class Supervisor {
         report.programPath = report.tracing.lastImage ?? outcome.path
         writeTails(report)
         return report
+    }
+
+    /// How the traced program's milestones are watched: with the CPU's breakpoints where the kernel
+    /// allows them in time (nothing in the program to guard), else `int3` with its guardian,
+    /// started before the exec stop is handled so that it is there when the first breakpoint is
+    /// planted (and after the program, so that the program is probe-exec's first child).
+    private func chooseBreakpoints() -> (hardware: Bool, guardian: BreakpointGuardian?) {
+        guard Supervisor.hardwareBreakpointsWanted else { return (false, BreakpointGuardian.started()) }
+        let limit = Supervisor.breakpointsWanted == "hardware" ? Int64.max : Supervisor.hardwareProbeLimitNanoseconds
+        let probe = spr_hwbp_probe_wait(limit)
+        if probe == -1 {
+            recorder.warning(
+                "the kernel had not answered for hardware breakpoints within \(limit / 1_000_000) ms (the machine's first perf event in a while waits for an RCU grace period): rather than hold the program longer, this run's start-up milestones are int3 breakpoints in its code, which its guardian takes out if probe-exec dies"
+            )
+            return (false, BreakpointGuardian.started())
+        }
+        // Refused (probe != 0): the tracer finds it so at the exec stop, says why, and plants int3.
+        return (true, probe == 0 ? BreakpointGuardian() : BreakpointGuardian.started())
     }
 
     /// PROBE_EXEC_BREAKPOINTS (troubleshooting, and the tests of each path): `int3` plants them
