@@ -83,7 +83,9 @@ static void spr_report_and_exit(int fd, int err, int step, int index) {
 
 /// Errors after which execvp-style searching goes on to the next PATH entry.
 static int spr_keeps_searching(int err) {
-    return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT;
+    // ENAMETOOLONG: a PATH entry too long to join, which shells and execvp skip too.
+    return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT ||
+           err == ENAMETOOLONG;
 }
 
 /// Writes `pid` in decimal, NUL-terminated, into `slot` (async-signal-safe: no allocation).
@@ -179,6 +181,9 @@ static void spr_child(const spr_spawn_config_t *config, int report_fd) {
         if (spr_keeps_searching(err)) {
             if (!saw_eacces && decisive_index < 0) {
                 decisive_index = i;
+            }
+            if (i == 0 && config->candidates[1] == NULL) {
+                decisive_err = err;  // no search (a path): its own error, as execve gave it
             }
             continue;
         }

@@ -61,6 +61,7 @@ package final class Supervisor {
             outcome = try spawn(streams: streams, traced: traceThisRun)
         } catch {
             options.afterSpawn?()
+            options.housekeeping?()
             streams.closeAll()
             return forkFailed(error)
         }
@@ -80,6 +81,7 @@ package final class Supervisor {
         }
         if let failure = outcome.execFailure {
             options.afterSpawn?()
+            options.housekeeping?()
             streams.closeReadEnds()
             return execFailed(failure, outcome: outcome, tracing: tracing)
         }
@@ -88,10 +90,6 @@ package final class Supervisor {
         exec.pid = outcome.pid
         exec.path = outcome.path
         recorder.append(.exec(exec))
-        // Trace-directory housekeeping (pruning, the `latest` links) beside the program's start,
-        // on a thread of its own: the supervisor stays free for the program's stops.
-        let housekeeping = options.afterSpawn.map { BackgroundWork($0) }
-        defer { housekeeping?.wait() }  // done before the caller settles the links
         let memory = MemoryCgroupWatch(pid: outcome.pid)
         let traced = traceThisRun && outcome.traceError == nil
         let breakpoints = traced ? chooseBreakpoints() : (hardware: false, guardian: nil)
@@ -118,6 +116,8 @@ package final class Supervisor {
             tracer: tracer,
             pendingStatus: outcome.pendingStatus
         )
+        loop.afterSpawn = options.afterSpawn
+        loop.housekeeping = options.housekeeping
         loop.afterFirstStop = {
             spr_hwbp_probe_release()  // the milestones' own breakpoints are open (or int3 is used)
             memory.start()

@@ -47,6 +47,12 @@ package struct SupervisorLoop {
     /// Work that the program must not wait for: run once it is let go from its exec stop (at
     /// once when it is not traced), or after its end if it never stopped.
     var afterFirstStop: (() -> Void)?
+    /// ``SupervisorOptions/afterSpawn``: once the exec stop is handled, before the pumps start.
+    var afterSpawn: (@Sendable () -> Void)?
+    /// ``SupervisorOptions/housekeeping``: on a thread of its own started after the output pumps
+    /// (where a pids limit leaves room for one more thread only, the pumps get it: without them
+    /// the program's output would be lost), and waited for before ``run()`` returns.
+    var housekeeping: (@Sendable () -> Void)?
 
     package init(
         supervisor: Supervisor,
@@ -102,7 +108,10 @@ package struct SupervisorLoop {
             pendingStatus = nil
             status = handleWaitResult(pid: childPID, raw: pending)
         }
+        afterSpawn?()
         startPumps()
+        let housekeepingWork = housekeeping.map { BackgroundWork($0) }
+        defer { housekeepingWork?.wait() }  // done before the run's report is made
         let signalFD = spr_signalfd_open()
         if signalFD < 0 {
             // Degraded (the descriptor limit, say): signals are taken with sigtimedwait instead,

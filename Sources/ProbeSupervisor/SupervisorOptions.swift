@@ -64,11 +64,15 @@ package struct SupervisorOptions: Sendable {
     package var tailCapacity = 64 * 1024
     /// The version written into the start event.
     package var version = "unknown"
-    /// Work that can wait until the program has been started (trace-directory housekeeping): run
-    /// on a thread of its own once the child has exec'd, beside the program's start (or at once
-    /// when it failed to exec), and waited for before ``Supervisor/run()`` returns. It must touch
-    /// nothing the supervisor uses meanwhile.
+    /// Quick work once the program runs (pointing the trace directory's `latest` links at this
+    /// run): after its exec stop is handled and before any of its output is forwarded, so that
+    /// whoever sees its output finds its trace there (at once when it failed to exec).
     package var afterSpawn: (@Sendable () -> Void)?
+    /// Slow work that can wait (pruning the trace directory): on a thread of its own beside the
+    /// program's start, after the output pumps (at once when the program failed to exec), and
+    /// waited for before ``Supervisor/run()`` returns. It must touch nothing the supervisor uses
+    /// meanwhile.
+    package var housekeeping: (@Sendable () -> Void)?
     /// Explains an execve failure (path, command as given, errno) once, when it happens; the
     /// explanation is recorded in the `exec` event and is what the verdict says.
     package var explainExecFailure: (@Sendable (String, String, Int32) -> String?)?

@@ -15,10 +15,8 @@ import Musl
 /// under the final image's name instead, and the command's link gets back what it held before. Untraced
 /// (`--no-ptrace`, ptrace refused), the images are not known and the command's name stays.
 ///
-/// Used by one thread at a time: ``pointAtThisRun()`` runs in `afterSpawn`, on the supervisor's
-/// housekeeping thread, which it joins before returning; then the caller calls
-/// ``settle(finalImage:)``. (The writer's `path` it reads no longer changes by then: only a failed
-/// first event, the start, clears it.)
+/// Used by one thread: the supervisor runs `afterSpawn` on the thread that called it, which then
+/// calls ``settle(finalImage:)``.
 final class LatestLinks: @unchecked Sendable {
     /// The trace directory.
     let directory: String

@@ -112,10 +112,9 @@ enum Runner {
             let latest = LatestLinks(directory: directory, fileName: trace.name, command: program)
             latest.writer = writer
             links = latest
-            options.afterSpawn = {
-                TraceHistory.prune(directory: directory, program: program, keep: keep)  // this run's included
-                latest.pointAtThisRun()
-            }
+            options.afterSpawn = { latest.pointAtThisRun() }
+            // This run's trace included in what is kept.
+            options.housekeeping = { TraceHistory.prune(directory: directory, program: program, keep: keep) }
         }
         configure(&options)
 
@@ -211,7 +210,7 @@ enum Runner {
             return (nil, "cannot use the trace directory \(directory) (\(TraceWriter.briefly(error)))")
         }
         // Bounded history (this run's trace plus the newest keepTraces-1 before it) and the
-        // `latest` link are kept up after the spawn (SupervisorOptions.afterSpawn).
+        // `latest` link are kept up after the spawn (SupervisorOptions.housekeeping, .afterSpawn).
         let name = TraceLocation.fileName(
             program: arguments.command[0],
             pid: getpid(),

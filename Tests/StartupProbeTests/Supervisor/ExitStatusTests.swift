@@ -97,6 +97,27 @@ import Glibc
         #expect(echo.stdout == "found\n")
     }
 
+    @Test func aPathEntryTooLongToJoinIsSkippedAsByAShell() throws {
+        // `/aaa…` of 5,000 bytes joined with the name is ENAMETOOLONG: shells and execvp go on to
+        // the next entry (before: 126, the program never ran). A path given directly keeps its
+        // own error.
+        let path = "/" + String(repeating: "a", count: 5_000) + ":/usr/bin:/bin"
+        let bare = try run(["/bin/sh", "-c", "true"], environment: env.merging(["PATH": path]) { $1 })
+        #expect(bare.status == 0)
+        for mode in [[], ["--no-ptrace"]] {
+            let wrapped = try run(
+                [Binaries.probeExec, "-q"] + mode + ["--", "true"],
+                environment: env.merging(["PATH": path]) { $1 }
+            )
+            #expect(wrapped.status == bare.status, "\(mode): \(wrapped.stderr)")
+        }
+        let direct = try run(
+            [Binaries.probeExec, "--", "/" + String(repeating: "a", count: 5_000) + "/x"],
+            environment: env
+        )
+        #expect(direct.status == 126 && direct.stderr.contains("ENAMETOOLONG"), "\(direct.stderr.prefix(300))")
+    }
+
     @Test func exitCodeRemapping() throws {
         let remapped = try run(
             [Binaries.probeExec, "-e", "3", "-q", "--", Binaries.fixture, "exit", "3"],

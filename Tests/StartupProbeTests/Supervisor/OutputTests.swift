@@ -20,6 +20,36 @@ import Glibc
         return String(r.stdout.prefix(64))
     }
 
+    /// A v1 pids cgroup tests may make, when this machine has one.
+    static let pidsController: String? = {
+        let probe = "/sys/fs/cgroup/pids/startupprobe-probe-\(getpid())"
+        guard mkdir(probe, 0o755) == 0 else { return nil }
+        rmdir(probe)
+        return "/sys/fs/cgroup/pids"
+    }()
+
+    @Test(.enabled(if: OutputTests.pidsController != nil, "needs a writable v1 pids controller"))
+    func aPidsLimitThatLeavesRoomForThePumpsGivesThemToThem() throws {
+        // pids.max=4: probe-exec, the program and the two output pumps. The trace directory's
+        // housekeeping thread took a pump's place (started before them: 6 of 20 runs ended by
+        // SIGPIPE with no output); it now comes after them, and runs at the end where no thread
+        // is left for it.
+        let group = try #require(Self.pidsController) + "/startupprobe-test-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(group, 0o755) == 0)
+        defer { for _ in 0..<100 where rmdir(group) != 0 { usleep(20_000) } }
+        try writeFile(group + "/pids.max", "4\n", mode: 0o644)
+        for attempt in 0..<10 {
+            let r = try run(
+                [
+                    "/bin/sh", "-c", "echo $$ > \(group)/cgroup.procs && exec \"$@\"", "sh", Binaries.probeExec, "-q",
+                    "--no-ptrace", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3",
+                ],
+                environment: env
+            )
+            #expect(r.status == 3 && r.stdout == "out\n" && r.stderr == "err\n", "run \(attempt): \(r)")
+        }
+    }
+
     @Test func hundredMegabytesOnEachStreamAtOnceAreByteExact() throws {
         let dir = Binaries.freshDirectory("big")
         let size = "100000000"
