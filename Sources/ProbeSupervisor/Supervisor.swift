@@ -145,7 +145,7 @@ package final class Supervisor {
         let probe = spr_hwbp_probe_wait(limit)
         if probe == -1 {
             recorder.warning(
-                "the kernel had not answered for hardware breakpoints within \(limit / 1_000_000) ms (the machine's first perf event in a while waits for an RCU grace period): rather than hold the program longer, this run's start-up milestones are int3 breakpoints in its code, which its guardian takes out if probe-exec dies"
+                "the kernel had not answered probe-exec's request for a hardware breakpoint within \(limit / 1_000_000) ms: rather than hold the program longer, this run's start-up milestones are int3 breakpoints in its code, which its guardian takes out if probe-exec dies"
             )
             return (false, BreakpointGuardian.started())
         }
