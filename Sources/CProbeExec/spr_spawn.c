@@ -208,6 +208,12 @@ typedef struct {
     int go_write_fd;  // traced: the parent's end, closed in the child
 } spr_child_args_t;
 
+/// A private stack for a child that shares our memory (CLONE_VM), or NULL with errno set.
+static void *_Nullable spr_child_stack_map(void) {
+    void *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return stack == MAP_FAILED ? NULL : stack;
+}
+
 /// Blocks until the parent says go (one byte, or end of file).
 static void spr_wait_for_go(int fd) {
     char go;
@@ -270,27 +276,25 @@ static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
 /// (no CLONE_VFORK): we must seize it before it execs. It waits on a pipe for that; it makes only
 /// raw system calls, so it writes nothing of ours (not even errno) while we run beside it. Its
 /// stack is handed back in *stack, to be unmapped once it has exec'd or exited (its report pipe
-/// ended). Returns the pid, or -1 with *fork_err set. A failed seize is recorded and the child
-/// runs untraced (fail open).
+/// ended). `args` is read by the child until it execs: the caller's, living until then (spr_spawn
+/// returns once the exec is confirmed). Returns the pid, or -1 with *fork_err set. A failed seize
+/// is recorded and the child runs untraced (fail open).
 static pid_t spr_start_traced(const spr_spawn_config_t *config, int report_fd, spr_spawn_result_t *result,
-                              int *fork_err, void *_Nullable *_Nonnull stack) {
+                              int *fork_err, void *_Nullable *_Nonnull stack, spr_child_args_t *args) {
     int go_pipe[2];
     if (pipe2(go_pipe, O_CLOEXEC) != 0) {
         *fork_err = errno;
         return -1;
     }
-    *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (*stack == MAP_FAILED) {
+    *stack = spr_child_stack_map();
+    if (*stack == NULL) {
         *fork_err = errno;
-        *stack = NULL;
         close(go_pipe[0]);
         close(go_pipe[1]);
         return -1;
     }
-    // Read by the child until it execs: it outlives this call (spr_spawn returns after that).
-    static spr_child_args_t args;
-    args = (spr_child_args_t){config, report_fd, go_pipe[0], go_pipe[1]};
-    pid_t pid = clone(spr_traced_child_entry, (char *)*stack + SPR_CHILD_STACK, CLONE_VM | SIGCHLD, &args);
+    *args = (spr_child_args_t){config, report_fd, go_pipe[0], go_pipe[1]};
+    pid_t pid = clone(spr_traced_child_entry, (char *)*stack + SPR_CHILD_STACK, CLONE_VM | SIGCHLD, args);
     *fork_err = errno;
     close(go_pipe[0]);
     if (pid < 0) {
@@ -315,8 +319,8 @@ static pid_t spr_start_traced(const spr_spawn_config_t *config, int report_fd, s
 /// and it resets every handler before unblocking signals, so none of ours can run in our memory
 /// on its stack. Returns the pid, or -1 with *fork_err set.
 static pid_t spr_start_untraced(const spr_spawn_config_t *config, int report_fd, int *fork_err) {
-    void *stack = mmap(NULL, SPR_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
+    void *stack = spr_child_stack_map();
+    if (stack == NULL) {
         *fork_err = errno;
         return -1;
     }
@@ -444,8 +448,9 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     result->trace_errno = 0;
     int fork_err = 0;
     void *traced_stack = NULL;
+    spr_child_args_t traced_args;  // the traced child reads it until its exec, confirmed below
     pid_t pid = config->trace_options != 0
-                    ? spr_start_traced(config, status_pipe[1], result, &fork_err, &traced_stack)
+                    ? spr_start_traced(config, status_pipe[1], result, &fork_err, &traced_stack, &traced_args)
                     : spr_start_untraced(config, status_pipe[1], &fork_err);
     if (pid < 0 && config->trace_options != 0 && (fork_err == EMFILE || fork_err == ENFILE)) {
         // No descriptor for the go pipe tracing needs: run it untraced rather than not at all.

@@ -60,8 +60,7 @@ package final class Supervisor {
         do {
             outcome = try spawn(streams: streams, traced: traceThisRun)
         } catch {
-            options.afterSpawn?()
-            options.housekeeping?()
+            afterSpawnNow()
             streams.closeAll()
             return forkFailed(error)
         }
@@ -80,8 +79,7 @@ package final class Supervisor {
             tracing.reason = Supervisor.ptraceDenied(error, child: outcome.pid)
         }
         if let failure = outcome.execFailure {
-            options.afterSpawn?()
-            options.housekeeping?()
+            afterSpawnNow()
             streams.closeReadEnds()
             return execFailed(failure, outcome: outcome, tracing: tracing)
         }
@@ -133,6 +131,13 @@ package final class Supervisor {
         report.programPath = report.tracing.lastImage ?? outcome.path
         writeTails(report)
         return report
+    }
+
+    /// The program never ran (no fork, or no exec): the trace directory's links and pruning at once,
+    /// on this thread, as the loop would have done them beside its start.
+    private func afterSpawnNow() {
+        options.afterSpawn?()
+        options.housekeeping?()
     }
 
     /// How the traced program's milestones are watched: with the CPU's breakpoints where the kernel

@@ -47,26 +47,25 @@ package enum X86_64: Architecture {
     /// 8(%rdi),%rdx`, is checked by ``isMuslStartC(_:)``).
     package static func isLibraryStart(_ code: [UInt8]) -> Bool {
         let glibc: [UInt8] = [0x31, 0xED, 0x49, 0x89, 0xD1, 0x5E]
-        let musl: [UInt8] = [0x48, 0x31, 0xED, 0x48, 0x89, 0xE7]
         let endbr64: [UInt8] = [0xF3, 0x0F, 0x1E, 0xFA]
-        func starts(_ prefix: [UInt8], at i: Int) -> Bool {
-            code.count >= i + prefix.count && Array(code[i..<(i + prefix.count)]) == prefix
-        }
-        let body = starts(endbr64, at: 0) ? 4 : 0
-        return starts(glibc, at: body) || starts(musl, at: body)
+        let body = code.dropFirst(code.starts(with: endbr64) ? endbr64.count : 0)
+        return body.starts(with: glibc) || body.starts(with: muslStart)
     }
+
+    /// musl's `_start` begins `xor %rbp,%rbp; mov %rsp,%rdi`.
+    private static let muslStart: [UInt8] = [0x48, 0x31, 0xED, 0x48, 0x89, 0xE7]
 
     /// Whether `code` is musl's `_start_c`: `mov (%rdi),%esi; lea 8(%rdi),%rdx`.
     package static func isMuslStartC(_ code: [UInt8]) -> Bool {
-        code.count >= 6 && Array(code[0..<6]) == [0x8B, 0x37, 0x48, 0x8D, 0x57, 0x08]
+        code.starts(with: [0x8B, 0x37, 0x48, 0x8D, 0x57, 0x08])
     }
 
     /// musl's `_start`: `xor %rbp,%rbp; mov %rsp,%rdi; lea _DYNAMIC(%rip),%rsi; and $-16,%rsp;
     /// call _start_c` — the target of that call.
     package static func calledFunction(startCode code: [UInt8], entry: UInt64) -> UInt64? {
-        let prologue: [UInt8] = [0x48, 0x31, 0xED, 0x48, 0x89, 0xE7, 0x48, 0x8D, 0x35]
+        let prologue = muslStart + [0x48, 0x8D, 0x35]  // then lea _DYNAMIC(%rip),%rsi
         let call = 17  // after the 7-byte lea and the 4-byte and
-        guard code.count >= call + 5, Array(code[0..<prologue.count]) == prologue,
+        guard code.count >= call + 5, code.starts(with: prologue),
             code[13] == 0x48, code[14] == 0x83, code[15] == 0xE4, code[call] == 0xE8
         else { return nil }
         let displacement = Int64(Int32(bitPattern: littleEndian32(code, call + 1)))

@@ -266,16 +266,12 @@ package struct Milestones {
         return true
     }
 
-    /// 64 bytes of the tracee's code at `address`, or nil when unreadable.
+    /// 64 bytes of the tracee's code at `address` (one process_vm_readv, not eight peeks), or nil
+    /// when not all of them are readable.
     private static func peek(pid: Int32, at address: UInt64) -> [UInt8]? {
-        var code: [UInt8] = []
-        code.reserveCapacity(64)
-        for i in 0..<8 {
-            var word: UInt64 = 0
-            guard spr_ptrace_peek(pid, address &+ UInt64(i * 8), &word) == 0 else { return nil }
-            for b in 0..<8 { code.append(UInt8(truncatingIfNeeded: word >> (UInt64(b) * 8))) }
-        }
-        return code
+        var code = [UInt8](repeating: 0, count: 64)
+        let got = code.withUnsafeMutableBytes { spr_read_memory(pid, address, $0.baseAddress!, $0.count) }
+        return got == code.count ? code : nil
     }
 
     /// At a SIGTRAP signal-delivery-stop of `tid`.
