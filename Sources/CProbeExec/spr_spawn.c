@@ -343,6 +343,7 @@ static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result
     result->pending_status = 0;
     result->has_pending_status = 0;
     int reported = 0;  // the pipe has spoken: its report is read below
+    int ended_before_exec = 0;  // its end came, and no exec stop: it never became the program
     for (;;) {
         if (!reported) {
             struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
@@ -373,6 +374,9 @@ static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result
         if (!WIFSTOPPED(status)) {
             result->pending_status = status;  // gone: the caller reaps nothing more
             result->has_pending_status = 1;
+            // Gone without an exec stop: killed before execve (SIGKILL in the PATH search is not
+            // reported to a tracer), or it exited after a failed one (the pipe then says so).
+            ended_before_exec = 1;
             continue;
         }
         int event = (status >> 16) & 0xff;
@@ -405,7 +409,15 @@ static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result
             (void)ptrace(PTRACE_CONT, pid, NULL, (void *)(long)signal);
         }
     }
-    return spr_read_report(fd, pid, result);
+    int ended = spr_read_report(fd, pid, result);
+    if (ended_before_exec && result->exec_errno == 0) {
+        // The pipe's end alone did not mean an exec here: the child's death closed it.
+        result->died_before_exec = 1;
+        if (WIFSIGNALED(result->pending_status) && result->signal_before_exec == 0) {
+            result->signal_before_exec = WTERMSIG(result->pending_status);
+        }
+    }
+    return ended;
 }
 
 int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {

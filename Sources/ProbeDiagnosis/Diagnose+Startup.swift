@@ -7,6 +7,11 @@ extension Diagnose {
     /// StartupProbe library, or not known (and why).
     package static func startupStory(_ report: RunFacts) -> [String] {
         let tracing = report.tracing
+        if let signal = report.killedBeforeExec {
+            return [
+                "main() was NOT reached: the program never ran; \(SignalName.name(signal)) ended probe-exec's child before its execve."
+            ]
+        }
         if tracing.provesMilestones {
             if let main = tracing.mainReachedMilliseconds {
                 return ["main() was reached at +\(duration(main))."]

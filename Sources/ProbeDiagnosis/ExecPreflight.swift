@@ -18,7 +18,11 @@ package enum ExecPreflight {
     package static func explain(path: String, command: String, error: Int32, searchPath: String?) -> String? {
         switch error {
         case ENOENT:
-            if !command.contains("/") { return notInPath(command, searchPath: searchPath) }
+            // A bare command: not in PATH, unless the search found a file by its name (`path`, see
+            // Spawn), whose interpreter is what is missing.
+            if !command.contains("/") && (path == command || access(path, F_OK) != 0) {
+                return notInPath(command, searchPath: searchPath)
+            }
             guard access(path, F_OK) == 0 else { return missingFile(path) }
             return missingInterpreter(path)
         case EACCES: return notExecutable(path)

@@ -93,7 +93,10 @@ package enum TimelineText {
             return "exec ok: \(e.path ?? "program") is running as pid \(e.pid.map(String.init) ?? "?")"
         }
         let status = e.exitStatus.map(String.init) ?? "?"
-        return "exec FAILED: \(e.path ?? "?"): \(e.error ?? "?") (\(e.errnoName ?? "?")), exit status \(status)"
+        guard let errnoName = e.errnoName else {
+            return "exec did not happen: \(e.error ?? "?"), exit status \(status)"  // killed before its execve
+        }
+        return "exec FAILED: \(e.path ?? "?"): \(e.error ?? "?") (\(errnoName)), exit status \(status)"
     }
 
     /// `pid 4242 (kill) uid 0`.

@@ -20,7 +20,8 @@ package struct SpawnOutcome {
     /// A wait status of the traced child already taken while waiting for its exec (its exec
     /// stop, or its end): to be handled before waiting again.
     package var pendingStatus: Int32?
-    /// A signal delivered to the traced child between fork and execve, and whether it died of it.
+    /// A signal delivered to the traced child between fork and execve (or the one that killed it
+    /// there: a SIGKILL reaches no tracer), and whether it died of it: then no program ran.
     package var signalBeforeExec: (signal: Int32, died: Bool)?
 }
 
@@ -97,7 +98,10 @@ package enum Spawn {
             let index = Int(result.candidate_index)
             var path = candidates.indices.contains(index) ? candidates[index] : command[0]
             if result.exec_errno == ENOENT && !command[0].contains(UInt8(ascii: "/")) {
-                path = command[0]  // not found anywhere in PATH: name the command, not the last directory
+                // ENOENT from every PATH entry: the command is in none of them (name it, not the last
+                // directory), unless a file by its name is in one. Then what is missing is that
+                // file's #! interpreter or dynamic loader (execve says ENOENT for those too).
+                path = candidates.first(where: Spawn.isRegularFile) ?? command[0]
             }
             outcome.execFailure = (SystemError(result.exec_errno), String(decoding: path, as: UTF8.self))
             return outcome
@@ -111,6 +115,12 @@ package enum Spawn {
         let candidates = CommandResolver.candidates(for: command, searchPath: ProcessEnvironment.valueBytes(of: "PATH"))
         let found = candidates.count == 1 ? candidates.first : resolvedPath(candidates)
         return found.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether `path` names a regular file (following symbolic links).
+    private static func isRegularFile(_ path: [UInt8]) -> Bool {
+        var info = stat()
+        return withCString(path) { stat($0, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG }
     }
 
     /// The first candidate that is an executable regular file: the one execve ran.

@@ -83,10 +83,16 @@ package final class Supervisor {
             streams.closeReadEnds()
             return execFailed(failure, outcome: outcome, tracing: tracing)
         }
+        // Traced, an end with no exec stop before it is proof that no exec happened.
+        let killedBeforeExec = outcome.signalBeforeExec.flatMap { $0.died ? $0.signal : nil }
         var exec = TraceEvent.Exec()
-        exec.ok = true
+        exec.ok = killedBeforeExec == nil
         exec.pid = outcome.pid
-        exec.path = outcome.path
+        exec.path = killedBeforeExec == nil ? outcome.path : nil  // a killed PATH search's place is not known
+        if let signal = killedBeforeExec {
+            exec.error = "\(SignalName.name(signal)) ended probe-exec's child before its execve: the program never ran"
+            exec.exitStatus = 128 + signal
+        }
         recorder.append(.exec(exec))
         let memory = MemoryCgroupWatch(pid: outcome.pid)
         let traced = traceThisRun && outcome.traceError == nil
@@ -121,6 +127,7 @@ package final class Supervisor {
             memory.start()
         }
         var report = loop.run()
+        report.killedBeforeExec = killedBeforeExec
         report.memoryCgroup = memory.finish(recorder: recorder)
         redactTails(&report)
         report.service = options.service

@@ -47,6 +47,21 @@ import Glibc
         #expect(r.stderr.contains("its #! interpreter /usr/bin/python9.9 does not exist"))
     }
 
+    @Test func missingShebangInterpreterOfACommandFoundInPath() throws {
+        // execve says ENOENT for a missing interpreter as for a missing file, and the PATH search
+        // goes on: the explanation said the command was "not in any PATH directory" (it was).
+        let dir = Binaries.freshDirectory("shebang-path")
+        try writeFile(dir + "/app-server", "#!/usr/bin/python9.9\nprint('hi')\n", mode: 0o755)
+        let environment = env.merging(["PATH": "/nonexistent-dir:" + dir + ":/usr/bin:/bin"]) { $1 }
+        let bare = try run(["/bin/sh", "-c", "app-server"], environment: environment)
+        for mode in [[], ["--no-ptrace"]] {
+            let r = try run([Binaries.probeExec] + mode + ["--", "app-server"], environment: environment)
+            #expect(r.status == bare.status, "\(mode)")  // 127, as a shell reports it
+            #expect(r.stderr.contains("its #! interpreter /usr/bin/python9.9 does not exist"), "\(r.stderr)")
+            #expect(!r.stderr.contains("not in any PATH directory"), "\(r.stderr)")
+        }
+    }
+
     @Test func binaryForAnotherArchitecture() throws {
         let foreign = HostArchitecture.foreignMachine
         let path = try patchedTrue("foreign-binary") { bytes in

@@ -118,6 +118,44 @@ import Glibc
         #expect(direct.status == 126 && direct.stderr.contains("ENAMETOOLONG"), "\(direct.stderr.prefix(300))")
     }
 
+    @Test func aChildKilledInItsPathSearchIsSaidNeverToHaveRun() throws {
+        // Thousands of PATH entries, none holding the command: the child is in its search until
+        // it is killed (or, never, exec'd). A SIGKILL there reaches no tracer and closes the status
+        // pipe as an exec would: the trace said "exec ok" and "whether main() was reached is not
+        // known" (before: 10 of 10). Traced, an end with no exec stop proves no exec happened.
+        let path = (0..<6_000).map { "/nonexistent-\($0)" }.joined(separator: ":")
+        let command = "startup-probe-no-such-command"
+        for mode in [[], ["--no-ptrace"]] {
+            var killedInSearch = 0
+            for attempt in 0..<3 {
+                let trace = Binaries.freshDirectory("exit-killed-in-search") + "/t.ndjson"
+                let child = try ChildProcess(
+                    [Binaries.probeExec, "-q", "-o", trace] + mode + ["--", command],
+                    environment: env.merging(["PATH": path]) { $1 }
+                )
+                let deadline = now() + 10
+                var target: Int32?
+                while target == nil && now() < deadline {
+                    target = DifferentialTests.children(of: child.pid).first
+                }
+                guard let target else { throw TestFailure("\(mode): no child") }
+                kill(target, SIGKILL)
+                let status = try child.wait(timeout: 20)
+                // 127 when the search had ended first (the command is nowhere): no kill to see.
+                guard status != 127 else { continue }
+                killedInSearch += 1
+                #expect(status == 128 + SIGKILL, "\(mode) attempt \(attempt)")  // as a shell reports it
+                guard mode.isEmpty else { continue }  // untraced, an exec and a death are not told apart
+                let events = try TraceReader.read(path: trace).events
+                let exec = events.first { $0.kind == "exec" }
+                #expect(exec?["ok"]?.boolValue == false, "attempt \(attempt): \(String(describing: exec))")
+                let verdict = events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? ""
+                #expect(verdict.contains("main() was NOT reached: the program never ran"), "\(verdict)")
+            }
+            #expect(killedInSearch > 0, "\(mode): the search never outlasted the kill")
+        }
+    }
+
     @Test func exitCodeRemapping() throws {
         let remapped = try run(
             [Binaries.probeExec, "-e", "3", "-q", "--", Binaries.fixture, "exit", "3"],
