@@ -49,3 +49,24 @@ extension String {
         self[...].split(separatorText: separator)
     }
 }
+
+extension String {
+    /// The last component of a path (`/usr/lib/libc.so.6` → `libc.so.6`; trailing slashes
+    /// ignored), found on its UTF-8 bytes: `split(separator: "/")` builds generic witness tables at
+    /// its first use in each run, on the exit's naming path.
+    package var lastPathComponent: String {
+        var end = utf8.endIndex
+        while end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: "/") {
+            end = utf8.index(before: end)
+        }
+        guard end > utf8.startIndex else { return self }
+        let start = utf8[..<end].lastIndex(of: UInt8(ascii: "/")).map { utf8.index(after: $0) } ?? utf8.startIndex
+        return String(self[start..<end])
+    }
+
+    /// What precedes the last `/` of a path (`/usr/bin/true` → `/usr/bin`; `/true` and `true` → ``).
+    package var pathDirectory: String {
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return String(self[..<slash])
+    }
+}

@@ -276,7 +276,7 @@ package enum RemoteBacktrace {
                 shown = name
             } else if let module = frame.module {
                 shown =
-                    (module.split(separator: "/").last.map(String.init) ?? module) + "+0x"
+                    module.lastPathComponent + "+0x"
                     + String(frame.moduleOffset ?? 0, radix: 16)
             } else {
                 continue
@@ -311,7 +311,7 @@ package enum RemoteBacktrace {
             guard let file = frame.file, let line = frame.line, DWARFInlines.isWritten(file: file, line: line) else {
                 continue
             }
-            return (file.split(separator: "/").last.map(String.init) ?? file) + ":\(line)"
+            return file.lastPathComponent + ":\(line)"
         }
         return nil
     }
@@ -339,7 +339,7 @@ package enum RemoteBacktrace {
     /// The C library, the dynamic loader and the vDSO: plumbing, not the program.
     package static func isSystemModule(_ module: String?) -> Bool {
         guard let module else { return false }
-        let base = module.split(separator: "/").last.map(String.init) ?? module
+        let base = module.lastPathComponent
         // libswiftCore: the runtime's failure path (_assertionFailure, fatalError's closures)
         // sits above the program's own frame that failed. libswift_Concurrency and libdispatch:
         // the executor that ran the program's task (`swift::runJobInEstablishedExecutorContext`).
@@ -350,7 +350,7 @@ package enum RemoteBacktrace {
     /// Whether the module at `path` is a C library: glibc's `libc.so.6` (`libc-2.x.so`), musl's
     /// `libc.so` (Debian) or `ld-musl-<arch>.so.1` (Alpine, where the loader is the library).
     package static func isCLibrary(_ path: String) -> Bool {
-        let base = path.split(separator: "/").last.map(String.init) ?? path
+        let base = path.lastPathComponent
         return base.hasPrefix("libc.so") || base.hasPrefix("libc-") || base.hasPrefix("ld-musl")
             || base.hasPrefix("libc.musl")
     }
@@ -364,7 +364,7 @@ package enum RemoteBacktrace {
     /// in the trace but out of the summary (`Py_Exit ← python3.11+0x255c3f`, `dash+0x1322f`).
     package static func isInterpreterModule(_ module: String?) -> Bool {
         guard let module else { return false }
-        let base = module.split(separator: "/").last.map(String.init) ?? module
+        let base = module.lastPathComponent
         let exact = ["node", "nodejs", "java", "deno", "bun", "Rscript"]
         if shellNames.contains(base) || exact.contains(base) { return true }
         let prefixes = [

@@ -345,6 +345,21 @@ package struct ELFFile {
         offset <= fileSize && size <= fileSize - offset
     }
 
+    /// Reads `count` bytes at `offset` into the start of `buffer` (at least `count` long); false
+    /// when the file is short or unreadable there.
+    func read(offset: UInt64, into buffer: inout [UInt8], count: Int) -> Bool {
+        guard count >= 0, count <= buffer.count, offset <= UInt64(Int64.max) - UInt64(count) else { return false }
+        return buffer.withUnsafeMutableBytes { raw in
+            var done = 0
+            while done < count {
+                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n <= 0 { return false }
+                done += n
+            }
+            return true
+        }
+    }
+
     func read(offset: UInt64, count: Int) -> [UInt8]? {
         guard count >= 0, offset <= UInt64(Int64.max) - UInt64(count) else { return nil }
         // Read straight into the array's storage (no zero-filling first: sections run to MBs).

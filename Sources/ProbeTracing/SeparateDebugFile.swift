@@ -1,3 +1,5 @@
+import ProbeCore
+
 /// A module's debug information kept in a file of its own, as `objcopy --only-keep-debug` makes
 /// it and Debian's `-dbgsym` packages install it (and as probe-exec's release binary ships):
 /// found by the module's build-id under `/usr/lib/debug/.build-id/`, or by its `.gnu_debuglink`
@@ -19,8 +21,7 @@ package enum SeparateDebugFile {
             let crcAt = (name.utf8.count + 4) & ~3
             if crcAt + 4 <= link.count { linkCRC = ELFFile.u32(link, crcAt) }
             if !name.isEmpty, !name.contains("/") {
-                let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-                    .joined(separator: "/")
+                let directory = path.pathDirectory
                 candidates += [
                     directory + "/" + name, directory + "/.debug/" + name, "/usr/lib/debug" + directory + "/" + name,
                 ]

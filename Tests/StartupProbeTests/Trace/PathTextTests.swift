@@ -1,0 +1,16 @@
+import ProbeCore
+import Testing
+
+/// The path helpers the exit's naming uses instead of `split(separator: "/")`: the same answers.
+@Suite struct PathTextTests {
+    @Test(arguments: [
+        "/usr/lib/x86_64-linux-gnu/libc.so.6", "/true", "true", "/usr/bin/", "//a//b", "/", "", "[vdso]", "/é/ü.so",
+    ])
+    func lastComponentAndDirectoryAreWhatSplitGives(path: String) {
+        #expect(path.lastPathComponent == (path.split(separator: "/").last.map(String.init) ?? path))
+        #expect(
+            path.pathDirectory
+                == path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        )
+    }
+}
