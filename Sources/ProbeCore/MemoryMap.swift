@@ -32,6 +32,27 @@ package struct MemoryMap {
     }
     package var regions: [Region]
 
+    /// Whether `other` maps the same files at the same places, mapping for mapping (anonymous
+    /// memory, the heap and the stacks aside: they change as any program runs). A field-by-field
+    /// loop: `==` on the arrays would build generic conformances at its first use in each run.
+    package func sameFiles(as other: MemoryMap) -> Bool {
+        var i = 0
+        var j = 0
+        while true {
+            while i < regions.count && !regions[i].path.hasPrefix("/") { i += 1 }
+            while j < other.regions.count && !other.regions[j].path.hasPrefix("/") { j += 1 }
+            guard i < regions.count, j < other.regions.count else { break }
+            let a = regions[i]
+            let b = other.regions[j]
+            guard a.start == b.start, a.end == b.end, a.fileOffset == b.fileOffset, a.executable == b.executable,
+                a.path == b.path
+            else { return false }
+            i += 1
+            j += 1
+        }
+        return i == regions.count && j == other.regions.count
+    }
+
     /// A map from known regions.
     package init(regions: [Region]) { self.regions = regions }
 

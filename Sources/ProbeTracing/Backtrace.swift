@@ -67,6 +67,8 @@ package struct UnwindTables {
     package var tables: [spr_unwind_table_t] = []
     /// Build-ids by module path.
     package var buildIDs: [String: String] = [:]
+    /// The module mapped at each executable mapping's start (what a later map is compared with).
+    var regionPaths: [UInt64: String] = [:]
     /// The tables built here, which `tables` point into: kept alive with them.
     var indexes: [EHFrameIndex] = []
 }
@@ -211,11 +213,24 @@ package enum RemoteBacktrace {
     /// Where each executable mapping's `.eh_frame_hdr` is at run time: the load bias comes from the
     /// program header of the segment mapped there (its address may differ from its file offset).
     /// A file linked without one gets a table built from its `.eh_frame` (``EHFrameIndex``).
-    package static func unwindTables(_ map: MemoryMap) -> UnwindTables {
+    /// The tables of `previous` (made from an earlier map of the same image) are taken as they are
+    /// for the mappings that are still where they were: only new modules' files are read.
+    package static func unwindTables(_ map: MemoryMap, reusing previous: UnwindTables? = nil) -> UnwindTables {
         var files: [String: ELFFile?] = [:]
         var found = UnwindTables()
         var indexes: [String: EHFrameIndex] = [:]
+        if let previous { found.indexes = previous.indexes }  // what reused tables may point into
         for region in map.regions where region.executable && region.path.hasPrefix("/") {
+            if let previous,
+                let kept = previous.tables.first(where: { $0.start == region.start && $0.end == region.end }),
+                previous.regionPaths[region.start] == region.path
+            {
+                found.tables.append(kept)
+                found.regionPaths[region.start] = region.path
+                if let id = previous.buildIDs[region.path] { found.buildIDs[region.path] = id }
+                continue
+            }
+            found.regionPaths[region.start] = region.path
             if files[region.path] == nil {
                 let elf = ELFFile(path: region.path)
                 files[region.path] = .some(elf)
@@ -255,7 +270,7 @@ package enum RemoteBacktrace {
                 )
             }
         }
-        found.indexes = Array(indexes.values)
+        found.indexes += Array(indexes.values)
         for case let elf? in files.values { elf.close() }
         return found
     }

@@ -15,14 +15,48 @@ package enum LostOutput {
     /// The most bytes recovered per stream.
     package static let maximumBytes = 64 * 1024
 
-    /// Unflushed bytes of stdout and stderr of process `pid`, by stream name.
-    /// `read` gets the streams whose buffer could be read (held bytes or not): what is known.
+    /// Where a process's `stdout` and `stderr` variables are, and which C library's FILE layout
+    /// they point to: static facts of its image, looked up once per image.
+    package struct Streams {
+        var stdout: UInt64?
+        var stderr: UInt64?
+        var musl: Bool
+    }
+
+    /// Unflushed bytes of stdout and stderr of process `pid` (its `streams`, from ``locate``), by
+    /// stream name. `read` gets the streams whose buffer could be read (held bytes or not): what is
+    /// known.
     package static func recover(
         pid: Int32,
-        map: MemoryMap,
-        executable: String?,
+        streams: Streams,
         read: inout [String]
     ) -> [(stream: String, bytes: [UInt8])] {
+        let writeBase: UInt64 = streams.musl ? 56 : 32
+        var found: [(stream: String, bytes: [UInt8])] = []
+        for (stream, address) in [("stdout", streams.stdout), ("stderr", streams.stderr)] {
+            guard let address, let file = readWord(pid, address), file != 0,
+                let base = readWord(pid, file &+ writeBase), let pointer = readWord(pid, file &+ 40)
+            else { continue }
+            guard pointer > base else {
+                read.append(stream)  // read, and empty
+                continue
+            }
+            let count = Int(min(pointer - base, UInt64(maximumBytes)))
+            var bytes = [UInt8](repeating: 0, count: count)
+            let n = bytes.withUnsafeMutableBytes {
+                spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count)
+            }
+            if n == count {
+                found.append((stream, bytes))
+                read.append(stream)
+            }
+        }
+        return found
+    }
+
+    /// Where `stdout` and `stderr` are in the process mapped as `map` whose program file is
+    /// `executable`: from the symbol tables of the C library and the executable.
+    package static func locate(map: MemoryMap, executable: String?) -> Streams {
         // The C library, or a static executable carrying its own.
         var paths: [String] = []
         for region in map.regions where region.path.hasPrefix("/") && !paths.contains(region.path) {
@@ -49,27 +83,7 @@ package enum LostOutput {
                     elf.objectAddress(named: "__stdout_FILE") != nil || elf.objectAddress(named: "__stderr_FILE") != nil
             }
         }
-        let writeBase: UInt64 = musl ? 56 : 32
-        var found: [(stream: String, bytes: [UInt8])] = []
-        for (stream, address) in [("stdout", stdoutAddress), ("stderr", stderrAddress)] {
-            guard let address, let file = readWord(pid, address), file != 0,
-                let base = readWord(pid, file &+ writeBase), let pointer = readWord(pid, file &+ 40)
-            else { continue }
-            guard pointer > base else {
-                read.append(stream)  // read, and empty
-                continue
-            }
-            let count = Int(min(pointer - base, UInt64(maximumBytes)))
-            var bytes = [UInt8](repeating: 0, count: count)
-            let n = bytes.withUnsafeMutableBytes {
-                spr_read_memory(pid, pointer &- UInt64(count), $0.baseAddress!, count)
-            }
-            if n == count {
-                found.append((stream, bytes))
-                read.append(stream)
-            }
-        }
-        return found
+        return Streams(stdout: stdoutAddress, stderr: stderrAddress, musl: musl)
     }
 
     private static func readWord(_ pid: Int32, _ address: UInt64) -> UInt64? {

@@ -404,7 +404,25 @@ package final class Tracer {
         for descriptor in ready where watched.contains(descriptor.fd) {
             milestones.settle(descriptor: descriptor.fd, hungUp: descriptor.hungUp)
         }
+        if findings.entryReachedMilliseconds != nil { prepareExitStop() }  // the program runs meanwhile
     }
+
+    /// Reads, while the program runs past its entry point (its libraries loaded), what its exit
+    /// stop needs of its image: the mappings, their unwind tables and build-ids, where its stdio
+    /// streams are. The stop then only checks the mappings are still the same (a module loaded
+    /// since gets its table there), instead of holding the program while it opens every module.
+    private func prepareExitStop() {
+        guard !exitStopPrepared else { return }
+        exitStopPrepared = true
+        guard unwinderUnavailable() == nil else { return }
+        let image = ProcessImage(map: MemoryMap(pid: leader))
+        guard !image.map.regions.isEmpty else { return }
+        image.unwind = RemoteBacktrace.unwindTables(image.map)
+        image.streams = LostOutput.locate(map: image.map, executable: findings.lastImage)
+        preparedImage = image
+    }
+    private var exitStopPrepared = false
+    private var preparedImage: ProcessImage?
 
     /// A milestone reached at `offset`: in the findings and the trace.
     private func recordMilestone(name: String, address: UInt64, how: String, at offset: Double) {
@@ -494,6 +512,7 @@ package final class Tracer {
                     return
                 }
                 resume(tid)
+                if threadGroup(of: tid) == leader { prepareExitStop() }  // let go first
                 return
             case .step:
                 stepThroughStart(tid)
@@ -571,6 +590,10 @@ package final class Tracer {
         case spr_event_exec():
             let path = ProcessFacts.executable(of: tid)
             images[tid] = nil  // a new image
+            if tid == leader {
+                preparedImage = nil
+                exitStopPrepared = false
+            }
             guard programThreads.contains(tid) else {
                 // A child followed with --follow-forks ran another program.
                 var event = TraceEvent.TargetExec()
@@ -815,7 +838,10 @@ package final class Tracer {
         let redact = redact
         // Read through the stopped thread: a leader that ended first has no memory left to read.
         var read: [String] = []
-        let lost = LostOutput.recover(pid: tid, map: image(for: tid).map, executable: findings.lastImage, read: &read)
+        let image = image(for: tid)
+        let streams = image.streams ?? LostOutput.locate(map: image.map, executable: findings.lastImage)
+        image.streams = streams
+        let lost = LostOutput.recover(pid: tid, streams: streams, read: &read)
         findings.stdioBuffersRead = read.count == 2
         for (stream, raw) in lost {
             let bytes =
@@ -901,6 +927,19 @@ package final class Tracer {
         let process = threadGroup(of: tid)
         if let known = images[process], !known.map.regions.isEmpty { return known }
         let image = ProcessImage(map: MemoryMap(pid: tid))
+        if process == leader, let prepared = preparedImage {
+            preparedImage = nil
+            if image.map.sameFiles(as: prepared.map) {
+                // Its tables and streams, with today's mappings (a stack or heap grown since).
+                image.unwind = prepared.unwind
+                image.streams = prepared.streams
+                images[process] = image
+                return image
+            }
+            // Mapped since (a library loaded, code generated): the modules still in place keep
+            // their tables; what the stdio streams are is looked up again.
+            image.unwind = prepared.unwind.map { RemoteBacktrace.unwindTables(image.map, reusing: $0) }
+        }
         images[process] = image
         return image
     }
@@ -918,6 +957,8 @@ package final class Tracer {
 private final class ProcessImage {
     let map: MemoryMap
     var unwind: UnwindTables?
+    /// Where its stdio streams are (``LostOutput/locate(map:executable:)``), once looked up.
+    var streams: LostOutput.Streams?
 
     init(map: MemoryMap) { self.map = map }
 }

@@ -278,3 +278,27 @@ __attribute__((used, noreturn)) void run(void (*hook)(void)) {
 }
 __asm__(".globl _start\n_start:\n xor %ebp,%ebp\n and $-16,%rsp\n sub $8,%rsp\n lea cleanup(%rip),%rdi\n jmp run\n");
 #endif
+
+#ifdef PLUGIN_LIBRARY
+// Built as a shared library, loaded after main() by LOADS_A_PLUGIN: ends the process from code
+// that was not mapped when the program started.
+#include <stdlib.h>
+void plugin_shutdown(int code) {
+    printf("plugin-pending");  // in stdout's buffer: lost at _exit
+    _exit(code);
+}
+#endif
+
+#ifdef LOADS_A_PLUGIN
+// dlopen()s the library named by argv[1] after main() and calls its plugin_shutdown(6).
+#include <dlfcn.h>
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    void *library = dlopen(argv[1], RTLD_NOW);
+    if (!library) return 3;
+    void (*shutdown)(int) = (void (*)(int))dlsym(library, "plugin_shutdown");
+    if (!shutdown) return 4;
+    shutdown(6);
+    return 5;
+}
+#endif

@@ -83,6 +83,35 @@ import Glibc
         }
     }
 
+    @Test func anExitFromALibraryLoadedAfterMainIsUnwoundAndNamed() throws {
+        // The exit stop takes the image read ahead while the program ran past its entry point;
+        // a module mapped since (dlopen) must get its unwind table there, and the stdio streams
+        // are looked up again: the frame in the plugin is named, its unflushed bytes recovered.
+        let program = try Self.build("LOADS_A_PLUGIN", ["-ldl"])
+        let plugin = Binaries.freshDirectory("odd-plugin") + "/plugin.so"
+        let source =
+            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+            + "/Fixtures/odd_programs.c"
+        let built = try run([
+            "/usr/bin/env", "cc", "-O1", "-g", "-fPIC", "-shared", "-DPLUGIN_LIBRARY", "-o", plugin, source,
+        ])
+        try #require(built.status == 0, "\(built.stderr)")
+        let bare = try run([program, plugin])
+        #expect(bare.status == 6 && bare.stdout.isEmpty)
+        for breakpoints in DifferentialTests.breakpointKinds {
+            let r = try underProbeExec([program, plugin], environment: ["PROBE_EXEC_BREAKPOINTS": breakpoints])
+            #expect(r.status == bare.status && r.stdout == bare.stdout, "\(breakpoints)")
+            let exit = r.events.first { $0.kind == "backtrace" && $0["reason"]?.stringValue == "exit" }
+            #expect(functions(exit).contains("plugin_shutdown"), "\(breakpoints): \(functions(exit))")
+            #expect(functions(exit).contains("main"), "\(breakpoints): \(functions(exit))")
+            // Its table, and so its build-id, read at the exit stop (not left out as unknown).
+            let frame = (exit?["frames"]?.arrayValue ?? []).first { $0["function"]?.stringValue == "plugin_shutdown" }
+            #expect(frame?["build_id"]?.stringValue?.isEmpty == false, "\(breakpoints): \(String(describing: frame))")
+            let lost = r.events.first { $0.kind == "lost_output" }
+            #expect(lost?["text"]?.stringValue == "plugin-pending", "\(breakpoints)")
+        }
+    }
+
     @Test func exitSystemCallOfTheOnlyThreadEndsTheProcess() throws {
         let r = try OddProgramTests.tracedTracee(["buffered", "raw-exit"])
         #expect(r.status == 0)
