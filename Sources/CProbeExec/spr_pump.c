@@ -225,6 +225,39 @@ static void spr_pump_notify(spr_pump_t *pump) {
     }
 }
 
+/// Forwards one chunk of what in_fd holds. Returns 1 after a chunk, -1 when nothing is readable
+/// now (errno EAGAIN or EINTR), 0 when forwarding is over (end of file, a read or output failure).
+static int spr_pump_step(spr_pump_t *pump) {
+    ssize_t n = spr_pump_tee(pump);
+    if (n == 0) {
+        return 0;  // end of file: every writer closed the pipe
+    }
+    if (n < 0) {
+        return errno == EINTR || errno == EAGAIN ? -1 : 0;
+    }
+    if (__atomic_load_n(&pump->first_byte_ns, __ATOMIC_ACQUIRE) == 0) {
+        __atomic_store_n(&pump->first_byte_ns, spr_now_ns(), __ATOMIC_RELEASE);
+        spr_pump_notify(pump);
+    }
+    int err = spr_pump_forward(pump, (size_t)n, pump->copy_buffer);
+    if (err != 0) {
+        __atomic_store_n(&pump->out_errno, err, __ATOMIC_RELEASE);
+        spr_pump_notify(pump);
+        return 0;
+    }
+    __atomic_add_fetch(&pump->bytes, (uint64_t)n, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/// Closing our read end makes the child's next write fail with EPIPE/SIGPIPE, exactly as when its
+/// own reader disappears.
+static void spr_pump_close_input(spr_pump_t *pump) {
+    if (pump->in_fd >= 0) {
+        close(pump->in_fd);
+        pump->in_fd = -1;
+    }
+}
+
 static void *spr_pump_main(void *arg) {
     spr_pump_t *pump = arg;
     int stopping = 0;
@@ -251,36 +284,47 @@ static void *spr_pump_main(void *arg) {
                 deadline = spr_now_ns() + (int64_t)pump->drain_ms * 1000000;
             }
         }
-        ssize_t n = spr_pump_tee(pump);
-        if (n == 0) {
-            break;  // end of file: every writer closed the pipe
-        }
-        if (n < 0) {
-            if (errno == EINTR || (errno == EAGAIN && !stopping)) {
-                continue;
-            }
+        int step = spr_pump_step(pump);
+        if (step == 0 || (step < 0 && errno == EAGAIN && stopping)) {
             break;
         }
-        if (__atomic_load_n(&pump->first_byte_ns, __ATOMIC_ACQUIRE) == 0) {
-            __atomic_store_n(&pump->first_byte_ns, spr_now_ns(), __ATOMIC_RELEASE);
-            spr_pump_notify(pump);
-        }
-        int err = spr_pump_forward(pump, (size_t)n, pump->copy_buffer);
-        if (err != 0) {
-            __atomic_store_n(&pump->out_errno, err, __ATOMIC_RELEASE);
-            spr_pump_notify(pump);
-            break;
-        }
-        __atomic_add_fetch(&pump->bytes, (uint64_t)n, __ATOMIC_RELEASE);
     }
-    // Closing our read end makes the child's next write fail with EPIPE/SIGPIPE, exactly as
-    // when its own reader disappears.
-    close(pump->in_fd);
-    pump->in_fd = -1;
+    spr_pump_close_input(pump);
     return NULL;
 }
 
-int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int notify_fd) {
+int spr_pump_service(spr_pump_t *pump) {
+    if (pump->in_fd < 0) {
+        return 0;
+    }
+    // A bounded number of chunks: the caller's other descriptors (signals) are not kept waiting
+    // behind a program that writes without pause.
+    for (int chunk = 0; chunk < 16; chunk++) {
+        int step = spr_pump_step(pump);
+        if (step == 0) {
+            spr_pump_close_input(pump);
+            return 0;
+        }
+        if (step < 0) {
+            break;
+        }
+    }
+    return 1;
+}
+
+void spr_pump_drain(spr_pump_t *pump, int64_t deadline_ns) {
+    // As the thread does once told to stop: what is readable, until the pipe is empty or the time
+    // is up (a descendant may hold the pipe and write without end).
+    while (pump->in_fd >= 0 && spr_now_ns() < deadline_ns) {
+        int step = spr_pump_step(pump);
+        if (step == 0 || (step < 0 && errno == EAGAIN)) {
+            break;
+        }
+    }
+    spr_pump_close_input(pump);
+}
+
+int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int notify_fd, int inline_if_no_thread) {
     memset(pump, 0, sizeof(*pump));
     pump->notify_fd = notify_fd;
     pump->tail_read_fd = -1;
@@ -313,6 +357,11 @@ int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int not
     int err = pthread_create(&pump->thread, &attributes, spr_pump_main, pump);
     pthread_attr_destroy(&attributes);
     if (err != 0) {
+        if (inline_if_no_thread) {
+            pump->inline_mode = 1;  // the caller forwards with spr_pump_service, spr_pump_drain
+            pump->thread_errno = err;
+            return 0;
+        }
         spr_pump_release(pump);
         return err;
     }

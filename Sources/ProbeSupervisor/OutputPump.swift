@@ -13,13 +13,24 @@ package final class OutputPump {
 
     package init(stream: String) { self.stream = stream }
 
-    /// Starts forwarding `input` (a pipe read end, now owned by the pump) to `output`.
-    /// - Throws: ``SystemError`` when the thread or the tail pipe cannot be made.
+    /// Starts forwarding `input` (a pipe read end, now owned by the pump) to `output`. Where no
+    /// thread can be started (a pids limit), the pump is ``inline``: its owner forwards with
+    /// ``service()`` when ``inputDescriptor`` polls readable, and ``join(until:)`` drains it.
+    /// - Throws: ``SystemError`` when the pump cannot be made at all (no memory).
     package func start(input: Int32, output: Int32, stop: Int32, notify: Int32) throws(SystemError) {
-        let error = spr_pump_start(&pump, input, output, stop, notify)
+        let error = spr_pump_start(&pump, input, output, stop, notify, 1)
         guard error == 0 else { throw SystemError(error) }
         isRunning = true
     }
+
+    /// Why no thread forwards this stream (its owner does), or nil when one does.
+    package var inline: SystemError? { pump.inline_mode != 0 ? SystemError(pump.thread_errno) : nil }
+
+    /// Inline: the pipe to poll for the program's bytes (-1 once forwarding is over).
+    package var inputDescriptor: Int32 { pump.in_fd }
+
+    /// Inline: forwards what the pipe holds now.
+    package func service() { _ = spr_pump_service(&pump) }
 
     /// CLOCK_MONOTONIC nanoseconds of the first byte, or nil (safe to read while running).
     package var firstByteNanoseconds: Int64? {
@@ -36,6 +47,7 @@ package final class OutputPump {
     /// Waits for the thread; afterwards ``bytes`` and ``takeTail(capacity:)`` are final.
     package func join() {
         guard isRunning else { return }
+        if inline != nil { spr_pump_drain(&pump, spr_monotonic_ns() + Int64(pump.drain_ms) * 1_000_000) }
         _ = spr_pump_join(&pump)
         isRunning = false
     }
@@ -45,6 +57,11 @@ package final class OutputPump {
     /// anything it may still use.
     package func join(until deadline: Int64) -> Bool {
         guard isRunning else { return true }
+        if inline != nil {
+            spr_pump_drain(&pump, min(deadline, spr_monotonic_ns() + Int64(pump.drain_ms) * 1_000_000))
+            isRunning = false
+            return true
+        }
         guard spr_pump_join_until(&pump, deadline) == 0 else { return false }
         isRunning = false
         return true

@@ -89,6 +89,12 @@ package struct SupervisorLoop {
             do {
                 try pump.start(input: pipe.read, output: output, stop: stopFD, notify: notifyFD)
                 pumps.append(pump)
+                if let error = pump.inline {
+                    // Closing the pipe instead would end the program by SIGPIPE at its first write.
+                    supervisor.warning(
+                        "no thread could be started to forward \(name) (\(error)); probe-exec forwards it between its other work"
+                    )
+                }
             } catch {
                 // Without a pump the child would block on a full pipe: give it our descriptor's
                 // behaviour instead by closing the pipe (it sees EPIPE), and say so.
@@ -129,7 +135,9 @@ package struct SupervisorLoop {
             }
             if signalFD < 0 {
                 var info = spr_signal_info_t()
-                let got = spr_sigtimedwait_supervised(&info, min(pollTimeoutMilliseconds(), 50))
+                let inline = pumps.filter { $0.inline != nil && $0.inputDescriptor >= 0 }
+                let got = spr_sigtimedwait_supervised(&info, min(pollTimeoutMilliseconds(), inline.isEmpty ? 50 : 2))
+                for pump in inline { pump.service() }
                 recordPumpMilestones()
                 if got == 1 { status = handle(info) ?? status }
                 if status == nil, let s = reap() { status = s }  // a SIGCHLD may have merged away
@@ -141,13 +149,20 @@ package struct SupervisorLoop {
                 pollfd(fd: controlFD, events: Int16(POLLIN), revents: 0),
             ]
             // A hardware breakpoint's hit (main() reached) is recorded as it comes.
-            for fd in tracer?.milestoneDescriptors ?? [] {
+            let milestoneFDs = tracer?.milestoneDescriptors ?? []
+            for fd in milestoneFDs {
                 fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             }
+            // Output no pump thread forwards (none could be started): forwarded here as it comes.
+            let inline = pumps.filter { $0.inline != nil && $0.inputDescriptor >= 0 }
+            for pump in inline {
+                fds.append(pollfd(fd: pump.inputDescriptor, events: Int16(POLLIN), revents: 0))
+            }
             if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
-            if fds[1].revents != 0 { recordPumpMilestones() }
+            for (i, pump) in inline.enumerated() where fds[3 + milestoneFDs.count + i].revents != 0 { pump.service() }
+            if fds[1].revents != 0 || !inline.isEmpty { recordPumpMilestones() }
             if fds[2].revents != 0 { answerControlRequest() }
-            let milestoneReady = fds[3...].filter { $0.revents != 0 }
+            let milestoneReady = fds[3..<(3 + milestoneFDs.count)].filter { $0.revents != 0 }
             if !milestoneReady.isEmpty {
                 let hangUp = Int16(POLLHUP | POLLERR | POLLNVAL)
                 tracer?.milestoneDescriptorsReady(milestoneReady.map { ($0.fd, $0.revents & hangUp != 0) })

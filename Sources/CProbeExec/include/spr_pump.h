@@ -28,6 +28,10 @@ typedef struct spr_pump {
     unsigned char *_Nullable copy_buffer;
     pthread_t thread;
     int started;
+    /// 1 when no thread could be started: the caller forwards (spr_pump_service, spr_pump_drain).
+    int inline_mode;
+    /// pthread_create's error in inline mode.
+    int thread_errno;
     // Results, valid after spr_pump_join.
     /// Bytes forwarded to out_fd.
     uint64_t bytes;
@@ -44,8 +48,19 @@ typedef struct spr_pump {
 /// Starts a thread that forwards `in_fd` (a pipe we own; the pump closes it) to `out_fd` until
 /// end of file, or until `stop_fd` becomes readable, after which it forwards only what is
 /// already readable. The pump adds 1 to the eventfd `notify_fd` (or -1) when the first byte
-/// arrives and when the output fails. Returns 0 or an errno value.
-int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int notify_fd);
+/// arrives and when the output fails. Returns 0 or an errno value. With `inline_if_no_thread`,
+/// a thread that cannot be started (a pids limit) leaves the pump in `inline_mode` instead, and
+/// 0 is returned.
+int spr_pump_start(spr_pump_t *pump, int in_fd, int out_fd, int stop_fd, int notify_fd, int inline_if_no_thread);
+
+/// Inline mode: forwards what in_fd holds now (a bounded number of chunks; the output may block
+/// as it would block the program bare). Returns 1 while forwarding goes on, 0 once it is over
+/// (in_fd is then closed and -1).
+int spr_pump_service(spr_pump_t *pump);
+
+/// Inline mode, once the child is gone: forwards what is readable until the pipe is empty, at
+/// end of file or at CLOCK_MONOTONIC `deadline_ns`, then closes in_fd.
+void spr_pump_drain(spr_pump_t *pump, int64_t deadline_ns);
 
 /// CLOCK_MONOTONIC nanoseconds of the first byte, or 0; safe while the pump runs.
 int64_t spr_pump_first_byte_ns(spr_pump_t *pump);

@@ -50,6 +50,39 @@ import Glibc
         }
     }
 
+    @Test(.enabled(if: OutputTests.pidsController != nil, "needs a writable v1 pids controller"))
+    func aPidsLimitWithNoRoomForThePumpsStillForwardsEveryByte() throws {
+        // pids.max=2: probe-exec and the program only (3: one pump). A pump that could not be
+        // started closed its pipe: the program died of SIGPIPE at its first write (before: 141,
+        // nothing forwarded). probe-exec now forwards that stream itself, between its other work.
+        let group = try #require(Self.pidsController) + "/startupprobe-test-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(group, 0o755) == 0)
+        defer { for _ in 0..<100 where rmdir(group) != 0 { usleep(20_000) } }
+        let dir = Binaries.freshDirectory("pids-inline")
+        let size = "3000000"
+        let bare = try run(["/bin/sh", "-c", "\(Binaries.fixture) big \(size) > \(dir)/bare.out 2> \(dir)/bare.err"])
+        #expect(bare.status == 0)
+        for limit in ["2", "3"] {
+            for mode in [[], ["--no-ptrace"]] {
+                try writeFile(group + "/pids.max", "max\n", mode: 0o644)
+                let r = try run(
+                    [
+                        "/bin/sh", "-c",
+                        "echo $$ > \(group)/cgroup.procs && echo \(limit) > \(group)/pids.max && exec \"$@\" > \(dir)/out 2> \(dir)/err",
+                        "sh", Binaries.probeExec, "-q",
+                    ] + mode + ["--", Binaries.fixture, "big", size],
+                    environment: env
+                )
+                #expect(r.status == bare.status, "pids.max=\(limit) \(mode)")
+                for stream in ["out", "err"] {
+                    let same = try run(["/usr/bin/cmp", dir + "/" + stream, dir + "/bare." + stream])
+                    #expect(same.status == 0, "pids.max=\(limit) \(mode): std\(stream) differs: \(same.stdout)")
+                }
+            }
+        }
+        try writeFile(group + "/pids.max", "max\n", mode: 0o644)
+    }
+
     @Test func hundredMegabytesOnEachStreamAtOnceAreByteExact() throws {
         let dir = Binaries.freshDirectory("big")
         let size = "100000000"
