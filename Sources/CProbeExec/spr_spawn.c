@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <sys/prctl.h>
@@ -279,6 +280,59 @@ static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
 /// ended). `args` is read by the child until it execs: the caller's, living until then (spr_spawn
 /// returns once the exec is confirmed). Returns the pid, or -1 with *fork_err set. A failed seize
 /// is recorded and the child runs untraced (fail open).
+/// Whether `pid` is dying or dead (/proc/PID/stat: state Z or X, or PF_EXITING in its flags): a
+/// seize of it fails with EPERM, which is then no refusal of ptrace.
+static int spr_is_exiting(pid_t pid) {
+    char path[32];
+    char text[1024];
+    int n = 0;
+    // "/proc/" and the pid in decimal, by hand.
+    const char *prefix = "/proc/";
+    while (prefix[n] != 0) {
+        path[n] = prefix[n];
+        n++;
+    }
+    char digits[12];
+    int count = 0;
+    unsigned value = (unsigned)pid;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0 && count < 11);
+    while (count > 0) {
+        path[n++] = digits[--count];
+    }
+    memcpy(path + n, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT;  // reaped already: gone
+    }
+    ssize_t got = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (got <= 0) {
+        return 0;
+    }
+    text[got] = 0;
+    // "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": after the last ')'.
+    char *p = strrchr(text, ')');
+    if (p == NULL || p[1] != ' ') {
+        return 0;
+    }
+    char state = p[2];
+    if (state == 'Z' || state == 'X' || state == 'x') {
+        return 1;
+    }
+    p += 3;
+    for (int field = 0; field < 5 && p != NULL; field++) {  // ppid pgrp session tty_nr tpgid
+        p = strchr(p + 1, ' ');
+    }
+    if (p == NULL) {
+        return 0;
+    }
+    unsigned long flags = strtoul(p + 1, NULL, 10);
+    return (flags & 0x4) != 0;  // PF_EXITING
+}
+
 static pid_t spr_start_traced(const spr_spawn_config_t *config, int report_fd, spr_spawn_result_t *result,
                               int *fork_err, void *_Nullable *_Nonnull stack, spr_child_args_t *args) {
     int go_pipe[2];
@@ -304,7 +358,15 @@ static pid_t spr_start_traced(const spr_spawn_config_t *config, int report_fd, s
         return -1;
     }
     if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)config->trace_options) != 0) {
-        result->trace_errno = errno;
+        // Killed before it could be seized (it waits for `go` before anything else: it never
+        // exec'd) is not ptrace refused: its end is taken as a traced child's that died before
+        // its execve (spr_await_traced_report).
+        if (!((errno == EPERM || errno == ESRCH) && spr_is_exiting(pid))) {
+            result->trace_errno = errno;
+        } else {
+            close(go_pipe[1]);  // no `go` for the dead: writing it could raise SIGPIPE here
+            return pid;
+        }
     }
     char go = 1;
     ssize_t ignored = write(go_pipe[1], &go, 1);

@@ -54,7 +54,8 @@ package enum PostMortem {
     /// Runs the collectors over `report`, records their findings and the verdict in `recorder`,
     /// and returns the facts and the verdict.
     package static func complete(_ report: RunReport, recorder: TraceRecorder) -> (RunFacts, Verdict) {
-        var facts = collect(report, tracePath: recorder.writer.path)
+        // Read back only when the program's library wrote there too (nothing else to find in it).
+        var facts = collect(report, tracePath: recorder.writer.othersWrote ? recorder.writer.path : nil)
         facts.traceKept = recorder.writer.isRecording
         record(facts, into: recorder)
         let verdict = Diagnose.verdict(for: facts)

@@ -26,6 +26,17 @@ package final class TraceWriter {
     package static let keptEventLimit = 20_000
     /// How many events reached the file.
     package private(set) var eventsWritten = 0
+    /// How many bytes this writer put in the file.
+    private var bytesWritten = 0
+
+    /// Whether the file holds more than this writer put there: events another process appended
+    /// (the program's StartupProbe library writes into the same trace). False when it cannot tell
+    /// (no file); the trace is then read only by those who need it to be.
+    package var othersWrote: Bool {
+        guard fd >= 0 else { return false }
+        var status = stat()
+        return fstat(fd, &status) != 0 || Int(status.st_size) != bytesWritten
+    }
     /// Why no trace was kept, in a few words (`cannot create /t/x.ndjson (Read-only file system, EROFS)`):
     /// the file could not be created, or its first write failed. Nil while there is a trace to show.
     package private(set) var notKeptReason: String?
@@ -91,9 +102,11 @@ package final class TraceWriter {
             keptEvents.append(event)
         }
         guard fd >= 0 else { return }
-        let error = event.write(to: fd)
+        let line = event.lineBytes
+        let error = SystemIO.writeAll(fd, line)
         guard error != 0 else {
             eventsWritten += 1
+            bytesWritten += line.count
             return
         }
         let failure = SystemError(error)

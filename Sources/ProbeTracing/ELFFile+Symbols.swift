@@ -187,6 +187,17 @@ extension ELFFile {
         guard bucketCount > 0 else { return (true, nil) }
         let nameBytes = Array(name.utf8)
         let hash = nameBytes.reduce(UInt32(5381)) { $0 &* 33 &+ UInt32($1) }
+        // The Bloom filter first: one word says most absent names are absent (the sanitizer checks
+        // before every start look for five names that are almost never there).
+        let bloomShift = UInt64(ELFFile.u32(header, 12))
+        if bloomWords > 0, bloomShift < 64,
+            let bloom = read(offset: sections[hashIndex].offset + 16 + UInt64(hash) / 64 % bloomWords * 8, count: 8)
+        {
+            let word = ELFFile.u64(bloom, 0)
+            if (word >> (UInt64(hash) % 64)) & (word >> ((UInt64(hash) >> bloomShift) % 64)) & 1 == 0 {
+                return (true, nil)
+            }
+        }
         let bucketsStart = sections[hashIndex].offset + 16 + bloomWords * 8
         guard let bucketBytes = read(offset: bucketsStart + UInt64(hash) % bucketCount * 4, count: 4) else {
             return (true, nil)

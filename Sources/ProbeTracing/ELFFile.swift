@@ -161,6 +161,13 @@ package struct ELFFile {
         return region.start &+ load.offset &- region.fileOffset &- load.address
     }
 
+    /// Whether `address` (before relocation) lies in an executable PT_LOAD segment.
+    package func isCode(atAddress address: UInt64) -> Bool {
+        segments.contains {
+            $0.type == 1 && $0.flags & 1 != 0 && $0.address <= address && address - $0.address < $0.memorySize
+        }
+    }
+
     /// The virtual address of file offset `offset`, through the PT_LOAD segment holding it.
     package func address(ofFileOffset offset: UInt64) -> UInt64? {
         guard

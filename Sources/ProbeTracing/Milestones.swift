@@ -109,9 +109,13 @@ package struct Milestones {
         let candidates = Milestones.decodeMainFromStart(pid: pid, entry: entry, bias: bias)
         var main: (address: UInt64, how: String)? = nil
         if !candidates.isEmpty {
-            let map = MemoryMap(pid: pid)
             // In the executable's code only: a word `_start` loads may be data (a program of its own).
-            if let found = candidates.first(where: { map.isCode($0, of: executable) }) {
+            // Its executable segments say where that is (no /proc/PID/maps read while it waits).
+            let map = elf == nil ? MemoryMap(pid: pid) : nil
+            let program = executable
+            if let found = candidates.first(where: {
+                elf?.isCode(atAddress: $0 &- bias) ?? map!.isCode($0, of: program)
+            }) {
                 main = (found, "first argument of __libc_start_main")
             }
         }
