@@ -5,6 +5,7 @@
 #include "spr_pump.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -127,14 +128,14 @@ static void spr_pump_make_room(spr_pump_t *pump, int attempt) {
 /// Duplicates up to SPR_PUMP_CHUNK readable bytes of in_fd into the tail pipe without consuming
 /// them. Returns the byte count (0 at end of file), or -1 with errno EAGAIN when nothing is
 /// readable, or another errno.
-static ssize_t spr_pump_tee(spr_pump_t *pump) {
+static ssize_t spr_pump_tee(spr_pump_t *pump, size_t limit) {
     if (pump->tail_write_fd < 0) {
         int readable = 0;
         if (ioctl(pump->in_fd, FIONREAD, &readable) != 0) {
             return -1;
         }
         if (readable > 0) {
-            return readable > SPR_PUMP_CHUNK ? SPR_PUMP_CHUNK : readable;
+            return (size_t)readable > limit ? (ssize_t)limit : readable;
         }
         // Nothing buffered: end of file (every writer gone) or nothing yet.
         struct pollfd p = {.fd = pump->in_fd, .events = POLLIN, .revents = 0};
@@ -145,7 +146,7 @@ static ssize_t spr_pump_tee(spr_pump_t *pump) {
         return -1;
     }
     for (int attempt = 0; attempt < 3; attempt++) {
-        ssize_t n = tee(pump->in_fd, pump->tail_write_fd, SPR_PUMP_CHUNK, SPLICE_F_NONBLOCK);
+        ssize_t n = tee(pump->in_fd, pump->tail_write_fd, limit, SPLICE_F_NONBLOCK);
         if (n >= 0 || errno != EAGAIN) {
             return n;
         }
@@ -175,6 +176,8 @@ static int spr_pump_forward(spr_pump_t *pump, size_t count, unsigned char *copy_
             ssize_t n = splice(pump->in_fd, NULL, pump->out_fd, NULL, count, SPLICE_F_MOVE);
             if (n > 0) {
                 count -= (size_t)n;
+                // Counted as it goes: forwarded, even if the rest fails (a reader that left).
+                __atomic_add_fetch(&pump->bytes, (uint64_t)n, __ATOMIC_RELEASE);
                 continue;
             }
             if (n < 0 && errno == EINTR) {
@@ -203,6 +206,7 @@ static int spr_pump_forward(spr_pump_t *pump, size_t count, unsigned char *copy_
             ssize_t w = write(pump->out_fd, copy_buffer + done, (size_t)got - done);
             if (w > 0) {
                 done += (size_t)w;
+                __atomic_add_fetch(&pump->bytes, (uint64_t)w, __ATOMIC_RELEASE);
             } else if (w < 0 && errno == EINTR) {
                 continue;
             } else if (w < 0 && errno == EAGAIN) {
@@ -225,10 +229,11 @@ static void spr_pump_notify(spr_pump_t *pump) {
     }
 }
 
-/// Forwards one chunk of what in_fd holds. Returns 1 after a chunk, -1 when nothing is readable
-/// now (errno EAGAIN or EINTR), 0 when forwarding is over (end of file, a read or output failure).
-static int spr_pump_step(spr_pump_t *pump) {
-    ssize_t n = spr_pump_tee(pump);
+/// Forwards one chunk (at most `limit` bytes) of what in_fd holds. Returns 1 after a chunk, -1 when
+/// nothing is readable now (errno EAGAIN or EINTR), 0 when forwarding is over (end of file, a read
+/// or output failure).
+static int spr_pump_step(spr_pump_t *pump, size_t limit) {
+    ssize_t n = spr_pump_tee(pump, limit);
     if (n == 0) {
         return 0;  // end of file: every writer closed the pipe
     }
@@ -245,7 +250,6 @@ static int spr_pump_step(spr_pump_t *pump) {
         spr_pump_notify(pump);
         return 0;
     }
-    __atomic_add_fetch(&pump->bytes, (uint64_t)n, __ATOMIC_RELEASE);
     return 1;
 }
 
@@ -284,7 +288,7 @@ static void *spr_pump_main(void *arg) {
                 deadline = spr_now_ns() + (int64_t)pump->drain_ms * 1000000;
             }
         }
-        int step = spr_pump_step(pump);
+        int step = spr_pump_step(pump, SPR_PUMP_CHUNK);
         if (step == 0 || (step < 0 && errno == EAGAIN && stopping)) {
             break;
         }
@@ -293,14 +297,28 @@ static void *spr_pump_main(void *arg) {
     return NULL;
 }
 
+/// Inline steps never block the caller on the output: each is at most PIPE_BUF bytes, copied (a
+/// write that size to a pipe that polls writable does not wait; a splice may need two of its
+/// buffers), and only once the output polls writable within `timeout_ms`.
+static int spr_pump_output_ready(spr_pump_t *pump, int timeout_ms) {
+    struct pollfd p = {.fd = pump->out_fd, .events = POLLOUT, .revents = 0};
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & (POLLOUT | POLLERR | POLLHUP)) != 0;
+}
+
 int spr_pump_service(spr_pump_t *pump) {
     if (pump->in_fd < 0) {
         return 0;
     }
+    pump->spliced = 0;
+    pump->waiting_for_output = 0;
     // A bounded number of chunks: the caller's other descriptors (signals) are not kept waiting
     // behind a program that writes without pause.
-    for (int chunk = 0; chunk < 16; chunk++) {
-        int step = spr_pump_step(pump);
+    for (int chunk = 0; chunk < 64; chunk++) {
+        if (!spr_pump_output_ready(pump, 0)) {
+            pump->waiting_for_output = 1;  // the caller polls the output until it takes more
+            break;
+        }
+        int step = spr_pump_step(pump, PIPE_BUF);
         if (step == 0) {
             spr_pump_close_input(pump);
             return 0;
@@ -314,9 +332,14 @@ int spr_pump_service(spr_pump_t *pump) {
 
 void spr_pump_drain(spr_pump_t *pump, int64_t deadline_ns) {
     // As the thread does once told to stop: what is readable, until the pipe is empty or the time
-    // is up (a descendant may hold the pipe and write without end).
-    while (pump->in_fd >= 0 && spr_now_ns() < deadline_ns) {
-        int step = spr_pump_step(pump);
+    // is up (a descendant may hold the pipe and write without end; a reader may never read).
+    pump->spliced = 0;
+    while (pump->in_fd >= 0) {
+        int64_t left_ms = (deadline_ns - spr_now_ns()) / 1000000;
+        if (left_ms <= 0 || !spr_pump_output_ready(pump, (int)left_ms)) {
+            break;
+        }
+        int step = spr_pump_step(pump, PIPE_BUF);
         if (step == 0 || (step < 0 && errno == EAGAIN)) {
             break;
         }

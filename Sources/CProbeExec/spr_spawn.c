@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -401,11 +402,51 @@ static pid_t spr_start_untraced(const spr_spawn_config_t *config, int report_fd,
 /// exec stop, or the child's end, is handed to the caller in `pending_status`: once the pipe says
 /// execve succeeded, the exec stop is waited for here (it follows within microseconds), so that
 /// the caller handles it first and sets up the rest while the program runs.
-static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result) {
+/// Whether ended (not yet reaped) `pid` still bears our name, as it did before any exec (execve
+/// names it after the file it runs): 1 yes, 0 it was renamed (it exec'd), -1 not known (its
+/// name cannot be read, or a file it might have run bears our name too).
+static int spr_never_renamed(pid_t pid, const spr_spawn_config_t *config) {
+    char ours[16] = {0};
+    if (prctl(PR_GET_NAME, ours, 0, 0, 0) != 0) {
+        return -1;
+    }
+    char path[40];
+    char name[32] = {0};
+    int n = snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    if (n <= 0 || n >= (int)sizeof(path)) {
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t got = read(fd, name, sizeof(name) - 1);
+    close(fd);
+    if (got <= 0) {
+        return -1;
+    }
+    if (name[got - 1] == '\n') {
+        name[got - 1] = 0;
+    }
+    if (strcmp(name, ours) != 0) {
+        return 0;
+    }
+    // The same name either way when a candidate's file name begins as ours (15 bytes are kept).
+    for (int i = 0; config->candidates[i] != NULL; i++) {
+        const char *slash = strrchr(config->candidates[i], '/');
+        const char *base = slash != NULL ? slash + 1 : config->candidates[i];
+        if (strncmp(base, ours, 15) == 0) {
+            return -1;
+        }
+    }
+    return 1;
+}
+
+static int spr_await_traced_report(int fd, pid_t pid, const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     result->pending_status = 0;
     result->has_pending_status = 0;
     int reported = 0;  // the pipe has spoken: its report is read below
-    int ended_before_exec = 0;  // its end came, and no exec stop: it never became the program
+    int ended_before_exec = 0;  // its end came, with no exec stop, and still under our name
     for (;;) {
         if (!reported) {
             struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
@@ -425,6 +466,15 @@ static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result
             }
             continue;
         }
+        // Its end is looked at before it is reaped: whether it still bears our name says whether it
+        // exec'd (a SIGKILL just after the exec's point of no return ends it with no exec stop).
+        siginfo_t peek;
+        memset(&peek, 0, sizeof(peek));
+        int never_renamed = -1;
+        if (waitid(P_PID, (id_t)pid, &peek, WEXITED | WNOWAIT | __WALL | (reported ? 0 : WNOHANG)) == 0 &&
+            peek.si_pid == pid && (peek.si_code == CLD_EXITED || peek.si_code == CLD_KILLED || peek.si_code == CLD_DUMPED)) {
+            never_renamed = spr_never_renamed(pid, config);
+        }
         int status = 0;
         pid_t got = waitpid(pid, &status, (reported ? 0 : WNOHANG) | __WALL);
         if (got != pid) {
@@ -436,9 +486,10 @@ static int spr_await_traced_report(int fd, pid_t pid, spr_spawn_result_t *result
         if (!WIFSTOPPED(status)) {
             result->pending_status = status;  // gone: the caller reaps nothing more
             result->has_pending_status = 1;
-            // Gone without an exec stop: killed before execve (SIGKILL in the PATH search is not
-            // reported to a tracer), or it exited after a failed one (the pipe then says so).
-            ended_before_exec = 1;
+            // Gone without an exec stop, under our name: killed before execve (SIGKILL in the PATH
+            // search is not reported to a tracer), or it exited after a failed one (the pipe then
+            // says so). Renamed, it exec'd and was killed before its exec stop; not known, no claim.
+            ended_before_exec = never_renamed == 1;
             continue;
         }
         int event = (status >> 16) & 0xff;
@@ -543,7 +594,7 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     // child already exec'd (and did it itself); ESRCH that it already exited.
     (void)setpgid(pid, pid);
     int ended = config->trace_options != 0 && result->trace_errno == 0
-                    ? spr_await_traced_report(status_pipe[0], pid, result)
+                    ? spr_await_traced_report(status_pipe[0], pid, config, result)
                     : spr_read_report(status_pipe[0], pid, result);
     if (traced_stack != NULL && ended) {
         // It exec'd: no longer its stack. (After a failed execve the child may still be on it,

@@ -10,6 +10,10 @@ package struct MemoryMap {
         package var accessible: Bool
         /// Whether it may be written (a stack is).
         package var writable: Bool
+        /// The mapped file's device (major << 32 | minor) and inode: which file it is, whatever has
+        /// its path now (0 for anonymous memory, or when not known).
+        package var device: UInt64 = 0
+        package var inode: UInt64 = 0
 
         /// A mapping of `path` (from `fileOffset`) at `start..<end`.
         package init(
@@ -45,7 +49,7 @@ package struct MemoryMap {
             let a = regions[i]
             let b = other.regions[j]
             guard a.start == b.start, a.end == b.end, a.fileOffset == b.fileOffset, a.executable == b.executable,
-                a.path == b.path
+                a.device == b.device, a.inode == b.inode, a.path == b.path
             else { return false }
             i += 1
             j += 1
@@ -73,17 +77,23 @@ package struct MemoryMap {
                 let offset = ProcText.hex(fields[2])
             else { continue }
             while rest.first == UInt8(ascii: " ") { rest = rest.dropFirst() }
-            regions.append(
-                Region(
-                    start: start,
-                    end: end,
-                    fileOffset: offset,
-                    path: ProcText.string(rest),
-                    executable: fields[1].contains(UInt8(ascii: "x")),
-                    accessible: fields[1].prefix(3).contains { $0 != UInt8(ascii: "-") },
-                    writable: fields[1].contains(UInt8(ascii: "w"))
-                )
+            var region = Region(
+                start: start,
+                end: end,
+                fileOffset: offset,
+                path: ProcText.string(rest),
+                executable: fields[1].contains(UInt8(ascii: "x")),
+                accessible: fields[1].prefix(3).contains { $0 != UInt8(ascii: "-") },
+                writable: fields[1].contains(UInt8(ascii: "w"))
             )
+            // "fd:01 1234567": the device (major:minor, hex) and the inode (decimal).
+            if let colon = fields[3].firstIndex(of: UInt8(ascii: ":")),
+                let major = ProcText.hex(fields[3][..<colon]), let minor = ProcText.hex(fields[3][(colon + 1)...])
+            {
+                region.device = major << 32 | minor
+            }
+            region.inode = ProcText.decimal(fields[4]).map { UInt64(max($0, 0)) } ?? 0
+            regions.append(region)
         }
         self.regions = regions
     }

@@ -99,17 +99,25 @@ package enum ExecPreflight {
     }
 
     private static func notInPath(_ command: String, searchPath: String?) -> String {
-        var text = "`\(command)` is not in any PATH directory (PATH=\(searchPath ?? CommandResolver.defaultSearchPath))"
+        let path = searchPath ?? CommandResolver.defaultSearchPath
+        let text = "`\(command)` is not in any PATH directory (PATH=\(shown(path)))"
         if access(command, X_OK) == 0 {
             return text + "; it is in the current directory: run it as ./\(command)"
         }
-        for directory in (searchPath ?? CommandResolver.defaultSearchPath).split(separator: ":").map(String.init) {
+        for directory in path.split(separator: ":").map(String.init) {
             if let similar = similarNames(to: command, in: directory).first {
                 return text + "; did you mean \(similar) (in \(directory))?"
             }
         }
-        text += ""
         return text
+    }
+
+    /// PATH as the explanation shows it: whole, unless it is long (a paragraph on stderr is read
+    /// by a person): then its first entries and how many there are.
+    static func shown(_ path: String) -> String {
+        guard path.utf8.count > 400 else { return path }
+        let entries = path.split(separator: ":", omittingEmptySubsequences: false)
+        return entries.prefix(8).joined(separator: ":") + ":… (\(entries.count) entries)"
     }
 
     private static func notExecutable(_ path: String) -> String? {

@@ -3,6 +3,12 @@ import ProbeCore
 import ProbeTrace
 import ProbeTracing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Copies one of the child's output streams to one of our descriptors on its own thread
 /// (C, `spr_pump.c`), as bytes arrive, and keeps the last bytes for the trace.
 package final class OutputPump {
@@ -28,6 +34,14 @@ package final class OutputPump {
 
     /// Inline: the pipe to poll for the program's bytes (-1 once forwarding is over).
     package var inputDescriptor: Int32 { pump.in_fd }
+
+    /// Inline: what to poll next, so the loop never blocks on a reader that does not read: the
+    /// output for room (POLLOUT) when it took no more, else the pipe for bytes (POLLIN).
+    package var inlinePoll: pollfd {
+        pump.waiting_for_output != 0
+            ? pollfd(fd: pump.out_fd, events: Int16(POLLOUT), revents: 0)
+            : pollfd(fd: pump.in_fd, events: Int16(POLLIN), revents: 0)
+    }
 
     /// Inline: forwards what the pipe holds now.
     package func service() { _ = spr_pump_service(&pump) }

@@ -155,9 +155,7 @@ package struct SupervisorLoop {
             }
             // Output no pump thread forwards (none could be started): forwarded here as it comes.
             let inline = pumps.filter { $0.inline != nil && $0.inputDescriptor >= 0 }
-            for pump in inline {
-                fds.append(pollfd(fd: pump.inputDescriptor, events: Int16(POLLIN), revents: 0))
-            }
+            for pump in inline { fds.append(pump.inlinePoll) }
             if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
             for (i, pump) in inline.enumerated() where fds[3 + milestoneFDs.count + i].revents != 0 { pump.service() }
             if fds[1].revents != 0 || !inline.isEmpty { recordPumpMilestones() }

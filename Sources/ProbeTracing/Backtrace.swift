@@ -67,8 +67,10 @@ package struct UnwindTables {
     package var tables: [spr_unwind_table_t] = []
     /// Build-ids by module path.
     package var buildIDs: [String: String] = [:]
-    /// The module mapped at each executable mapping's start (what a later map is compared with).
-    var regionPaths: [UInt64: String] = [:]
+    /// The file mapped at each executable mapping's start: path, device and inode (what a later
+    /// map is compared with: a file replaced at the same path and loaded at the same place is
+    /// another file).
+    var regionFiles: [UInt64: (path: String, device: UInt64, inode: UInt64)] = [:]
     /// The tables built here, which `tables` point into: kept alive with them.
     var indexes: [EHFrameIndex] = []
 }
@@ -221,16 +223,18 @@ package enum RemoteBacktrace {
         var indexes: [String: EHFrameIndex] = [:]
         if let previous { found.indexes = previous.indexes }  // what reused tables may point into
         for region in map.regions where region.executable && region.path.hasPrefix("/") {
+            let file = (path: region.path, device: region.device, inode: region.inode)
             if let previous,
                 let kept = previous.tables.first(where: { $0.start == region.start && $0.end == region.end }),
-                previous.regionPaths[region.start] == region.path
+                let known = previous.regionFiles[region.start], known.path == file.path, known.device == file.device,
+                known.inode == file.inode
             {
                 found.tables.append(kept)
-                found.regionPaths[region.start] = region.path
+                found.regionFiles[region.start] = file
                 if let id = previous.buildIDs[region.path] { found.buildIDs[region.path] = id }
                 continue
             }
-            found.regionPaths[region.start] = region.path
+            found.regionFiles[region.start] = file
             if files[region.path] == nil {
                 let elf = ELFFile(path: region.path)
                 files[region.path] = .some(elf)

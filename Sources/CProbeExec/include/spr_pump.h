@@ -32,6 +32,9 @@ typedef struct spr_pump {
     int inline_mode;
     /// pthread_create's error in inline mode.
     int thread_errno;
+    /// Inline mode: 1 when the last spr_pump_service stopped because out_fd took no more (the
+    /// caller then polls out_fd for POLLOUT, not in_fd).
+    int waiting_for_output;
     // Results, valid after spr_pump_join.
     /// Bytes forwarded to out_fd.
     uint64_t bytes;

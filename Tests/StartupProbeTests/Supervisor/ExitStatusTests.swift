@@ -156,6 +156,45 @@ import Glibc
         }
     }
 
+    @Test func aChildKilledJustAfterItsExecIsNotSaidNeverToHaveRun() throws {
+        // The exec done, the child is killed before probe-exec takes its exec stop (probe-exec held
+        // with SIGSTOP meanwhile): it ends with no exec stop, as a child killed in its PATH search
+        // does, and was said to have "never ran" (helper-24: 14 of 15). What tells them apart is its
+        // name: execve renames it after the file it runs.
+        let directory = Binaries.freshDirectory("exit-killed-after-exec")
+        let path = (0..<3_000).map { "/nonexistent-\($0)" }.joined(separator: ":") + ":/bin"
+        let trace = directory + "/t.ndjson"
+        let child = try ChildProcess(
+            [Binaries.probeExec, "-q", "-o", trace, "--", "sleep", "30"],
+            environment: env.merging(["PATH": path]) { $1 }
+        )
+        var target: Int32?
+        let deadline = now() + 10
+        while target == nil && now() < deadline { target = DifferentialTests.children(of: child.pid).first }
+        let program = try #require(target)
+        kill(child.pid, SIGSTOP)
+        // Its exec stop: the new image is there, and it waits for its tracer (stopped itself).
+        func state(_ pid: Int32) -> Character? {
+            guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+            return stat[stat.index(close, offsetBy: 2)]
+        }
+        var exe = ""
+        while now() < deadline {
+            exe = (try? run(["/usr/bin/readlink", "/proc/\(program)/exe"]).stdout) ?? ""
+            if exe.hasSuffix("/sleep\n") && state(program) == "t" { break }
+            usleep(1_000)
+        }
+        try #require(exe.hasSuffix("/sleep\n"), "the child never exec'd sleep: \(exe)")
+        kill(program, SIGKILL)
+        usleep(50_000)  // (a tracee killed at a stop shows `t` until its stopped tracer runs)
+        kill(child.pid, SIGCONT)
+        #expect(try child.wait(timeout: 20) == 128 + SIGKILL)
+        let events = try TraceReader.read(path: trace).events
+        #expect(events.first { $0.kind == "exec" }?["ok"]?.boolValue == true)
+        let verdict = events.last { $0.kind == "verdict" }?["summary"]?.stringValue ?? ""
+        #expect(!verdict.contains("never ran"), "\(verdict)")
+    }
+
     @Test func exitCodeRemapping() throws {
         let remapped = try run(
             [Binaries.probeExec, "-e", "3", "-q", "--", Binaries.fixture, "exit", "3"],

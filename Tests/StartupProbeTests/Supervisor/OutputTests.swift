@@ -83,6 +83,41 @@ import Glibc
         try writeFile(group + "/pids.max", "max\n", mode: 0o644)
     }
 
+    @Test(.enabled(if: OutputTests.pidsController != nil, "needs a writable v1 pids controller"))
+    func forwardingWithoutPumpThreadsNeverHoldsASignalBehindAStalledReader() throws {
+        // Forwarding on the loop wrote to probe-exec's stdout with a blocking write: with a reader
+        // that did not read for 8 s, a SIGTERM sent at 1 s was forwarded at +7982 ms (bare: the
+        // program ends at once). The loop now writes only what the output takes without waiting.
+        let group = try #require(Self.pidsController) + "/startupprobe-test-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(group, 0o755) == 0)
+        defer { for _ in 0..<100 where rmdir(group) != 0 { usleep(20_000) } }
+        let dir = Binaries.freshDirectory("pids-stalled")
+        let program = "import sys, time; sys.stdout.buffer.write(b'x' * 300000); sys.stdout.flush(); time.sleep(30)"
+        let child = try ChildProcess(
+            [
+                "/bin/sh", "-c",
+                "{ /bin/sh -c 'echo $$ > \(dir)/pid; echo $$ > \(group)/cgroup.procs && echo 2 > \(group)/pids.max && exec \"$@\"' sh \(Binaries.probeExec) -q -o \(dir)/t.ndjson -- /usr/bin/python3 -c \"\(program)\"; echo $? > \(dir)/status; } | { sleep 6; cat > /dev/null; }",
+            ],
+            environment: env
+        )
+        var probeExec: Int32?
+        let deadline = now() + 10
+        while probeExec == nil && now() < deadline {
+            probeExec = readFile(dir + "/pid").flatMap { Int32($0.filter(\.isNumber)) }
+            usleep(10_000)
+        }
+        let target = try #require(probeExec)
+        usleep(1_000_000)
+        let sent = now()
+        kill(target, SIGTERM)
+        while readFile(dir + "/status") == nil && now() < sent + 20 { usleep(10_000) }
+        let ended = now() - sent
+        #expect(readFile(dir + "/status")?.filter(\.isNumber) == "143")  // SIGTERM's, as bare
+        #expect(ended < 3, "probe-exec ended \(ended) s after the SIGTERM; the reader slept 6 s")
+        _ = try child.finish(timeout: 20)
+        try writeFile(group + "/pids.max", "max\n", mode: 0o644)
+    }
+
     @Test func hundredMegabytesOnEachStreamAtOnceAreByteExact() throws {
         let dir = Binaries.freshDirectory("big")
         let size = "100000000"
