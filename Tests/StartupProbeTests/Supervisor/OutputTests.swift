@@ -28,15 +28,26 @@ import Glibc
         return "/sys/fs/cgroup/pids"
     }()
 
+    /// A new pids cgroup (no limit yet) for one test; ``remove(_:)`` it when done.
+    static func pidsGroup() throws -> String {
+        let group = try #require(pidsController) + "/startupprobe-test-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(group, 0o755) == 0)
+        return group
+    }
+
+    /// Removes a cgroup of ``pidsGroup()`` once its processes are gone.
+    static func remove(_ group: String) {
+        for _ in 0..<100 where rmdir(group) != 0 { usleep(20_000) }
+    }
+
     @Test(.enabled(if: OutputTests.pidsController != nil, "needs a writable v1 pids controller"))
     func aPidsLimitThatLeavesRoomForThePumpsGivesThemToThem() throws {
         // pids.max=4: probe-exec, the program and the two output pumps. The trace directory's
         // housekeeping thread took a pump's place (started before them: 6 of 20 runs ended by
         // SIGPIPE with no output); it now comes after them, and runs at the end where no thread
         // is left for it.
-        let group = try #require(Self.pidsController) + "/startupprobe-test-\(UInt32.random(in: 0...UInt32.max))"
-        #expect(mkdir(group, 0o755) == 0)
-        defer { for _ in 0..<100 where rmdir(group) != 0 { usleep(20_000) } }
+        let group = try Self.pidsGroup()
+        defer { Self.remove(group) }
         try writeFile(group + "/pids.max", "4\n", mode: 0o644)
         for attempt in 0..<10 {
             let r = try run(
@@ -55,9 +66,8 @@ import Glibc
         // pids.max=2: probe-exec and the program only (3: one pump). A pump that could not be
         // started closed its pipe: the program died of SIGPIPE at its first write (before: 141,
         // nothing forwarded). probe-exec now forwards that stream itself, between its other work.
-        let group = try #require(Self.pidsController) + "/startupprobe-test-\(UInt32.random(in: 0...UInt32.max))"
-        #expect(mkdir(group, 0o755) == 0)
-        defer { for _ in 0..<100 where rmdir(group) != 0 { usleep(20_000) } }
+        let group = try Self.pidsGroup()
+        defer { Self.remove(group) }
         let dir = Binaries.freshDirectory("pids-inline")
         let size = "3000000"
         let bare = try run(["/bin/sh", "-c", "\(Binaries.fixture) big \(size) > \(dir)/bare.out 2> \(dir)/bare.err"])
@@ -88,9 +98,8 @@ import Glibc
         // Forwarding on the loop wrote to probe-exec's stdout with a blocking write: with a reader
         // that did not read for 8 s, a SIGTERM sent at 1 s was forwarded at +7982 ms (bare: the
         // program ends at once). The loop now writes only what the output takes without waiting.
-        let group = try #require(Self.pidsController) + "/startupprobe-test-\(UInt32.random(in: 0...UInt32.max))"
-        #expect(mkdir(group, 0o755) == 0)
-        defer { for _ in 0..<100 where rmdir(group) != 0 { usleep(20_000) } }
+        let group = try Self.pidsGroup()
+        defer { Self.remove(group) }
         let dir = Binaries.freshDirectory("pids-stalled")
         let program = "import sys, time; sys.stdout.buffer.write(b'x' * 300000); sys.stdout.flush(); time.sleep(30)"
         let child = try ChildProcess(
