@@ -284,26 +284,12 @@ static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
 /// Whether `pid` is dying or dead (/proc/PID/stat: state Z or X, or PF_EXITING in its flags): a
 /// seize of it fails with EPERM, which is then no refusal of ptrace.
 static int spr_is_exiting(pid_t pid) {
-    char path[32];
+    char path[40];
     char text[1024];
-    int n = 0;
-    // "/proc/" and the pid in decimal, by hand.
-    const char *prefix = "/proc/";
-    while (prefix[n] != 0) {
-        path[n] = prefix[n];
-        n++;
+    int n = snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (n <= 0 || n >= (int)sizeof(path)) {
+        return 0;
     }
-    char digits[12];
-    int count = 0;
-    unsigned value = (unsigned)pid;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0 && count < 11);
-    while (count > 0) {
-        path[n++] = digits[--count];
-    }
-    memcpy(path + n, "/stat", 6);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return errno == ENOENT;  // reaped already: gone

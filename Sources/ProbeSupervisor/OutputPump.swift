@@ -20,8 +20,8 @@ package final class OutputPump {
     package init(stream: String) { self.stream = stream }
 
     /// Starts forwarding `input` (a pipe read end, now owned by the pump) to `output`. Where no
-    /// thread can be started (a pids limit), the pump is ``inline``: its owner forwards with
-    /// ``service()`` when ``inputDescriptor`` polls readable, and ``join(until:)`` drains it.
+    /// thread can be started (a pids limit), the pump is ``inline``: its owner polls ``inlinePoll``,
+    /// forwards with ``service()`` when it is ready, and ``join(until:)`` drains it.
     /// - Throws: ``SystemError`` when the pump cannot be made at all (no memory).
     package func start(input: Int32, output: Int32, stop: Int32, notify: Int32) throws(SystemError) {
         let error = spr_pump_start(&pump, input, output, stop, notify, 1)
@@ -61,7 +61,10 @@ package final class OutputPump {
     /// Waits for the thread; afterwards ``bytes`` and ``takeTail(capacity:)`` are final.
     package func join() {
         guard isRunning else { return }
-        if inline != nil { spr_pump_drain(&pump, spr_monotonic_ns() + Int64(pump.drain_ms) * 1_000_000) }
+        if inline != nil {
+            _ = join(until: .max)  // drained, within its own drain time
+            return
+        }
         _ = spr_pump_join(&pump)
         isRunning = false
     }

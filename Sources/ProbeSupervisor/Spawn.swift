@@ -126,12 +126,7 @@ package enum Spawn {
     /// The first candidate that is an executable regular file: the one execve ran.
     private static func resolvedPath(_ candidates: [[UInt8]]) -> [UInt8]? {
         if candidates.count == 1 { return candidates[0] }
-        return candidates.first { path in
-            var info = stat()
-            return withCString(path) {
-                stat($0, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access($0, X_OK) == 0
-            }
-        }
+        return candidates.first { path in isRegularFile(path) && withCString(path) { access($0, X_OK) == 0 } }
     }
 
     /// Hand the terminal to the child's process group when stdin is a terminal whose

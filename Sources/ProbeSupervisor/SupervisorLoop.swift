@@ -73,6 +73,10 @@ package struct SupervisorLoop {
         self.report.childPID = childPID
     }
 
+    /// The pumps no thread runs (none could be started) that still have output to forward: the
+    /// loop forwards it.
+    private var inlinePumps: [OutputPump] { pumps.filter { $0.inline != nil && $0.inputDescriptor >= 0 } }
+
     /// Starts forwarding the program's output, and listens for `probe-exec detach` when tracing:
     /// after its exec stop is handled, so that the program does not wait for this set-up (its
     /// first bytes wait in the pipe meanwhile, in order).
@@ -135,7 +139,7 @@ package struct SupervisorLoop {
             }
             if signalFD < 0 {
                 var info = spr_signal_info_t()
-                let inline = pumps.filter { $0.inline != nil && $0.inputDescriptor >= 0 }
+                let inline = inlinePumps
                 let got = spr_sigtimedwait_supervised(&info, min(pollTimeoutMilliseconds(), inline.isEmpty ? 50 : 2))
                 for pump in inline { pump.service() }
                 recordPumpMilestones()
@@ -154,7 +158,7 @@ package struct SupervisorLoop {
                 fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             }
             // Output no pump thread forwards (none could be started): forwarded here as it comes.
-            let inline = pumps.filter { $0.inline != nil && $0.inputDescriptor >= 0 }
+            let inline = inlinePumps
             for pump in inline { fds.append(pump.inlinePoll) }
             if poll(&fds, nfds_t(fds.count), pollTimeoutMilliseconds()) < 0 { continue }
             for (i, pump) in inline.enumerated() where fds[3 + milestoneFDs.count + i].revents != 0 { pump.service() }

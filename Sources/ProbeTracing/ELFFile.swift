@@ -356,15 +356,7 @@ package struct ELFFile {
     /// when the file is short or unreadable there.
     func read(offset: UInt64, into buffer: inout [UInt8], count: Int) -> Bool {
         guard count >= 0, count <= buffer.count, offset <= UInt64(Int64.max) - UInt64(count) else { return false }
-        return buffer.withUnsafeMutableBytes { raw in
-            var done = 0
-            while done < count {
-                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n <= 0 { return false }
-                done += n
-            }
-            return true
-        }
+        return buffer.withUnsafeMutableBytes { readFully($0.baseAddress, count, at: offset) == count }
     }
 
     func read(offset: UInt64, count: Int) -> [UInt8]? {
@@ -372,18 +364,23 @@ package struct ELFFile {
         // Read straight into the array's storage (no zero-filling first: sections run to MBs).
         var complete = true
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var done = 0
-            while done < count {
-                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n <= 0 {
-                    complete = false
-                    break
-                }
-                done += n
-            }
-            initialized = done
+            initialized = readFully(UnsafeMutableRawPointer(buffer.baseAddress), count, at: offset)
+            complete = initialized == count
         }
         return complete ? bytes : nil
+    }
+
+    /// Reads up to `count` bytes at `offset` into `destination`, as many pread calls as it takes;
+    /// returns how many were read (fewer at the end of the file or on an error).
+    private func readFully(_ destination: UnsafeMutableRawPointer?, _ count: Int, at offset: UInt64) -> Int {
+        guard let destination else { return 0 }  // nothing to read into (count 0)
+        var done = 0
+        while done < count {
+            let n = pread(fd, destination + done, count - done, off_t(offset) + off_t(done))
+            if n <= 0 { break }
+            done += n
+        }
+        return done
     }
 
     package static func u16(_ b: [UInt8], _ i: Int) -> UInt16 { UInt16(b[i]) | UInt16(b[i + 1]) << 8 }
