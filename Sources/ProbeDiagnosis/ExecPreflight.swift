@@ -61,12 +61,19 @@ package enum ExecPreflight {
         return String(text.prefix(while: { $0 != " " && $0 != "\t" }))
     }
 
-    private static func missingInterpreter(_ path: String) -> String? {
+    private static func missingInterpreter(_ path: String, depth: Int = 0) -> String? {
         let bytes = head(path)
         if let interpreter = shebang(bytes) {
             if interpreter.hasSuffix("\r") {
                 return
                     "its #! line names `\(interpreter.dropLast())` followed by a carriage return: the script has Windows (CRLF) line endings; convert it with `dos2unix` or `sed -i 's/\\r$//'`"
+            }
+            // The interpreter is there: what is missing is its own interpreter (the kernel follows
+            // #! lines a few levels deep), or its dynamic loader.
+            if access(interpreter, F_OK) == 0 {
+                guard depth < 4, let inner = missingInterpreter(interpreter, depth: depth + 1), inner.hasPrefix("its ")
+                else { return "its #! interpreter \(interpreter) is there, but running it failed with ENOENT" }
+                return "its #! interpreter \(interpreter) is there, but \(interpreter)'s own \(inner.dropFirst(4))"
             }
             return "its #! interpreter \(interpreter) does not exist on this system"
         }
@@ -147,6 +154,10 @@ package enum ExecPreflight {
             return "\(path) is an ELF file this kernel refuses (corrupt, or a core file / object, not an executable)"
         }
         if bytes.isEmpty { return "\(path) is empty" }
+        if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
+            return
+                "\(path) begins as an ELF file but ends after \(bytes.count) bytes, within its header: a truncated copy"
+        }
         return
             "\(path) has neither a #! line nor an ELF header: add `#!/bin/sh` (or the right interpreter) as its first line"
     }

@@ -83,7 +83,7 @@ package final class Supervisor {
             streams.closeReadEnds()
             return execFailed(failure, outcome: outcome, tracing: tracing)
         }
-        // Traced, an end with no exec stop before it is proof that no exec happened.
+        // A child dead under its pre-exec name is proof that no exec happened (Spawn, spr_spawn).
         let killedBeforeExec = outcome.signalBeforeExec.flatMap { $0.died ? $0.signal : nil }
         var exec = TraceEvent.Exec()
         exec.ok = killedBeforeExec == nil

@@ -62,6 +62,32 @@ import Glibc
         }
     }
 
+    @Test func aScriptWhoseInterpreterLacksItsOwnIsExplainedAsSuch() throws {
+        // `#!/…/mid`, and mid's own #! interpreter is missing: mid was said not to exist (helper-24).
+        let dir = Binaries.freshDirectory("shebang-nested")
+        try writeFile(dir + "/mid", "#!/usr/bin/python9.9\n", mode: 0o755)
+        try writeFile(dir + "/app", "#!\(dir)/mid\necho hi\n", mode: 0o755)
+        let bare = try run(["/bin/sh", "-c", "exec \(dir)/app"])
+        let r = try runBroken(dir + "/app")
+        #expect(r.status == bare.status)  // 127
+        #expect(
+            r.stderr.contains(
+                "its #! interpreter \(dir)/mid is there, but \(dir)/mid's own #! interpreter /usr/bin/python9.9 does not exist"
+            ),
+            "\(r.stderr)"
+        )
+    }
+
+    @Test func aTruncatedELFFileIsSaidToBeOne() throws {
+        // It begins with ELF's magic: "neither a #! line nor an ELF header" was not true (helper-24).
+        let path = Binaries.freshDirectory("elf-truncated") + "/program"
+        try writeFile(path, "\u{7F}ELF\u{02}\u{01}\u{01}garbage", mode: 0o755)
+        let bare = try run(["/bin/sh", "-c", "exec \(path)"])
+        let r = try runBroken(path)
+        #expect(r.status == bare.status)  // 126
+        #expect(r.stderr.contains("begins as an ELF file but ends after 14 bytes"), "\(r.stderr)")
+    }
+
     @Test func binaryForAnotherArchitecture() throws {
         let foreign = HostArchitecture.foreignMachine
         let path = try patchedTrue("foreign-binary") { bytes in
