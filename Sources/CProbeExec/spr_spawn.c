@@ -579,20 +579,14 @@ int spr_spawn(const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     // Both sides call setpgid so neither order of scheduling leaves a window. EACCES means the
     // child already exec'd (and did it itself); ESRCH that it already exited.
     (void)setpgid(pid, pid);
-    int traced = config->trace_options != 0 && result->trace_errno == 0;
-    int ended = traced ? spr_await_traced_report(status_pipe[0], pid, config, result)
-                       : spr_read_report(status_pipe[0], pid, result);
-    if (!traced && result->exec_errno == 0) {
-        // Untraced, the vfork parent resumes at the exec or at the child's death: already dead by
-        // a signal and still under our name, it never ran (a SIGKILL in its PATH search).
-        siginfo_t peek;
-        memset(&peek, 0, sizeof(peek));
-        if (waitid(P_PID, (id_t)pid, &peek, WEXITED | WNOHANG | WNOWAIT) == 0 && peek.si_pid == pid &&
-            (peek.si_code == CLD_KILLED || peek.si_code == CLD_DUMPED) && spr_never_renamed(pid, config) == 1) {
-            result->died_before_exec = 1;
-            result->signal_before_exec = peek.si_status;
-        }
-    }
+    // Untraced, nothing tells a death in the PATH search from one just after the exec: the vfork
+    // parent resumes at either, and by the time it looks, the program may have run, exec'd a
+    // file named like us or renamed itself (helper-25: a false "never ran" in 5 of 30). Only the
+    // traced child, which cannot run a single instruction of the program before its exec stop,
+    // is judged by its name.
+    int ended = config->trace_options != 0 && result->trace_errno == 0
+                    ? spr_await_traced_report(status_pipe[0], pid, config, result)
+                    : spr_read_report(status_pipe[0], pid, result);
     if (traced_stack != NULL && ended) {
         // It exec'd: no longer its stack. (After a failed execve the child may still be on it,
         // held at its exit stop: those 64 KiB stay, once, in a run that is over.)

@@ -69,9 +69,9 @@ package enum ExecPreflight {
                     "its #! line names `\(interpreter.dropLast())` followed by a carriage return: the script has Windows (CRLF) line endings; convert it with `dos2unix` or `sed -i 's/\\r$//'`"
             }
             // The interpreter is there: what is missing is its own interpreter (the kernel follows
-            // #! lines a few levels deep), or its dynamic loader.
+            // #! lines several levels deep, and says ELOOP past them), or its dynamic loader.
             if access(interpreter, F_OK) == 0 {
-                guard depth < 4, let inner = missingInterpreter(interpreter, depth: depth + 1), inner.hasPrefix("its ")
+                guard depth < 8, let inner = missingInterpreter(interpreter, depth: depth + 1), inner.hasPrefix("its ")
                 else { return "its #! interpreter \(interpreter) is there, but running it failed with ENOENT" }
                 return "its #! interpreter \(interpreter) is there, but \(interpreter)'s own \(inner.dropFirst(4))"
             }
@@ -143,6 +143,12 @@ package enum ExecPreflight {
 
     private static func notRunnable(_ path: String) -> String? {
         let bytes = head(path, 64)
+        // ELF's header is 52 bytes (32-bit) or 64 (64-bit, or an unknown class): a file ending
+        // inside it is a truncated copy, whatever the bytes it has say.
+        if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]), bytes.count < (bytes.count > 4 && bytes[4] == 1 ? 52 : 64) {
+            return
+                "\(path) begins as an ELF file but ends after \(bytes.count) bytes, within its header: a truncated copy"
+        }
         if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]), bytes.count >= 20 {
             let machine = UInt16(bytes[18]) | UInt16(bytes[19]) << 8
             let name = machines[machine] ?? "machine \(machine)"
@@ -154,10 +160,6 @@ package enum ExecPreflight {
             return "\(path) is an ELF file this kernel refuses (corrupt, or a core file / object, not an executable)"
         }
         if bytes.isEmpty { return "\(path) is empty" }
-        if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
-            return
-                "\(path) begins as an ELF file but ends after \(bytes.count) bytes, within its header: a truncated copy"
-        }
         return
             "\(path) has neither a #! line nor an ELF header: add `#!/bin/sh` (or the right interpreter) as its first line"
     }

@@ -87,8 +87,8 @@ package struct RunReport: Sendable {
     package var programPath: String?
     /// Why execve failed, explained once when it failed (nil when not explained).
     package var execExplanation: String?
-    /// The signal that killed probe-exec's child before its execve: no program ran. nil when the
-    /// program ran, or when that is not known (the child's name would be the same either way).
+    /// The signal that killed probe-exec's (traced) child before its execve: no program ran. nil
+    /// when the program ran, or when that is not known (untraced; or a name the program shares).
     package var killedBeforeExec: Int32?
     /// Whether it was run as a service (--service): it should only stop when told to.
     package var service = false

@@ -83,7 +83,7 @@ package final class Supervisor {
             streams.closeReadEnds()
             return execFailed(failure, outcome: outcome, tracing: tracing)
         }
-        // A child dead under its pre-exec name is proof that no exec happened (Spawn, spr_spawn).
+        // Traced, a child dead under its pre-exec name with no exec stop never exec'd (spr_spawn).
         let killedBeforeExec = outcome.signalBeforeExec.flatMap { $0.died ? $0.signal : nil }
         var exec = TraceEvent.Exec()
         exec.ok = killedBeforeExec == nil

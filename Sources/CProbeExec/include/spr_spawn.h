@@ -56,9 +56,10 @@ typedef struct spr_spawn_result {
     int has_pending_status;
     /// The waitpid status taken (see has_pending_status).
     int pending_status;
-    /// 1 when the child died before execve (traced: a signal delivered in that window, or a
-    /// SIGKILL, which no stop reports; untraced: dead by a signal when the vfork returned): no
-    /// program ran. Only where its name proves it (execve renames it after its file).
+    /// 1 when the traced child died before execve (a signal delivered in that window, or a
+    /// SIGKILL, which no stop reports): no program ran. Only where its name proves it (execve
+    /// renames it after its file). Untraced, this stays 0: a death there cannot be told from
+    /// one just after the exec.
     int died_before_exec;
     /// A signal delivered to the traced child before execve (the one that killed it, when it
     /// died), or 0.
