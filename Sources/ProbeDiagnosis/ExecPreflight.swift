@@ -127,7 +127,7 @@ package enum ExecPreflight {
         return entries.prefix(8).joined(separator: ":") + ":… (\(entries.count) entries)"
     }
 
-    private static func notExecutable(_ path: String) -> String? {
+    private static func notExecutable(_ path: String, depth: Int = 0) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         if (info.st_mode & S_IFMT) == S_IFDIR { return "\(path) is a directory" }
@@ -137,6 +137,12 @@ package enum ExecPreflight {
         }
         if let mount = MountTable.mountPoint(containing: path), mount.options.contains("noexec") {
             return "\(path) is on \(mount.point), which is mounted noexec"
+        }
+        // The script may run; its #! interpreter is what cannot (a directory, no execute bit).
+        if access(path, X_OK) == 0, let interpreter = shebang(head(path)), access(interpreter, F_OK) == 0, depth < 8,
+            let inner = notExecutable(interpreter, depth: depth + 1)
+        {
+            return "its #! interpreter \(interpreter) cannot be run: \(inner)"
         }
         return "\(path) is not executable by uid \(getuid()) (permissions of the file or a directory on its path)"
     }

@@ -82,6 +82,24 @@ import Glibc
         #expect(r.stderr.contains("\(dir)/l4's own #! interpreter /usr/bin/python9.9 does not exist"), "\(r.stderr)")
     }
 
+    @Test func aScriptWhoseInterpreterCannotRunIsNotSaidToBeTheOneThatCannot() throws {
+        // The script is mode 755; its interpreter is not executable, or a directory: "`app` is not
+        // executable by uid 0" was false of the script (helper-25).
+        let dir = Binaries.freshDirectory("shebang-eacces")
+        try writeFile(dir + "/interp", "#!/bin/sh\n", mode: 0o644)
+        mkdir(dir + "/folder", 0o755)
+        for (interpreter, why) in [
+            (dir + "/interp", "\(dir)/interp has no execute permission"),
+            (dir + "/folder", "\(dir)/folder is a directory"),
+        ] {
+            try writeFile(dir + "/app", "#!\(interpreter)\necho hi\n", mode: 0o755)
+            let bare = try run(["/bin/sh", "-c", "exec \(dir)/app"])
+            let r = try runBroken(dir + "/app")
+            #expect(r.status == bare.status)  // 126
+            #expect(r.stderr.contains("its #! interpreter \(interpreter) cannot be run: \(why)"), "\(r.stderr)")
+        }
+    }
+
     @Test func aTruncatedELFFileIsSaidToBeOne() throws {
         // It begins with ELF's magic: "neither a #! line nor an ELF header" was not true (helper-24).
         let path = Binaries.freshDirectory("elf-truncated") + "/program"
