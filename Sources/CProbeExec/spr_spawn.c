@@ -273,33 +273,36 @@ static int spr_read_report(int fd, pid_t pid, spr_spawn_result_t *result) {
     return ended;
 }
 
-/// Traced: the child borrows our memory on its own stack (CLONE_VM: no page tables copied, none
-/// torn down at its execve, no copy-on-write faults for us afterwards), but we are not suspended
-/// (no CLONE_VFORK): we must seize it before it execs. It waits on a pipe for that; it makes only
-/// raw system calls, so it writes nothing of ours (not even errno) while we run beside it. Its
-/// stack is handed back in *stack, to be unmapped once it has exec'd or exited (its report pipe
-/// ended). `args` is read by the child until it execs: the caller's, living until then (spr_spawn
-/// returns once the exec is confirmed). Returns the pid, or -1 with *fork_err set. A failed seize
-/// is recorded and the child runs untraced (fail open).
-/// Whether `pid` is dying or dead (/proc/PID/stat: state Z or X, or PF_EXITING in its flags): a
-/// seize of it fails with EPERM, which is then no refusal of ptrace.
-static int spr_is_exiting(pid_t pid) {
-    char path[40];
-    char text[1024];
-    int n = snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+/// Reads /proc/`pid`/`file` into `text` (NUL-terminated, at most size - 1 bytes). Returns the byte
+/// count, or -errno (-ENOENT: the process is gone, reaped).
+static ssize_t spr_read_proc(pid_t pid, const char *file, char *text, size_t size) {
+    char path[64];
+    int n = snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
     if (n <= 0 || n >= (int)sizeof(path)) {
-        return 0;
+        return -ENAMETOOLONG;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return errno == ENOENT;  // reaped already: gone
+        return -errno;
     }
-    ssize_t got = read(fd, text, sizeof(text) - 1);
+    ssize_t got = read(fd, text, size - 1);
+    int err = errno;
     close(fd);
-    if (got <= 0) {
-        return 0;
+    if (got < 0) {
+        return -err;
     }
     text[got] = 0;
+    return got;
+}
+
+/// Whether `pid` is dying or dead (/proc/PID/stat: state Z or X, or PF_EXITING in its flags): a
+/// seize of it fails with EPERM, which is then no refusal of ptrace.
+static int spr_is_exiting(pid_t pid) {
+    char text[1024];
+    ssize_t got = spr_read_proc(pid, "stat", text, sizeof(text));
+    if (got <= 0) {
+        return got == -ENOENT;  // reaped already: gone
+    }
     // "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": after the last ')'.
     char *p = strrchr(text, ')');
     if (p == NULL || p[1] != ' ') {
@@ -320,6 +323,14 @@ static int spr_is_exiting(pid_t pid) {
     return (flags & 0x4) != 0;  // PF_EXITING
 }
 
+/// Traced: the child borrows our memory on its own stack (CLONE_VM: no page tables copied, none
+/// torn down at its execve, no copy-on-write faults for us afterwards), but we are not suspended
+/// (no CLONE_VFORK): we must seize it before it execs. It waits on a pipe for that; it makes only
+/// raw system calls, so it writes nothing of ours (not even errno) while we run beside it. Its
+/// stack is handed back in *stack, to be unmapped once it has exec'd or exited (its report pipe
+/// ended). `args` is read by the child until it execs: the caller's, living until then (spr_spawn
+/// returns once the exec is confirmed). Returns the pid, or -1 with *fork_err set. A failed seize
+/// is recorded and the child runs untraced (fail open).
 static pid_t spr_start_traced(const spr_spawn_config_t *config, int report_fd, spr_spawn_result_t *result,
                               int *fork_err, void *_Nullable *_Nonnull stack, spr_child_args_t *args) {
     int go_pipe[2];
@@ -380,14 +391,6 @@ static pid_t spr_start_untraced(const spr_spawn_config_t *config, int report_fd,
     return pid;
 }
 
-/// The traced child between its seizure and execve: a signal that arrives there (Ctrl-C, a
-/// resize, a kill of its group) stops it in a signal-delivery-stop only its tracer can end, so
-/// the parent never waits on the status pipe alone. It polls the pipe and, between polls, takes
-/// the child's stops: a signal is delivered as it would be without tracing, a group-stop is
-/// listened to (it stays stopped until SIGCONT, as bare), a death on the way is let through. The
-/// exec stop, or the child's end, is handed to the caller in `pending_status`: once the pipe says
-/// execve succeeded, the exec stop is waited for here (it follows within microseconds), so that
-/// the caller handles it first and sets up the rest while the program runs.
 /// Whether ended (not yet reaped) `pid` still bears our name, as it did before any exec (execve
 /// names it after the file it runs): 1 yes, 0 it was renamed (it exec'd), -1 not known (its
 /// name cannot be read, or a file it might have run bears our name too).
@@ -396,18 +399,8 @@ static int spr_never_renamed(pid_t pid, const spr_spawn_config_t *config) {
     if (prctl(PR_GET_NAME, ours, 0, 0, 0) != 0) {
         return -1;
     }
-    char path[40];
-    char name[32] = {0};
-    int n = snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    if (n <= 0 || n >= (int)sizeof(path)) {
-        return -1;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    ssize_t got = read(fd, name, sizeof(name) - 1);
-    close(fd);
+    char name[32];
+    ssize_t got = spr_read_proc(pid, "comm", name, sizeof(name));
     if (got <= 0) {
         return -1;
     }
@@ -428,6 +421,14 @@ static int spr_never_renamed(pid_t pid, const spr_spawn_config_t *config) {
     return 1;
 }
 
+/// The traced child between its seizure and execve: a signal that arrives there (Ctrl-C, a
+/// resize, a kill of its group) stops it in a signal-delivery-stop only its tracer can end, so
+/// the parent never waits on the status pipe alone. It polls the pipe and, between polls, takes
+/// the child's stops: a signal is delivered as it would be without tracing, a group-stop is
+/// listened to (it stays stopped until SIGCONT, as bare), a death on the way is let through. The
+/// exec stop, or the child's end, is handed to the caller in `pending_status`: once the pipe says
+/// execve succeeded, the exec stop is waited for here (it follows within microseconds), so that
+/// the caller handles it first and sets up the rest while the program runs.
 static int spr_await_traced_report(int fd, pid_t pid, const spr_spawn_config_t *config, spr_spawn_result_t *result) {
     result->pending_status = 0;
     result->has_pending_status = 0;

@@ -15,6 +15,13 @@ package struct MemoryMap {
         package var device: UInt64 = 0
         package var inode: UInt64 = 0
 
+        /// Whether `other` maps the same file (device, inode, path) the same way at the same place.
+        package func sameMapping(as other: Region) -> Bool {
+            start == other.start && end == other.end && fileOffset == other.fileOffset
+                && executable == other.executable && device == other.device && inode == other.inode
+                && path == other.path
+        }
+
         /// A mapping of `path` (from `fileOffset`) at `start..<end`.
         package init(
             start: UInt64,
@@ -46,11 +53,7 @@ package struct MemoryMap {
             while i < regions.count && !regions[i].path.hasPrefix("/") { i += 1 }
             while j < other.regions.count && !other.regions[j].path.hasPrefix("/") { j += 1 }
             guard i < regions.count, j < other.regions.count else { break }
-            let a = regions[i]
-            let b = other.regions[j]
-            guard a.start == b.start, a.end == b.end, a.fileOffset == b.fileOffset, a.executable == b.executable,
-                a.device == b.device, a.inode == b.inode, a.path == b.path
-            else { return false }
+            guard regions[i].sameMapping(as: other.regions[j]) else { return false }
             i += 1
             j += 1
         }

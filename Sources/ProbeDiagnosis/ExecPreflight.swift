@@ -61,6 +61,10 @@ package enum ExecPreflight {
         return String(text.prefix(while: { $0 != " " && $0 != "\t" }))
     }
 
+    /// How deep a chain of #! interpreters is followed to explain it (the kernel says ELOOP past
+    /// five interpreters).
+    static let interpreterLevels = 8
+
     private static func missingInterpreter(_ path: String, depth: Int = 0) -> String? {
         let bytes = head(path)
         if let interpreter = shebang(bytes) {
@@ -71,7 +75,8 @@ package enum ExecPreflight {
             // The interpreter is there: what is missing is its own interpreter (the kernel follows
             // #! lines several levels deep, and says ELOOP past them), or its dynamic loader.
             if access(interpreter, F_OK) == 0 {
-                guard depth < 8, let inner = missingInterpreter(interpreter, depth: depth + 1), inner.hasPrefix("its ")
+                guard depth < interpreterLevels, let inner = missingInterpreter(interpreter, depth: depth + 1),
+                    inner.hasPrefix("its ")
                 else { return "its #! interpreter \(interpreter) is there, but running it failed with ENOENT" }
                 return "its #! interpreter \(interpreter) is there, but \(interpreter)'s own \(inner.dropFirst(4))"
             }
@@ -139,7 +144,8 @@ package enum ExecPreflight {
             return "\(path) is on \(mount.point), which is mounted noexec"
         }
         // The script may run; its #! interpreter is what cannot (a directory, no execute bit).
-        if access(path, X_OK) == 0, let interpreter = shebang(head(path)), access(interpreter, F_OK) == 0, depth < 8,
+        if access(path, X_OK) == 0, let interpreter = shebang(head(path)), access(interpreter, F_OK) == 0,
+            depth < interpreterLevels,
             let inner = notExecutable(interpreter, depth: depth + 1)
         {
             return "its #! interpreter \(interpreter) cannot be run: \(inner)"

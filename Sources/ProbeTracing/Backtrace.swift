@@ -67,10 +67,9 @@ package struct UnwindTables {
     package var tables: [spr_unwind_table_t] = []
     /// Build-ids by module path.
     package var buildIDs: [String: String] = [:]
-    /// The file mapped at each executable mapping's start: path, device and inode (what a later
-    /// map is compared with: a file replaced at the same path and loaded at the same place is
-    /// another file).
-    var regionFiles: [UInt64: (path: String, device: UInt64, inode: UInt64)] = [:]
+    /// Each executable mapping with a table, by its start: what a later map is compared with (a
+    /// file replaced at the same path and loaded at the same place is another file).
+    var mappings: [UInt64: MemoryMap.Region] = [:]
     /// The tables built here, which `tables` point into: kept alive with them.
     var indexes: [EHFrameIndex] = []
 }
@@ -223,18 +222,15 @@ package enum RemoteBacktrace {
         var indexes: [String: EHFrameIndex] = [:]
         if let previous { found.indexes = previous.indexes }  // what reused tables may point into
         for region in map.regions where region.executable && region.path.hasPrefix("/") {
-            let file = (path: region.path, device: region.device, inode: region.inode)
-            if let previous,
-                let kept = previous.tables.first(where: { $0.start == region.start && $0.end == region.end }),
-                let known = previous.regionFiles[region.start], known.path == file.path, known.device == file.device,
-                known.inode == file.inode
+            if let previous, let known = previous.mappings[region.start], known.sameMapping(as: region),
+                let kept = previous.tables.first(where: { $0.start == region.start && $0.end == region.end })
             {
                 found.tables.append(kept)
-                found.regionFiles[region.start] = file
+                found.mappings[region.start] = region
                 if let id = previous.buildIDs[region.path] { found.buildIDs[region.path] = id }
                 continue
             }
-            found.regionFiles[region.start] = file
+            found.mappings[region.start] = region
             if files[region.path] == nil {
                 let elf = ELFFile(path: region.path)
                 files[region.path] = .some(elf)
