@@ -180,10 +180,23 @@ import Glibc
             guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
             return stat[stat.index(close, offsetBy: 2)]
         }
+        // The child waits for probe-exec's `go` (sent just after the seize) before its search: a
+        // SIGSTOP that came first holds it there (read(2) in /proc/PID/syscall): let probe-exec
+        // send it, and stop it again (the full CI run hit this once).
+        #if arch(x86_64)
+        let readCall = "0 "
+        #else
+        let readCall = "63 "
+        #endif
         var exe = ""
         while now() < deadline {
             exe = (try? run(["/usr/bin/readlink", "/proc/\(program)/exe"]).stdout) ?? ""
             if exe.hasSuffix("/sleep\n") && state(program) == "t" { break }
+            if !exe.hasSuffix("/sleep\n"), readFile("/proc/\(program)/syscall")?.hasPrefix(readCall) == true {
+                kill(child.pid, SIGCONT)
+                usleep(200)
+                kill(child.pid, SIGSTOP)
+            }
             usleep(1_000)
         }
         try #require(exe.hasSuffix("/sleep\n"), "the child never exec'd sleep: \(exe)")
