@@ -5,6 +5,9 @@
 #include "spr_supervise.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -97,6 +100,12 @@ static void spr_record_inherited_signals(void) {
 // blocked, so a SIGTERM sent right after exec would otherwise be lost before main runs.
 __attribute__((constructor(101))) static void spr_record_arguments(int argc, char **argv, char **envp) {
     (void)envp;
+#ifdef __GLIBC__
+    // One malloc arena: glibc gives each thread that allocates an arena of its own (a 64 MB
+    // reservation, trimmed, and its first pages faulted in), and probe-exec's few threads
+    // allocate little. Only this process: exec'd programs start with glibc's defaults.
+    (void)mallopt(M_ARENA_MAX, 1);
+#endif
     spr_record_inherited_signals();
     if (getpid() == 1) {
         (void)spr_block_supervised_signals();
