@@ -92,8 +92,7 @@ print()
 
 # Cold: the machine's first perf event after a second without any waits for an RCU grace period
 # in the kernel. probe-exec asks on its own thread at start; the program waits at its exec stop
-# at most 3 ms more (then int3, "int3 fallback"), and the trace's longest stop includes that
-# wait (target <= 5 ms). Each cold run follows 1.5 s of quiet.
+# for the rest, and the trace's longest stop includes it. Each cold run follows 1.5 s of quiet.
 def one_traced_run(trace):
     start = time.monotonic()
     subprocess.run([probe, "-q", "-o", trace, "--", "/bin/true"], check=False)

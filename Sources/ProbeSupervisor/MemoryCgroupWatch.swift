@@ -30,27 +30,12 @@ final class MemoryCgroupWatch {
     }
 
     /// Finds and reads the program's memory cgroup: once its exec stop is handled, so that the
-    /// program does not wait for it, and on a thread of its own, so that probe-exec does not
-    /// either (the mount table and the cgroup's files: 190 µs of a traced `/bin/true`'s run, on
-    /// probe-exec's main thread while the program waited for the CPU it shared with it). The
-    /// cgroup's directory outlives the program.
+    /// program does not wait for it (the mount table and the cgroup's files: a few hundred µs).
+    /// The cgroup's directory outlives the program.
     func start() {
         guard !started else { return }
         started = true
-        let membership = self.membership
-        reading = BackgroundWork { [self] in
-            found = membership.flatMap { MemoryCgroup.of(membership: $0) }.map { ($0, $0.read()) }
-        }
-    }
-
-    /// The first reading's thread: `found` is written there, and read here only once it is
-    /// joined (``settle()``).
-    private var reading: BackgroundWork?
-
-    /// Waits for the first reading (its thread joined: `found` is this thread's to use).
-    private func settle() {
-        reading?.wait()
-        reading = nil
+        found = membership.flatMap { MemoryCgroup.of(membership: $0) }.map { ($0, $0.read()) }
     }
 
     /// The program (`pid`) exec'd an image: if it is in another cgroup now, that one is read
@@ -64,7 +49,6 @@ final class MemoryCgroupWatch {
         guard let now, now != membership else { return }
         membership = now
         guard started else { return }  // start() reads the cgroup it is in now
-        settle()
         guard let cgroup = MemoryCgroup.of(membership: now), cgroup != found?.cgroup else { return }
         found = (cgroup, cgroup.read())
     }
@@ -73,7 +57,6 @@ final class MemoryCgroupWatch {
     /// no memory cgroup was found.
     func finish(recorder: TraceRecorder) -> MemoryCgroupUse? {
         start()
-        settle()
         guard let found else { return nil }
         let use = MemoryCgroupUse(cgroup: found.cgroup, before: found.reading, after: found.cgroup.read())
         var event = TraceEvent.MemoryCgroup()

@@ -150,28 +150,19 @@ package final class Supervisor {
     /// How the traced program's milestones are watched: with the CPU's breakpoints where the kernel
     /// allows them in time (nothing in the program to guard), else `int3` with its guardian,
     /// started before the exec stop is handled so that it is there when the first breakpoint is
-    /// planted (and after the program, so that the program is probe-exec's first child). When the
-    /// kernel's answer is not there yet, the guardian is started while it is awaited: the bound
-    /// (``hardwareProbeLimitNanoseconds``) then covers the guardian's fork too.
+    /// planted (and after the program, so that the program is probe-exec's first child).
     private func chooseBreakpoints() -> (hardware: Bool, guardian: BreakpointGuardian?) {
         guard Supervisor.hardwareBreakpointsWanted else { return (false, BreakpointGuardian.started()) }
-        let unbounded = Supervisor.breakpointsWanted == "hardware"
-        let deadline = spr_monotonic_ns() + Supervisor.hardwareProbeLimitNanoseconds
-        var probe = spr_hwbp_probe_wait(0)
-        var guardian: BreakpointGuardian?
-        if probe == -1 {
-            if !unbounded { guardian = BreakpointGuardian.started() }
-            probe = spr_hwbp_probe_wait(unbounded ? Int64.max : max(0, deadline - spr_monotonic_ns()))
-        }
+        let limit = Supervisor.breakpointsWanted == "hardware" ? Int64.max : Supervisor.hardwareProbeLimitNanoseconds
+        let probe = spr_hwbp_probe_wait(limit)
         if probe == -1 {
             recorder.warning(
-                "the kernel had not answered probe-exec's request for a hardware breakpoint within \(Supervisor.hardwareProbeLimitNanoseconds / 1_000_000) ms: rather than hold the program longer, this run's start-up milestones are int3 breakpoints in its code, which its guardian takes out if probe-exec dies"
+                "the kernel had not answered probe-exec's request for a hardware breakpoint within \(limit / 1_000_000) ms: rather than hold the program longer, this run's start-up milestones are int3 breakpoints in its code, which its guardian takes out if probe-exec dies"
             )
-            return (false, guardian ?? BreakpointGuardian.started())
+            return (false, BreakpointGuardian.started())
         }
         // Refused (probe != 0): the tracer finds it so at the exec stop, says why, and plants int3.
-        // Allowed, a guardian started meanwhile has nothing to guard: it waits for the run's end.
-        return (true, guardian ?? (probe == 0 ? BreakpointGuardian() : BreakpointGuardian.started()))
+        return (true, probe == 0 ? BreakpointGuardian() : BreakpointGuardian.started())
     }
 
     /// PROBE_EXEC_BREAKPOINTS (troubleshooting, and the tests of each path): `int3` plants them
@@ -186,15 +177,13 @@ package final class Supervisor {
     package static var hardwareBreakpointsWanted: Bool { breakpointsWanted != "int3" }
 
     /// How long the program may wait at its exec stop for the early probe of hardware breakpoints
-    /// (``warmUpHardwareBreakpoints()``); after that it gets int3 breakpoints this run, planted
-    /// with their guardian. An answer takes microseconds, except the machine's first perf event
-    /// since a second without any, which waits for an RCU grace period in the kernel (6-22 ms
-    /// measured on an idle 2-core VM, 7.8 ms median held at the exec stop): a container's start
-    /// is often that first event, and no stop may hold the program longer than 5 ms (issue 14).
-    /// So a cold start plants `int3`: the bound plus the guardian's fork and the planting stay
-    /// under 5 ms. (`int3` has one cost the CPU's breakpoints do not: a SIGKILL of probe-exec in
-    /// the program's first milliseconds can still beat the guardian; README, Tracing.)
-    package static let hardwareProbeLimitNanoseconds: Int64 = 3_000_000
+    /// (``warmUpHardwareBreakpoints()``); after that it gets int3 breakpoints this run. An answer
+    /// takes microseconds, except the machine's first perf event since a second without any,
+    /// which waits for an RCU grace period (6-22 ms measured on an idle 2-core VM). That once per
+    /// start is waited for (the trace's longest stop shows it): with `int3` instead, a SIGKILL of
+    /// probe-exec in the program's first milliseconds could kill the program (issue 13), and
+    /// under load a 2 ms bound gave `int3` to most runs. Only a pathological wait is cut short.
+    package static let hardwareProbeLimitNanoseconds: Int64 = 50_000_000
 
     /// Asks the kernel for a hardware breakpoint on a thread of its own, at once, so that the
     /// grace period the machine's first perf event waits for overlaps probe-exec's own start-up
@@ -226,9 +215,7 @@ package final class Supervisor {
                 guard error.code == EAGAIN, retries > 0, options.ptrace else { throw error }
                 retries -= 1
                 if Supervisor.hardwareBreakpointsWanted {
-                    // Not the exec stop's bound: no program waits yet, and a cold probe's thread
-                    // holds its task for the kernel's whole grace period (up to ~22 ms measured).
-                    _ = spr_hwbp_probe_wait(100_000_000)
+                    _ = spr_hwbp_probe_wait(Supervisor.hardwareProbeLimitNanoseconds)
                 }
                 usleep(2_000)  // the probe's thread, done, is gone from the pids count
             }
