@@ -27,26 +27,6 @@ def hyperfine(commands, runs, shell):
     return [(r["mean"], r["stddev"], r["median"]) for r in results]
 
 
-def peak_rss_kib(argv, parts=None):
-    """Highest VmHWM of the first process while it runs (sampled every millisecond); with
-    `parts` (a dict), also the highest RssAnon and RssFile seen."""
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
-    while p.poll() is None:
-        try:
-            with open(f"/proc/{p.pid}/status") as f:
-                for line in f:
-                    key = line.split(":")[0]
-                    if key == "VmHWM":
-                        peak = max(peak, int(line.split()[1]))
-                    elif parts is not None and key in ("RssAnon", "RssFile"):
-                        parts[key] = max(parts.get(key, 0), int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
-        time.sleep(0.001)
-    return peak
-
-
 def linkage(path):
     """What ldd says of a binary, on one line."""
     r = subprocess.run(["ldd", path], capture_output=True, text=True)
@@ -177,15 +157,37 @@ counted = subprocess.run(f"{probe} -q -- {producer} | wc -c", shell=True, stdout
 print(f"  bytes through probe-exec: {counted} of {mb << 20}")
 print()
 
-parts = {}
-rss_probe = peak_rss_kib([probe, "--", "sh", "-c", f"{producer} && sleep 0.05"], parts)
-rss_tini = peak_rss_kib([tini, "-s", "--", "sh", "-c", f"{producer} && sleep 0.05"])
-print(f"peak RSS (VmHWM) of the wrapper itself while {mb} MB pass through:")
-print(f"  tini        {rss_tini / 1024:6.1f} MB")
-print(f"  probe-exec  {rss_probe / 1024:6.1f} MB   (target <= 8 MB; of it, at most {parts.get('RssAnon', 0) / 1024:.1f} MB "
-      f"private memory and {parts.get('RssFile', 0) / 1024:.1f} MB pages of its own executable, shared with the page cache)")
-print()
+# Peak RSS (VmHWM) read at the process's own exit stop (scripts/bench/peak_rss.c): exact, where
+# sampling /proc/PID/status misses the end and getrusage mixes in the children's peaks.
+peak_rss = os.path.join(trace_dir, "peak_rss")
+subprocess.run(["cc", "-O2", "-o", peak_rss, os.path.join(here, "bench", "peak_rss.c")], check=True)
 
+
+def peak_at_exit(argv, runs=3):
+    """The median over `runs` of (VmHWM, RssAnon, RssFile) in kB of argv[0]'s process as it ends."""
+    found = []
+    out = os.path.join(trace_dir, "peak.txt")
+    for _ in range(runs):
+        if os.path.exists(out):
+            os.unlink(out)
+        subprocess.run([peak_rss, out] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if os.path.exists(out):
+            found.append(tuple(int(v) for v in open(out).read().split()))
+    found.sort()
+    return found[len(found) // 2] if found else (0, 0, 0)
+
+
+def mib(kib):
+    return f"{kib / 1024:5.1f} MB"
+
+
+rss_tini = peak_at_exit([tini, "-s", "--"] + ["sh", "-c", f"{producer} && sleep 0.05"])
+rss_probe = peak_at_exit([probe, "--", "sh", "-c", f"{producer} && sleep 0.05"])
+print(f"peak RSS (VmHWM) of the wrapper itself, read as it exits, after {mb} MB passed through it (median of 3):")
+print(f"  tini        {mib(rss_tini[0])}")
+print(f"  probe-exec  {mib(rss_probe[0])}   (target <= 8 MiB; of it at the end {mib(rss_probe[1])} private memory and "
+      f"{mib(rss_probe[2])} pages of its own executable, shared with the page cache)")
+print()
 # --- Rows of issue 14: real programs, signals, an idle server, SIGTERM latency ---------------
 import shlex
 import shutil
@@ -225,6 +227,24 @@ for label, argv, runs in programs:
     print(f"  {label:40} {ms(bare)} {ms(plain)} {plain[2]/bare[2]:6.2f} {ms(traced)} {traced[2]/bare[2]:6.2f}")
 print("  (targets: traced swift-frontend within +30 ms of --no-ptrace; signal storm traced <= 1.5x bare)")
 print()
+
+if os.path.exists(frontend):
+    print("probe-exec tracing `swift-frontend --version` (a 210 MB binary): its peak RSS read as it exits, and the")
+    print("longest stop its trace records (median of 3 each; targets: VmHWM <= 8 MiB, no stop over 5 ms):")
+    for mode in [["--no-ptrace"], []]:
+        hwm = peak_at_exit([probe] + mode + ["--", frontend, "--version"])
+        line = f"  {' '.join(mode) or 'traced':12} VmHWM {mib(hwm[0])} ({mib(hwm[1])} private, {mib(hwm[2])} its executable's pages)"
+        if not mode:
+            stops = []
+            for i in range(3):
+                t = os.path.join(trace_dir, f"frontend{i}.ndjson")
+                subprocess.run([probe, "-q", "-o", t, "--", frontend, "--version"], stdout=subprocess.DEVNULL)
+                events = [json.loads(l) for l in open(t) if l.strip()]
+                stops.append(next((e.get("longest_stop_ms", 0.0) for e in events if e["event"] == "exit"), 0.0))
+            stops.sort()
+            line += f"; longest stop {stops[1]:.2f} ms (max {stops[-1]:.2f})"
+        print(line)
+    print()
 
 
 def cpu_seconds(pid):
