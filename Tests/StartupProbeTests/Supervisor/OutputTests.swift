@@ -119,7 +119,8 @@ import Glibc
         usleep(1_000_000)
         let sent = now()
         kill(target, SIGTERM)
-        while readFile(dir + "/status") == nil && now() < sent + 20 { usleep(10_000) }
+        // `echo $? > status` creates the file before it writes: wait for the whole line.
+        while readFile(dir + "/status")?.hasSuffix("\n") != true && now() < sent + 20 { usleep(10_000) }
         let ended = now() - sent
         #expect(readFile(dir + "/status")?.filter(\.isNumber) == "143")  // SIGTERM's, as bare
         #expect(ended < 3, "probe-exec ended \(ended) s after the SIGTERM; the reader slept 6 s")
