@@ -77,7 +77,7 @@ extension Diagnose {
     /// The shell the program is (its last image, else the file exec'd), or nil.
     package static func shellName(_ report: RunFacts) -> String? {
         guard let path = report.programPath else { return nil }
-        let name = baseName(path)
+        let name = path.lastPathComponent
         return shells.contains(name) ? name : nil
     }
 

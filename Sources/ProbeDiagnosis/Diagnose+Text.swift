@@ -27,11 +27,6 @@ extension Diagnose {
         let text = tenths == tenths.rounded() ? String(Int(tenths)) : String(tenths)
         return "\(text) \(units[unit])"
     }
-
-    /// The file name of a path.
-    package static func baseName(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
-    }
 }
 
 extension Substring {

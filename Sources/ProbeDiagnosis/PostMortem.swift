@@ -173,7 +173,7 @@ package enum PostMortem {
         default: flushSkipped = false
         }
         guard flushSkipped, report.stdoutBytes != nil, !report.unbuffered else { return false }
-        let image = (report.programPath ?? report.command.first ?? "").split(separator: "/").last ?? ""
+        let image = (report.programPath ?? report.command.first ?? "").lastPathComponent
         guard image.hasPrefix("python") else { return false }
         if let value = ProcessEnvironment.value(of: "PYTHONUNBUFFERED"), !value.isEmpty { return false }
         // `python3 -u app.py`, `python -Xdev -uB …`: a short option cluster with `u` before the script.

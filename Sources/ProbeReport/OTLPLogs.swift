@@ -36,7 +36,7 @@ package enum OTLPLogs {
         if case .exec(let e) = events.first(where: { $0.kind == "exec" })?.event { exec = e }
         let argv = start?.argv ?? []
         let program = exec?.path ?? argv.first ?? "program"
-        let name = String(program.split(separator: "/").last ?? Substring(program))
+        let name = program.lastPathComponent
         var resource: [(String, JSONValue)] = [("service.name", .string(serviceName ?? name))]
         if let pid = exec?.pid { resource.append(("process.pid", .int(pid))) }
         if let pid = start?.pid { resource.append(("process.parent_pid", .int(pid))) }

@@ -180,7 +180,7 @@ package enum TimelineText {
             text += " [inlined: \(call.function ?? "?") from \(call.file):\(call.line)]"
         }
         if let module = frame.module {
-            let base = module.split(separator: "/").last.map(String.init) ?? module
+            let base = module.lastPathComponent
             let offset = frame.moduleOffset.map { "0x" + String($0, radix: 16) } ?? "?"
             text += " (\(base)+\(offset))"
         }

@@ -39,7 +39,7 @@ package enum TraceLocation {
 
     /// The program's base name reduced to characters safe in a file name (at most 64).
     package static func safeName(_ program: String) -> String {
-        let base = program.split(separator: "/").last.map(String.init) ?? "program"
+        let base = program.utf8.contains { $0 != UInt8(ascii: "/") } ? program.lastPathComponent : "program"
         var safe = String(
             base.unicodeScalars.map { c -> Character in
                 let ok =
@@ -114,8 +114,7 @@ package enum TraceLocation {
     /// executable that ran. That is the command's, unless the program exec'd another image (a shell's
     /// `exec`): then the final image's, `finalImage`, as the kernel names it (symbolic links resolved).
     package static func programName(command: String, finalImage: String?) -> String {
-        let path = finalImage ?? command
-        return path.split(separator: "/").last.map(String.init) ?? path
+        (finalImage ?? command).lastPathComponent
     }
 
     /// Points `<directory>/latest` and `<directory>/latest-<program>` at `fileName`, each replaced

@@ -1,4 +1,5 @@
 import ProbeCore
+import ProbeTrace
 import Testing
 
 /// The path helpers the exit's naming uses instead of `split(separator: "/")`: the same answers.
@@ -12,5 +13,13 @@ import Testing
             path.pathDirectory
                 == path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         )
+    }
+
+    @Test func aTraceIsNamedAfterTheLastComponentOrProgramWhenThereIsNone() {
+        #expect(TraceLocation.safeName("/usr/bin/") == "bin")
+        #expect(TraceLocation.safeName("//a//b") == "b")
+        #expect(TraceLocation.safeName("/") == "program")
+        #expect(TraceLocation.safeName("") == "program")
+        #expect(TraceLocation.programName(command: "sh", finalImage: "/usr/bin/python3.11") == "python3.11")
     }
 }
