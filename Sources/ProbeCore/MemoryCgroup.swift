@@ -80,7 +80,7 @@ package struct MemoryCgroup: Sendable, Equatable {
     /// The cgroup's limit, peak usage and OOM-kill counts now (each nil when its file is missing:
     /// an older kernel, or the root cgroup, which has no limit).
     package func read() -> MemoryCgroupReading {
-        var reading = MemoryCgroupReading()
+        var reading = readOOMCounters()
         func number(_ file: String) -> UInt64? {
             guard let bytes = ProcessFacts.readSmallFileBytes(directory + "/" + file),
                 let line = ProcText.lines(bytes).first
@@ -91,16 +91,24 @@ package struct MemoryCgroup: Sendable, Equatable {
             // 0x7FFFFFFFFFFFF000 (PAGE_COUNTER_MAX pages) means no limit.
             reading.limitBytes = number("memory.limit_in_bytes").flatMap { $0 >= 1 << 62 ? nil : $0 }
             reading.peakBytes = number("memory.max_usage_in_bytes")
-            reading.oomKills = ProcessFacts.readSmallFileBytes(directory + "/memory.oom_control").flatMap {
-                MemoryCgroup.counter("oom_kill", in: $0)
-            }
         } else {
             reading.limitBytes = number("memory.max")  // "max" (no limit) is not a number
             reading.peakBytes = number("memory.peak")
-            if let events = ProcessFacts.readSmallFileBytes(directory + "/memory.events") {
-                reading.oomKills = MemoryCgroup.counter("oom_kill", in: events)
-                reading.oomGroupKills = MemoryCgroup.counter("oom_group_kill", in: events)
+        }
+        return reading
+    }
+
+    /// Only the cgroup's OOM-kill counts now, one file (what a run's first reading needs: the limit
+    /// and the peak are read after the exit).
+    package func readOOMCounters() -> MemoryCgroupReading {
+        var reading = MemoryCgroupReading()
+        if version == 1 {
+            reading.oomKills = ProcessFacts.readSmallFileBytes(directory + "/memory.oom_control").flatMap {
+                MemoryCgroup.counter("oom_kill", in: $0)
             }
+        } else if let events = ProcessFacts.readSmallFileBytes(directory + "/memory.events") {
+            reading.oomKills = MemoryCgroup.counter("oom_kill", in: events)
+            reading.oomGroupKills = MemoryCgroup.counter("oom_group_kill", in: events)
         }
         return reading
     }

@@ -6,7 +6,7 @@ import ProbeTrace
 /// another cgroup and then execs the program is measured where the program runs), and read
 /// again after the exit. A cgroup is read through its directory, which outlives the program.
 final class MemoryCgroupWatch {
-    /// The cgroup and what its files said when it was found.
+    /// The cgroup and its OOM-kill counts when it was found.
     private(set) var found: (cgroup: MemoryCgroup, reading: MemoryCgroupReading)?
 
     /// `/proc/PID/cgroup` as last read: an exec that leaves it unchanged needs nothing more read
@@ -35,7 +35,7 @@ final class MemoryCgroupWatch {
     func start() {
         guard !started else { return }
         started = true
-        found = membership.flatMap { MemoryCgroup.of(membership: $0) }.map { ($0, $0.read()) }
+        found = membership.flatMap { MemoryCgroup.of(membership: $0) }.map { ($0, $0.readOOMCounters()) }
     }
 
     /// The program (`pid`) exec'd an image: if it is in another cgroup now, that one is read
@@ -50,7 +50,7 @@ final class MemoryCgroupWatch {
         membership = now
         guard started else { return }  // start() reads the cgroup it is in now
         guard let cgroup = MemoryCgroup.of(membership: now), cgroup != found?.cgroup else { return }
-        found = (cgroup, cgroup.read())
+        found = (cgroup, cgroup.readOOMCounters())
     }
 
     /// Reads the cgroup again after the exit and records both readings in `recorder`; nil when

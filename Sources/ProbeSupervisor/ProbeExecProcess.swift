@@ -1,4 +1,5 @@
 import CProbeExec
+import ProbeCore
 
 /// What the probe-exec executable asks of the system for itself, behind ProbeSupervisor's door.
 package enum ProbeExecProcess {
@@ -15,19 +16,15 @@ package enum ProbeExecProcess {
     @discardableResult
     package static func reserveStandardDescriptors() -> Int32 { spr_reserve_standard_fds() }
 
-    /// argv as the kernel passed it, bytes (saved by a constructor).
+    /// argv as the kernel passed it, bytes (saved by a constructor; empty where the C library
+    /// gives constructors no arguments).
     package static var arguments: [[UInt8]] {
-        (0..<spr_saved_argc()).compactMap { index in
-            spr_saved_argv(index).map { pointer in
-                var bytes: [UInt8] = []
-                var p = pointer
-                while p.pointee != 0 {
-                    bytes.append(UInt8(bitPattern: p.pointee))
-                    p += 1
-                }
-                return bytes
-            }
-        }
+        (0..<spr_saved_argc()).compactMap { spr_saved_argv($0).map { cStringBytes($0) } }
+    }
+
+    /// ``arguments`` as text, invalid UTF-8 repaired as `CommandLine.arguments` repairs it.
+    package static var argumentStrings: [String] {
+        (0..<spr_saved_argc()).compactMap { spr_saved_argv($0).map { String(cString: $0) } }
     }
 
     /// Connects to the control socket of probe-exec `pid` (`probe-exec detach`). Returns the fd or -1.

@@ -124,7 +124,7 @@ package struct RunReport: Sendable {
 package struct MemoryCgroupUse: Sendable {
     /// Which cgroup.
     package var cgroup: MemoryCgroup
-    /// Its files at spawn.
+    /// Its OOM-kill counts at spawn (``MemoryCgroup/readOOMCounters()``: no limit or peak).
     package var before: MemoryCgroupReading
     /// Its files after the exit.
     package var after: MemoryCgroupReading

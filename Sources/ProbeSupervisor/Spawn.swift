@@ -146,18 +146,24 @@ package func withCString<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> 
     }
 }
 
-/// Calls `body` with a NULL-terminated array of C strings that lives for the call.
+/// Calls `body` with a NULL-terminated array of C strings that lives for the call: one block
+/// holds them all (the environment is copied at every start: one allocation, not one per string).
 package func withCStrings<R>(_ strings: [[UInt8]], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    let copies: [UnsafeMutablePointer<CChar>] = strings.map { bytes in
-        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-        for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
-        copy[bytes.count] = 0
-        return copy
+    let size = strings.reduce(0) { $0 + $1.count + 1 }
+    let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 1)
+    defer { block.deallocate() }
+    var pointers: [UnsafePointer<CChar>?] = []
+    pointers.reserveCapacity(strings.count + 1)
+    var offset = 0
+    for bytes in strings {
+        let start = block.baseAddress! + offset
+        bytes.withUnsafeBytes { source in
+            if let from = source.baseAddress { start.copyMemory(from: from, byteCount: source.count) }
+        }
+        start.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
+        pointers.append(UnsafePointer(start.assumingMemoryBound(to: CChar.self)))
+        offset += bytes.count + 1
     }
-    defer {
-        for pointer in copies { pointer.deallocate() }
-    }
-    var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
     pointers.append(nil)
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

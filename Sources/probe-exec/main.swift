@@ -18,12 +18,10 @@ ProbeExecProcess.blockSupervisedSignals()
 // trace or a pipe can never become "stdout".
 ProbeExecProcess.reserveStandardDescriptors()
 
-// The arguments as the kernel passed them: CommandLine.arguments comes from /proc/self/cmdline
-// in a static binary, and is empty where /proc is not mounted.
-var processArguments = CommandLine.arguments
-if processArguments.isEmpty {
-    processArguments = ProbeExecProcess.arguments.map { String(decoding: $0, as: UTF8.self) }
-}
+// The arguments as the kernel passed them, kept by a constructor: CommandLine.arguments reads
+// /proc/self/cmdline in a static binary (a file read at every start; empty without /proc).
+var processArguments = ProbeExecProcess.argumentStrings
+if processArguments.isEmpty { processArguments = CommandLine.arguments }  // a C library without them
 
 // The entrypoint form is parsed directly (start-up cost); everything else goes to ArgumentParser.
 if let arguments = EntrypointArguments.parse(Array(processArguments.dropFirst())) {

@@ -78,12 +78,12 @@ struct EntrypointArguments: Sendable, Equatable {
     /// (after `--`, or as the first argument that is not an option and not a subcommand name) and its
     /// arguments, options included. A value never begins with `-` here (ArgumentParser would read it as an
     /// option), and a value an option's rule rejects makes the whole line ArgumentParser's, which explains
-    /// the problem. Then each option the line did not give is read from `environment`
-    /// (``EnvironmentOptions``); a variable whose value is not accepted also leaves the line to
+    /// the problem. Then each option the line did not give is read from `environment` (the process's
+    /// when nil; ``EnvironmentOptions``); a variable whose value is not accepted also leaves the line to
     /// ArgumentParser.
     static func parse(
         _ arguments: [String],
-        environment: (String) -> String? = EnvironmentOptions.process
+        environment: ((String) -> String?)? = nil
     ) -> EntrypointArguments? {
         var result = EntrypointArguments()
         var given: [String] = []
@@ -112,7 +112,11 @@ struct EntrypointArguments: Sendable, Equatable {
             given.append(option.names[0])
         }
         guard !result.command.isEmpty else { return nil }
-        guard EnvironmentOptions.apply(to: &result, except: given, environment: environment) == nil else { return nil }
+        // The process's environment (nil) is read only when it names an option's variable at all.
+        if environment != nil || EnvironmentOptions.processMaySetOptions {
+            let read = environment ?? EnvironmentOptions.process
+            guard EnvironmentOptions.apply(to: &result, except: given, environment: read) == nil else { return nil }
+        }
         return result
     }
 

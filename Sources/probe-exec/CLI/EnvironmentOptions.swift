@@ -20,6 +20,14 @@ enum EnvironmentOptions {
         ProcessEnvironment.value(of: name)
     }
 
+    /// Whether the process's environment holds a variable that may set an option: one named
+    /// `PROBE_EXEC_…` other than the trace directory's. Without one, ``apply(to:except:environment:)``
+    /// has nothing to read, and the option table (each option's names, variable and rules) is
+    /// not built at that start.
+    static var processMaySetOptions: Bool {
+        ProcessEnvironment.hasName(withPrefix: "PROBE_EXEC_", except: ["PROBE_EXEC_TRACE_DIR"])
+    }
+
     /// Sets, from `environment`, every option that the command line did not give; `given` holds the
     /// first names (``RunOption/names``) of those it gave. Returns the first variable that holds a value
     /// its option does not accept, as a sentence; nil when all are accepted (or unset).

@@ -92,6 +92,10 @@ enum MemoryControllerV1 {
         #expect(reading.limitBytes == 96 << 20)
         #expect(reading.peakBytes == 100_659_200)
         #expect(reading.oomKills == 1 && reading.oomGroupKills == 0)
+        // A run's first reading: the counters only (the limit and the peak are read after the exit).
+        let counters = found.readOOMCounters()
+        #expect(counters.oomKills == 1 && counters.oomGroupKills == 0)
+        #expect(counters.limitBytes == nil && counters.peakBytes == nil)
         try writeFile(cgroup + "/memory.max", "max\n", mode: 0o644)
         #expect(found.read().limitBytes == nil, "`max` is no limit")
 
@@ -134,6 +138,8 @@ enum MemoryControllerV1 {
         let reading = MemoryCgroup(version: 1, path: "/", directory: root).read()
         #expect(reading.limitBytes == nil, "PAGE_COUNTER_MAX is no limit")
         #expect(reading.peakBytes == 4096 && reading.oomKills == 3 && reading.oomGroupKills == nil)
+        let counters = MemoryCgroup(version: 1, path: "/", directory: root).readOOMCounters()
+        #expect(counters.oomKills == 3 && counters.limitBytes == nil && counters.peakBytes == nil)
     }
 
     @Test func bytesAreWrittenForPeople() {
