@@ -65,6 +65,9 @@ int spr_unblock_supervised_signals(void) {
 
 static int spr_argc;
 static char **spr_argv;
+/// 1 when the constructor put SWIFT_ROOT into probe-exec's environment (no /proc): the program
+/// does not get it (``spr_added_swift_root``).
+static int spr_swift_root_added;
 
 /// The signal mask and the ignored dispositions probe-exec was started with, read before anything
 /// of ours changed them: what the program gets (execve keeps both, as a bare start would).
@@ -90,7 +93,8 @@ static void spr_record_inherited_signals(void) {
     }
 }
 
-// glibc calls constructors with (argc, argv, envp). This one runs before the Swift runtime's
+// glibc calls constructors with (argc, argv, envp); musl calls them with nothing, so there argv
+// is not kept here (CommandLine.arguments is used). This one runs before the Swift runtime's
 // own start-up work, which (in a static binary) needs /proc: it finds its own path through
 // /proc/self/exe — and aborts ("Unable to obtain Swift runtime path") unless SWIFT_ROOT names
 // one — and reads CommandLine.arguments from /proc/self/cmdline. Without /proc (a bare chroot)
@@ -110,12 +114,19 @@ __attribute__((constructor(101))) static void spr_record_arguments(int argc, cha
     if (getpid() == 1) {
         (void)spr_block_supervised_signals();
     }
+#ifdef __GLIBC__
     spr_argc = argc;
     spr_argv = argv;
-    if (access("/proc/self/exe", F_OK) != 0) {
-        setenv("SWIFT_ROOT", "/", 0);
+#else
+    (void)argc;
+    (void)argv;
+#endif
+    if (access("/proc/self/exe", F_OK) != 0 && getenv("SWIFT_ROOT") == NULL) {
+        spr_swift_root_added = setenv("SWIFT_ROOT", "/", 0) == 0;
     }
 }
+
+int spr_added_swift_root(void) { return spr_swift_root_added; }
 
 int spr_signal_inherited_ignored(int signo) {
     return signo >= 1 && signo <= 64 && (spr_inherited_ignored_bits & ((uint64_t)1 << (signo - 1))) != 0;

@@ -22,6 +22,10 @@ package enum ProbeExecProcess {
         (0..<spr_saved_argc()).compactMap { spr_saved_argv($0).map { cStringBytes($0) } }
     }
 
+    /// Variables probe-exec's constructor put into its own environment (`SWIFT_ROOT` without /proc,
+    /// for the static Swift runtime): not the program's, so neither given to it nor recorded.
+    package static var addedVariables: [String] { spr_added_swift_root() == 1 ? ["SWIFT_ROOT"] : [] }
+
     /// ``arguments`` as text, invalid UTF-8 repaired as `CommandLine.arguments` repairs it.
     package static var argumentStrings: [String] {
         (0..<spr_saved_argc()).compactMap { spr_saved_argv($0).map { String(cString: $0) } }

@@ -332,11 +332,15 @@ package final class Supervisor {
     /// library and the buffering requests of --unbuffered.
     package func childEnvironment() -> [[UInt8]] {
         var entries = ProcessEnvironment.entryBytes
-        func set(_ name: String, _ value: [UInt8]) {
+        func unset(_ name: String) {
             let prefix = Array((name + "=").utf8)
             entries.removeAll { $0.starts(with: prefix) }
-            entries.append(prefix + value)
         }
+        func set(_ name: String, _ value: [UInt8]) {
+            unset(name)
+            entries.append(Array((name + "=").utf8) + value)
+        }
+        ProbeExecProcess.addedVariables.forEach(unset)  // probe-exec's own, not inherited
         // The channel for the StartupProbe library in the program: our trace and our start time.
         if let path = trace.path, trace.isRecording {
             let absolute = path.hasPrefix("/") ? path : (ProcessFacts.workingDirectory ?? ".") + "/" + path
@@ -449,7 +453,8 @@ package final class Supervisor {
         start.ppid = getppid()
         start.uid = getuid()
         start.gid = getgid()
-        start.envNames = ProcessEnvironment.names
+        let added = ProbeExecProcess.addedVariables
+        start.envNames = ProcessEnvironment.names.filter { !added.contains($0) }
         start.host = host.name
         start.kernel = host.kernel
         var clock = TraceEvent.Clock()

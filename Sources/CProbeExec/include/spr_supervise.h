@@ -30,8 +30,13 @@ int spr_block_supervised_signals(void);
 /// which must die of SIGINT and SIGPIPE as ordinary tools do). Returns 0 or an errno value.
 int spr_unblock_supervised_signals(void);
 
-/// argc and argv as the kernel passed them (saved by a constructor): CommandLine.arguments is
-/// read from /proc/self/cmdline in a static Swift binary and is empty without /proc.
+/// 1 when probe-exec's constructor set SWIFT_ROOT=/ (no /proc: the static Swift runtime needs a
+/// root); the variable is then probe-exec's own, not the program's, and the program does not get it.
+int spr_added_swift_root(void);
+
+/// argc and argv as the kernel passed them (saved by a constructor; 0 with musl, whose constructors
+/// get no arguments): CommandLine.arguments is read from /proc/self/cmdline in a static Swift
+/// binary and is empty without /proc.
 int spr_saved_argc(void);
 /// argv[index], or NULL.
 const char *_Nullable spr_saved_argv(int index);

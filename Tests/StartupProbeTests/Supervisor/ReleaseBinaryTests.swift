@@ -102,4 +102,39 @@ import Glibc
         let trace = try TraceReader.read(path: root + "/tmp/t.ndjson")
         #expect(trace.events.contains { $0.kind == "exit" && $0["code"]?.intValue == 3 })
     }
+
+    /// Without /proc, probe-exec gives its own static Swift runtime a root (SWIFT_ROOT=/): that
+    /// variable is probe-exec's, not the program's. The program gets the arguments and environment
+    /// it gets bare (the hand-over variables aside), byte for byte, traced and not; the trace's
+    /// variable names are the inherited ones (helper-27: SWIFT_ROOT reached the program 30 of 30).
+    @Test(.enabled(if: canChroot, "needs chroot (root)"))
+    func theProgramGetsItsOwnEnvironmentWithoutProc() throws {
+        let root = try Self.makeRoot()
+        let source = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+        let built = try run(
+            [
+                "/usr/bin/env", "cc", "-O1", "-static", "-o", root + "/bin/difftool",
+                "/" + source + "/Fixtures/difftool.c",
+            ]
+        )
+        #expect(built.status == 0, "\(built.stderr)")
+        let environment = ["PATH": "/bin", "KEPT": "a\u{7F}b", "EMPTY": ""]
+        func got(_ wrapper: [String]) throws -> [Substring] {
+            let r = try run(
+                ["/usr/sbin/chroot", root] + wrapper + ["/bin/difftool", "inspect", "\u{1}x", ""],
+                environment: environment
+            )
+            #expect(r.status == 0, "\(wrapper): \(r.stderr)")
+            return r.stdout.split(separator: "\n").filter { $0.hasPrefix("argv[") || $0.hasPrefix("env: ") }
+        }
+        let bare = try got([])
+        #expect(bare.contains("env: KEPT=a\u{7F}b") && !bare.contains { $0.hasPrefix("env: SWIFT_ROOT=") })
+        let bareNames = Set(bare.filter { $0.hasPrefix("env: ") }.map { String($0.dropFirst(5).prefix { $0 != "=" }) })
+        for mode in [[], ["--no-ptrace"]] {
+            #expect(try got(["/probe-exec", "-q", "-o", "/tmp/env.ndjson"] + mode + ["--"]) == bare, "\(mode)")
+            let trace = try TraceReader.read(path: root + "/tmp/env.ndjson")
+            let names = trace.events.first { $0.kind == "start" }?["env_names"]?.arrayValue?.compactMap(\.stringValue)
+            #expect(names.map { Set($0) } == bareNames, "\(mode): \(names ?? [])")
+        }
+    }
 }
