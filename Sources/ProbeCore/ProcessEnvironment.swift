@@ -50,11 +50,7 @@ package enum ProcessEnvironment {
             while let entry = pointer.pointee {
                 pointer += 1
                 guard strncmp(entry, start, length) == 0 else { continue }
-                let end = strchr(entry, Int32(UInt8(ascii: "="))).map { $0 - entry } ?? strlen(entry)
-                let name = entry.withMemoryRebound(to: UInt8.self, capacity: end) {
-                    String(decoding: UnsafeBufferPointer(start: $0, count: end), as: UTF8.self)
-                }
-                if !except.contains(name) { return true }
+                if !except.contains(name(of: entry)) { return true }
             }
             return false
         }
@@ -67,15 +63,18 @@ package enum ProcessEnvironment {
         var result: [String] = []
         var pointer = environ
         while let entry = pointer.pointee {
-            let length = strchr(entry, Int32(UInt8(ascii: "="))).map { $0 - entry } ?? strlen(entry)
-            result.append(
-                entry.withMemoryRebound(to: UInt8.self, capacity: length) {
-                    String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-                }
-            )
+            result.append(name(of: entry))
             pointer += 1
         }
         return result
+    }
+
+    /// The name of a `NAME=value` entry: the bytes before the first `=` (all of it without one).
+    private static func name(of entry: UnsafePointer<CChar>) -> String {
+        let length = strchr(entry, Int32(UInt8(ascii: "="))).map { UnsafePointer($0) - entry } ?? strlen(entry)
+        return entry.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
     }
 }
 
