@@ -6,6 +6,6 @@
 # Usage: scripts/bench.sh [--quick] [--stdout-mb N]   (N=10240 for the 10 GB run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-deps.sh tini:tini hyperfine:hyperfine python3:python3
+scripts/ensure-deps.sh tini:tini hyperfine:hyperfine python3:python3 nodejs:node golang-go:go
 probe=$(scripts/build-release.sh 2> >(grep -vE "warning: Using|mktemp" >&2))
 exec python3 scripts/bench.py "$probe" "$@"
