@@ -418,7 +418,7 @@ extension TraceEvent {
         package var path = ""
         /// The limit after the exit; left out when there is none.
         package var limitBytes: UInt64?
-        /// The cgroup's peak usage after the exit.
+        /// The cgroup's peak usage after the exit: since the cgroup was made, not this run's alone.
         package var peakBytes: UInt64?
         /// OOM kills counted by the cgroup at spawn.
         package var oomKillBefore: UInt64?
