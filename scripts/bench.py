@@ -70,22 +70,28 @@ built = subprocess.run(
 if built.returncode != 0:  # (its linker warns about dlopen in a static binary: shown only on failure)
     sys.exit(built.stdout + built.stderr)
 drop_from_page_cache(floor)
+# The traced floor, in C (scripts/bench/traced_floor.c): exec and exit stops, two hardware
+# breakpoints, a trace file; no backtrace, no naming. It shows what the tracing mechanism costs.
+traced_floor = os.path.join(trace_dir, "traced_floor")
+subprocess.run(["cc", "-O2", "-static", "-o", traced_floor, os.path.join(here, "bench", "traced_floor.c")], check=True)
+drop_from_page_cache(traced_floor)
 results = []
 for _ in range(rounds):
     results.append(hyperfine(
-        ["/bin/true", f"{tini} -s -- /bin/true", f"{floor} /bin/true", f"{probe} --no-ptrace -- /bin/true",
-         f"{probe} -- /bin/true"],
+        ["/bin/true", f"{tini} -s -- /bin/true", f"{floor} /bin/true", f"{traced_floor} {trace_dir}/floor.ndjson /bin/true",
+         f"{probe} --no-ptrace -- /bin/true", f"{probe} -- /bin/true"],
         runs, shell=False,
     ))
 print(f"start-up of `W /bin/true` (hyperfine -N, {rounds} round(s) of {runs} runs: mean ± sd, median):")
-plain_ratios, traced_ratios, floor_ratios, room = [], [], [], []
-for number, (bare, tini_t, floor_t, plain_t, probe_t) in enumerate(results, 1):
+plain_ratios, traced_ratios, floor_ratios, traced_floor_ratios, room = [], [], [], [], []
+for number, (bare, tini_t, floor_t, traced_floor_t, plain_t, probe_t) in enumerate(results, 1):
     if rounds > 1:
         print(f"  round {number}:")
     for label, r, note in [
         ("bare                  ", bare, ""),
         ("tini -s --            ", tini_t, ""),
         ("static Swift spawn    ", floor_t, "   (the floor: spawn and wait, nothing else)"),
+        ("C: stops + breakpoints", traced_floor_t, "   (tracing's floor: exec and exit stops, 2 hw breakpoints, trace file)"),
         ("probe-exec --no-ptrace", plain_t, "   (supervise + trace file)"),
         ("probe-exec (default)  ", probe_t, "   (+ ptrace, breakpoints, exit backtrace)"),
     ]:
@@ -93,6 +99,7 @@ for number, (bare, tini_t, floor_t, plain_t, probe_t) in enumerate(results, 1):
     plain_ratios.append(plain_t[2] / tini_t[2])
     traced_ratios.append(probe_t[2] / tini_t[2])
     floor_ratios.append(floor_t[2] / tini_t[2])
+    traced_floor_ratios.append(traced_floor_t[2] / tini_t[2])
     room.append(1.5 * tini_t[2] - floor_t[2])
     print(f"  overhead over bare (medians): tini {1e3*(tini_t[2]-bare[2]):.2f} ms, floor {1e3*(floor_t[2]-bare[2]):.2f} ms, "
           f"--no-ptrace {1e3*(plain_t[2]-bare[2]):.2f} ms, default {1e3*(probe_t[2]-bare[2]):.2f} ms")
@@ -102,6 +109,7 @@ median = lambda values: sorted(values)[len(values) // 2]
 print(f"  ratio --no-ptrace / tini = {median(plain_ratios):.2f}   (median of rounds {', '.join(f'{r:.2f}' for r in plain_ratios)}; target <= 1.5)")
 print(f"  ratio default / tini     = {median(traced_ratios):.2f}   (rounds {', '.join(f'{r:.2f}' for r in traced_ratios)})")
 print(f"  ratio floor / tini       = {median(floor_ratios):.2f}   (rounds {', '.join(f'{r:.2f}' for r in floor_ratios)})")
+print(f"  ratio C tracing / tini   = {median(traced_floor_ratios):.2f}   (rounds {', '.join(f'{r:.2f}' for r in traced_floor_ratios)})")
 print()
 
 # Cold: the machine's first perf event after a second without any waits for an RCU grace period

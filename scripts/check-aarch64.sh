@@ -18,13 +18,14 @@
 #   clang --target=aarch64-linux-gnu -c -o /dev/null -D_GNU_SOURCE -Wall -Werror
 # against those headers only (-nostdlibinc: never the host's x86_64 /usr/include), with every
 # target's include directory (SOURCES_DIR/*/include) on the path, plus $SPR_CFLAGS; and the C
-# fixtures the tests compile with cc at run time (Tests/Fixtures/*.c, next to SOURCES_DIR) as the
-# tests compile them: no -D_GNU_SOURCE (they define it) and no -Werror (tracee.c recurses forever
-# on purpose), in the run without SPR_CFLAGS. Exits 1 when a file fails, after trying them all; 2 on bad usage or no clang.
+# fixtures the tests compile with cc at run time (Tests/Fixtures/*.c, next to SOURCES_DIR) and the
+# bench's C programs (scripts/bench/*.c) as they are compiled: no -D_GNU_SOURCE (they define it)
+# and no -Werror (tracee.c recurses forever on purpose), in the run without SPR_CFLAGS. Exits 1 when a file fails, after trying them all; 2 on bad usage or no clang.
 set -euo pipefail
 
 sources="${1:-Sources}"
 fixtures="$(dirname "$sources")/Tests/Fixtures"
+bench="$(dirname "$sources")/scripts/bench"
 headers_fallback="${SPR_ARM64_HEADERS:-/var/cache/spr-arm64-headers}"
 cross_include=/usr/aarch64-linux-gnu/include
 unwind_include=/usr/include/aarch64-linux-gnu
@@ -136,11 +137,14 @@ while IFS= read -r -d '' file; do
     compile "$file" -D_GNU_SOURCE -Wall -Werror "${includes[@]}" -I"$(dirname "$file")" "${extra[@]}"
 done < <(find "$sources" -name '*.c' -print0 | sort -z)
 
-# The fixtures do not use SPR_CFLAGS: compiled in the plain run only.
-if [ -d "$fixtures" ] && [ -z "${SPR_CFLAGS:-}" ]; then
-    while IFS= read -r -d '' file; do
-        compile "$file" -pthread
-    done < <(find "$fixtures" -maxdepth 1 -name '*.c' -print0 | sort -z)
+# The fixtures and the bench's programs do not use SPR_CFLAGS: compiled in the plain run only.
+if [ -z "${SPR_CFLAGS:-}" ]; then
+    for dir in "$fixtures" "$bench"; do
+        [ -d "$dir" ] || continue
+        while IFS= read -r -d '' file; do
+            compile "$file" -pthread
+        done < <(find "$dir" -maxdepth 1 -name '*.c' -print0 | sort -z)
+    done
 fi
 
 echo "check-aarch64: $((count - ${#failed[@]})) of $count C files compile for aarch64"
