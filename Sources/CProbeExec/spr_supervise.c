@@ -109,18 +109,16 @@ __attribute__((constructor(101))) static void spr_record_arguments(int argc, cha
     // reservation, trimmed, and its first pages faulted in), and probe-exec's few threads
     // allocate little. Only this process: exec'd programs start with glibc's defaults.
     (void)mallopt(M_ARENA_MAX, 1);
-#endif
-    spr_record_inherited_signals();
-    if (getpid() == 1) {
-        (void)spr_block_supervised_signals();
-    }
-#ifdef __GLIBC__
     spr_argc = argc;
     spr_argv = argv;
 #else
     (void)argc;
     (void)argv;
 #endif
+    spr_record_inherited_signals();
+    if (getpid() == 1) {
+        (void)spr_block_supervised_signals();
+    }
     if (access("/proc/self/exe", F_OK) != 0 && getenv("SWIFT_ROOT") == NULL) {
         spr_swift_root_added = setenv("SWIFT_ROOT", "/", 0) == 0;
     }
