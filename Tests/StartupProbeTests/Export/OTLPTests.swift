@@ -15,7 +15,7 @@ import Glibc
 /// OpenTelemetry proto definitions (Tests/Fixtures/otlp_receiver.py), against a local receiver.
 @Suite(.serialized) struct OTLPTests {
     static let receiver =
-        "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/otlp_receiver.py"
+        Binaries.testsDirectory + "/Fixtures/otlp_receiver.py"
 
     /// A receiver serving on a free port: (port, process, directory with its requests).
     static func startReceiver(_ mode: [String] = ["ok"]) throws -> (port: Int, process: ChildProcess, dir: String) {

@@ -110,11 +110,10 @@ import Glibc
     @Test(.enabled(if: canChroot, "needs chroot (root)"))
     func theProgramGetsItsOwnEnvironmentWithoutProc() throws {
         let root = try Self.makeRoot()
-        let source = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
         let built = try run(
             [
                 "/usr/bin/env", "cc", "-O1", "-static", "-o", root + "/bin/difftool",
-                "/" + source + "/Fixtures/difftool.c",
+                Binaries.testsDirectory + "/Fixtures/difftool.c",
             ]
         )
         #expect(built.status == 0, "\(built.stderr)")

@@ -38,11 +38,15 @@ enum Binaries {
         return dir
     }()
 
+    /// The package's `Tests` directory (its `Fixtures` hold the fixtures' sources).
+    static let testsDirectory = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+
     /// The C fixture (`Tests/Fixtures/fixture.c`), compiled on first use.
     static let fixture: String = {
-        let source = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
         let output = scratch + "/fixture"
-        let result = try? run(["/usr/bin/env", "cc", "-O1", "-o", output, "/" + source + "/Fixtures/fixture.c"])
+        let result = try? run([
+            "/usr/bin/env", "cc", "-O1", "-o", output, Binaries.testsDirectory + "/Fixtures/fixture.c",
+        ])
         precondition(result?.status == 0, "cannot compile the C fixture: \(result?.stderr ?? "cc did not run")")
         return output
     }()
@@ -55,7 +59,7 @@ enum Binaries {
         let key = flags.joined(separator: " ")
         if let built = traceeBuilds[key] { return built }
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"
+            Binaries.testsDirectory + "/Fixtures/tracee.c"
         let output = scratch + "/tracee-\(traceeBuilds.count)"
         let result = try? run(
             ["/usr/bin/env", "cc", "-O0", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", output, source] + flags
@@ -70,7 +74,7 @@ enum Binaries {
     /// `Tests/Fixtures/ServiceGroupServer`, a package of its own (so that users of the library never
     /// resolve swift-service-lifecycle), built on first use into `.build-servicegroup`.
     static let serviceGroupServer: String = {
-        let root = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+        let root = Binaries.testsDirectory
         let scratchPath = root + "/../.build-servicegroup"
         // SwiftPM keeps the plan of an earlier build of this package and does not see source files
         // added to StartupProbe (a path dependency) since: dropping the plan makes it look again,
@@ -94,7 +98,7 @@ enum Binaries {
     /// The fully static release binary, built on first use with `scripts/build-release.sh` into
     /// `.build-static` (kept between runs; what `make release` and the benchmark build).
     static let releaseBinary: String = {
-        let root = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/.."
+        let root = Binaries.testsDirectory + "/.."
         let result = try? run([root + "/scripts/build-release.sh"], timeout: 1800)
         precondition(result?.status == 0, "cannot build the release binary: \(result?.stderr.suffix(2000) ?? "")")
         return result!.stdout.split(separator: "\n").last.map(String.init) ?? ""

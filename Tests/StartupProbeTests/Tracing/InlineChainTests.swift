@@ -10,7 +10,7 @@ import Glibc
 /// Optimised builds: the line a person wrote comes from the inline chain in `.debug_info` when
 /// the faulting address's own line is compiler-generated, and the compiler's named trap is said.
 @Suite(.serialized) struct InlineChainTests {
-    static let fixtures = "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures"
+    static let fixtures = Binaries.testsDirectory + "/Fixtures"
 
     /// The 1-based line of `marker` in a fixture.
     static func line(of marker: String, in file: String) throws -> Int {

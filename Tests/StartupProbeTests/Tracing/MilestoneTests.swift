@@ -152,8 +152,7 @@ import Glibc
     @Test(.enabled(if: access("/usr/bin/g++", X_OK) == 0, "needs g++"))
     func cxxStaticInitializerThatThrows() throws {
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
-            + "/Fixtures/static_init.cpp"
+            Binaries.testsDirectory + "/Fixtures/static_init.cpp"
         let binary = Binaries.scratch + "/static_init"
         #expect(try run(["/usr/bin/g++", "-O0", "-g", "-o", binary, source]).status == 0)
         let trace = Binaries.freshDirectory("cxx") + "/t.ndjson"

@@ -13,8 +13,7 @@ import Glibc
     /// musl_job.c built with musl-gcc (`-static` or not), once per linking.
     static func build(static linkStatic: Bool) throws -> String {
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
-            + "/Fixtures/musl_job.c"
+            Binaries.testsDirectory + "/Fixtures/musl_job.c"
         let output = Binaries.freshDirectory("musl-\(linkStatic ? "static" : "dynamic")") + "/job"
         let flags = ["-g", "-O1"] + (linkStatic ? ["-static"] : [])
         let result = try run(["/usr/bin/env", "musl-gcc"] + flags + ["-o", output, source])
@@ -88,8 +87,7 @@ import Glibc
     func framesWithoutUnwindInformationAreNeitherRepeatedNorStale(_ compiler: [String]) throws {
         #if arch(x86_64)
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
-            + "/Fixtures/no_unwind_info.c"
+            Binaries.testsDirectory + "/Fixtures/no_unwind_info.c"
         let dir = Binaries.freshDirectory("no-unwind-info")
         let callee = try run(
             [
@@ -123,8 +121,7 @@ import Glibc
         let loader = dir + "/ld-musl-x86_64.so.1"
         #expect(try run(["/bin/cp", "/usr/lib/x86_64-linux-musl/libc.so", loader]).status == 0)
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
-            + "/Fixtures/musl_job.c"
+            Binaries.testsDirectory + "/Fixtures/musl_job.c"
         let built = try run(
             ["/usr/bin/env", "musl-gcc", "-O1", "-Wl,--dynamic-linker=" + loader, "-o", dir + "/job", source]
         )

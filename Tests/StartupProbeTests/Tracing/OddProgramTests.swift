@@ -11,8 +11,7 @@ import Glibc
     /// `odd_programs.c` built with `-D<variant>` and `flags`.
     static func build(_ variant: String, _ flags: [String] = []) throws -> String {
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
-            + "/Fixtures/odd_programs.c"
+            Binaries.testsDirectory + "/Fixtures/odd_programs.c"
         let output = Binaries.freshDirectory("odd-\(variant)") + "/program"
         let result = try run(["/usr/bin/env", "cc", "-O1", "-D\(variant)", "-o", output, source] + flags)
         try #require(result.status == 0, "cannot compile odd_programs.c -D\(variant): \(result.stderr)")
@@ -90,8 +89,7 @@ import Glibc
         let program = try Self.build("LOADS_A_PLUGIN", ["-ldl"])
         let plugin = Binaries.freshDirectory("odd-plugin") + "/plugin.so"
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
-            + "/Fixtures/odd_programs.c"
+            Binaries.testsDirectory + "/Fixtures/odd_programs.c"
         let built = try run([
             "/usr/bin/env", "cc", "-O1", "-g", "-fPIC", "-shared", "-DPLUGIN_LIBRARY", "-o", plugin, source,
         ])
@@ -188,8 +186,7 @@ import Glibc
             program = try Self.build("FORK_BEFORE_MAIN", ["-DFORK_CONSTRUCTOR"])
         } else {
             let source =
-                "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
-                + "/Fixtures/odd_programs.c"
+                Binaries.testsDirectory + "/Fixtures/odd_programs.c"
             let dir = Binaries.freshDirectory("odd-fork-library")
             let library = try run(
                 [

@@ -75,7 +75,7 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
         // file:line from the fixture's DWARF line table: the line that writes through the pointer.
         let source = try #require(
             readFile(
-                "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/tracee.c"
+                Binaries.testsDirectory + "/Fixtures/tracee.c"
             )
         )
         let level3Line =
@@ -314,7 +314,7 @@ func verdict(_ events: [TraceRecord]) -> String { events.last { $0.kind == "verd
     func rustExitAndPanicAreExplained() throws {
         let dir = Binaries.freshDirectory("rust")
         let source =
-            "/" + String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/") + "/Fixtures/service.rs"
+            Binaries.testsDirectory + "/Fixtures/service.rs"
         #expect(try run(["/usr/bin/env", "rustc", "-g", "-o", dir + "/service", source]).status == 0)
         let exitTrace = dir + "/exit.ndjson"
         let exited = try run([Binaries.probeExec, "-o", exitTrace, "--", dir + "/service"], removing: ["PORT"])

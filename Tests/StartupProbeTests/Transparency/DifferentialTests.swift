@@ -40,9 +40,10 @@ enum AcceptedDifferences {
 /// group, session) or counts the signals it received.
 @Suite(.serialized) struct DifferentialTests {
     static let difftool: String = {
-        let source = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
         let output = Binaries.scratch + "/difftool"
-        let result = try? run(["/usr/bin/env", "cc", "-O1", "-o", output, "/" + source + "/Fixtures/difftool.c"])
+        let result = try? run([
+            "/usr/bin/env", "cc", "-O1", "-o", output, Binaries.testsDirectory + "/Fixtures/difftool.c",
+        ])
         precondition(result?.status == 0, "cannot compile difftool.c: \(result?.stderr ?? "cc did not run")")
         return output
     }()
